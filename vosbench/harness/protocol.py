@@ -1,0 +1,196 @@
+"""Propagation protocols: every setting that changes a number, as one frozen, versioned record.
+
+The presets restate the published evaluation scripts (see the README's protocol table):
+
+* ``crw``: CRW ``test.py`` with the settings of the CRW README (native resolution, first frame +
+  20 previous frames, Euclidean radius 12 cells not applied to the first frame, top-10,
+  temperature 0.05, bilinear soft one-hot labels, soft labels fed back). Like CRW, the previous-
+  frame context is padded with copies of frame 0 while fewer than 20 frames precede the target.
+* ``crw-jhmdb``: the same on 320x320 inputs with 7 previous frames (CRW's JHMDB settings).
+* ``dino``: DINO ``eval_video_segmentation.py`` (short side 480, long side floored to a multiple
+  of 64, first frame + 7 previous, square +/-12 window applied to every frame, top-5, T = 0.1,
+  nearest one-hot labels, per-channel min-max before the arg-max).
+* ``corrflow``: CorrFlow ``test.py`` (frames cropped to a multiple of 8, previous frame only,
+  13x13 window, softmax over raw dot products, labels are the bilinearly down-sampled *id map*
+  cast to integers, hard arg-max fed back).
+
+A preset's ``version`` is bumped whenever one of its defaults changes, so records made under
+different defaults are never compared as equals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from vosbench.harness.errors import ConfigError
+
+RESIZE_MODES = ("native", "square", "short-side", "crop")
+WINDOWS = ("circle", "square")
+LABEL_DOWNSAMPLE = ("bilinear", "nearest", "bilinear-ids")
+FEEDBACK = ("soft", "hard")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """All settings of k-NN label propagation.
+
+    Attributes:
+        name: Preset it was derived from.
+        version: Preset version (changes whenever a default changes).
+        resize: ``native`` (as is), ``square`` (``size`` x ``size``, aspect not kept),
+            ``short-side`` (short side = ``size``, long side floored to a multiple of 64, DINO),
+            ``crop`` (right/bottom cropped to a multiple of ``size``, CorrFlow).
+        size: Parameter of ``resize`` (ignored for ``native``).
+        context: Number of previous frames used as context.
+        first_frame: Whether frame 0 (with its ground-truth labels) is always in the context.
+        pad_with_first: CRW's padding: while t < context, the missing previous frames are copies
+            of frame 0 (each copy counts as a separate candidate in the top-k).
+        radius: Locality in feature cells; ``None`` = unrestricted.
+        window: ``circle`` (Euclidean distance < radius, CRW) or ``square`` (|dx|, |dy| <= radius).
+        radius_on_first: Whether the locality also applies to the first frame.
+        topk: Keep the k best candidates over all context frames jointly; ``None`` = all.
+        temperature: Softmax temperature on the similarities.
+        l2_normalize: Cosine similarity (``True``) or raw dot product (``False``).
+        label_downsample: How label maps reach feature resolution: ``bilinear`` on the one-hot
+            maps (soft labels), ``nearest`` (hard one-hot), ``bilinear-ids`` (bilinear on the
+            integer id map, truncated to integers, then one-hot; CorrFlow).
+        feedback: ``soft``: a frame's propagated soft labels are its context labels; ``hard``: its
+            arg-maxed full-resolution prediction, down-sampled again.
+        norm_mask: Per-channel min-max normalisation of the up-sampled soft labels before arg-max.
+    """
+
+    name: str = "crw"
+    version: int = 1
+    resize: str = "native"
+    size: int = 0
+    context: int = 20
+    first_frame: bool = True
+    pad_with_first: bool = True
+    radius: float | None = 12.0
+    window: str = "circle"
+    radius_on_first: bool = False
+    topk: int | None = 10
+    temperature: float = 0.05
+    l2_normalize: bool = True
+    label_downsample: str = "bilinear"
+    feedback: str = "soft"
+    norm_mask: bool = False
+
+    def __post_init__(self) -> None:
+        def bad(field: str, why: str) -> ConfigError:
+            return ConfigError(f"protocol setting {field}={getattr(self, field)!r} is invalid: {why}")
+
+        if self.resize not in RESIZE_MODES:
+            raise bad("resize", f"expected one of {', '.join(RESIZE_MODES)}")
+        if self.resize != "native" and self.size <= 0:
+            raise bad("size", f"resize={self.resize!r} needs a positive size")
+        if self.window not in WINDOWS:
+            raise bad("window", f"expected one of {', '.join(WINDOWS)}")
+        if self.label_downsample not in LABEL_DOWNSAMPLE:
+            raise bad("label_downsample", f"expected one of {', '.join(LABEL_DOWNSAMPLE)}")
+        if self.feedback not in FEEDBACK:
+            raise bad("feedback", f"expected one of {', '.join(FEEDBACK)}")
+        if self.context < 0:
+            raise bad("context", "must be >= 0")
+        if self.context == 0 and not self.first_frame:
+            raise bad("context", "with first_frame off, at least one previous frame is needed")
+        if self.topk is not None and self.topk < 1:
+            raise bad("topk", "must be >= 1 (or none for all candidates)")
+        if not self.temperature > 0:
+            raise bad("temperature", "must be > 0")
+        if self.radius is not None and not self.radius > 0:
+            raise bad("radius", "must be > 0 (or none for unrestricted)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def settings(self) -> dict[str, Any]:
+        """All settings except name and version (what decides the numbers)."""
+        d = self.to_dict()
+        d.pop("name")
+        d.pop("version")
+        return d
+
+    def describe(self) -> str:
+        """One line, for tables and footnotes."""
+        s = self.settings()
+        return f"{self.name} v{self.version}: " + ", ".join(f"{k}={v}" for k, v in s.items())
+
+    def replace(self, **changes: Any) -> Protocol:
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS: dict[str, Protocol] = {
+    "crw": Protocol(),
+    "crw-jhmdb": Protocol(name="crw-jhmdb", resize="square", size=320, context=7),
+    "dino": Protocol(
+        name="dino",
+        resize="short-side",
+        size=480,
+        context=7,
+        pad_with_first=False,
+        radius=12.0,
+        window="square",
+        radius_on_first=True,
+        topk=5,
+        temperature=0.1,
+        label_downsample="nearest",
+        norm_mask=True,
+    ),
+    "corrflow": Protocol(
+        name="corrflow",
+        resize="crop",
+        size=8,
+        context=1,
+        first_frame=False,
+        pad_with_first=False,
+        radius=6.0,
+        window="square",
+        topk=None,
+        temperature=1.0,
+        l2_normalize=False,
+        label_downsample="bilinear-ids",
+        feedback="hard",
+    ),
+}
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Protocol)}
+
+
+def parse_value(key: str, text: str) -> Any:
+    """Parse a command-line value for protocol setting ``key`` (``none`` allowed where optional)."""
+    if key not in _FIELDS or key in ("name", "version"):
+        settable = ", ".join(k for k in _FIELDS if k not in ("name", "version"))
+        raise ConfigError(f"unknown protocol setting {key!r}; settable: {settable}")
+    default = getattr(PRESETS["crw"], key)
+    t = str(text).strip()
+    if key in ("radius", "topk") and t.lower() in ("none", "off", "all"):
+        return None
+    try:
+        if isinstance(default, bool):
+            if t.lower() in ("1", "true", "yes", "on"):
+                return True
+            if t.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(t)
+        if key in ("context", "size", "topk"):
+            return int(t)
+        if key in ("radius", "temperature"):
+            return float(t)
+        return t
+    except ValueError:
+        raise ConfigError(f"protocol setting {key}: cannot parse {text!r}") from None
+
+
+def get_protocol(name: str, **overrides: Any) -> Protocol:
+    """Return preset ``name`` with ``overrides`` applied (values already typed or strings)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown protocol {name!r}; presets: {', '.join(PRESETS)}")
+    changes = {}
+    for key, value in overrides.items():
+        if value is None and key not in ("radius", "topk"):
+            continue
+        changes[key] = parse_value(key, value) if isinstance(value, str) else value
+    return PRESETS[name].replace(**changes)
