@@ -117,7 +117,7 @@ def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:
         with Image.open(p) as im:
             im.load()
             rgb = im.convert("RGB")
-            return np.asarray(rgb, dtype=np.uint8)
+            return np.array(rgb, dtype=np.uint8)  # writable copy (torch.from_numpy needs one)
     except FileNotFoundError:
         raise InputFileError(f"{p}: frame not found") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:

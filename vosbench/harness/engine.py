@@ -1,0 +1,271 @@
+"""Running an encoder and the propagation over one video.
+
+Frames are decoded by a prefetch thread, resized by the protocol's rule, passed through the
+encoder in small batches (features computed once per frame), L2-normalised, and propagated
+frame by frame with a rolling :class:`~vosbench.harness.propagate.ContextBuffer`: memory is
+bounded by the context length, not by the video length.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vosbench.datasets.base import VideoSequence
+from vosbench.harness.errors import InputFileError
+from vosbench.harness.propagate import ContextBuffer, predict
+from vosbench.harness.protocol import Protocol
+
+
+@dataclass
+class Timings:
+    """Seconds spent per stage (accumulated over a run)."""
+
+    decode_s: float = 0.0
+    features_s: float = 0.0
+    propagation_s: float = 0.0
+    frames: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def processed_size(h: int, w: int, protocol: Protocol) -> tuple[int, int]:
+    """Frame size after the protocol's resize rule."""
+    if protocol.resize == "native":
+        return h, w
+    if protocol.resize == "square":
+        return protocol.size, protocol.size
+    if protocol.resize == "short-side":
+        s = protocol.size
+        if h <= w:
+            return s, max(64, int((s * w / h) // 64 * 64))
+        return max(64, int((s * h / w) // 64 * 64)), s
+    m = protocol.size  # crop to a multiple of m
+    return max(m, h // m * m), max(m, w // m * m)
+
+
+def to_input(img: np.ndarray, protocol: Protocol) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, Hp, Wp) float in [0, 1], resized/cropped by the protocol."""
+    x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255.0)
+    h, w = img.shape[:2]
+    hp, wp = processed_size(h, w, protocol)
+    if (hp, wp) == (h, w):
+        return x
+    if protocol.resize == "crop":
+        return x[:, :hp, :wp]
+    return F.interpolate(x[None], size=(hp, wp), mode="bilinear", align_corners=False)[0]
+
+
+def feature_size(hp: int, wp: int, stride: int) -> tuple[int, int]:
+    return math.ceil(hp / stride), math.ceil(wp / stride)
+
+
+def frame_features(
+    seq: VideoSequence,
+    model: torch.nn.Module,
+    protocol: Protocol,
+    device: torch.device,
+    timings: Timings,
+    batch_size: int = 4,
+    prefetch: int = 4,
+    frames: list[int] | None = None,
+    on_image: Callable[[int, np.ndarray], None] | None = None,
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """Yield ``(t, features)`` for every frame, features (C, h, w) on ``device``.
+
+    Decoding runs ahead in a thread; the encoder sees batches of ``batch_size`` frames.
+    Features are L2-normalised over channels when the protocol says so.
+    """
+    idx = list(range(len(seq))) if frames is None else frames
+    size0: tuple[int, int] | None = None
+
+    def load(t: int) -> np.ndarray:
+        return seq.read_image(t)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosbench-decode") as pool:
+        pending = [pool.submit(load, t) for t in idx[:prefetch]]
+        nxt = len(pending)
+        for b0 in range(0, len(idx), batch_size):
+            ts = idx[b0 : b0 + batch_size]
+            t0 = time.perf_counter()
+            imgs = []
+            for t in ts:
+                img = pending.pop(0).result()
+                if nxt < len(idx):
+                    pending.append(pool.submit(load, idx[nxt]))
+                    nxt += 1
+                if size0 is None:
+                    size0 = img.shape[:2]
+                elif img.shape[:2] != size0:
+                    raise InputFileError(
+                        f"{seq.image_paths[t]}: frame size {img.shape[1]}x{img.shape[0]} differs from the "
+                        f"first frame's {size0[1]}x{size0[0]}; all frames of a video must have one size"
+                    )
+                if on_image is not None:
+                    on_image(t, img)
+                imgs.append(to_input(img, protocol))
+            x = torch.stack(imgs).to(device, non_blocking=True)
+            t1 = time.perf_counter()
+            timings.decode_s += t1 - t0
+            with torch.inference_mode():
+                f = model(x)
+                if protocol.l2_normalize:
+                    f = F.normalize(f, dim=1)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            timings.features_s += time.perf_counter() - t1
+            for j, t in enumerate(ts):
+                yield t, f[j]
+
+
+# --- segmentation labels ------------------------------------------------------------------------
+
+
+def ids_to_onehot(ids: torch.Tensor, label_ids: list[int]) -> torch.Tensor:
+    """(H, W) integer map -> (K, H, W) float one-hot over ``label_ids`` (channel 0 = background)."""
+    lut = torch.zeros(256, dtype=torch.long, device=ids.device)
+    for k, v in enumerate(label_ids):
+        lut[v] = k
+    known = torch.zeros(256, dtype=torch.bool, device=ids.device)
+    known[torch.tensor(label_ids, device=ids.device)] = True
+    ids = ids.long()
+    chan = lut[ids]
+    oh = F.one_hot(chan, num_classes=len(label_ids)).permute(2, 0, 1).float()
+    oh[0][~known[ids]] = 1.0  # ids that are no object (void) count as background
+    return oh
+
+
+def labels_at_features(
+    ids: torch.Tensor, label_ids: list[int], size: tuple[int, int], protocol: Protocol
+) -> torch.Tensor:
+    """A full-resolution id map (already resized/cropped to the processed frame) -> (K, h, w)."""
+    if protocol.label_downsample == "bilinear-ids":
+        # CorrFlow: interpolate the integer map itself, truncate, then one-hot.
+        lut = torch.zeros(256, dtype=torch.float32, device=ids.device)
+        for k, v in enumerate(label_ids):
+            lut[v] = k
+        chan = lut[ids.long()][None, None]
+        small = F.interpolate(chan, size=size, mode="bilinear", align_corners=False)[0, 0].long()
+        small = small.clamp_(0, len(label_ids) - 1)
+        return F.one_hot(small, num_classes=len(label_ids)).permute(2, 0, 1).float()
+    oh = ids_to_onehot(ids, label_ids)[None]
+    if protocol.label_downsample == "nearest":
+        return F.interpolate(oh, size=size, mode="nearest-exact")[0]
+    return F.interpolate(oh, size=size, mode="bilinear", align_corners=False)[0]
+
+
+def to_processed_ids(ids: torch.Tensor, hp: int, wp: int, protocol: Protocol) -> torch.Tensor:
+    """Original-resolution id map -> processed-frame resolution (nearest / crop)."""
+    h, w = ids.shape
+    if (h, w) == (hp, wp):
+        return ids
+    if protocol.resize == "crop":
+        return ids[:hp, :wp]
+    return F.interpolate(ids[None, None].float(), size=(hp, wp), mode="nearest-exact")[0, 0].to(ids.dtype)
+
+
+def decode_labels(soft: torch.Tensor, hp: int, wp: int, h: int, w: int, protocol: Protocol) -> torch.Tensor:
+    """(K, h', w') soft labels -> (H, W) channel indices at the original frame size."""
+    up = F.interpolate(soft[None].float(), size=(hp, wp), mode="bilinear", align_corners=False)[0]
+    if protocol.norm_mask:
+        flat = up.reshape(up.shape[0], -1)
+        lo = flat.min(dim=1, keepdim=True).values
+        hi = flat.max(dim=1, keepdim=True).values
+        flat = torch.where(hi > 0, (flat - lo) / (hi - lo).clamp_min(1e-12), flat)
+        up = flat.reshape_as(up)
+    idx = up.argmax(dim=0)
+    if (hp, wp) == (h, w):
+        return idx
+    if protocol.resize == "crop":  # give back the cropped right/bottom strip by edge replication
+        return F.pad(idx[None, None].float(), (0, w - wp, 0, h - hp), mode="replicate")[0, 0].long()
+    return F.interpolate(idx[None, None].float(), size=(h, w), mode="nearest-exact")[0, 0].long()
+
+
+def sequence_label_ids(seq: VideoSequence) -> tuple[list[int], dict[int, np.ndarray]]:
+    """Read the input annotations; return ([0] + object ids, {frame: id map})."""
+    annos = {t: seq.read_annotation(t) for t in sorted(seq.annotations)}
+    ids: set[int] = set()
+    for a in annos.values():
+        ids.update(int(v) for v in np.unique(a))
+    ids.discard(0)
+    ids.discard(255)
+    return [0, *sorted(ids)], annos
+
+
+def propagate_vos(
+    seq: VideoSequence,
+    model: torch.nn.Module,
+    protocol: Protocol,
+    device: torch.device,
+    timings: Timings,
+    batch_size: int = 4,
+    copy_first_frame: bool = False,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(t, ids)`` for every frame: the predicted (H, W) uint8 id map at original size.
+
+    Frames that carry an input annotation (frame 0; for YouTube-VOS also the frames where new
+    objects first appear) output the annotation merged over the prediction, and those merged
+    labels become the frame's context labels. Objects are never predicted before the frame of
+    their first annotation (their channel is empty until then).
+    """
+    label_ids, annos = sequence_label_ids(seq)
+    first_t = min(annos)
+    lut = torch.tensor(label_ids, dtype=torch.uint8)
+    if copy_first_frame:
+        first = annos[first_t]
+        for t in range(len(seq)):
+            if t in annos and t != first_t:
+                merged = first.copy()
+                new = annos[t] > 0
+                merged[new] = annos[t][new]
+                first = merged
+            yield t, first
+        timings.frames += len(seq)
+        return
+
+    buf = ContextBuffer(protocol)
+    h = w = hp = wp = 0
+    stride = int(model.stride)
+    for t, feats in frame_features(seq, model, protocol, device, timings, batch_size=batch_size):
+        t0 = time.perf_counter()
+        if t == first_t:
+            h, w = annos[t].shape
+            hp, wp = processed_size(h, w, protocol)
+            if feats.shape[-2:] != feature_size(hp, wp, stride):
+                raise InputFileError(
+                    f"model output {tuple(feats.shape[-2:])} is not ceil(size/stride) of the "
+                    f"{hp}x{wp} input (stride {stride}); the encoder breaks the vosbench contract"
+                )
+        if t < first_t:
+            continue
+        fsize = tuple(feats.shape[-2:])
+        if t == first_t:
+            ids_p = to_processed_ids(torch.from_numpy(annos[t]), hp, wp, protocol).to(device)
+            lab = labels_at_features(ids_p, label_ids, fsize, protocol)
+            buf.start(feats, lab)
+            out = annos[t]
+        else:
+            soft = predict(feats, buf.frames(), protocol)
+            chan = decode_labels(soft, hp, wp, h, w, protocol)
+            out_t = lut.to(device)[chan]
+            if t in annos:  # new objects join: their first mask overrides the prediction
+                a = torch.from_numpy(annos[t]).to(device)
+                out_t = torch.where(a > 0, a, out_t)
+            out = out_t.cpu().numpy()
+            if protocol.feedback == "soft" and t not in annos:
+                lab = soft
+            else:
+                ids_p = to_processed_ids(torch.from_numpy(out), hp, wp, protocol).to(device)
+                lab = labels_at_features(ids_p, label_ids, fsize, protocol)
+            buf.push(feats, lab)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        timings.propagation_s += time.perf_counter() - t0
+        timings.frames += 1
+        yield t, out

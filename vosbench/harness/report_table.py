@@ -1,0 +1,71 @@
+"""Terminal tables printed at the end of ``vosbench run`` (percent with one decimal, as papers do)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+
+def pct(x: float | None) -> str:
+    return "-" if x is None or x != x else f"{100.0 * x:.1f}"
+
+
+def print_run_summary(record: dict[str, Any], scores: list[Any], run_dir: Path) -> None:
+    """Per-sequence and overall scores of a finished run, then where its files are."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    m = record.get("metrics", {})
+    title = f"{record['model']['name']} on {record['dataset']['name']} ({record['protocol']['name']} v{record['protocol']['version']})"
+    if record.get("task") == "pose":
+        table = Table(title=title)
+        for col in ("", "PCK@0.1", "PCK@0.2", "pooled@0.1", "pooled@0.2"):
+            table.add_column(col, justify="right")
+        table.add_row(
+            "all", pct(m.get("PCK@0.1")), pct(m.get("PCK@0.2")), pct(m.get("PCK_pooled@0.1")), pct(m.get("PCK_pooled@0.2"))
+        )
+        console.print(table)
+    elif scores:
+        table = Table(title=title)
+        table.add_column("sequence")
+        table.add_column("objects", justify="right")
+        for col in ("J&F", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"):
+            table.add_column(col, justify="right")
+        by_seq: dict[str, list[Any]] = defaultdict(list)
+        for s in scores:
+            by_seq[s.sequence].append(s)
+        for seq, objs in by_seq.items():
+            n = len(objs)
+
+            def avg(attr: str, objs: list[Any] = objs, n: int = n) -> float:
+                return sum(getattr(o, attr) for o in objs) / n
+
+            jf = (avg("J_mean") + avg("F_mean")) / 2
+            table.add_row(
+                seq, str(n), pct(jf), *(pct(avg(a)) for a in ("J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay"))
+            )
+        table.add_section()
+        table.add_row(
+            "[bold]overall",
+            str(len(scores)),
+            *(f"[bold]{pct(m.get(k))}" for k in ("JF_mean", "J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")),
+        )
+        console.print(table)
+        if "overall" in m:
+            console.print(
+                f"YouTube-VOS overall {pct(m.get('overall'))}  J seen {pct(m.get('J_seen'))}  F seen {pct(m.get('F_seen'))}"
+                f"  J unseen {pct(m.get('J_unseen'))}  F unseen {pct(m.get('F_unseen'))}"
+            )
+    else:
+        console.print(f"{title}: no ground truth to score against; predictions only.")
+    t = record.get("timings", {})
+    console.print(
+        f"{t.get('frames', 0)} frames in {t.get('total_s', 0):.1f} s ({t.get('frames_per_s') or 0:.1f} frames/s; "
+        f"features {t.get('features_s', 0):.1f} s, propagation {t.get('propagation_s', 0):.1f} s, "
+        f"peak memory {t.get('peak_memory_mb', 0):.0f} MB) on {record['environment']['device']}"
+    )
+    if record.get("submission_zip"):
+        console.print(f"submission zip: {record['submission_zip']}")
+    console.print(f"run folder: {run_dir}")
