@@ -150,7 +150,7 @@ def run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = None)
     dataset_spec = datasets.get(cfg.dataset)
     protocol = resolve_protocol(cfg, model_spec, dataset_spec)
     device = resolve_device(cfg.device)
-    ds = load_dataset(cfg.dataset, cfg.data_root, **({}))
+    ds = load_dataset(cfg.dataset, cfg.data_root)
     if ds.task != "vos":
         from vosbench.harness.pose import run_pose  # keypoint datasets (JHMDB)
 
@@ -197,7 +197,12 @@ def run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = None)
     done = 0
     try:
         for seq in seqs:
-            scorer = SequenceScorer(seq.name) if seq.gt else None
+            if not seq.gt:
+                scorer = None
+            elif hasattr(ds, "make_scorer"):  # e.g. YouTube-VOS: objects scored from first appearance
+                scorer = ds.make_scorer(seq)
+            else:
+                scorer = SequenceScorer(seq.name)
             outputs = set(seq.outputs())
             pending: list[Future[Any]] = []
 
@@ -245,6 +250,8 @@ def run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = None)
         write_per_object_csv(run_dir / "per_object.csv", scores)
         write_per_frame_csv(run_dir / "per_frame.csv", scores)
         record["metrics"] = summarize(scores)
+        if hasattr(ds, "extra_metrics"):  # e.g. YouTube-VOS seen/unseen split
+            record["metrics"].update(ds.extra_metrics(scores))
     if cfg.save_predictions and getattr(ds, "submission_prefix", None) is not None and not any(s.gt for s in seqs):
         z = write_submission_zip(pred_dir, run_dir / "submission.zip", ds.submission_prefix)
         record["submission_zip"] = str(z)
