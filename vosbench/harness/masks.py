@@ -53,7 +53,7 @@ def read_label_png(path: str | os.PathLike[str], *, binary: bool = False) -> np.
             im.load()
             mode = im.mode
             if mode in ("P", "L"):
-                arr = np.asarray(im, dtype=np.uint8)
+                arr = np.array(im, dtype=np.uint8)  # writable copy
             elif mode in ("1", "I;16", "I"):
                 arr = np.asarray(im)
                 if arr.dtype == bool:

@@ -17,6 +17,8 @@ def print_run_summary(record: dict[str, Any], scores: list[Any], run_dir: Path) 
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # pipes and CI logs: wide enough for the full table
+        console = Console(width=130)
     m = record.get("metrics", {})
     title = f"{record['model']['name']} on {record['dataset']['name']} ({record['protocol']['name']} v{record['protocol']['version']})"
     if record.get("task") == "pose":
