@@ -1,0 +1,181 @@
+"""`vosbench check`: pass, drop beyond tolerance, missing and extra rows, malformed baselines,
+JSON baselines, --both-ways and --update, all against the fixed records in tests/golden/runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from vosbench.harness.cli import cli
+
+RUNS = Path(__file__).resolve().parent / "golden" / "runs"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.fixture()
+def baseline(tmp_path) -> Path:
+    path = tmp_path / "baseline.csv"
+    res = invoke("check", "--baseline", str(path), "--runs", str(RUNS), "--update")
+    assert res.exit_code == 0, res.output
+    return path
+
+
+def read(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(path.read_text()))
+    return list(reader.fieldnames or []), list(reader)
+
+
+def write(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, header, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    path.write_text(buf.getvalue())
+
+
+def edit(path: Path, model: str, dataset: str, metric: str, delta: float) -> None:
+    header, rows = read(path)
+    hits = [r for r in rows if r["model"] == model and r["dataset"] == dataset]
+    assert hits
+    for r in hits:
+        r[metric] = repr(float(r[metric]) + delta)
+    write(path, header, rows)
+
+
+def check(path: Path, *extra: str):
+    return invoke("check", "--baseline", str(path), "--runs", str(RUNS), *extra)
+
+
+def test_update_writes_the_leaderboard_csv_and_check_passes(baseline):
+    board = invoke("leaderboard", "--runs", str(RUNS), "--format", "csv")
+    assert baseline.read_text() == board.stdout
+    res = check(baseline)
+    assert res.exit_code == 0, res.output
+    assert "check passed: 49 metric(s) of 7 row(s)" in res.output
+    for col in ("baseline", "now", "delta", "result"):
+        assert col in res.output
+
+
+def test_drop_beyond_tolerance_fails_and_within_passes(baseline):
+    # the baseline says identity had 0.6 points more J&F than it has now: a 0.6 drop
+    edit(baseline, "identity", "davis16-val", "JF_mean", +0.6)
+    res = check(baseline)
+    assert res.exit_code == 1, res.output
+    assert "FAIL" in res.output and "1 metric(s) worse by more than 0.5 points" in res.output
+    assert "-0.600" in res.output
+    assert check(baseline, "--tolerance", "0.7").exit_code == 0
+
+
+def test_decay_is_worse_when_it_rises(baseline):
+    edit(baseline, "identity", "davis16-val", "J_decay", -1.0)  # now 1 point higher than baseline
+    res = check(baseline)
+    assert res.exit_code == 1 and "J_decay" in res.output
+    edit(baseline, "identity", "davis16-val", "J_decay", +2.0)  # now 1 point lower: better
+    assert check(baseline).exit_code == 0
+
+
+def test_improvement_only_fails_with_both_ways(baseline):
+    edit(baseline, "lab", "jhmdb-split1", "PCK@0.1", -2.0)
+    assert check(baseline).exit_code == 0
+    res = check(baseline, "--both-ways")
+    assert res.exit_code == 1 and "improved by more than 0.5 points" in res.output and "--update" in res.output
+
+
+def test_missing_model_row_fails_and_names_it(baseline):
+    header, rows = read(baseline)
+    ghost = dict(rows[0], model="crw", checkpoint="pretrained.pth (0123456789ab)")
+    write(baseline, header, rows + [ghost])
+    res = check(baseline)
+    assert res.exit_code == 1
+    assert "1 baseline row(s) without a run: crw @ pretrained.pth (0123456789ab) on davis16-val (crw v1)" in res.output
+
+
+def test_extra_rows_are_reported_not_failed(baseline):
+    header, rows = read(baseline)
+    write(baseline, header, [r for r in rows if r["model"] != "identity"])
+    res = check(baseline)
+    assert res.exit_code == 0, res.output
+    assert "not in the baseline (reported, not checked):" in res.output
+    assert "identity on davis16-val (crw v1 [1])" in res.output
+
+
+def test_changed_protocol_settings_do_not_match(baseline):
+    header, rows = read(baseline)
+    for r in rows:
+        if r["model"] == "identity":
+            r["protocol_settings"] = r["protocol_settings"].replace("topk=10", "topk=20")
+    write(baseline, header, rows)
+    res = check(baseline)
+    assert res.exit_code == 1 and "identity on davis16-val (crw v1)" in res.output
+
+
+def test_json_baseline(tmp_path):
+    path = tmp_path / "baseline.json"
+    assert invoke("check", "--baseline", str(path), "--runs", str(RUNS), "--update").exit_code == 0
+    doc = json.loads(path.read_text())
+    assert doc["format"] == "vosbench-leaderboard" and len(doc["rows"]) == 7
+    assert check(path).exit_code == 0
+    doc["rows"][0]["metrics"]["J_mean"] += 5
+    path.write_text(json.dumps(doc))
+    assert check(path).exit_code == 1
+
+
+def test_published_rows_in_a_baseline_are_ignored(tmp_path):
+    path = tmp_path / "with_published.csv"
+    res = invoke("leaderboard", "--runs", str(RUNS), "--with-published", "--dataset", "davis17-val",
+                 "--format", "csv", "--out", str(path))
+    assert res.exit_code == 0
+    res = check(path)
+    assert res.exit_code == 0, res.output
+    assert "check passed: 7 metric(s) of 1 row(s)" in res.output
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{not json", "cannot parse JSON"),
+        ('{"format": "something-else", "rows": []}', "not a JSON leaderboard"),
+        ("dataset,model\nx,y\n", "missing column(s) checkpoint, protocol, protocol_settings"),
+        ("dataset,model,checkpoint,protocol,protocol_settings,JF_mean\nd,m,-,crw v1,s,high\n", "JF_mean='high' is not a number"),
+        ("dataset,model,checkpoint,protocol,protocol_settings,JJ\nd,m,-,crw v1,s,1\n", "unknown column(s) JJ"),
+        ("dataset,model,checkpoint,protocol,protocol_settings,JF_mean\n", "no run rows"),
+    ],
+)
+def test_malformed_baseline_exits_2(tmp_path, content, message):
+    path = tmp_path / ("b.json" if content.startswith("{") else "b.csv")
+    path.write_text(content)
+    res = check(path)
+    assert res.exit_code == 2, res.output
+    assert message in res.output and str(path) in res.output
+
+
+def test_baseline_written_with_all_is_rejected(tmp_path):
+    path = tmp_path / "all.csv"
+    invoke("leaderboard", "--runs", str(RUNS), "--all", "--format", "csv", "--out", str(path))
+    res = check(path)
+    assert res.exit_code == 2 and "write it without --all" in res.output
+
+
+def test_missing_files_exit_2(tmp_path, baseline):
+    res = check(tmp_path / "nope.csv")
+    assert res.exit_code == 2 and "--update" in res.output
+    res = invoke("check", "--baseline", str(baseline), "--runs", str(tmp_path / "no_runs"))
+    assert res.exit_code == 2 and "does not exist" in res.output
+    res = invoke("check", "--baseline", str(tmp_path / "b.md"), "--runs", str(RUNS), "--update")
+    assert res.exit_code == 2 and "markdown" in res.output
+    res = check(baseline, "--tolerance", "-1")
+    assert res.exit_code == 2 and "non-negative" in res.output
+
+
+def test_help_ends_with_examples():
+    res = invoke("check", "--help")
+    assert res.exit_code == 0 and "Examples:" in res.output
+    assert res.output.rstrip().splitlines()[-1].strip().startswith("vosbench check")

@@ -1,0 +1,94 @@
+"""``vosbench check``: fail when scores drop below a committed baseline."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+EXAMPLES = """
+\b
+Examples:
+  vosbench check --baseline results/baseline.csv                # exit 1 if any metric dropped > 0.5 points
+  vosbench check --baseline results/baseline.json --tolerance 0.1 --runs ci_runs
+  vosbench check --baseline results/baseline.csv --both-ways    # any move beyond the tolerance fails
+  vosbench check --baseline results/baseline.csv --update       # accept the current numbers on purpose
+"""
+
+
+@click.command("check", epilog=EXAMPLES)
+@click.option("--baseline", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Baseline leaderboard (.csv or .json, as written by `vosbench leaderboard`).")
+@click.option("--tolerance", default=0.5, show_default=True, type=float, help="Allowed change in points (percent).")
+@click.option("--runs", default="results/runs", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Runs folder holding the new run records.")
+@click.option("--both-ways", is_flag=True, help="Also fail when a metric improves by more than the tolerance.")
+@click.option("--update", is_flag=True, help="Rewrite the baseline from the latest runs instead of checking.")
+def check(baseline: Path, tolerance: float, runs: Path, both_ways: bool, update: bool) -> None:
+    """Compare the latest run per (model, checkpoint, protocol, dataset) under RUNS with BASELINE.
+    Exit 0 when every metric is within the tolerance, 1 when one got worse by more (or a baseline
+    row has no run), 2 on malformed input. Runs the baseline does not know are listed, not failed."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from vosbench.harness.check import run_check, update_baseline
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(width=160, highlight=False)
+    if update:
+        path, n, dropped = update_baseline(baseline, runs)
+        console.print(escape(f"wrote {path}: {n} row(s) from the latest runs under {runs}"), soft_wrap=True)
+        for r in dropped:
+            console.print(f"dropped (no run any more): {escape(r.describe())}", soft_wrap=True)
+        return
+    result = run_check(baseline, runs, tolerance, both_ways=both_ways)
+
+    # Tell apart rows whose protocols share a name and version but differ in settings.
+    variants: dict[str, list[str]] = {}
+    for c in result.comparisons:
+        variants.setdefault(c.row.key[3], [])
+        if c.row.key[4] not in variants[c.row.key[3]]:
+            variants[c.row.key[3]].append(c.row.key[4])
+    for b in result.missing:
+        variants.setdefault(b.key[3], [])
+        if b.key[4] not in variants[b.key[3]]:
+            variants[b.key[3]].append(b.key[4])
+
+    def proto(key: tuple[str, ...]) -> str:
+        v = variants.get(key[3], [])
+        return key[3] if len(v) <= 1 else f"{key[3]} #{v.index(key[4]) + 1}"
+
+    table = Table(title=escape(f"vosbench check against {baseline} (tolerance {tolerance:g} points)"))
+    for col, just in (("dataset", "left"), ("model", "left"), ("checkpoint", "left"), ("protocol", "left"),
+                      ("metric", "left"), ("baseline", "right"), ("now", "right"), ("delta", "right"),
+                      ("result", "left")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for c in result.comparisons:
+        ds, model, ck, _, _ = c.row.key
+        now = "-" if c.now is None else f"{c.now:.3f}"
+        delta = "-" if c.delta is None else f"{0.0 if abs(c.delta) < 5e-4 else c.delta:+.3f}"
+        verdict = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]",
+                   "changed": "[yellow]FAIL (improved)[/yellow]", "missing": "[red]FAIL (not reported)[/red]"}[c.status]
+        table.add_row(escape(ds), escape(model), escape(ck), escape(proto(c.row.key)), c.metric, f"{c.baseline:.3f}",
+                      now, delta, verdict)
+    for b in result.missing:
+        ds, model, ck, _, _ = b.key
+        table.add_row(escape(ds), escape(model), escape(ck), escape(proto(b.key)), "-", "-", "-", "-",
+                      "[red]FAIL (no run)[/red]")
+    console.print(table)
+    for name, settings in variants.items():
+        if len(settings) > 1:
+            for i, s in enumerate(settings, start=1):
+                console.print(escape(f"{name} #{i}: {s}"), soft_wrap=True)
+    for note in result.notes:
+        console.print(f"note: {escape(note)}", soft_wrap=True)
+    if result.extra:
+        console.print("not in the baseline (reported, not checked):")
+        for r in result.extra:
+            console.print(f"  {escape(r.describe())}", soft_wrap=True)
+    colour = "green" if result.passed else "red"
+    console.print(f"[{colour}]{escape(result.verdict())}[/{colour}]", soft_wrap=True)
+    sys.exit(result.exit_code)

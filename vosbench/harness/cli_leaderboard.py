@@ -1,0 +1,76 @@
+"""``vosbench leaderboard``: tables of run records, as papers print them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+EXAMPLES = """
+\b
+Examples:
+  vosbench leaderboard                                   # latest run per model/checkpoint/protocol/dataset
+  vosbench leaderboard --dataset davis17-val --with-published
+  vosbench leaderboard --format csv --out results/leaderboard.csv
+  vosbench leaderboard --per-sequence --dataset davis16-val
+  vosbench leaderboard --all --metric J_mean --runs my_runs
+"""
+
+
+@click.command("leaderboard", epilog=EXAMPLES)
+@click.option("--runs", default="results/runs", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Runs folder (the --out of `vosbench run`).")
+@click.option("--dataset", "datasets", multiple=True, metavar="NAME",
+              help="Only these datasets (repeatable or comma-separated), in this order.")
+@click.option("--metric", default="auto", show_default=True,
+              help="Sort column: JF_mean, J_mean, F_mean, overall, PCK@0.1, ... ('auto' = each table's main metric).")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default=None,
+              help="Output format [default: from --out's extension, else md].")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write to this file instead of printing.")
+@click.option("--all", "all_runs", is_flag=True, help="One row per run instead of the latest run per row.")
+@click.option("--with-published", is_flag=True, help="Add published reference numbers (marked as such).")
+@click.option("--per-sequence", is_flag=True, help="J&F per sequence of one dataset, one column per model.")
+@click.option("--decimals", type=click.IntRange(0, 6), default=None,
+              help="Decimals of the percent values [default: 1 for md, 3 for csv/json].")
+def leaderboard(
+    runs: Path,
+    datasets: tuple[str, ...],
+    metric: str,
+    fmt: str | None,
+    out: Path | None,
+    all_runs: bool,
+    with_published: bool,
+    per_sequence: bool,
+    decimals: int | None,
+) -> None:
+    """Leaderboard of the run records under RUNS: one row per (model, checkpoint, protocol,
+    dataset), percent values, best run value per column in bold (markdown), sorted by METRIC.
+    Rows that differ in any protocol setting are never merged; the footnote lists each
+    protocol's settings."""
+    from vosbench.harness import leaderboard as lb
+    from vosbench.harness.errors import ConfigError
+    from vosbench.harness.masks import atomic_write_text
+    from vosbench.harness.records import count_incomplete, find_records
+
+    names = [n.strip() for d in datasets for n in d.split(",") if n.strip()]
+    if fmt is None:
+        fmt = {".csv": "csv", ".json": "json"}.get(out.suffix.lower(), "md") if out else "md"
+    records = find_records(runs)
+    skipped = count_incomplete(find_records(runs, include_incomplete=True))
+    if per_sequence:
+        if len(names) > 1:
+            raise ConfigError("--per-sequence shows one dataset; give a single --dataset")
+        view = lb.build_per_sequence(records, names[0] if names else None, all_runs=all_runs)
+        text = lb.render_per_sequence(view, fmt, decimals)
+    else:
+        board = lb.build(records, datasets=names or None, metric=metric, all_runs=all_runs,
+                         with_published=with_published)
+        text = lb.render(board, fmt, decimals)
+    if skipped:
+        click.echo(f"note: {skipped} unfinished run(s) (failed, interrupted or running) left out", err=True)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write_text(out, text)
+        click.echo(f"wrote {out}", err=True)
