@@ -20,6 +20,7 @@ from vosbench.harness.errors import VosbenchError
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vosbench.harness.cli_run:run", "Propagate labels with a model over a dataset and score it."),
     "list": ("vosbench.harness.cli_list:list_cmd", "List registered models, datasets and protocols."),
+    "report": ("vosbench.harness.cli_report:report", "Overlay videos, plots and an offline report.html for runs."),
     "leaderboard": ("vosbench.harness.cli_leaderboard:leaderboard", "Leaderboard tables (md/csv/json) from run records."),
     "check": ("vosbench.harness.cli_check:check", "Fail when scores drop below a committed baseline."),
 }
