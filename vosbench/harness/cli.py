@@ -19,6 +19,7 @@ from vosbench.harness.errors import VosbenchError
 # name -> ("module:attribute", one-line help). Keep in the order shown by `vosbench --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vosbench.harness.cli_run:run", "Propagate labels with a model over a dataset and score it."),
+    "eval": ("vosbench.harness.cli_eval:eval_cmd", "Score a folder of predicted masks with the official DAVIS J&F."),
     "list": ("vosbench.harness.cli_list:list_cmd", "List registered models, datasets and protocols."),
     "report": ("vosbench.harness.cli_report:report", "Overlay videos, plots and an offline report.html for runs."),
     "leaderboard": ("vosbench.harness.cli_leaderboard:leaderboard", "Leaderboard tables (md/csv/json) from run records."),

@@ -1,0 +1,137 @@
+"""``vosbench eval``: score a folder of predicted masks against DAVIS-style GT annotations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+EXAMPLES = """
+\b
+Examples:
+  vosbench eval --gt DAVIS/Annotations/480p --pred my_predictions
+  vosbench eval --gt DAVIS/Annotations/480p --pred my_predictions --out scores.csv --workers 4
+  vosbench eval --gt DAVIS-2016/Annotations/480p --pred preds --sequences blackswan,dog --binary
+"""
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+@click.command("eval", epilog=EXAMPLES)
+@click.option("--gt", "gt_dir", required=True, type=click.Path(path_type=Path),
+              help="GT annotation folder: GT_DIR/<sequence>/<frame>.png (e.g. DAVIS/Annotations/480p).")
+@click.option("--pred", "pred_dir", required=True, type=click.Path(path_type=Path),
+              help="Prediction folder: PRED_DIR/<sequence>/<frame>.png, GT file names, palette or grey PNGs.")
+@click.option("--sequences", default=None, help="Comma-separated subset of sequences (default: all GT sequences).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Processes, one sequence each at a time (default: CPU count).")
+@click.option("--out", "out_csv", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Per-object CSV to write (fractions); the summary goes to FILE.summary.json beside it. "
+              "Without --out nothing is written.")
+@click.option("--per-frame", is_flag=True, help="Also write J and F of every scored frame to FILE.per_frame.csv.")
+@click.option("--binary/--no-binary", default=None,
+              help="Read the GT as DAVIS-2016 binary masks (object 1 = value > 128) or as id maps. "
+              "Default: binary when a sequence's first GT frame is greyscale with only 0 and 255.")
+def eval_cmd(
+    gt_dir: Path,
+    pred_dir: Path,
+    sequences: str | None,
+    workers: int | None,
+    out_csv: Path | None,
+    per_frame: bool,
+    binary: bool | None,
+) -> None:
+    """Score predicted masks with the official DAVIS semi-supervised J&F rules.
+
+    First and last frames are not scored; objects are the ids 1..max of each sequence's first GT
+    frame; a predicted id that is not an object is an error. Prints per-object and overall scores
+    in percent; the CSV and JSON hold fractions at full precision.
+    """
+    import json
+    import math
+
+    from rich import box
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from vosbench import __version__
+    from vosbench.harness.errors import ConfigError
+    from vosbench.harness.evaluation import evaluate_folders, list_sequences
+    from vosbench.harness.masks import atomic_write_text
+    from vosbench.harness.metrics import METRIC_KEYS, summarize, write_per_frame_csv, write_per_object_csv
+
+    if per_frame and out_csv is None:
+        raise ConfigError("--per-frame needs --out FILE.csv (the per-frame file is written beside it)")
+    if out_csv is not None:
+        for folder, what in ((gt_dir, "GT"), (pred_dir, "prediction")):
+            if folder.exists() and _inside(out_csv, folder):
+                raise ConfigError(f"--out {out_csv} lies inside the {what} folder {folder}; vosbench never writes "
+                                  "there. Choose a path elsewhere.")
+    seqs = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
+    console = Console()
+    n_seq = len(list_sequences(gt_dir, pred_dir, seqs))
+    with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("scoring", total=n_seq)
+        result = evaluate_folders(gt_dir, pred_dir, seqs, workers, binary,
+                                  on_sequence_done=lambda _s: progress.advance(task))
+    scores = result.scores
+    summary = summarize(scores)
+    if math.isnan(summary["JF_mean"]):
+        raise ConfigError(
+            f"{gt_dir}: nothing to score: no sequence has an object in its first GT frame and a frame between "
+            "its first and last frames"
+        )
+
+    def pct(v: float) -> str:
+        return "-" if math.isnan(v) else f"{100 * v:.1f}"
+
+    # two-line headers and no vertical rules keep the table within 80 columns
+    table = Table(title=f"J&F (%)  {pred_dir}", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("sequence", no_wrap=True)
+    table.add_column("obj", justify="right")
+    for col in ("J&F\nMean", "J\nMean", "J\nRecall", "J\nDecay", "F\nMean", "F\nRecall", "F\nDecay"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for s in scores:
+        table.add_row(s.sequence, str(s.object), pct((s.J_mean + s.F_mean) / 2), *(pct(getattr(s, k)) for k in METRIC_KEYS))
+    table.add_section()
+    table.add_row("[bold]overall[/bold]", str(len(scores)), *(f"[bold]{pct(summary[k])}[/bold]" for k in summary))
+    console.print(table)
+    console.print(
+        f"J&F-Mean [bold]{pct(summary['JF_mean'])}[/bold]  J-Mean {pct(summary['J_mean'])}  "
+        f"F-Mean {pct(summary['F_mean'])}  ({len(scores)} objects, {len(result.frames)} sequences, "
+        f"{result.seconds:.2f} s)"
+    )
+    short = [s for s, n in result.frames.items() if n < 3]
+    if short:
+        console.print(f"[yellow]not scored (fewer than 3 frames): {', '.join(short)}[/yellow]")
+    if out_csv is None:
+        console.print("[dim]Nothing written; use --out FILE.csv to save per-object scores and the summary.[/dim]")
+        return
+    write_per_object_csv(out_csv, scores)
+    summary_path = out_csv.with_name(out_csv.name.removesuffix(".csv") + ".summary.json")
+    record = {
+        **summary,
+        "objects": len(scores),
+        "sequences": len(result.frames),
+        "frames_per_sequence": result.frames,
+        "binary_gt": result.binary,
+        "gt": str(gt_dir.resolve()),
+        "pred": str(pred_dir.resolve()),
+        "rules": "DAVIS 2017 semi-supervised: first and last frame excluded, objects 1..max id of frame 0",
+        "vosbench_version": __version__,
+        "seconds": round(result.seconds, 3),
+    }
+    atomic_write_text(summary_path, json.dumps(record, indent=2) + "\n")
+    console.print(f"wrote {out_csv} and {summary_path}")
+    if per_frame:
+        frame_path = out_csv.with_name(out_csv.name.removesuffix(".csv") + ".per_frame.csv")
+        write_per_frame_csv(frame_path, scores)
+        console.print(f"wrote {frame_path}")

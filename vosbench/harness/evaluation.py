@@ -1,0 +1,274 @@
+"""Scoring prediction folders against GT annotation folders (the engine of ``vosbench eval``).
+
+Layout: ``GT_DIR/<sequence>/<frame>.png`` (e.g. ``DAVIS/Annotations/480p``) and
+``PRED_DIR/<sequence>/<frame>.png`` with the GT file names. Only the scored frames (all but the
+first and the last of each sequence) need a prediction; each PNG is decoded once. Neither folder
+is ever written to.
+
+Formats:
+
+* GT: DAVIS-2017 palette PNGs (ids as stored, 255 = void) or DAVIS-2016 binary masks. A sequence
+  is read as DAVIS-2016 binary when its first GT frame is a greyscale PNG (mode ``L``/``1``/``I``,
+  not palette) whose values are all 0 or 255; then object 1 = value > 128 in every GT frame, and
+  there is no void. ``binary=True/False`` forces the choice for every sequence.
+* Predictions: palette PNGs (ids = palette indices) or greyscale PNGs (ids = grey values). In a
+  binary sequence a greyscale prediction is read with the same rule as the GT (object 1 = value >
+  128), except that a 0/1 mask (maximum value 1) is taken as ids; palette predictions are ids.
+"""
+
+from __future__ import annotations
+
+import difflib
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vosbench.harness.errors import DatasetLayoutError, InputFileError
+from vosbench.harness.metrics import ObjectScore, SequenceScorer
+
+GREY_MODES = ("L", "1", "I", "I;16", "I;16L", "I;16B")
+
+
+@dataclass
+class EvaluationResult:
+    """Scores of a folder evaluation.
+
+    Attributes:
+        scores: One entry per (sequence, object), sequences in name order.
+        binary: Sequence -> whether its GT was read as DAVIS-2016 binary masks.
+        frames: Sequence -> number of GT frames.
+        seconds: Wall time of the scoring.
+    """
+
+    scores: list[ObjectScore]
+    binary: dict[str, bool]
+    frames: dict[str, int]
+    seconds: float
+
+
+def read_png(path: Path) -> tuple[np.ndarray, str]:
+    """Decode a label PNG once: (H, W) uint8 values as stored, and the PIL mode.
+
+    Raises:
+        InputFileError: missing, unreadable, colour, or values above 255.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            mode = im.mode
+            if mode != "P" and mode not in GREY_MODES:
+                raise InputFileError(
+                    f"{path}: colour or multi-channel PNG (mode {mode}); expected an indexed palette PNG "
+                    "(ids = palette indices, as DAVIS annotations) or a greyscale id map"
+                )
+            arr = np.asarray(im)
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: file not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise InputFileError(f"{path}: cannot read PNG ({e}); the file is corrupt or not a PNG") from None
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    elif arr.dtype != np.uint8:
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise InputFileError(f"{path}: label values {arr.min()}..{arr.max()} (mode {mode}); expected 8-bit ids")
+        arr = arr.astype(np.uint8)
+    if arr.ndim != 2:
+        raise InputFileError(f"{path}: expected a single-channel label image, got shape {arr.shape}")
+    return arr, mode
+
+
+def is_binary_mask(arr: np.ndarray, mode: str) -> bool:
+    """DAVIS-2016 detection rule: a greyscale (non-palette) PNG whose values are all 0 or 255."""
+    if mode == "P":
+        return False
+    counts = np.bincount(arr.ravel(), minlength=256)
+    return not counts[1:255].any()
+
+
+def _to_binary(arr: np.ndarray) -> np.ndarray:
+    return (arr > 128).astype(np.uint8)
+
+
+def _pred_ids(arr: np.ndarray, mode: str, binary: bool) -> np.ndarray:
+    if binary and mode != "P" and arr.size and arr.max() > 1:
+        return _to_binary(arr)
+    return arr
+
+
+def default_workers() -> int:
+    """Number of CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+def _pngs(folder: Path) -> list[str]:
+    return sorted(e.name for e in os.scandir(folder) if e.is_file() and e.name.lower().endswith(".png"))
+
+
+def list_sequences(gt_root: Path, pred_root: Path, sequences: list[str] | None = None) -> dict[str, list[str]]:
+    """Check both folders and return sequence -> GT frame file names (sorted).
+
+    Raises:
+        DatasetLayoutError: a folder is missing or empty, or a requested sequence is unknown.
+        InputFileError: a prediction folder or a prediction frame is missing.
+    """
+    gt_root, pred_root = Path(gt_root), Path(pred_root)
+    if not gt_root.is_dir():
+        raise DatasetLayoutError(f"{gt_root}: GT annotation folder not found")
+    if not pred_root.is_dir():
+        raise DatasetLayoutError(f"{pred_root}: prediction folder not found")
+    available = sorted(e.name for e in os.scandir(gt_root) if e.is_dir() and _pngs(Path(e.path)))
+    if not available:
+        hint = ""
+        for sub in ("Annotations/480p", "Annotations", "valid/Annotations"):
+            if (gt_root / sub).is_dir():
+                hint = f" Did you mean --gt {gt_root / sub}?"
+                break
+        raise DatasetLayoutError(
+            f"{gt_root}: no sequence folders with PNG annotations; expected GT_DIR/<sequence>/<frame>.png "
+            f"(e.g. DAVIS/Annotations/480p).{hint}"
+        )
+    if sequences:
+        unknown = [s for s in sequences if s not in available]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], available, n=3)
+            raise DatasetLayoutError(
+                f"{gt_root}: no GT sequence {unknown[0]!r}"
+                + (f" (did you mean {', '.join(close)}?)" if close else "")
+                + f"; available: {', '.join(available)}"
+            )
+        chosen = list(dict.fromkeys(sequences))
+    else:
+        chosen = available
+    if not any(e.is_dir() for e in os.scandir(pred_root)):
+        raise DatasetLayoutError(
+            f"{pred_root}: prediction folder holds no sequence folders; expected PRED_DIR/<sequence>/<frame>.png"
+        )
+    out: dict[str, list[str]] = {}
+    for seq in chosen:
+        frames = _pngs(gt_root / seq)
+        pdir = pred_root / seq
+        if not pdir.is_dir():
+            raise InputFileError(
+                f"{pdir}: no predictions for sequence {seq!r}; predict every GT sequence or choose some "
+                "with --sequences"
+            )
+        have = set(os.listdir(pdir))
+        missing = [f for f in frames[1:-1] if f not in have]
+        if missing:
+            shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+            raise InputFileError(
+                f"{pdir}: {len(missing)} prediction frame(s) missing ({shown}); expected one PNG per scored GT "
+                "frame, named like the GT file"
+            )
+        out[seq] = frames
+    return out
+
+
+def evaluate_sequence(
+    gt_root: Path, pred_root: Path, sequence: str, frames: list[str] | None = None, binary: bool | None = None
+) -> tuple[list[ObjectScore], bool]:
+    """Score one sequence folder; returns (per-object scores, whether the GT was read as binary)."""
+    gdir, pdir = Path(gt_root) / sequence, Path(pred_root) / sequence
+    if frames is None:
+        frames = _pngs(gdir)
+    scorer = SequenceScorer(sequence)
+    is_bin = False
+    last = len(frames) - 1
+    for t, name in enumerate(frames):
+        gpath = gdir / name
+        gt, mode = read_png(gpath)
+        if t == 0:
+            is_bin = is_binary_mask(gt, mode) if binary is None else binary
+        if is_bin:
+            gt = _to_binary(gt)
+        pred = None
+        ppath = pdir / name
+        if 0 < t < last:  # first and last frames are never scored: their predictions are not read
+            p_arr, p_mode = read_png(ppath)
+            pred = _pred_ids(p_arr, p_mode, is_bin)
+        try:
+            scorer.add(gt, pred, Path(name).stem)
+        except InputFileError as e:
+            raise InputFileError(f"{e} [prediction {ppath}; GT {gpath}]") from None
+    return scorer.result(), is_bin
+
+
+def _job(args: tuple[Path, Path, str, list[str], bool | None]) -> tuple[str, list[ObjectScore], bool]:
+    gt_root, pred_root, seq, frames, binary = args
+    scores, is_bin = evaluate_sequence(gt_root, pred_root, seq, frames, binary)
+    return seq, scores, is_bin
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # fork starts workers in milliseconds and they need nothing but numpy and Pillow
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
+
+
+def evaluate_folders(
+    gt_root: str | os.PathLike[str],
+    pred_root: str | os.PathLike[str],
+    sequences: list[str] | None = None,
+    workers: int | None = None,
+    binary: bool | None = None,
+    on_sequence_done: Callable[[str], None] | None = None,
+) -> EvaluationResult:
+    """Score every sequence of ``pred_root`` against ``gt_root``, in parallel over sequences.
+
+    Args:
+        gt_root: ``GT_DIR/<sequence>/<frame>.png``.
+        pred_root: ``PRED_DIR/<sequence>/<frame>.png``.
+        sequences: Subset to score (default: every GT sequence).
+        workers: Processes (default: CPU count; 1 = in this process).
+        binary: Force (True) or forbid (False) reading the GT as DAVIS-2016 binary masks; None detects
+            it per sequence.
+        on_sequence_done: Called with each sequence name as it finishes (e.g. a progress bar).
+
+    Raises:
+        DatasetLayoutError, InputFileError: bad folders or files (see :func:`list_sequences`).
+    """
+    start = time.perf_counter()
+    gt_root, pred_root = Path(gt_root), Path(pred_root)
+    table = list_sequences(gt_root, pred_root, sequences)
+    n_workers = max(1, min(workers or default_workers(), len(table)))
+    # longest sequences first, so no worker is left with a long one at the end
+    order = sorted(table, key=lambda s: -len(table[s]))
+    jobs = [(gt_root, pred_root, s, table[s], binary) for s in order]
+    done: dict[str, tuple[list[ObjectScore], bool]] = {}
+    if n_workers == 1:
+        for job in jobs:
+            seq, scores, is_bin = _job(job)
+            done[seq] = (scores, is_bin)
+            if on_sequence_done:
+                on_sequence_done(seq)
+    else:
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=_pool_context()) as ex:
+            pending = {ex.submit(_job, job) for job in jobs}
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                for fut in finished:
+                    if fut.exception() is not None:
+                        for p in pending:
+                            p.cancel()
+                        raise fut.exception()
+                    seq, scores, is_bin = fut.result()
+                    done[seq] = (scores, is_bin)
+                    if on_sequence_done:
+                        on_sequence_done(seq)
+    scores = [s for seq in table for s in done[seq][0]]
+    return EvaluationResult(
+        scores=scores,
+        binary={seq: done[seq][1] for seq in table},
+        frames={seq: len(table[seq]) for seq in table},
+        seconds=time.perf_counter() - start,
+    )
