@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("vosbench.harness.cli_report:report", "Overlay videos, plots and an offline report.html for runs."),
     "leaderboard": ("vosbench.harness.cli_leaderboard:leaderboard", "Leaderboard tables (md/csv/json) from run records."),
     "check": ("vosbench.harness.cli_check:check", "Fail when scores drop below a committed baseline."),
+    "weights": ("vosbench.harness.cli_weights:weights", "List and download official model checkpoints."),
 }
 
 

@@ -1,12 +1,19 @@
 """Loading checkpoint files strictly, with errors that say what went wrong.
 
 ``torch.load`` is always called with ``weights_only=True``: checkpoints are data, not code.
+The only non-tensor class vosbench lets through is :class:`argparse.Namespace`, which training
+scripts (CRW, DINO) store under ``'args'``; it holds plain values and runs no code. Any other
+Python class in a file is refused with a message that names it and says how to extract the
+weights from a file one trusts. vosbench never falls back to ``weights_only=False``.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
+import pickle
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,8 +23,12 @@ from torch import nn
 
 from vosbench.harness.errors import CheckpointError
 
+#: Classes allowed in checkpoint files besides what ``weights_only=True`` accepts by default.
+SAFE_GLOBALS: tuple[type, ...] = (argparse.Namespace,)
+
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while True:
@@ -28,15 +39,93 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def load_checkpoint_file(path: str | os.PathLike[str]) -> Any:
-    """``torch.load`` a checkpoint on the CPU with ``weights_only=True``."""
+def load_checkpoint_file(path: str | os.PathLike[str], *, weights_key: str | None = None) -> Any:
+    """``torch.load`` a checkpoint on the CPU with ``weights_only=True``.
+
+    Args:
+        path: Checkpoint file.
+        weights_key: Top-level key holding the weights (``'model'``, ``'state_dict'``), used only
+            to word the advice when the file holds a Python class that is not allowed.
+
+    Raises:
+        CheckpointError: The file is missing, unreadable, or contains a Python class other than
+            tensors, containers, plain values and ``argparse.Namespace``.
+    """
     p = Path(path)
     if not p.is_file():
         raise CheckpointError(f"checkpoint {p} not found")
     try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - torch raises many types here
-        raise CheckpointError(f"cannot load checkpoint {p}: {e}") from None
+        with torch.serialization.safe_globals(list(SAFE_GLOBALS)):
+            return torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        found = _unsafe_globals(p, str(e))
+        if not found:
+            raise CheckpointError(f"cannot load checkpoint {p}: {_first_line(e)}") from None
+        pick = f"c[{weights_key!r}]" if weights_key else "c"
+        raise CheckpointError(
+            f"checkpoint {p} contains Python objects of type {', '.join(found)}, which vosbench does "
+            f"not unpickle: it loads checkpoints with weights_only=True so that a file can never run "
+            f"code. If you trust this file, extract its weights once into a plain file and pass that "
+            f"instead:\n  python -c \"import torch; c = torch.load('{p}', weights_only=False); "
+            f"torch.save({pick}, '{p.with_suffix('.weights.pth')}')\""
+        ) from None
+    except Exception as e:  # noqa: BLE001 - torch raises many types here (zip, EOF, runtime)
+        raise CheckpointError(
+            f"cannot load checkpoint {p}: {_first_line(e)} (is it a PyTorch checkpoint, and complete?)"
+        ) from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _unsafe_globals(path: Path, message: str) -> list[str]:
+    """Names of the classes/functions in ``path`` that weights-only loading refuses."""
+    names: list[str] = []
+    finder = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)
+    if finder is not None:
+        try:
+            allowed = {f"{c.__module__}.{c.__qualname__}" for c in SAFE_GLOBALS}
+            names = [n for n in finder(path) if n not in allowed]
+        except Exception:  # noqa: BLE001 - legacy (non-zip) files are not supported by the finder
+            names = []
+    if not names:
+        names = re.findall(r"Unsupported global: GLOBAL ([\w.]+)", message)
+    return sorted(set(names))
+
+
+def pick_state_dict(obj: Any, keys: tuple[str, ...], *, source: str, expected: str) -> dict[str, Any]:
+    """The state dict inside a loaded checkpoint.
+
+    Args:
+        obj: What :func:`load_checkpoint_file` returned.
+        keys: Top-level keys that may hold the state dict, tried in order (``'model'``).
+        source: File name for messages.
+        expected: Description of the expected file, for messages.
+
+    Returns:
+        ``obj[key]`` for the first key present, or ``obj`` itself when it is already a flat
+        mapping of names to tensors.
+    """
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"checkpoint {source} holds a {type(obj).__name__}, not a dict; expected {expected}")
+    for key in keys:
+        if key in obj:
+            inner = obj[key]
+            if not isinstance(inner, Mapping):
+                raise CheckpointError(
+                    f"checkpoint {source}: entry {key!r} is a {type(inner).__name__}, not a state dict"
+                )
+            return dict(inner)
+    if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return dict(obj)
+    shown = ", ".join(repr(k) for k in list(obj)[:10])
+    wanted = " or ".join(repr(k) for k in keys)
+    raise CheckpointError(
+        f"checkpoint {source} has top-level keys {shown}, but no {wanted} entry and no flat state dict; "
+        f"expected {expected}"
+    )
 
 
 def strip_prefix(state: Mapping[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
@@ -96,6 +185,8 @@ def load_strict(
             causes.append("a training checkpoint with extra heads")
         if missing and unexpected:
             causes.append("a checkpoint of a different model (check --model)")
+        if misshaped and not (missing or unexpected):
+            causes.append("the same architecture at another size (e.g. ViT-B weights for a ViT-S model)")
         if causes:
             lines.append("  likely cause: " + "; or ".join(causes))
         if hint:

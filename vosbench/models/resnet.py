@@ -18,7 +18,7 @@ from torchvision import models as tvm
 from vosbench.harness.errors import ConfigError
 from vosbench.harness.specs import ModelSpec
 from vosbench.models.base import Encoder
-from vosbench.models.checkpoints import load_checkpoint_file, load_strict, strip_prefix
+from vosbench.models.checkpoints import load_checkpoint_file, load_strict, pick_state_dict, strip_prefix
 
 ARCHS = {"resnet18": tvm.resnet18, "resnet50": tvm.resnet50}
 
@@ -39,6 +39,11 @@ def stride8_resnet(arch: str, padding: str = "zeros") -> nn.Module:
 
 
 class ResNetEncoder(Encoder):
+    """Stride-8 ResNet trunk (conv1, bn1, relu, maxpool, layer1-3) as an :class:`Encoder`.
+
+    The torchvision module sits under ``self.model``, so its state-dict keys are ``model.*``.
+    """
+
     def __init__(self, spec: ModelSpec, arch: str, padding: str = "zeros"):
         super().__init__(spec)
         self.model = stride8_resnet(arch, padding)
@@ -57,22 +62,32 @@ def _arch_of(spec: ModelSpec) -> str:
 
 
 def build_resnet(spec: ModelSpec, checkpoint: str | Path | None = None, seed: int = 0, **options: Any) -> Encoder:
-    """Build a stride-8 ResNet; load a torchvision/ImageNet state dict, else random init (``seed``)."""
+    """Build a stride-8 ResNet; load a torchvision/ImageNet state dict, else random init (``seed``).
+
+    Both the legacy ImageNet files (``resnet18-5c106cde.pth``, ``resnet50-19c8e357.pth``) and the
+    current torchvision ones (``resnet18-f37072fd.pth``, ``resnet50-0676ba61.pth``) use the plain
+    torchvision key names; ``layer4.*`` and ``fc.*`` are dropped, everything else must match.
+    """
     if options:
         raise ConfigError(f"model {spec.name!r}: unknown options {', '.join(options)} (valid: seed)")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(seed))
         enc = ResNetEncoder(spec, _arch_of(spec))
     if checkpoint is not None:
-        state = load_checkpoint_file(checkpoint)
-        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-            state = state["state_dict"]
-        state = strip_prefix(state, ("module.",))
-        load_strict(
-            enc.model,
-            state,
-            source=str(checkpoint),
-            drop_prefixes=("layer4.", "fc."),
-            hint="expected a torchvision ResNet state dict (conv1.weight, bn1.*, layer1-3.*)",
-        )
+        load_torchvision_state(enc, checkpoint)
     return enc.eval()
+
+
+def load_torchvision_state(enc: ResNetEncoder, checkpoint: str | Path) -> None:
+    """Load a torchvision ResNet state dict (optionally under ``state_dict``/``module.``) strictly."""
+    state = pick_state_dict(
+        load_checkpoint_file(checkpoint, weights_key="state_dict"),
+        ("state_dict",),
+        source=str(checkpoint),
+        expected="a torchvision ResNet state dict (e.g. resnet18-f37072fd.pth or resnet18-5c106cde.pth)",
+    )
+    state = strip_prefix(state, ("module.",))
+    hint = "expected a torchvision ResNet state dict (conv1.weight, bn1.*, layer1-3.*)"
+    if any(k.startswith("encoder.model.") for k in state):
+        hint += "; this is a CRW checkpoint (encoder.model.*): use --model crw"
+    load_strict(enc.model, state, source=str(checkpoint), drop_prefixes=("layer4.", "fc."), hint=hint)

@@ -1,0 +1,304 @@
+"""Official checkpoint files: the table, a local cache, resumable verified downloads.
+
+The files are the :class:`~vosbench.harness.specs.WeightFile` records of the registered models
+(built-ins and plugins alike). They are kept in ``$VOSBENCH_CACHE/weights`` (see
+:func:`vosbench.harness.paths.cache_dir`) or a folder the user names, under their ``filename``.
+
+Integrity: a file is checked against its official SHA-256 where one is known, against the
+SHA-256 prefix that torchvision file names carry (``resnet18-f37072fd.pth``), and against the
+hash recorded in ``hashes.json`` beside the files the first time it was downloaded; a file that
+fails a check is never left in place as a valid download.
+
+Downloads use only ``urllib``: partial data goes to ``<file>.part`` and an interrupted transfer
+resumes with an HTTP ``Range`` request. ``$VOSBENCH_WEIGHTS_BASE_URL`` replaces every official
+address by ``<base>/<filename>`` (a mirror, or a local server in tests).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import difflib
+import http.client
+import json
+import os
+import re
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from vosbench.harness.errors import CheckpointError, ConfigError, DownloadError, DuplicatePluginError
+from vosbench.harness.specs import WeightFile
+
+BASE_URL_ENV = "VOSBENCH_WEIGHTS_BASE_URL"
+HASHES_FILE = "hashes.json"
+CHUNK = 1 << 16
+
+#: ``progress(bytes_done, bytes_total_or_None)``
+Progress = Callable[[int, "int | None"], None]
+
+
+@dataclass(frozen=True)
+class OfficialWeight:
+    """A downloadable file and the model it belongs to."""
+
+    model: str
+    file: WeightFile
+
+    @property
+    def name(self) -> str:
+        return self.file.name
+
+
+def official_weights() -> dict[str, OfficialWeight]:
+    """Every official file of every registered model, by weight name."""
+    from vosbench.harness.registry import models
+
+    table: dict[str, OfficialWeight] = {}
+    for entry in models.entries():
+        for wf in entry.spec.weights:
+            if wf.name in table and table[wf.name].file != wf:
+                raise DuplicatePluginError(
+                    f"weight name {wf.name!r} is declared by models {table[wf.name].model!r} and "
+                    f"{entry.spec.name!r} with different files; rename one of them"
+                )
+            table.setdefault(wf.name, OfficialWeight(entry.spec.name, wf))
+    return table
+
+
+def find_weight(name: str) -> OfficialWeight:
+    """The official file called ``name``, or a :class:`ConfigError` listing the known ones."""
+    table = official_weights()
+    if name in table:
+        return table[name]
+    close = difflib.get_close_matches(name, list(table), n=3, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise ConfigError(f"unknown weight file {name!r}.{hint} Known: {', '.join(sorted(table))} (`vosbench weights list`)")
+
+
+def weights_dir() -> Path:
+    """Default folder of downloaded weights: ``<cache>/weights``."""
+    from vosbench.harness.paths import cache_dir
+
+    return cache_dir() / "weights"
+
+
+def source_url(wf: WeightFile) -> str:
+    """Where ``wf`` is fetched from: its official URL, or ``$VOSBENCH_WEIGHTS_BASE_URL/<filename>``."""
+    base = os.environ.get(BASE_URL_ENV, "").strip()
+    return f"{base.rstrip('/')}/{wf.filename}" if base else wf.url
+
+
+def hash_prefix(wf: WeightFile) -> str | None:
+    """SHA-256 prefix carried by torchvision file names (``<name>-<hex>.pth``), else ``None``."""
+    if "download.pytorch.org/" not in wf.url:
+        return None
+    m = re.search(r"-([0-9a-f]{8,})\.[A-Za-z0-9]+$", wf.filename)
+    return m.group(1) if m else None
+
+
+# -- recorded hashes ----------------------------------------------------------------------------
+def read_records(directory: Path) -> dict[str, dict[str, Any]]:
+    """``hashes.json`` of ``directory``: filename -> {sha256, size, url, name, recorded}."""
+    path = directory / HASHES_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise DownloadError(f"{path} is unreadable ({e}); fix or delete it (hashes are recorded again)") from None
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        raise DownloadError(f"{path} has no 'files' table; fix or delete it (hashes are recorded again)")
+    return files
+
+
+def _record(directory: Path, wf: WeightFile, sha: str, size: int, url: str) -> None:
+    from vosbench.harness.masks import atomic_write_text
+
+    files = read_records(directory)
+    files[wf.filename] = {
+        "name": wf.name,
+        "sha256": sha,
+        "size": size,
+        "url": url,
+        "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    text = json.dumps({"files": dict(sorted(files.items()))}, indent=2) + "\n"
+    atomic_write_text(directory / HASHES_FILE, text)
+
+
+def expected_hash(wf: WeightFile, directory: Path) -> tuple[str | None, str]:
+    """(expected SHA-256, where it comes from: ``official``/``recorded <date>``/``none``)."""
+    if wf.sha256:
+        return wf.sha256.lower(), "official"
+    rec = read_records(directory).get(wf.filename)
+    if rec and rec.get("sha256"):
+        return str(rec["sha256"]), f"recorded at first download, {rec.get('recorded', '?')}"
+    return None, "none"
+
+
+def hash_problem(wf: WeightFile, directory: Path, sha: str) -> str | None:
+    """Why ``sha`` is not the right hash of ``wf`` (``None`` when it passes every known check)."""
+    want, origin = expected_hash(wf, directory)
+    if want is not None and sha != want:
+        return f"SHA-256 {sha} differs from the expected {want} ({origin})"
+    prefix = hash_prefix(wf)
+    if prefix and not sha.startswith(prefix):
+        return f"SHA-256 {sha} does not start with {prefix}, the prefix in the official file name"
+    return None
+
+
+# -- using cached files -------------------------------------------------------------------------
+def cached_weight_path(name: str) -> Path | None:
+    """Path of the downloaded official file ``name`` (for ``--checkpoint NAME``).
+
+    Returns ``None`` when ``name`` is not an official file name. Raises when it is one that has
+    not been downloaded, or whose cached copy fails its hash check.
+    """
+    table = official_weights()
+    if name not in table:
+        return None
+    wf = table[name].file
+    directory = weights_dir()
+    path = directory / wf.filename
+    if not path.is_file():
+        raise ConfigError(
+            f"official file {name!r} ({wf.filename}) is not in the weights cache {directory}; "
+            f"run `vosbench weights download {name}` first"
+        )
+    from vosbench.models.checkpoints import sha256_file
+
+    problem = hash_problem(wf, directory, sha256_file(path))
+    if problem:
+        raise CheckpointError(
+            f"cached file {path} fails its integrity check: {problem}. It may be corrupt or modified; "
+            f"run `vosbench weights download {name} --force` to fetch it again"
+        )
+    return path
+
+
+# -- downloading --------------------------------------------------------------------------------
+def download(
+    wf: WeightFile,
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    timeout: float = 60.0,
+) -> Path:
+    """Download ``wf`` into ``directory`` (default :func:`weights_dir`), resuming and verifying.
+
+    Args:
+        wf: The file to fetch.
+        directory: Target folder; ``hashes.json`` there records the hash of each new file.
+        force: Fetch again even if a verified copy exists (a stale ``.part`` is discarded too).
+        progress: Called with (bytes so far, total bytes or ``None``) as data arrives.
+        timeout: Socket timeout in seconds.
+
+    Returns:
+        Path of the verified file.
+
+    Raises:
+        DownloadError: HTTP error, network failure, interrupted transfer (the ``.part`` file is
+            kept and the next call resumes), or a hash mismatch (the data is deleted).
+    """
+    from vosbench.models.checkpoints import sha256_file
+
+    d = Path(directory).expanduser() if directory is not None else weights_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    dest = d / wf.filename
+    part = d / f"{wf.filename}.part"
+    if force:
+        dest.unlink(missing_ok=True)
+        part.unlink(missing_ok=True)
+    if dest.is_file():
+        problem = hash_problem(wf, d, sha256_file(dest))
+        if problem:
+            raise DownloadError(
+                f"{dest} already exists but fails its integrity check: {problem}. "
+                f"Add --force to download it again."
+            )
+        return dest
+    url = source_url(wf)
+    _fetch(url, part, dest, progress, timeout)
+    sha = sha256_file(part)
+    problem = hash_problem(wf, d, sha)
+    if problem:
+        part.unlink(missing_ok=True)
+        raise DownloadError(
+            f"download of {url} is not the expected file: {problem}. The data was deleted. Try again; "
+            f"if the file was replaced upstream on purpose, remove its entry from {d / HASHES_FILE}."
+        )
+    os.replace(part, dest)
+    if read_records(d).get(wf.filename, {}).get("sha256") != sha:
+        _record(d, wf, sha, dest.stat().st_size, url)
+    return dest
+
+
+def _fetch(url: str, part: Path, dest: Path, progress: Progress | None, timeout: float) -> None:
+    """Append the rest of ``url`` to ``part`` (resuming with a Range request when it has data)."""
+    from vosbench import __version__
+
+    start = part.stat().st_size if part.is_file() else 0
+    headers = {"User-Agent": f"vosbench/{__version__}"}
+    if start:
+        headers["Range"] = f"bytes={start}-"
+    try:
+        resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and start:  # the partial file does not fit the remote one: start over
+            part.unlink()
+            return _fetch(url, part, dest, progress, timeout)
+        hint = " (the file may have moved; check the URL in `vosbench weights list`)" if e.code in (403, 404, 410) else ""
+        raise DownloadError(
+            f"download of {url} failed: HTTP {e.code} {e.reason}{hint}. You can also fetch the file by other "
+            f"means and save it as {dest}."
+        ) from None
+    except (urllib.error.URLError, OSError) as e:
+        reason = getattr(e, "reason", e)
+        raise DownloadError(f"cannot reach {url}: {reason}. Check the network (or {BASE_URL_ENV}).") from None
+    with resp:
+        if resp.headers.get("Content-Type", "").lower().startswith("text/html"):
+            raise DownloadError(
+                f"{url} returned a web page instead of the file (Google Drive does this for large files or "
+                f"when its quota is exceeded). Download it in a browser and save it as {dest}."
+            )
+        total: int | None
+        if resp.status == 206:
+            m = re.match(r"bytes (\d+)-\d+/(\d+|\*)", resp.headers.get("Content-Range", ""))
+            if m is None or int(m.group(1)) != start:  # not the range we asked for: start over
+                part.unlink()
+                return _fetch(url, part, dest, progress, timeout)
+            total = int(m.group(2)) if m.group(2) != "*" else None
+            mode = "ab"
+        else:  # 200: the server ignored the Range header (or there was none)
+            start, mode = 0, "wb"
+            length = resp.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+        done = start
+        if progress:
+            progress(done, total)
+        with open(part, mode) as f:
+            try:
+                while True:
+                    chunk = resp.read(CHUNK)
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    done += len(chunk)
+                    if progress:
+                        progress(done, total)
+            except (http.client.HTTPException, OSError) as e:
+                f.flush()
+                raise DownloadError(
+                    f"download of {url} was interrupted after {done} bytes ({type(e).__name__}: {e}); "
+                    f"the partial data is kept in {part}: run the same command again to resume"
+                ) from None
+    if total is not None and done != total:
+        raise DownloadError(
+            f"download of {url} stopped at {done} of {total} bytes; the partial data is kept in {part}: "
+            f"run the same command again to resume"
+        )
+    return None
