@@ -40,3 +40,49 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         options={"split": "test-dev"},
     ),
 )
+
+_YTVOS = "valid/{JPEGImages,Annotations,meta.json} (+ all_frames/valid_all_frames)"
+_YTVOS_TRAIN = "train/{JPEGImages,Annotations,meta.json} (+ all_frames/train_all_frames)"
+_JHMDB = "JHMDB folder: Rename_Images/, joint_positions/ (.mat), splits/*_test_split<k>.txt"
+
+
+def _ytvos(year: int, split: str) -> DatasetSpec:
+    short = str(year)[2:]
+    if split == "valid":
+        desc = f"YouTube-VOS {year} valid: objects join mid-video; predictions + submission zip"
+        name, needs = f"ytvos{short}-val", f"YouTube-VOS {year} folder: {_YTVOS}"
+    else:
+        desc = f"YouTube-VOS {year} train, held-out subset scored locally (J/F seen/unseen)"
+        name, needs = f"ytvos{short}-train", f"YouTube-VOS {year} folder: {_YTVOS_TRAIN}"
+    return DatasetSpec(
+        name=name,
+        description=desc,
+        factory="vosbench.datasets.ytvos:build_ytvos",
+        subfolder=f"YouTubeVOS-{year}",
+        needs=needs,
+        options={"split": split, "year": year},
+    )
+
+
+def _jhmdb(k: int) -> DatasetSpec:
+    return DatasetSpec(
+        name=f"jhmdb-split{k}",
+        description=f"JHMDB split {k} test videos{' (268)' if k == 1 else ''}: keypoint propagation (PCK@0.1/0.2)",
+        factory="vosbench.datasets.jhmdb:build_jhmdb",
+        task="pose",
+        subfolder="JHMDB",
+        needs=_JHMDB,
+        protocol="crw-jhmdb",
+        options={"split": k, "subset": "test"},
+    )
+
+
+BUILTIN_DATASETS += (
+    _ytvos(2018, "valid"),
+    _ytvos(2019, "valid"),
+    _ytvos(2018, "train"),
+    _ytvos(2019, "train"),
+    _jhmdb(1),
+    _jhmdb(2),
+    _jhmdb(3),
+)

@@ -252,7 +252,13 @@ def run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = None)
         record["metrics"] = summarize(scores)
         if hasattr(ds, "extra_metrics"):  # e.g. YouTube-VOS seen/unseen split
             record["metrics"].update(ds.extra_metrics(scores))
-    if cfg.save_predictions and getattr(ds, "submission_prefix", None) is not None and not any(s.gt for s in seqs):
+    # a server submission when there is no local GT, or always when the dataset asks for it
+    # (YouTube-VOS valid with a local GT copy, e.g. the synthetic set)
+    if (
+        cfg.save_predictions
+        and getattr(ds, "submission_prefix", None) is not None
+        and (getattr(ds, "submission_with_gt", False) or not any(s.gt for s in seqs))
+    ):
         z = write_submission_zip(pred_dir, run_dir / "submission.zip", ds.submission_prefix)
         record["submission_zip"] = str(z)
     record["status"] = "complete"
