@@ -92,7 +92,8 @@ def main() -> None:
             print(f"  run {i + 1}: vosbench eval {t_ours[-1]:.3f} s   vos-benchmark {t_vb[-1]:.3f} s")
 
         with open(out_csv, newline="") as f:
-            mine = {(r["sequence"], int(r["object"])): (float(r["J_mean"]), float(r["F_mean"])) for r in csv.DictReader(f)}
+            mine = {(r["sequence"], int(r["object"])): (float(r["J_mean"]), float(r["F_mean"]))
+                    for r in csv.DictReader(f)}
         vb = json.loads(vb_json.read_text())
         # DAVIS-2016 masks are 0/255: vos-benchmark calls the object 255, the DAVIS rule calls it 1
         other = {(s, 1 if int(k) == 255 else int(k)): (v[0] / 100, v[1] / 100) for s, objs in vb.items()

@@ -293,3 +293,16 @@ def test_library_raises_input_file_error_for_bad_ids(small):
 def test_help_ends_with_examples():
     res = run_cli("--help")
     assert res.exit_code == 0 and "Examples:" in res.output and "--binary / --no-binary" in res.output
+
+
+def test_errors_in_worker_processes_reach_the_caller(small):
+    gt, pred = small
+    for root in (gt, pred):
+        shutil.copytree(root / "seq", root / "seq2")
+    write_label_png(pred / "seq2" / "00001.png", np.full((72, 104), 7, np.uint8))
+    with pytest.raises(InputFileError, match=r"seq2/00001: predicted id 7"):
+        evaluate_folders(gt, pred, workers=2)
+    (pred / "seq2" / "00001.png").unlink()
+    shutil.copy(pred / "seq2" / "00002.png", pred / "seq2" / "00001.png")
+    res = evaluate_folders(gt, pred, workers=2)
+    assert [s.sequence for s in res.scores] == ["seq", "seq", "seq2", "seq2"]

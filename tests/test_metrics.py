@@ -264,7 +264,8 @@ def test_size_mismatch_and_unknown_predicted_ids_raise():
     sc.add(gt, gt)
     bad = gt.copy()
     bad[0, 0] = 4
-    with pytest.raises(InputFileError, match=r"seq/00001: predicted id 4 is not an object .*objects of this sequence: \[1\]"):
+    msg = r"seq/00001: predicted id 4 is not an object .*objects of this sequence: \[1\]"
+    with pytest.raises(InputFileError, match=msg):
         sc.add(gt, bad)
     sc = SequenceScorer("seq", objects=[2, 7])  # non-contiguous ids
     sc.add(gt * 2, gt * 2)

@@ -100,7 +100,8 @@ def eval_cmd(
     for col in ("J&F\nMean", "J\nMean", "J\nRecall", "J\nDecay", "F\nMean", "F\nRecall", "F\nDecay"):
         table.add_column(col, justify="right", no_wrap=True)
     for s in scores:
-        table.add_row(s.sequence, str(s.object), pct((s.J_mean + s.F_mean) / 2), *(pct(getattr(s, k)) for k in METRIC_KEYS))
+        jf = (s.J_mean + s.F_mean) / 2
+        table.add_row(s.sequence, str(s.object), pct(jf), *(pct(getattr(s, k)) for k in METRIC_KEYS))
     table.add_section()
     table.add_row("[bold]overall[/bold]", str(len(scores)), *(f"[bold]{pct(summary[k])}[/bold]" for k in summary))
     console.print(table)
