@@ -77,8 +77,9 @@ def eval_cmd(
     seqs = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
     console = Console()
     n_seq = len(list_sequences(gt_dir, pred_dir, seqs))
+    err = Console(stderr=True)
     with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True) as progress:
+                  console=err, transient=True, disable=not err.is_terminal) as progress:
         task = progress.add_task("scoring", total=n_seq)
         result = evaluate_folders(gt_dir, pred_dir, seqs, workers, binary,
                                   on_sequence_done=lambda _s: progress.advance(task))

@@ -182,13 +182,14 @@ def evaluate_sequence(
     if frames is None:
         frames = _pngs(gdir)
     scorer = SequenceScorer(sequence)
-    is_bin = False
+    is_bin = looks_binary = False
     last = len(frames) - 1
     for t, name in enumerate(frames):
         gpath = gdir / name
         gt, mode = read_png(gpath)
         if t == 0:
-            is_bin = is_binary_mask(gt, mode) if binary is None else binary
+            looks_binary = is_binary_mask(gt, mode)
+            is_bin = looks_binary if binary is None else binary
         if is_bin:
             gt = _to_binary(gt)
         pred = None
@@ -199,7 +200,8 @@ def evaluate_sequence(
         try:
             scorer.add(gt, pred, Path(name).stem)
         except InputFileError as e:
-            raise InputFileError(f"{e} [prediction {ppath}; GT {gpath}]") from None
+            hint = " The GT looks like DAVIS-2016 0/255 masks: drop --no-binary." if looks_binary and not is_bin else ""
+            raise InputFileError(f"{e} [prediction {ppath}; GT {gpath}]{hint}") from None
     return scorer.result(), is_bin
 
 
