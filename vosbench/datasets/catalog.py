@@ -39,6 +39,14 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         needs="DAVIS-2017 test-dev folder: JPEGImages/480p, Annotations/480p (frame 0), ImageSets/2017/test-dev.txt",
         options={"split": "test-dev"},
     ),
+    DatasetSpec(
+        name="synthetic-davis",
+        description="Generated DAVIS-2017-layout videos (textured shapes, occlusions); the offline demo (J&F)",
+        factory="vosbench.datasets.synthetic:build_synthetic_davis",
+        needs="nothing: generated on first use (vosbench data synth davis writes it explicitly)",
+        generated=True,
+        options={"split": "val"},
+    ),
 )
 
 _YTVOS = "valid/{JPEGImages,Annotations,meta.json} (+ all_frames/valid_all_frames)"

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vosbench.harness.cli_run:run", "Propagate labels with a model over a dataset and score it."),
     "eval": ("vosbench.harness.cli_eval:eval_cmd", "Score a folder of predicted masks with the official DAVIS J&F."),
     "list": ("vosbench.harness.cli_list:list_cmd", "List registered models, datasets and protocols."),
+    "data": ("vosbench.harness.cli_data:data", "Generate synthetic DAVIS / YouTube-VOS / JHMDB data sets."),
     "report": ("vosbench.harness.cli_report:report", "Overlay videos, plots and an offline report.html for runs."),
     "leaderboard": ("vosbench.harness.cli_leaderboard:leaderboard", "Leaderboard tables (md/csv/json) from run records."),
     "check": ("vosbench.harness.cli_check:check", "Fail when scores drop below a committed baseline."),
