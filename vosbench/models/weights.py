@@ -301,4 +301,3 @@ def _fetch(url: str, part: Path, dest: Path, progress: Progress | None, timeout:
             f"download of {url} stopped at {done} of {total} bytes; the partial data is kept in {part}: "
             f"run the same command again to resume"
         )
-    return None
