@@ -207,3 +207,18 @@ def test_run_on_official_layout(tmp_path):
     scored5 = [f for f, j in zip(objs[5].frames, objs[5].J_frames) if np.isfinite(j)]
     assert scored5 == ["00030", "00035", "00040"]
     assert objs[2].J_mean > 0.5  # a plain colour square is easy for Lab features
+
+
+def test_run_without_gt_writes_only_predictions_and_zip(tmp_path):
+    from vosbench.harness.runner import RunConfig, run
+
+    root = write_ytvos(tmp_path / "data", gt=False)
+    res = run(RunConfig(model="identity", dataset="ytvos18-val", data_root=str(root), out=str(tmp_path / "runs"), device="cpu"))
+    assert res.scores == [] and res.record["metrics"] == {}
+    assert not (res.run_dir / "per_object.csv").exists()
+    with zipfile.ZipFile(res.record["submission_zip"]) as zf:
+        names = sorted(zf.namelist())
+        assert names == [f"Annotations/a1b2c3d4e5/{n}.png" for n in SIX]
+        # identity: each object keeps its first-appearance mask from its first frame on
+        last = np.asarray(Image.open(zf.open(names[-1])))
+        assert set(np.unique(last).tolist()) == {0, 2, 5, 7}

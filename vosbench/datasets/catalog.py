@@ -93,4 +93,22 @@ BUILTIN_DATASETS += (
     _jhmdb(1),
     _jhmdb(2),
     _jhmdb(3),
+    DatasetSpec(
+        name="synthetic-ytvos",
+        description="Generated YouTube-VOS-layout videos (mid-video objects, seen/unseen, all frames; J/F)",
+        factory="vosbench.datasets.ytvos:build_synthetic_ytvos",
+        needs="nothing: generated on first use (vosbench data synth ytvos writes it explicitly)",
+        generated=True,
+        options={"split": "valid", "year": 2018},
+    ),
+    DatasetSpec(
+        name="synthetic-jhmdb",
+        description="Generated JHMDB-layout stick-figure videos, 15 joints (PCK)",
+        factory="vosbench.datasets.jhmdb:build_synthetic_jhmdb",
+        task="pose",
+        needs="nothing: generated on first use (vosbench data synth jhmdb writes it explicitly)",
+        protocol="crw-jhmdb",
+        generated=True,
+        options={"split": 1, "subset": "test"},
+    ),
 )

@@ -177,3 +177,13 @@ class JHMDBDataset(VideoDataset):
 def build_jhmdb(spec: DatasetSpec, root: Path, **options: Any) -> JHMDBDataset:
     """Factory of ``jhmdb-split1`` / ``-split2`` / ``-split3``."""
     return JHMDBDataset(spec, root, **options)
+
+
+def build_synthetic_jhmdb(spec: DatasetSpec, root: Path, **options: Any) -> JHMDBDataset:
+    """Factory of ``synthetic-jhmdb``: generate (once) into ``root``, then open it with the same
+    :class:`JHMDBDataset` code path as the real splits."""
+    from vosbench.datasets.synthetic import ensure_generated, generator_params
+
+    params = generator_params("jhmdb", spec, root, options)
+    ensure_generated("jhmdb", root, **params)
+    return JHMDBDataset(spec, Path(root), **options)

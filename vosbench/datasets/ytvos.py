@@ -386,3 +386,14 @@ class YouTubeVOSDataset(VideoDataset):
 def build_ytvos(spec: DatasetSpec, root: Path, **options: Any) -> YouTubeVOSDataset:
     """Factory of ``ytvos18-*`` / ``ytvos19-*``."""
     return YouTubeVOSDataset(spec, root, **options)
+
+
+def build_synthetic_ytvos(spec: DatasetSpec, root: Path, **options: Any) -> YouTubeVOSDataset:
+    """Factory of ``synthetic-ytvos``: generate (once) into ``root``, then open it with the same
+    :class:`YouTubeVOSDataset` code path as the real ``valid`` set (its ``valid_gt`` makes it
+    scorable; the submission zip is written too)."""
+    from vosbench.datasets.synthetic import ensure_generated, generator_params
+
+    params = generator_params("ytvos", spec, root, options)
+    ensure_generated("ytvos", root, **params)
+    return YouTubeVOSDataset(spec, Path(root), **options)
