@@ -499,7 +499,11 @@ def per_object_csv_text(scores: list[ObjectScore]) -> str:
 
 
 def write_per_object_csv(path: str | os.PathLike[str], scores: list[ObjectScore]) -> None:
-    """Write ``sequence,object,J_mean,J_recall,J_decay,F_mean,F_recall,F_decay`` (fractions), atomically."""
+    """Write ``sequence,object,J_mean,J_recall,J_decay,F_mean,F_recall,F_decay`` (fractions), atomically.
+
+    Values are written at full precision (shortest round-trip text); an object without any scored
+    frame gets ``nan``.
+    """
     from vosbench.harness.masks import atomic_write_text
 
     atomic_write_text(Path(path), per_object_csv_text(scores))
