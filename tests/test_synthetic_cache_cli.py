@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from vosbench.datasets.synthetic import STAMP, ensure_generated, read_stamp
+from vosbench.datasets.synthetic import DEFAULTS, STAMP, ensure_generated, read_stamp
 from vosbench.harness.cli import cli
 from vosbench.harness.errors import ConfigError, DatasetLayoutError
 from vosbench.harness.factory import dataset_root, load_dataset
@@ -104,4 +104,8 @@ def test_cli_kinds_and_help(tmp_path):
     assert len(list((tmp_path / "j/Rename_Images/walk/synth_walk_00").glob("*.png"))) == 5
     res = runner.invoke(cli, ["data", "synth", "--help"])
     assert res.exit_code == 0 and "Examples:" in res.output
+    text = " ".join(res.output.split())
+    for kind, d in DEFAULTS.items():  # the defaults quoted in --help are the real ones
+        assert f"{kind} {d['videos']}" in text and f"{kind} {d['frames']}" in text
+        assert f"{d['size'][0]}x{d['size'][1]}" in text
     assert "data" in runner.invoke(cli, ["--help"]).output

@@ -46,9 +46,9 @@ def data() -> None:
 @click.option("--videos", type=int, default=None, help="Number of videos [davis 3, ytvos 3, jhmdb 3].")
 @click.option(
     "--frames", type=int, default=None,
-    help="Frames per video; annotated frames for ytvos and jhmdb [davis 24, ytvos 12, jhmdb 20].",
+    help="Frames per video; annotated frames for ytvos and jhmdb [davis 24, ytvos 10, jhmdb 20].",
 )
-@click.option("--size", callback=_parse_size, metavar="WxH", default=None, help="Frame size [432x240; jhmdb 320x240].")
+@click.option("--size", callback=_parse_size, metavar="WxH", default=None, help="Frame size [davis 432x240, ytvos 384x216, jhmdb 320x240].")
 @click.option("--seed", type=int, default=None, help="Random seed [0]; the same arguments give identical files.")
 @click.option("--no-all-frames", is_flag=True, help="ytvos only: skip the all_frames/ tree of every raw frame.")
 def synth(

@@ -111,10 +111,10 @@ class Figure:
             a["lean"] = 0.08
             return a
         if self.action == "wave":
-            upper = 2.45 + 0.12 * math.sin(ph)
+            upper = 2.4 + 0.2 * math.sin(ph)
             return {
                 "right_upper_arm": upper,
-                "right_forearm": upper + 0.45 + 0.5 * math.sin(ph),
+                "right_forearm": upper + 0.5 + 0.7 * math.sin(ph),
                 "left_upper_arm": 0.12 + 0.06 * math.sin(0.5 * ph),
                 "left_forearm": 0.3 + 0.06 * math.sin(0.5 * ph),
                 "right_thigh": 0.07,
@@ -240,7 +240,8 @@ class Limb:
 
 
 def make_limbs(rng: np.random.Generator, figure: Figure) -> list[Limb]:
-    """Textured limbs in drawing order; every part gets its own hue and pattern."""
+    """Textured limbs in drawing order. Every part gets its own hue and pattern, and its colour
+    shifts along its length, so that colour alone says roughly where along a limb a point is."""
     order = figure.draw_order()
     h0 = rng.uniform(0, 1)
     hues = {name: (h0 + i / len(PARTS)) % 1.0 for i, name in enumerate(PARTS)}
@@ -252,6 +253,9 @@ def make_limbs(rng: np.random.Generator, figure: Figure) -> list[Limb]:
         # texture coordinates are divided by the zoom, so the unzoomed size is enough
         rows = math.ceil(_LENGTH[rkey] * figure.height + 2 * r) + 5
         cols = math.ceil(2 * r) + 5
-        tex = object_texture(rng, (rows, cols), hues[part], scale=max(2.5, 0.6 * r))
+        start = object_texture(rng, (rows, cols), hues[part], scale=max(2.5, 0.6 * r))
+        end = object_texture(rng, (rows, cols), hues[part] + 0.5 / len(PARTS), scale=max(2.5, 0.6 * r))
+        ramp = np.linspace(0.0, 1.0, rows, dtype=np.float32)[:, None, None]
+        tex = (1 - ramp) * start + ramp * end
         limbs.append(Limb(figure, part, list(PARTS).index(part) + 1, tex, pad))
     return limbs

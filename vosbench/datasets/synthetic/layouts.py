@@ -30,7 +30,7 @@ from vosbench.harness.errors import ConfigError
 from vosbench.harness.masks import encode_label_png
 
 # Bump whenever the generator's output changes, so that cached sets are regenerated.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 STAMP = "vosbench_synthetic.json"
 KINDS = ("davis", "ytvos", "jhmdb")
 _KIND_CODE = {"davis": 17, "ytvos": 19, "jhmdb": 23}
@@ -38,7 +38,7 @@ YTVOS_STEP = 5  # annotated frames are every 5th frame of the 30 fps video
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "davis": {"videos": 3, "frames": 24, "size": (432, 240), "seed": 0},
-    "ytvos": {"videos": 3, "frames": 12, "size": (432, 240), "seed": 0, "all_frames": True},
+    "ytvos": {"videos": 3, "frames": 10, "size": (384, 216), "seed": 0, "all_frames": True},
     "jhmdb": {"videos": 3, "frames": 20, "size": (320, 240), "seed": 0},
 }
 _MIN_FRAMES = {"davis": 5, "ytvos": 3, "jhmdb": 2}

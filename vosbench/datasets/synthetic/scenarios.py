@@ -10,7 +10,7 @@ hard cases are always present:
   opposite border.
 * other videos (``drift``): 2-4 objects on smooth looping paths, in random depth order.
 
-Sizes and speeds scale with ``min(width, height)``; at 240 px objects are 36-80 px wide and move
+Sizes and speeds scale with ``min(width, height)``; at 240 px objects are 36-82 px wide and move
 3.5-7 px per frame while rotating 1-3 degrees per frame and growing or shrinking by up to 20%,
 so copying the first-frame mask scores poorly after a few frames. A scene is redrawn (from the
 same generator, hence deterministically) until its checks pass: every object clearly visible
@@ -390,18 +390,20 @@ def jhmdb_scene(rng: np.random.Generator, action: str, width: int, height: int, 
             "phase": float(rng.uniform(0, 2 * np.pi)),
         }
         if action == "walk":
-            speed = rng.uniform(0.008, 0.014) * width
+            speed = rng.uniform(0.012, 0.02) * width
             travel = speed * (frames - 1)
-            x0 = width / 2 - facing * travel / 2 + rng.uniform(-0.08, 0.08) * width
+            x0 = width / 2 - facing * travel / 2 + rng.uniform(-0.05, 0.05) * width
             fig = Figure(action, x0=float(x0), period=float(rng.uniform(18, 26)), speed=float(speed), **common)
         else:
+            # the camera follows loosely: the figure drifts sideways and the view zooms in and out
+            speed = float(rng.choice([-1.0, 1.0]) * rng.uniform(1.0, 2.5) * width / 320)
             fig = Figure(
                 action,
-                x0=float(width * rng.uniform(0.35, 0.65)),
-                period=float(rng.uniform(8, 12) if action == "wave" else rng.uniform(14, 20)),
-                speed=float(rng.uniform(-0.5, 0.5) * width / 320),
-                zoom_amp=float(rng.uniform(0.04, 0.08)),
-                zoom_omega=float(rng.uniform(0.05, 0.1)),
+                x0=float(width / 2 - speed * (frames - 1) / 2 + rng.uniform(-0.05, 0.05) * width),
+                period=float(rng.uniform(8, 12) if action == "wave" else rng.uniform(12, 16)),
+                speed=speed,
+                zoom_amp=float(rng.uniform(0.08, 0.15)),
+                zoom_omega=float(rng.uniform(0.08, 0.15)),
                 zoom_phase=float(rng.uniform(0, 2 * np.pi)),
                 **common,
             )
