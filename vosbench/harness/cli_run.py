@@ -14,6 +14,8 @@ Examples:
   vosbench run --model crw --checkpoint pretrained.pth --dataset davis17-val --topk 5 --radius 8
   vosbench run --model corrflow --checkpoint corrflow.pth --dataset davis17-val --protocol native
   vosbench run --model lab --dataset davis16-val --sequences dog,libby --set norm_mask=true
+  vosbench run --model resnet18 --dataset jhmdb-split1 --data-root ~/data/JHMDB     # PCK, preset crw-jhmdb
+  vosbench run --model lab --dataset ytvos18-train --dataset-option heldout=heldout.txt
 """
 
 
@@ -54,6 +56,7 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--temperature", default=None, type=float, help="Override: softmax temperature.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Override any protocol setting (repeatable), e.g. --set window=square.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Model option (repeatable), e.g. --option seed=1.")
+@click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Dataset option (repeatable), e.g. --dataset-option gt_root=DIR.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--batch-size", default=4, show_default=True, type=click.IntRange(1, 256), help="Frames per encoder batch.")
 @click.option("--out", "-o", default="results/runs", show_default=True, type=click.Path(file_okay=False), help="Runs folder; the run goes to OUT/<dataset>/<model>/<run-id>/.")
@@ -71,6 +74,7 @@ def run(
     temperature: float | None,
     settings: tuple[str, ...],
     options: tuple[str, ...],
+    dataset_options: tuple[str, ...],
     device: str,
     batch_size: int,
     out: str,
@@ -99,6 +103,7 @@ def run(
         checkpoint=checkpoint,
         model_options=_model_options(options),
         data_root=data_root,
+        dataset_options=dict(_pairs(dataset_options, "--dataset-option")),
         sequences=tuple(s.strip() for s in sequences.split(",") if s.strip()) if sequences else (),
         protocol=protocol,
         overrides=overrides,

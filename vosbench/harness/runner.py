@@ -40,6 +40,7 @@ class RunConfig:
     checkpoint: str | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
     data_root: str | None = None
+    dataset_options: dict[str, Any] = field(default_factory=dict)
     sequences: tuple[str, ...] = ()
     protocol: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
@@ -150,7 +151,7 @@ def run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = None)
     dataset_spec = datasets.get(cfg.dataset)
     protocol = resolve_protocol(cfg, model_spec, dataset_spec)
     device = resolve_device(cfg.device)
-    ds = load_dataset(cfg.dataset, cfg.data_root)
+    ds = load_dataset(cfg.dataset, cfg.data_root, **cfg.dataset_options)
     if ds.task != "vos":
         from vosbench.harness.pose import run_pose  # keypoint datasets (JHMDB)
 
