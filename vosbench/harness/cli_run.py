@@ -14,6 +14,8 @@ Examples:
   vosbench run --model crw --checkpoint pretrained.pth --dataset davis17-val --topk 5 --radius 8
   vosbench run --model corrflow --checkpoint corrflow.pth --dataset davis17-val --protocol native
   vosbench run --model lab --dataset davis16-val --sequences dog,libby --set norm_mask=true
+  vosbench run --model resnet18 --dataset davis16-val --sweep topk=5,10,20 --sweep temperature=0.05,0.07
+  vosbench run --model resnet18 --dataset davis17-val --device cuda --precision fp16
   vosbench run --model resnet18 --dataset jhmdb-split1 --data-root ~/data/JHMDB     # PCK, preset crw-jhmdb
   vosbench run --model lab --dataset ytvos18-train --dataset-option heldout=heldout.txt
 """
@@ -61,6 +63,23 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--batch-size", default=4, show_default=True, type=click.IntRange(1, 256), help="Frames per encoder batch.")
 @click.option("--out", "-o", default="results/runs", show_default=True, type=click.Path(file_okay=False), help="Runs folder; the run goes to OUT/<dataset>/<model>/<run-id>/.")
 @click.option("--save-predictions/--no-save-predictions", default=True, show_default=True, help="Write predicted PNGs.")
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16", "fp16"]),
+    default="fp32",
+    show_default=True,
+    help="Precision features are stored and matched in (fp16: GPU only; half precision may change a few top-k choices).",
+)
+@click.option(
+    "--sweep",
+    "sweeps",
+    multiple=True,
+    metavar="KEY=V1,V2,...",
+    help="Protocol grid (repeatable; one quoted value may also hold several space-separated KEY=... items): every "
+    "combination is run as its own run folder, the features of each sequence are computed once and shared, and a "
+    "table compares the grid points. Sweepable: topk, temperature, radius, context, window, radius_on_first, "
+    "pad_with_first, first_frame, feedback, norm_mask, label_downsample (not resize, size, l2_normalize).",
+)
 def run(
     model: str,
     dataset: str,
@@ -79,6 +98,8 @@ def run(
     batch_size: int,
     out: str,
     save_predictions: bool,
+    precision: str,
+    sweeps: tuple[str, ...],
 ) -> None:
     """Propagate first-frame labels with MODEL through every video of DATASET, write the
     predictions, score them (J&F, or PCK for keypoints) and store a run record.
@@ -90,8 +111,8 @@ def run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from vosbench.harness.report_table import print_run_summary
-    from vosbench.harness.runner import RunConfig
-    from vosbench.harness.runner import run as do_run
+    from vosbench.harness.runner import RunConfig, run_sweep
+    from vosbench.harness.sweep import parse_sweep, print_sweep_table
 
     overrides: dict[str, Any] = _pairs(settings, "--set")
     for key, val in (("topk", topk), ("radius", radius), ("context", context), ("temperature", temperature)):
@@ -111,6 +132,8 @@ def run(
         out=out,
         save_predictions=save_predictions,
         batch_size=batch_size,
+        precision=precision,
+        sweep=parse_sweep(sweeps),
     )
     console = Console(stderr=True)
     with Progress(
@@ -132,5 +155,8 @@ def run(
             bar.update(tasks[seq], advance=1)
             bar.update(overall, completed=done, total=total)
 
-        result = do_run(cfg, progress)
-    print_run_summary(result.record, result.scores, result.run_dir)
+        results = run_sweep(cfg, progress)
+    for result in results:
+        print_run_summary(result.record, result.scores, result.run_dir)
+    if cfg.sweep:
+        print_sweep_table(results)

@@ -9,8 +9,9 @@ bounded by the context length, not by the video length.
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from vosbench.datasets.base import VideoSequence
-from vosbench.harness.errors import InputFileError
+from vosbench.harness.errors import ConfigError, InputFileError
 from vosbench.harness.propagate import ContextBuffer, predict
 from vosbench.harness.protocol import Protocol
 
@@ -33,6 +34,38 @@ class Timings:
     propagation_s: float = 0.0
     frames: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The dtype features are stored and matched in for ``--precision`` on ``device``.
+
+    Half precision changes the similarities slightly (and so, rarely, the top-k); its effect on
+    J&F is measured in benchmarks/propagation.py. fp16 is refused on CPUs, whose fp16 matrix
+    products are slow or emulated; bf16 runs on CPUs (fast where the CPU has bf16 units).
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "fp16" and device.type == "cpu":
+        raise ConfigError("--precision fp16 needs a GPU; on CPU use fp32 (default) or bf16")
+    return PRECISIONS[precision]
+
+
+def use_all_cpu_threads() -> int:
+    """Let torch use every CPU this process may run on, unless the user pinned a thread count
+    (OMP_NUM_THREADS / MKL_NUM_THREADS or an earlier torch.set_num_threads to fewer). Returns the
+    thread count in use."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    pinned = any(os.environ.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "VOSBENCH_THREADS"))
+    if not pinned and torch.get_num_threads() < n and not getattr(use_all_cpu_threads, "_done", False):
+        torch.set_num_threads(n)
+    use_all_cpu_threads._done = True  # type: ignore[attr-defined]
+    return torch.get_num_threads()
 
 
 def processed_size(h: int, w: int, protocol: Protocol) -> tuple[int, int]:
@@ -76,11 +109,13 @@ def frame_features(
     prefetch: int = 4,
     frames: list[int] | None = None,
     on_image: Callable[[int, np.ndarray], None] | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Iterator[tuple[int, torch.Tensor]]:
     """Yield ``(t, features)`` for every frame, features (C, h, w) on ``device``.
 
     Decoding runs ahead in a thread; the encoder sees batches of ``batch_size`` frames.
-    Features are L2-normalised over channels when the protocol says so.
+    Features are L2-normalised over channels when the protocol says so (in float32), then
+    stored as ``dtype`` (default: as the encoder returns them) for half-precision matching.
     """
     idx = list(range(len(seq))) if frames is None else frames
     size0: tuple[int, int] | None = None
@@ -110,13 +145,18 @@ def frame_features(
                 if on_image is not None:
                     on_image(t, img)
                 imgs.append(to_input(img, protocol))
-            x = torch.stack(imgs).to(device, non_blocking=True)
+            x = torch.stack(imgs)
+            if device.type == "cuda":  # pinned memory makes the copy asynchronous
+                x = x.pin_memory()
+            x = x.to(device, non_blocking=True)
             t1 = time.perf_counter()
             timings.decode_s += t1 - t0
             with torch.inference_mode():
                 f = model(x)
                 if protocol.l2_normalize:
-                    f = F.normalize(f, dim=1)
+                    f = F.normalize(f.float(), dim=1)
+                if dtype is not None:
+                    f = f.to(dtype)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             timings.features_s += time.perf_counter() - t1
@@ -127,13 +167,24 @@ def frame_features(
 # --- segmentation labels ------------------------------------------------------------------------
 
 
-def ids_to_onehot(ids: torch.Tensor, label_ids: list[int]) -> torch.Tensor:
-    """(H, W) integer map -> (K, H, W) float one-hot over ``label_ids`` (channel 0 = background)."""
-    lut = torch.zeros(256, dtype=torch.long, device=ids.device)
+def _id_tables(label_ids: list[int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(256,) channel of each id (0 for unknown ids) and (256,) whether the id is an object label."""
+    lut = torch.zeros(256, dtype=torch.long)
+    known = torch.zeros(256, dtype=torch.bool)
     for k, v in enumerate(label_ids):
         lut[v] = k
-    known = torch.zeros(256, dtype=torch.bool, device=ids.device)
-    known[torch.tensor(label_ids, device=ids.device)] = True
+        known[v] = True
+    return lut.to(device), known.to(device)
+
+
+def ids_to_onehot(
+    ids: torch.Tensor, label_ids: list[int], tables: tuple[torch.Tensor, torch.Tensor] | None = None
+) -> torch.Tensor:
+    """(H, W) integer map -> (K, H, W) float one-hot over ``label_ids`` (channel 0 = background).
+
+    ``tables`` (from :func:`_id_tables`, on the map's device) saves rebuilding them per frame.
+    """
+    lut, known = tables if tables is not None else _id_tables(label_ids, ids.device)
     ids = ids.long()
     chan = lut[ids]
     oh = F.one_hot(chan, num_classes=len(label_ids)).permute(2, 0, 1).float()
@@ -142,19 +193,22 @@ def ids_to_onehot(ids: torch.Tensor, label_ids: list[int]) -> torch.Tensor:
 
 
 def labels_at_features(
-    ids: torch.Tensor, label_ids: list[int], size: tuple[int, int], protocol: Protocol
+    ids: torch.Tensor,
+    label_ids: list[int],
+    size: tuple[int, int],
+    protocol: Protocol,
+    tables: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """A full-resolution id map (already resized/cropped to the processed frame) -> (K, h, w)."""
+    if tables is None:
+        tables = _id_tables(label_ids, ids.device)
     if protocol.label_downsample == "bilinear-ids":
         # CorrFlow: interpolate the integer map itself, truncate, then one-hot.
-        lut = torch.zeros(256, dtype=torch.float32, device=ids.device)
-        for k, v in enumerate(label_ids):
-            lut[v] = k
-        chan = lut[ids.long()][None, None]
+        chan = tables[0][ids.long()].float()[None, None]
         small = F.interpolate(chan, size=size, mode="bilinear", align_corners=False)[0, 0].long()
         small = small.clamp_(0, len(label_ids) - 1)
         return F.one_hot(small, num_classes=len(label_ids)).permute(2, 0, 1).float()
-    oh = ids_to_onehot(ids, label_ids)[None]
+    oh = ids_to_onehot(ids, label_ids, tables)[None]
     if protocol.label_downsample == "nearest":
         return F.interpolate(oh, size=size, mode="nearest-exact")[0]
     return F.interpolate(oh, size=size, mode="bilinear", align_corners=False)[0]
@@ -206,6 +260,8 @@ def propagate_vos(
     timings: Timings,
     batch_size: int = 4,
     copy_first_frame: bool = False,
+    features: Iterable[tuple[int, torch.Tensor]] | None = None,
+    dtype: torch.dtype | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(t, ids)`` for every frame: the predicted (H, W) uint8 id map at original size.
 
@@ -213,10 +269,13 @@ def propagate_vos(
     objects first appear) output the annotation merged over the prediction, and those merged
     labels become the frame's context labels. Objects are never predicted before the frame of
     their first annotation (their channel is empty until then).
+
+    Everything per frame stays on ``device``; the only transfer is the predicted id map, copied
+    to the host once per frame. ``features`` (``(t, feats)`` in frame order, e.g. cached by a
+    sweep) replaces running the encoder; ``dtype`` stores features in half precision.
     """
     label_ids, annos = sequence_label_ids(seq)
     first_t = min(annos)
-    lut = torch.tensor(label_ids, dtype=torch.uint8)
     if copy_first_frame:
         first = annos[first_t]
         for t in range(len(seq)):
@@ -229,11 +288,19 @@ def propagate_vos(
         timings.frames += len(seq)
         return
 
+    if device.type == "cpu":
+        use_all_cpu_threads()
+    lut = torch.tensor(label_ids, dtype=torch.uint8, device=device)
+    tables = _id_tables(label_ids, device)
     buf = ContextBuffer(protocol)
     h = w = hp = wp = 0
     stride = int(model.stride)
-    for t, feats in frame_features(seq, model, protocol, device, timings, batch_size=batch_size):
+    if features is None:
+        features = frame_features(seq, model, protocol, device, timings, batch_size=batch_size, dtype=dtype)
+    for t, feats in features:
         t0 = time.perf_counter()
+        if dtype is not None and feats.dtype != dtype:
+            feats = feats.to(dtype)
         if t == first_t:
             h, w = annos[t].shape
             hp, wp = processed_size(h, w, protocol)
@@ -247,22 +314,22 @@ def propagate_vos(
         fsize = tuple(feats.shape[-2:])
         if t == first_t:
             ids_p = to_processed_ids(torch.from_numpy(annos[t]), hp, wp, protocol).to(device)
-            lab = labels_at_features(ids_p, label_ids, fsize, protocol)
+            lab = labels_at_features(ids_p, label_ids, fsize, protocol, tables)
             buf.start(feats, lab)
             out = annos[t]
         else:
-            soft = predict(feats, buf.frames(), protocol)
+            soft = predict(feats, buf.frames(), protocol, workspace=buf.workspace)
             chan = decode_labels(soft, hp, wp, h, w, protocol)
-            out_t = lut.to(device)[chan]
+            out_t = lut[chan]
             if t in annos:  # new objects join: their first mask overrides the prediction
                 a = torch.from_numpy(annos[t]).to(device)
                 out_t = torch.where(a > 0, a, out_t)
-            out = out_t.cpu().numpy()
+            out = out_t.cpu().numpy()  # the one device-to-host copy per frame
             if protocol.feedback == "soft" and t not in annos:
                 lab = soft
-            else:
-                ids_p = to_processed_ids(torch.from_numpy(out), hp, wp, protocol).to(device)
-                lab = labels_at_features(ids_p, label_ids, fsize, protocol)
+            else:  # hard feedback: the arg-maxed prediction, from the copy still on the device
+                ids_p = to_processed_ids(out_t, hp, wp, protocol)
+                lab = labels_at_features(ids_p, label_ids, fsize, protocol, tables)
             buf.push(feats, lab)
         if device.type == "cuda":
             torch.cuda.synchronize(device)

@@ -6,26 +6,37 @@ candidates inside its spatial window on radius-limited frames, keeps the top-k o
 frames jointly, and takes the softmax-weighted (temperature) mean of their labels.
 
 The naive way (CRW ``test.py``) computes the full (hw x T*hw) affinity and masks it afterwards.
-Here radius-limited frames are matched block by block: the target cells of a small block are
-compared with the window that covers the block in each context frame only (one dense matrix
-product per block), and out-of-radius entries are dropped before the top-k. Unrestricted frames
-(CRW's first frame) are one dense product per block. The result equals the naive computation
-up to float ties in the top-k. Nothing of size (hw x hw) beyond one unrestricted frame's rows of
-a block is ever built, so memory does not grow with the number of context frames or the video.
+Here radius-limited frames are matched block by block: the target cells of a small square block
+are compared only with the window that covers the block, in all windowed context frames at once
+(one matrix product per block, read straight from a strided view of the context, no copy), and
+out-of-window entries are dropped before the top-k. Unrestricted frames (CRW's first frame) are
+one dense product per slice of target rows. The result equals the naive computation up to float
+ties in the top-k. Nothing of size (hw x hw) beyond one slice of an unrestricted frame's rows is
+ever built, so memory does not grow with the number of context frames or the video length.
+
+The top-k is found in two steps that give exactly the values of a full ``torch.topk`` but touch
+only a small part of the scores: the best candidate per window cell (max over the context
+frames) ranks the cells, and the k best cells hold the k best candidates (any candidate outside
+them is beaten by the maxima of k cells). Scores are ranked unscaled (dividing by a positive
+temperature keeps the order); only the selected values go through the softmax.
 
 Duplicated context frames (CRW pads the context with copies of frame 0 while fewer than
 ``context`` frames precede the target) are kept once with a multiplicity: a candidate that
 appears m times occupies m places in the top-k and m times the weight, exactly as the copies do.
+
+Everything is device-agnostic torch: on a GPU the whole computation stays on the device. Half
+precision features (bf16/fp16) are matched in that precision; labels are mixed in float32.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from dataclasses import dataclass
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vosbench.harness.protocol import Protocol
 
@@ -50,117 +61,457 @@ def window_reach(protocol: Protocol) -> int | None:
     return int(math.floor(r))  # square: |dy|, |dx| <= r
 
 
-def _window_mask(
-    ty: torch.Tensor, tx: torch.Tensor, wy: torch.Tensor, wx: torch.Tensor, protocol: Protocol
-) -> torch.Tensor:
-    """Boolean (n_targets, n_window) mask of candidates inside each target's window."""
-    dy = (wy[None, :] - ty[:, None]).float()
-    dx = (wx[None, :] - tx[:, None]).float()
-    r = float(protocol.radius)  # type: ignore[arg-type]
-    if protocol.window == "circle":
-        return dy * dy + dx * dx < r * r
-    return (dy.abs() <= r) & (dx.abs() <= r)
+# --- block plan ----------------------------------------------------------------------------------
 
 
-def _combine(
-    scores: torch.Tensor, counts: torch.Tensor, labels: torch.Tensor, protocol: Protocol
-) -> torch.Tensor:
-    """Top-k (with multiplicities) + softmax over ``scores`` (n, m); returns (n, K) label mix.
+@dataclass(frozen=True)
+class _Group:
+    """A rectangular grid of equally shaped blocks of target cells with equally shaped windows.
 
-    ``scores`` hold similarity / temperature with ``-inf`` for excluded candidates; ``counts``
-    (m,) the multiplicity of each candidate column; ``labels`` (m, K).
+    Block (i, j) covers target rows ``y0 + i*block ...`` (``bh`` of them) and columns
+    ``x0 + j*block ...`` (``bw``); its window starts ``oy`` rows above and ``ox`` columns left of
+    the block and spans ``wh`` x ``ww`` cells (clipped to the frame).
     """
-    k = protocol.topk
-    if k is None or k >= int(counts.sum()):
-        vmax = scores.amax(dim=1, keepdim=True)
-        w = torch.exp(scores - vmax) * counts[None, :]
-        w = w / w.sum(dim=1, keepdim=True)
-        return w @ labels
-    kk = min(k, scores.shape[1])
-    vals, idx = torch.topk(scores, kk, dim=1)  # sorted, descending
-    c = counts[idx]
-    before = torch.cumsum(c, dim=1) - c  # places taken by better candidates
-    take = (k - before).clamp(min=0)
-    take = torch.minimum(take, c)
-    w = torch.exp(vals - vals[:, :1]) * take
-    w = w / w.sum(dim=1, keepdim=True)
-    return torch.einsum("nk,nkc->nc", w, labels[idx])
+
+    y0: int
+    x0: int
+    nby: int
+    nbx: int
+    bh: int
+    bw: int
+    oy: int
+    ox: int
+    wh: int
+    ww: int
+    #: (wh, bh*bw, ww): 0 where the window cell is in the target's neighbourhood, -inf elsewhere
+    #: (laid out like the block product's output).
+    bias: torch.Tensor
+    #: (bh*bw, wh*ww): the same, one row per target.
+    bias_rows: torch.Tensor
+    #: (wh*ww,): flat frame offset of each window cell from the window's origin.
+    cells: torch.Tensor
 
 
-def predict(query: torch.Tensor, context: list[ContextFrame], protocol: Protocol, block: int = 8) -> torch.Tensor:
+def _runs(n: int, block: int, reach: int) -> list[tuple[int, int, int, int, int]]:
+    """Consecutive blocks along one axis with equal geometry: (start, count, size, offset, window)."""
+    runs: list[tuple[int, int, int, int, int]] = []
+    for s0 in range(0, n, block):
+        s1 = min(n, s0 + block)
+        w0, w1 = max(0, s0 - reach), min(n, s1 + reach)
+        geom = (s1 - s0, s0 - w0, w1 - w0)
+        if runs and runs[-1][2:] == geom:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1, *geom)
+        else:
+            runs.append((s0, 1, *geom))
+    return runs
+
+
+@functools.lru_cache(maxsize=16)
+def _block_plan(
+    h: int, w: int, radius: float, window: str, block: int, device: torch.device, dtype: torch.dtype
+) -> tuple[_Group, ...]:
+    """Tile the (h, w) grid with square blocks; group blocks whose windows have the same shape.
+
+    Depends only on the geometry, so it is built once per frame size and protocol and cached.
+    """
+    reach = window_reach(Protocol(radius=radius, window=window))
+    assert reach is not None
+    groups = []
+    for y0, nby, bh, oy, wh in _runs(h, block, reach):
+        for x0, nbx, bw, ox, ww in _runs(w, block, reach):
+            ty, tx = np.mgrid[oy : oy + bh, ox : ox + bw]  # targets in window coordinates
+            cy, cx = np.mgrid[0:wh, 0:ww]
+            dy = cy.reshape(-1)[None, :] - ty.reshape(-1)[:, None]
+            dx = cx.reshape(-1)[None, :] - tx.reshape(-1)[:, None]
+            if window == "circle":  # Euclidean distance strictly below the radius (CRW)
+                inside = dy * dy + dx * dx < radius * radius
+            else:
+                inside = (np.abs(dy) <= radius) & (np.abs(dx) <= radius)
+            rows = torch.from_numpy(np.where(inside, 0.0, -np.inf).astype(np.float32))
+            bias = rows.reshape(bh * bw, wh, ww).permute(1, 0, 2).contiguous()
+            cells = torch.from_numpy((cy * w + cx).reshape(-1))
+            groups.append(
+                _Group(
+                    y0, x0, nby, nbx, bh, bw, oy, ox, wh, ww,
+                    bias=bias.to(device, dtype),
+                    bias_rows=rows.to(device, dtype),
+                    cells=cells.to(device),
+                )
+            )  # fmt: skip
+    return tuple(groups)
+
+
+# --- context layout --------------------------------------------------------------------------------
+
+
+class Workspace:
+    """State that :func:`predict` reuses across the frames of one video.
+
+    Keeps the windowed (restricted) context frames in the layout the block products read, slots
+    last: features (C, h, w, slots) and labels (h, w, slots, K), and copies in only the frames
+    that are new since the previous call (one per frame once the context is full) instead of
+    restacking the whole context. Frames are recognised by tensor identity, so the context's
+    tensors must not be modified in place while a workspace holds them (ContextBuffer never
+    does). Memory: one context's worth of features and labels, whatever the video length.
+    """
+
+    def __init__(self) -> None:
+        self.keys: torch.Tensor | None = None
+        self.labels: torch.Tensor | None = None
+        self.owner_feats: list[torch.Tensor | None] = []
+        self.owner_labels: list[torch.Tensor | None] = []
+        self.slots: list[int] = []
+
+    def clear(self) -> None:
+        """Drop everything (e.g. between videos, to release memory early)."""
+        self.__init__()  # type: ignore[misc]
+
+    def load(self, frames: list[ContextFrame], capacity: int, dtype: torch.dtype) -> None:
+        """Place ``frames`` in slots ``0 .. len(frames)-1`` (the order of slots does not matter)."""
+        f0 = frames[0]
+        C, h, w = f0.feats.shape
+        K = f0.labels.shape[0]
+        nf = len(frames)
+        if (
+            self.keys is None
+            or self.labels is None
+            or self.keys.shape[:3] != (C, h, w)
+            or self.keys.shape[3] < nf
+            or self.keys.dtype != f0.feats.dtype
+            or self.keys.device != f0.feats.device
+            or self.labels.shape[3] != K
+            or self.labels.dtype != dtype
+        ):
+            cap = max(capacity, nf)
+            self.keys = torch.empty(C, h, w, cap, device=f0.feats.device, dtype=f0.feats.dtype)
+            self.labels = torch.empty(h, w, cap, K, device=f0.feats.device, dtype=dtype)
+            self.owner_feats = [None] * cap
+            self.owner_labels = [None] * cap
+        taken: set[int] = set()
+        slot: list[int | None] = []
+        for f in frames:  # frames already in an active slot stay there
+            j = next(
+                (j for j in range(nf) if j not in taken and self.owner_feats[j] is f.feats),
+                None,
+            )
+            if j is not None:
+                taken.add(j)
+            slot.append(j)
+        free = iter(j for j in range(nf) if j not in taken)
+        for i, f in enumerate(frames):
+            if slot[i] is None:
+                j = next(free)
+                self.keys[..., j] = f.feats
+                self.owner_feats[j] = f.feats
+                self.owner_labels[j] = None
+                slot[i] = j
+            j = slot[i]
+            assert j is not None
+            if self.owner_labels[j] is not f.labels:
+                self.labels[:, :, j] = f.labels.permute(1, 2, 0)
+                self.owner_labels[j] = f.labels
+        self.slots = [int(j) for j in slot]  # type: ignore[arg-type]
+
+
+# --- candidate accumulation ------------------------------------------------------------------------
+
+
+class _Candidates:
+    """Collects each target cell's candidates from the parts (dense frames, windowed frames).
+
+    With top-k, a part hands in its own best ``k`` distinct candidates per target (a candidate
+    with multiplicity >= 1 takes at least one of the k places, so the overall top-k is always
+    among the parts' top-k) and the final selection runs on their union. Without top-k (softmax
+    over all candidates), parts are merged as running log-sum-exp sums.
+    """
+
+    def __init__(self, n: int, n_labels: int, topk: int | None, inv_t: float, dev: torch.device, dt: torch.dtype):
+        self.n, self.n_labels, self.topk, self.inv_t, self.dev, self.dt = n, n_labels, topk, inv_t, dev, dt
+        self.vals: list[torch.Tensor] = []
+        self.counts: list[torch.Tensor] = []
+        self.labels: list[torch.Tensor] = []
+        if topk is None:
+            self.m = torch.full((n,), float("-inf"), device=dev, dtype=dt)
+            self.num = torch.zeros(n, n_labels, device=dev, dtype=dt)
+            self.den = torch.zeros(n, device=dev, dtype=dt)
+
+    def new_part(self, kk: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Buffers (n, kk) values, (n, kk) multiplicities, (n, kk, K) labels for one part."""
+        v = torch.empty(self.n, kk, device=self.dev, dtype=self.dt)
+        c = torch.empty(self.n, kk, device=self.dev, dtype=self.dt)
+        lab = torch.empty(self.n, kk, self.n_labels, device=self.dev, dtype=self.dt)
+        self.vals.append(v)
+        self.counts.append(c)
+        self.labels.append(lab)
+        return v, c, lab
+
+    def add_softmax(self, rows: torch.Tensor, m: torch.Tensor, num: torch.Tensor, den: torch.Tensor) -> None:
+        """Merge a part's (max, weighted label sum, weight sum) for the targets ``rows``."""
+        old = self.m[rows]
+        new = torch.maximum(old, m)
+        safe = torch.where(torch.isfinite(new), new, torch.zeros_like(new))
+        a = torch.exp((old - safe) * self.inv_t)
+        b = torch.exp((m - safe) * self.inv_t)
+        self.num[rows] = self.num[rows] * a[:, None] + num * b[:, None]
+        self.den[rows] = self.den[rows] * a + den * b
+        self.m[rows] = new
+
+    def result(self) -> torch.Tensor:
+        """(n, K) label mix."""
+        if self.topk is None:
+            return self.num / self.den[:, None]
+        vals = torch.cat(self.vals, dim=1)
+        counts = torch.cat(self.counts, dim=1)
+        labels = torch.cat(self.labels, dim=1)
+        k = self.topk
+        vals, pos = torch.topk(vals, min(k, vals.shape[1]), dim=1)  # sorted, descending
+        c = torch.gather(counts, 1, pos)
+        before = torch.cumsum(c, dim=1) - c  # places already taken by better candidates
+        take = torch.minimum((k - before).clamp(min=0), c)
+        wgt = torch.exp((vals - vals[:, :1]) * self.inv_t) * take
+        wgt = wgt / wgt.sum(dim=1, keepdim=True)
+        lab = torch.gather(labels, 1, pos[:, :, None].expand(-1, -1, labels.shape[2]))
+        return torch.einsum("nk,nkc->nc", wgt, lab)
+
+
+def _softmax_weights(
+    s: torch.Tensor, counts: torch.Tensor, inv_t: float, dims: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Max of scores ``s`` over ``dims`` and the weights exp((s - max) / T) * ``counts``."""
+    m = torch.amax(s, dim=dims, keepdim=True)
+    safe = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    return m, torch.exp((s - safe) * inv_t) * counts
+
+
+def _top_columns(s: torch.Tensor, k: int, groups: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.topk(s, k, dim=1)`` values and indices for the rows of ``s`` (n, m), ranked cheaply.
+
+    The columns are dealt into ``m // groups`` chunks of ``groups`` columns each (column c goes to
+    chunk c mod (m // groups), so a chunk's maximum is a reduction over rows of a contiguous
+    view). The k largest values of a row lie in the k chunks with the largest maxima (a value
+    outside them is beaten by k chunk maxima), so only the chunk maxima and the members of k
+    chunks (plus a ragged tail) are ranked.
+    """
+    n, m = s.shape
+    nch = m // groups
+    if nch <= 4 * k:
+        return torch.topk(s, min(k, m), dim=1)
+    full = nch * groups
+    top = torch.topk(s[:, :full].view(n, groups, nch).amax(dim=1), k, dim=1).indices  # (n, k)
+    cols = (top[:, :, None] + torch.arange(groups, device=s.device) * nch).reshape(n, k * groups)
+    if full < m:
+        cols = torch.cat([cols, torch.arange(full, m, device=s.device).expand(n, m - full)], dim=1)
+    v, j = torch.topk(torch.gather(s, 1, cols), k, dim=1)
+    return v, torch.gather(cols, 1, j)
+
+
+# --- prediction ----------------------------------------------------------------------------------
+
+
+def predict(
+    query: torch.Tensor,
+    context: list[ContextFrame],
+    protocol: Protocol,
+    block: int = 8,
+    workspace: Workspace | None = None,
+    budget_mb: float | None = None,
+) -> torch.Tensor:
     """Propagate labels from ``context`` to the cells of ``query``.
 
     Args:
-        query: (C, h, w) features of the target frame (normalised like the context's).
+        query: (C, h, w) features of the target frame (normalised like the context's). Half
+            precision features are matched in half precision; labels are mixed in float32.
         context: Context frames (same h, w). ``restricted`` frames are limited to the protocol's
             window around each target cell; others are matched everywhere.
         protocol: Supplies radius, window shape, top-k and temperature.
-        block: Side of the square blocks of target cells processed together.
+        block: Side of the square blocks of target cells that share one windowed product.
+        workspace: Reused across the frames of a video (see :class:`Workspace`); ``None``: a
+            fresh one for this call.
+        budget_mb: Size of the score buffers of one product, in MB (default: 24 on CPU, small
+            enough for the allocator to recycle them; 512 on GPUs, where several blocks are
+            batched into one product).
 
     Returns:
-        (K, h, w) propagated label vectors (convex combinations of context labels).
+        (K, h, w) propagated label vectors (convex combinations of context labels), float32
+        (float64 for float64 features).
     """
     C, h, w = query.shape
+    hw = h * w
     K = context[0].labels.shape[0]
-    dev, dt = query.device, query.dtype
+    dev, fdt = query.device, query.dtype
+    dt = fdt if fdt in (torch.float32, torch.float64) else torch.float32  # label mixing dtype
     reach = window_reach(protocol)
     dense = [f for f in context if not f.restricted or reach is None]
     local = [f for f in context if f.restricted and reach is not None]
     inv_t = 1.0 / protocol.temperature
+    k = protocol.topk
+    if k is not None and k >= hw * sum(f.count for f in context):
+        k = None  # every candidate is in the top-k: a softmax over all
+    if budget_mb is None:
+        budget_mb = 24.0 if dev.type == "cpu" else 512.0
+    budget = int(budget_mb * 2**20) // query.element_size()  # in elements
+    cands = _Candidates(hw, K, k, inv_t, dev, dt)
+    q = query.permute(1, 2, 0).contiguous()  # (h, w, C): the rows of a block are contiguous
 
     if dense:
-        d_feats = torch.cat([f.feats.reshape(C, h * w) for f in dense], dim=1)  # (C, Fd*hw)
-        d_labels = torch.cat([f.labels.reshape(K, h * w).t() for f in dense], dim=0).to(dt)  # (Fd*hw, K)
-        d_counts = torch.cat(
-            [torch.full((h * w,), float(f.count), device=dev, dtype=dt) for f in dense]
-        )
+        _dense_part(q.view(hw, C), dense, cands, k, budget, dt)
     if local:
-        l_feats = torch.stack([f.feats for f in local])  # (Fl, C, h, w)
-        l_labels = torch.stack([f.labels.to(dt) for f in local])  # (Fl, K, h, w)
-        l_counts = torch.tensor([float(f.count) for f in local], device=dev, dtype=dt)
+        ws = workspace if workspace is not None else Workspace()
+        ws.load(local, protocol.context, dt)
+        plan = _block_plan(h, w, float(protocol.radius), protocol.window, block, dev, fdt)  # type: ignore[arg-type]
+        _local_part(q, local, ws, plan, block, cands, k, budget, dt)
+    return cands.result().t().reshape(K, h, w)
 
-    out = torch.empty(h * w, K, device=dev, dtype=dt)
-    q_all = query.reshape(C, h * w)
-    ys = torch.arange(h, device=dev)
-    xs = torch.arange(w, device=dev)
-    for y0 in range(0, h, block):
-        y1 = min(h, y0 + block)
-        for x0 in range(0, w, block):
-            x1 = min(w, x0 + block)
-            ty = ys[y0:y1].repeat_interleave(x1 - x0)
-            tx = xs[x0:x1].repeat(y1 - y0)
-            tidx = ty * w + tx
-            q = q_all[:, tidx].t()  # (n, C)
-            parts_s, parts_c, parts_l = [], [], []
-            if dense:
-                parts_s.append((q @ d_feats) * inv_t)
-                parts_c.append(d_counts)
-                parts_l.append(d_labels)
-            if local:
-                wy0, wy1 = max(0, y0 - reach), min(h, y1 + reach)
-                wx0, wx1 = max(0, x0 - reach), min(w, x1 + reach)
-                nwin = (wy1 - wy0) * (wx1 - wx0)
-                wf = l_feats[:, :, wy0:wy1, wx0:wx1].reshape(len(local), C, nwin)
-                s = torch.matmul(q[None], wf) * inv_t  # (Fl, n, nwin)
-                wy = ys[wy0:wy1].repeat_interleave(wx1 - wx0)
-                wx = xs[wx0:wx1].repeat(wy1 - wy0)
-                ok = _window_mask(ty, tx, wy, wx, protocol)
-                s = s.masked_fill(~ok[None], float("-inf"))
-                parts_s.append(s.permute(1, 0, 2).reshape(q.shape[0], len(local) * nwin))
-                parts_c.append(l_counts.repeat_interleave(nwin))
-                wl = l_labels[:, :, wy0:wy1, wx0:wx1].reshape(len(local), K, nwin)
-                parts_l.append(wl.permute(0, 2, 1).reshape(len(local) * nwin, K))
-            scores = torch.cat(parts_s, dim=1) if len(parts_s) > 1 else parts_s[0]
-            counts = torch.cat(parts_c) if len(parts_c) > 1 else parts_c[0]
-            labels = torch.cat(parts_l) if len(parts_l) > 1 else parts_l[0]
-            out[tidx] = _combine(scores, counts, labels, protocol)
-    return out.t().reshape(K, h, w)
+
+def _dense_part(
+    q: torch.Tensor,
+    frames: list[ContextFrame],
+    cands: _Candidates,
+    k: int | None,
+    budget: int,
+    dt: torch.dtype,
+) -> None:
+    """Unrestricted frames: every target against every cell, in slices of target rows."""
+    hw, C = q.shape
+    dev = q.device
+    K = frames[0].labels.shape[0]
+    if len(frames) == 1:
+        keys = frames[0].feats.reshape(C, hw)
+    else:
+        keys = torch.cat([f.feats.reshape(C, hw) for f in frames], dim=1)  # (C, Fd*hw)
+    labels = torch.cat([f.labels.reshape(K, hw).t() for f in frames], dim=0).to(dt)
+    counts = torch.cat([torch.full((hw,), float(f.count), device=dev, dtype=dt) for f in frames])
+    m = keys.shape[1]
+    step = max(1, min(hw, budget // m))
+    if k is not None:
+        kk = min(k, m)
+        pv, pc, pl = cands.new_part(kk)
+    for r0 in range(0, hw, step):
+        r1 = min(hw, r0 + step)
+        s = q[r0:r1] @ keys  # (rows, Fd*hw)
+        if k is None:
+            mx, e = _softmax_weights(s.to(dt), counts, cands.inv_t, (1,))
+            cands.add_softmax(torch.arange(r0, r1, device=dev), mx[:, 0], e @ labels, e.sum(dim=1))
+            continue
+        v, i = _top_columns(s, kk)
+        pv[r0:r1] = v
+        pc[r0:r1] = counts[i]
+        pl[r0:r1] = labels[i]
+
+
+def _local_part(
+    q: torch.Tensor,
+    frames: list[ContextFrame],
+    ws: Workspace,
+    plan: tuple[_Group, ...],
+    block: int,
+    cands: _Candidates,
+    k: int | None,
+    budget: int,
+    dt: torch.dtype,
+) -> None:
+    """Windowed frames: each block of targets against its window in every frame at once."""
+    h, w, C = q.shape
+    dev = q.device
+    assert ws.keys is not None and ws.labels is not None
+    nf = len(frames)
+    cap = ws.keys.shape[3]
+    K = ws.labels.shape[3]
+    fcnt = torch.zeros(nf, device=dev, dtype=dt)  # multiplicity of each slot
+    fcnt[torch.tensor(ws.slots, device=dev)] = torch.tensor([float(f.count) for f in frames], device=dev, dtype=dt)
+    labels_flat = ws.labels.view(h * w * cap, K)  # row = cell * cap + slot
+    ks, ls, qs = ws.keys.stride(), ws.labels.stride(), q.stride()
+    gather = dev.type != "cpu"
+    if k is not None:
+        kk = min(k, nf * max(g.wh * g.ww for g in plan))
+        pv, pc, pl = (t.view(h, w, *t.shape[1:]) for t in cands.new_part(kk))
+    for g in plan:
+        n, nc = g.bh * g.bw, g.wh * g.ww
+        per_block = (C + n) * nc * nf if gather else n * nc * nf  # copied windows + scores
+        nbx = max(1, min(g.nbx, budget // per_block))
+        nby = max(1, min(g.nby, budget // (per_block * nbx)))
+        for by0 in range(0, g.nby, nby):
+            for bx0 in range(0, g.nbx, nbx):
+                cy, cx = min(nby, g.nby - by0), min(nbx, g.nbx - bx0)
+                nb = cy * cx
+                ty0, tx0 = g.y0 + by0 * block, g.x0 + bx0 * block
+                wy0, wx0 = ty0 - g.oy, tx0 - g.ox
+                # windows as a strided view (blocks, wh, C, ww * slots): one GEMM per window row
+                win = ws.keys[..., :nf].as_strided(
+                    (cy, cx, g.wh, C, g.ww, nf),
+                    (block * ks[1], block * ks[2], ks[1], ks[0], ks[2], ks[3]),
+                    ws.keys.storage_offset() + wy0 * ks[1] + wx0 * ks[2],
+                )
+                qb = q.as_strided(
+                    (cy, cx, g.bh, g.bw, C),
+                    (block * qs[0], block * qs[1], qs[0], qs[1], qs[2]),
+                    q.storage_offset() + ty0 * qs[0] + tx0 * qs[1],
+                ).reshape(nb, 1, n, C)
+                if gather:  # GPU: copy the windows out and run one batched product
+                    s = torch.matmul(qb, win.reshape(nb, g.wh, C, g.ww * nf))
+                else:  # CPU: each block's product reads its window in place (no copy)
+                    s = torch.empty(nb, g.wh, n, g.ww * nf, device=dev, dtype=q.dtype)
+                    for b in range(nb):
+                        torch.matmul(qb[b, 0], win[b // cx, b % cx].reshape(g.wh, C, g.ww * nf), out=s[b])
+                s = s.view(nb, g.wh, n, g.ww, nf)  # (blocks, window row, target, window col, slot)
+                origin = (  # flat frame index of each block's window origin
+                    (wy0 + torch.arange(cy, device=dev) * block)[:, None] * w
+                    + (wx0 + torch.arange(cx, device=dev) * block)[None, :]
+                ).reshape(nb, 1, 1)
+                tgt = (origin + g.oy * w + g.ox) + (
+                    torch.arange(g.bh, device=dev)[:, None] * w + torch.arange(g.bw, device=dev)[None, :]
+                ).reshape(1, 1, n)
+                if k is None:
+                    s = s.to(dt) + g.bias.to(dt)[None, :, :, :, None]
+                    lw = ws.labels[:, :, :nf].as_strided(
+                        (cy, cx, g.wh, g.ww, nf, K),
+                        (block * ls[0], block * ls[1], ls[0], ls[1], ls[2], ls[3]),
+                        ws.labels.storage_offset() + wy0 * ls[0] + wx0 * ls[1],
+                    ).reshape(nb, g.wh, g.ww * nf, K)
+                    mx, e = _softmax_weights(s, fcnt, cands.inv_t, (1, 3, 4))
+                    num = torch.matmul(e.view(nb, g.wh, n, g.ww * nf), lw).sum(1)
+                    den = e.sum(dim=(1, 3, 4))
+                    cands.add_softmax(tgt.reshape(-1), mx.reshape(-1), num.reshape(-1, K), den.reshape(-1))
+                    continue
+                # rank window cells by their best frame (+ the neighbourhood bias); the k best
+                # candidates lie in the k best cells
+                kc = min(kk, nc)
+                # (max_pool1d is a much faster max over a short innermost dim than amax)
+                cm = torch.nn.functional.max_pool1d(s.view(-1, 1, g.ww * nf), nf).view(nb, g.wh, n, g.ww)
+                cm = (cm + g.bias).transpose(1, 2).reshape(nb, n, nc)
+                ci = torch.topk(cm, kc, dim=2).indices  # (nb, n, kc) window cells
+                r, c = ci // g.ww, ci % g.ww
+                row = ((torch.arange(nb, device=dev)[:, None, None] * g.wh + r) * n
+                       + torch.arange(n, device=dev)[None, :, None]) * g.ww + c  # fmt: skip
+                val = s.reshape(-1, nf)[row.reshape(-1)].view(nb, n, kc, nf)
+                val = val + torch.gather(g.bias_rows.expand(nb, n, nc), 2, ci)[..., None]
+                kb = min(kk, kc * nf)
+                v, j = torch.topk(val.reshape(nb, n, kc * nf), kb, dim=2)
+                cell = origin + g.cells[torch.gather(ci, 2, j // nf)]  # (nb, n, kb) frame cells
+                slot = j % nf
+                ys = slice(ty0, ty0 + cy * g.bh)
+                xs = slice(tx0, tx0 + cx * g.bw)
+
+                def put(dst: torch.Tensor, val: torch.Tensor, fill: float) -> None:
+                    # (blocks, targets, ...) -> the rows and columns of the frame they cover
+                    val = val.reshape(cy, cx, g.bh, g.bw, *val.shape[2:]).transpose(1, 2)
+                    dst[ys, xs, :kb] = val.reshape(cy * g.bh, cx * g.bw, *val.shape[4:])
+                    if kb < kk:  # a tiny window offers fewer than k candidates
+                        dst[ys, xs, kb:] = fill
+
+                put(pv, v.to(dt), float("-inf"))
+                put(pc, fcnt[slot], 0.0)
+                put(pl, labels_flat[cell * cap + slot], 0.0)
+
+
+# --- rolling context -----------------------------------------------------------------------------
 
 
 class ContextBuffer:
     """The rolling context of one video: frame 0 plus the last ``protocol.context`` frames.
 
-    Holds at most ``context + 1`` frames' features and labels, whatever the video length.
+    Holds at most ``context + 1`` frames' features and labels, whatever the video length, plus a
+    :class:`Workspace` (``self.workspace``) to hand to :func:`predict`.
     """
 
     def __init__(self, protocol: Protocol):
@@ -168,11 +519,13 @@ class ContextBuffer:
         self.first: tuple[torch.Tensor, torch.Tensor] | None = None
         self.recent: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=max(1, protocol.context))
         self.n_seen = 0
+        self.workspace = Workspace()
 
     def start(self, feats: torch.Tensor, labels: torch.Tensor) -> None:
         """Frame 0 with its ground-truth labels."""
         self.first = (feats, labels)
         self.recent.clear()
+        self.workspace.clear()
         self.n_seen = 1
         if not self.protocol.first_frame or self.protocol.pad_with_first:
             # frame 0 is also a "previous frame" of frame 1 (CorrFlow, CRW); for DINO-style context

@@ -48,6 +48,10 @@ class RunConfig:
     out: str = "results/runs"
     save_predictions: bool = True
     batch_size: int = 4
+    #: features stored and matched in fp32 (default), bf16 or fp16 (GPU only)
+    precision: str = "fp32"
+    #: protocol grid ((setting, (value, ...)), ...), see vosbench.harness.sweep
+    sweep: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass
@@ -137,25 +141,50 @@ def write_submission_zip(pred_dir: Path, zip_path: Path, prefix: str = "") -> Pa
 
 
 def run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = None) -> RunResult:
-    """Run ``cfg``: propagate, write predictions, score, write the record. See module docstring."""
+    """Run ``cfg``: propagate, write predictions, score, write the record. See module docstring.
+
+    With ``cfg.sweep`` this runs the whole grid (see :func:`run_sweep`) and returns the first
+    grid point's result.
+    """
+    return _run(cfg, progress)[0]
+
+
+def run_sweep(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = None) -> list[RunResult]:
+    """Run every grid point of ``cfg.sweep`` (one run folder and record each), computing the
+    features of each sequence once and reusing them for all grid points."""
+    return _run(cfg, progress)
+
+
+def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> list[RunResult]:
     import torch
 
-    from vosbench.harness.engine import Timings, propagate_vos
+    from vosbench.harness.engine import Timings, frame_features, precision_dtype, propagate_vos
     from vosbench.harness.factory import create_model, load_dataset
     from vosbench.harness.metrics import SequenceScorer, summarize, write_per_frame_csv, write_per_object_csv
     from vosbench.harness.registry import datasets, models
+    from vosbench.harness.sweep import FeatureCache, grid
     from vosbench.models.checkpoints import sha256_file
 
     t_start = time.perf_counter()
     model_spec = models.get(cfg.model)
     dataset_spec = datasets.get(cfg.dataset)
-    protocol = resolve_protocol(cfg, model_spec, dataset_spec)
+    both = sorted(set(cfg.overrides) & {k for k, _ in cfg.sweep})
+    if both:
+        raise ConfigError(f"{', '.join(both)}: given both as an override and in --sweep; keep one")
+    points: list[dict[str, str]] = grid(cfg.sweep) if cfg.sweep else [{}]
+    protocols = [
+        resolve_protocol(dataclasses.replace(cfg, overrides={**cfg.overrides, **p}), model_spec, dataset_spec)
+        for p in points
+    ]
     device = resolve_device(cfg.device)
+    dtype = precision_dtype(cfg.precision, device)
     ds = load_dataset(cfg.dataset, cfg.data_root, **cfg.dataset_options)
     if ds.task != "vos":
+        if cfg.sweep or cfg.precision != "fp32":
+            raise ConfigError(f"--sweep and --precision are not supported for {ds.task} datasets ({cfg.dataset}) yet")
         from vosbench.harness.pose import run_pose  # keypoint datasets (JHMDB)
 
-        return run_pose(cfg, ds, protocol, device, progress)
+        return [run_pose(cfg, ds, protocols[0], device, progress)]
     names = ds.select(list(cfg.sequences))
     seqs = [ds.sequence(n) for n in names]  # validates every sequence's layout before any work
     model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
@@ -164,108 +193,180 @@ def run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = None)
         Path(cfg.checkpoint) if cfg.checkpoint and Path(cfg.checkpoint).is_file() else None
     )
     ckpt_sha = sha256_file(ckpt_path) if ckpt_path else None
+    sweep_id = new_run_id() if cfg.sweep else None
 
-    run_id = new_run_id()
-    run_dir = Path(cfg.out) / cfg.dataset / cfg.model / run_id
-    pred_dir = run_dir / "predictions"
-    run_dir.mkdir(parents=True, exist_ok=False)
-    record: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "status": "running",
-        "task": "vos",
-        "model": {
-            "name": cfg.model,
-            "checkpoint": str(Path(ckpt).resolve()) if ckpt and Path(ckpt).exists() else ckpt,
-            "checkpoint_sha256": ckpt_sha,
-            "options": dict(cfg.model_options),
-            "source": models.source(cfg.model),
-            "random_init": model_spec.checkpoint == "optional" and cfg.checkpoint is None,
-        },
-        "dataset": {**ds.describe(), "root": str(Path(ds.root).resolve()), "sequences": names},
-        "protocol": protocol.to_dict(),
-        "metrics": {},
-        "environment": environment(device),
-        "timings": {},
-    }
-    timings = Timings()
-    scores: list[Any] = []
-    t_eval = 0.0
-    writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vosbench-write")
-    scorer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosbench-score")
-    total = sum(len(s.outputs()) for s in seqs)
+    folders: list[_RunFolder] = []
+    for i, (point, protocol) in enumerate(zip(points, protocols)):
+        run_id = new_run_id()
+        record: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": run_id,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "status": "running",
+            "task": "vos",
+            "model": {
+                "name": cfg.model,
+                "checkpoint": str(Path(ckpt).resolve()) if ckpt and Path(ckpt).exists() else ckpt,
+                "checkpoint_sha256": ckpt_sha,
+                "options": dict(cfg.model_options),
+                "source": models.source(cfg.model),
+                "random_init": model_spec.checkpoint == "optional" and cfg.checkpoint is None,
+            },
+            "dataset": {**ds.describe(), "root": str(Path(ds.root).resolve()), "sequences": names},
+            "protocol": protocol.to_dict(),
+            "precision": cfg.precision,
+            "metrics": {},
+            "environment": environment(device),
+            "timings": {},
+        }
+        if cfg.sweep:
+            record["sweep"] = {
+                "id": sweep_id,
+                "settings": {k: list(v) for k, v in cfg.sweep},
+                "point": point,
+                "index": i,
+                "size": len(points),
+            }
+        run_dir = Path(cfg.out) / cfg.dataset / cfg.model / run_id
+        run_dir.mkdir(parents=True, exist_ok=False)
+        folders.append(_RunFolder(run_dir, record, protocol, Timings(), device))
+    total = sum(len(s.outputs()) for s in seqs) * len(folders)
     done = 0
+    # model and dataset setup is counted once, in the first record (which also computes the
+    # features of a sweep); the other grid points' times are what each extra point costs
+    folders[0].elapsed = time.perf_counter() - t_start
+    current: _RunFolder | None = None
     try:
         for seq in seqs:
-            if not seq.gt:
-                scorer = None
-            elif hasattr(ds, "make_scorer"):  # e.g. YouTube-VOS: objects scored from first appearance
-                scorer = ds.make_scorer(seq)
-            else:
-                scorer = SequenceScorer(seq.name)
-            outputs = set(seq.outputs())
-            pending: list[Future[Any]] = []
-
-            def score(t: int, ids: Any, scorer: Any = scorer, seq: Any = seq) -> float:
-                t0 = time.perf_counter()
-                scorer.add(seq.read_gt(t), ids, frame=seq.frames[t])
-                return time.perf_counter() - t0
-
-            def drain(limit: int) -> None:
-                nonlocal t_eval
-                # keep at most `limit` frames in flight so memory does not grow with video length
-                while pending and (len(pending) > limit or pending[0].done()):
-                    r = pending.pop(0).result()  # re-raises errors from writing or scoring
-                    if isinstance(r, float):
-                        t_eval += r
-
-            for t, ids in propagate_vos(
-                seq, model, protocol, device, timings, cfg.batch_size, model_spec.copy_first_frame
-            ):
-                if t in outputs and cfg.save_predictions:
-                    pending.append(writer.submit(write_label_png, pred_dir / seq.name / f"{seq.frames[t]}.png", ids))
-                if scorer is not None and t in seq.gt:
-                    pending.append(scorer_pool.submit(score, t, ids))
-                drain(16)
-                if t in outputs:
-                    done += 1
-                    if progress:
-                        progress(seq.name, done, total)
-            drain(0)
-            if scorer is not None:
-                scores.extend(scorer.result())
+            cache = FeatureCache() if len(folders) > 1 and not model_spec.copy_first_frame else None
+            try:
+                for i, folder in enumerate(folders):
+                    current = folder
+                    t_seq = time.perf_counter()
+                    if not seq.gt:
+                        scorer = None
+                    elif hasattr(ds, "make_scorer"):  # e.g. YouTube-VOS: objects scored from first appearance
+                        scorer = ds.make_scorer(seq)
+                    else:
+                        scorer = SequenceScorer(seq.name)
+                    feats = None
+                    if cache is not None:
+                        feats = (
+                            cache.record(
+                                frame_features(
+                                    seq, model, folder.protocol, device, folder.timings, cfg.batch_size, dtype=dtype
+                                )
+                            )
+                            if i == 0
+                            else cache.replay()
+                        )
+                    outputs = set(seq.outputs())
+                    for t, ids in propagate_vos(
+                        seq,
+                        model,
+                        folder.protocol,
+                        device,
+                        folder.timings,
+                        cfg.batch_size,
+                        model_spec.copy_first_frame,
+                        features=feats,
+                        dtype=dtype,
+                    ):
+                        if t in outputs and cfg.save_predictions:
+                            folder.submit_write(folder.pred_dir / seq.name / f"{seq.frames[t]}.png", ids)
+                        if scorer is not None and t in seq.gt:
+                            folder.submit_score(scorer, seq, t, ids)
+                        folder.drain(16)
+                        if t in outputs:
+                            done += 1
+                            if progress:
+                                progress(seq.name, done, total)
+                    folder.drain(0)
+                    if scorer is not None:
+                        folder.scores.extend(scorer.result())
+                    folder.elapsed += time.perf_counter() - t_seq
+            finally:
+                if cache is not None:
+                    cache.close()
+        current = None
     except BaseException as e:
-        record["status"] = "failed" if isinstance(e, Exception) else "interrupted"
-        record["error"] = f"{type(e).__name__}: {e}"
-        record["timings"] = _timings(timings, t_eval, t_start, device)
-        writer.shutdown(wait=True)
-        scorer_pool.shutdown(wait=True)
-        atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")
+        for folder in folders:
+            folder.shutdown()
+            if folder is current or folder.record["status"] == "running":
+                folder.record["status"] = "failed" if isinstance(e, Exception) else "interrupted"
+                folder.record["error"] = f"{type(e).__name__}: {e}"
+                folder.record["timings"] = _timings(folder.timings, folder.t_eval, time.perf_counter() - folder.elapsed, device)
+                atomic_write_text(folder.run_dir / "summary.json", json.dumps(folder.record, indent=2) + "\n")
         if isinstance(e, VosbenchError):
-            e.args = (f"{e}\n(run folder with the work done so far: {run_dir})",)
+            where = current.run_dir if current is not None else folders[0].run_dir
+            e.args = (f"{e}\n(run folder with the work done so far: {where})",)
         raise
-    writer.shutdown(wait=True)
-    scorer_pool.shutdown(wait=True)
-    if scores:
-        write_per_object_csv(run_dir / "per_object.csv", scores)
-        write_per_frame_csv(run_dir / "per_frame.csv", scores)
-        record["metrics"] = summarize(scores)
-        if hasattr(ds, "extra_metrics"):  # e.g. YouTube-VOS seen/unseen split
-            record["metrics"].update(ds.extra_metrics(scores))
-    # a server submission when there is no local GT, or always when the dataset asks for it
-    # (YouTube-VOS valid with a local GT copy, e.g. the synthetic set)
-    if (
-        cfg.save_predictions
-        and getattr(ds, "submission_prefix", None) is not None
-        and (getattr(ds, "submission_with_gt", False) or not any(s.gt for s in seqs))
-    ):
-        z = write_submission_zip(pred_dir, run_dir / "submission.zip", ds.submission_prefix)
-        record["submission_zip"] = str(z)
-    record["status"] = "complete"
-    record["timings"] = _timings(timings, t_eval, t_start, device)
-    atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")
-    return RunResult(run_dir, record, scores)
+    results = []
+    for folder in folders:
+        t0 = time.perf_counter()
+        folder.shutdown()
+        record, run_dir = folder.record, folder.run_dir
+        if folder.scores:
+            write_per_object_csv(run_dir / "per_object.csv", folder.scores)
+            write_per_frame_csv(run_dir / "per_frame.csv", folder.scores)
+            record["metrics"] = summarize(folder.scores)
+            if hasattr(ds, "extra_metrics"):  # e.g. YouTube-VOS seen/unseen split
+                record["metrics"].update(ds.extra_metrics(folder.scores))
+        # a server submission when there is no local GT, or always when the dataset asks for it
+        # (YouTube-VOS valid with a local GT copy, e.g. the synthetic set)
+        if (
+            cfg.save_predictions
+            and getattr(ds, "submission_prefix", None) is not None
+            and (getattr(ds, "submission_with_gt", False) or not any(s.gt for s in seqs))
+        ):
+            z = write_submission_zip(folder.pred_dir, run_dir / "submission.zip", ds.submission_prefix)
+            record["submission_zip"] = str(z)
+        record["status"] = "complete"
+        folder.elapsed += time.perf_counter() - t0
+        record["timings"] = _timings(folder.timings, folder.t_eval, time.perf_counter() - folder.elapsed, device)
+        atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")
+        results.append(RunResult(run_dir, record, folder.scores))
+    return results
+
+
+class _RunFolder:
+    """One run folder being filled: its record, timings, and the threads writing its PNGs and
+    scoring its frames (at most a few frames in flight, so memory does not grow with videos)."""
+
+    def __init__(self, run_dir: Path, record: dict[str, Any], protocol: Protocol, timings: Any, device: Any):
+        self.run_dir = run_dir
+        self.pred_dir = run_dir / "predictions"
+        self.record = record
+        self.protocol = protocol
+        self.timings = timings
+        self.scores: list[Any] = []
+        self.t_eval = 0.0
+        self.elapsed = 0.0  # seconds of work done for this folder (its share of a sweep)
+        self.pending: list[Future[Any]] = []
+        self.writer = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vosbench-write")
+        self.scorer_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosbench-score")
+
+    def submit_write(self, path: Path, ids: Any) -> None:
+        self.pending.append(self.writer.submit(write_label_png, path, ids))
+
+    def submit_score(self, scorer: Any, seq: Any, t: int, ids: Any) -> None:
+        def score() -> float:
+            t0 = time.perf_counter()
+            scorer.add(seq.read_gt(t), ids, frame=seq.frames[t])
+            return time.perf_counter() - t0
+
+        self.pending.append(self.scorer_pool.submit(score))
+
+    def drain(self, limit: int) -> None:
+        """Wait until at most ``limit`` frames are in flight (re-raises their errors)."""
+        while self.pending and (len(self.pending) > limit or self.pending[0].done()):
+            r = self.pending.pop(0).result()
+            if isinstance(r, float):
+                self.t_eval += r
+
+    def shutdown(self) -> None:
+        self.writer.shutdown(wait=True)
+        self.scorer_pool.shutdown(wait=True)
 
 
 def _timings(timings: Any, t_eval: float, t_start: float, device: Any) -> dict[str, Any]:

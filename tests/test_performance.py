@@ -1,0 +1,337 @@
+"""Performance machinery: exact fast top-k, the reusable workspace, half precision, protocol
+sweeps (equal to separate runs), feature caching, memory flat with video length, GPU path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vosbench.harness.errors import ConfigError
+from vosbench.harness.propagate import ContextBuffer, ContextFrame, Workspace, _top_columns, predict
+from vosbench.harness.protocol import get_protocol
+
+
+def naive(query, frames, protocol):
+    """Full affinity to every cell of every context frame (copies expanded), masked afterwards."""
+    C, h, w = query.shape
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    pos = torch.stack([yy.flatten(), xx.flatten()], 1).double()
+    d = pos[:, None, :] - pos[None, :, :]
+    if protocol.window == "circle":
+        inside = (d**2).sum(-1) < protocol.radius**2
+    else:
+        inside = (d.abs() <= protocol.radius).all(-1)
+    keys, labels, masks = [], [], []
+    for f in frames:
+        for _ in range(f.count):
+            keys.append(f.feats.reshape(C, -1).double())
+            labels.append(f.labels.reshape(f.labels.shape[0], -1).t().double())
+            masks.append(inside if f.restricted else torch.ones_like(inside))
+    A = query.reshape(C, -1).t().double() @ torch.cat(keys, 1)
+    A = A.masked_fill(~torch.cat(masks, 1), float("-inf")) / protocol.temperature
+    L = torch.cat(labels, 0)
+    if protocol.topk is None:
+        out = torch.softmax(A, 1) @ L
+    else:
+        v, i = A.topk(protocol.topk, dim=1)
+        out = (torch.softmax(v, 1)[..., None] * L[i]).sum(1)
+    return out.t().reshape(-1, h, w)
+
+
+def rand_frame(C, h, w, K, gen, count=1, restricted=True):
+    f = F.normalize(torch.randn(C, h, w, generator=gen), dim=0)
+    lab = torch.softmax(torch.randn(K, h, w, generator=gen) * 3, 0)
+    return ContextFrame(f, lab, count=count, restricted=restricted)
+
+
+def test_top_columns_equals_topk():
+    gen = torch.Generator().manual_seed(0)
+    for n, m, k in ((7, 1000, 10), (3, 1003, 5), (5, 6420, 10), (4, 50, 10), (2, 700, 1)):
+        s = torch.randn(n, m, generator=gen)
+        v, i = _top_columns(s, k)
+        rv, _ = torch.topk(s, k, dim=1)
+        assert torch.equal(v, rv)
+        assert torch.equal(torch.gather(s, 1, i), v)  # indices point at the values
+
+
+@pytest.mark.parametrize(
+    "h,w,radius,window,topk,counts,restricted",
+    [
+        (26, 31, 5.0, "circle", 10, [1, 3, 1, 1], [False, True, True, True]),  # chunked dense top-k
+        (27, 29, 3.5, "square", 4, [1, 1, 2], [True, False, True]),
+        (19, 33, 4.0, "circle", None, [1, 2, 1], [False, True, True]),  # softmax over all, two parts
+        (24, 24, 2.0, "circle", 10, [1, 1], [True, True]),  # window (9 cells x 2 frames) > k
+        (9, 7, 1.0, "square", 30, [1, 1], [True, True]),  # k > window size: padded candidate lists
+    ],
+)
+def test_predict_equals_naive_on_larger_frames(h, w, radius, window, topk, counts, restricted):
+    gen = torch.Generator().manual_seed(h * w)
+    frames = [rand_frame(12, h, w, 3, gen, c, r) for c, r in zip(counts, restricted)]
+    q = F.normalize(torch.randn(12, h, w, generator=gen), dim=0)
+    p = get_protocol("crw").replace(radius=radius, window=window, topk=topk, temperature=0.1)
+    want = naive(q, frames, p).float()
+    for block in (5, 8):
+        got = predict(q, frames, p, block=block)
+        assert got.dtype == torch.float32
+        assert torch.allclose(got, want, atol=1e-5), (block, (got - want).abs().max())
+
+
+def test_workspace_reuse_over_a_rolling_context_equals_fresh_calls():
+    """One workspace across a video (frames enter and leave, labels replaced) gives exactly what a
+    fresh workspace per frame gives, through warm-up (padding counts) and the full context."""
+    gen = torch.Generator().manual_seed(5)
+    C, h, w, K = 8, 11, 13, 3
+    p = get_protocol("crw").replace(context=4, radius=3.0, topk=5)
+    buf = ContextBuffer(p)
+    f0 = rand_frame(C, h, w, K, gen)
+    buf.start(f0.feats, f0.labels)
+    for t in range(1, 10):
+        q = F.normalize(torch.randn(C, h, w, generator=gen), dim=0)
+        ctx = buf.frames()
+        a = predict(q, ctx, p, workspace=buf.workspace)
+        b = predict(q, ctx, p)
+        assert torch.equal(a, b), t
+        assert torch.allclose(a, naive(q, ctx, p).float(), atol=1e-5)
+        buf.push(q, a)
+        if t == 5:  # e.g. YouTube-VOS: a new object's mask replaces the last frame's labels
+            buf.replace_labels(torch.softmax(torch.randn(K, h, w, generator=gen), 0))
+    assert buf.workspace.keys is not None and buf.workspace.keys.shape[-1] == 4  # context slots only
+
+
+def test_bf16_on_cpu_is_close_to_fp32():
+    gen = torch.Generator().manual_seed(1)
+    C, h, w, K = 32, 20, 24, 3
+    frames = [rand_frame(C, h, w, K, gen, 1, False)] + [rand_frame(C, h, w, K, gen) for _ in range(4)]
+    q = F.normalize(torch.randn(C, h, w, generator=gen), dim=0)
+    p = get_protocol("crw").replace(radius=5.0)
+    ref = predict(q, frames, p)
+    half = [ContextFrame(f.feats.bfloat16(), f.labels, f.count, f.restricted) for f in frames]
+    out = predict(q.bfloat16(), half, p)
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+    assert (out.argmax(0) == ref.argmax(0)).float().mean() > 0.95
+
+
+def test_precision_choices():
+    from vosbench.harness.engine import precision_dtype
+
+    assert precision_dtype("fp32", torch.device("cpu")) == torch.float32
+    assert precision_dtype("bf16", torch.device("cpu")) == torch.bfloat16
+    with pytest.raises(ConfigError, match="needs a GPU"):
+        precision_dtype("fp16", torch.device("cpu"))
+    with pytest.raises(ConfigError, match="expected one of"):
+        precision_dtype("fp8", torch.device("cpu"))
+
+
+# --- sweeps ------------------------------------------------------------------------------------
+
+
+def test_parse_sweep_syntax_and_refusals():
+    from vosbench.harness.sweep import grid, parse_sweep
+
+    sw = parse_sweep(["topk=5,10,20 temperature=0.05,0.07", "radius=none,8"])
+    assert sw == (("topk", ("5", "10", "20")), ("temperature", ("0.05", "0.07")), ("radius", ("none", "8")))
+    assert len(grid(sw)) == 12 and grid(sw)[0] == {"topk": "5", "temperature": "0.05", "radius": "none"}
+    for bad, msg in (
+        ("resize=native,square", "changes the features"),
+        ("l2_normalize=true,false", "changes the features"),
+        ("size=320,480", "changes the features"),
+        ("topk", "expected KEY=V1,V2"),
+        ("topk=5 topk=10", "given twice"),
+        ("topk=five", "cannot parse"),
+        ("name=a,b", "unknown protocol setting"),
+        ("topk=5,5", "repeated value"),
+    ):
+        with pytest.raises(ConfigError, match=msg):
+            parse_sweep([bad])
+
+
+@pytest.fixture(scope="module")
+def tiny_davis(tmp_path_factory):
+    from vosbench.datasets.synthetic.layouts import generate_davis
+
+    return generate_davis(tmp_path_factory.mktemp("tiny-davis"), videos=2, frames=7, size=(96, 64), seed=3)
+
+
+def _pngs(run_dir):
+    return {p.relative_to(run_dir).as_posix(): p.read_bytes() for p in sorted((run_dir / "predictions").rglob("*.png"))}
+
+
+def test_sweep_equals_separate_runs(tiny_davis, tmp_path):
+    from click.testing import CliRunner
+
+    from vosbench.harness.cli import cli
+    from vosbench.harness.runner import RunConfig, run
+
+    out = tmp_path / "runs"
+    res = CliRunner().invoke(
+        cli,
+        ["run", "--model", "resnet18", "--dataset", "davis17-val", "--data-root", str(tiny_davis), "--out", str(out),
+         "--radius", "3", "--sweep", "topk=3,10", "--sweep", "feedback=soft,hard"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "sweep:" in res.output  # the comparison table
+    runs = sorted((out / "davis17-val" / "resnet18").iterdir())
+    assert len(runs) == 4
+    recs = {}
+    for r in runs:
+        rec = json.loads((r / "summary.json").read_text())
+        assert rec["status"] == "complete" and rec["precision"] == "fp32"
+        assert rec["sweep"]["size"] == 4 and rec["sweep"]["settings"] == {"topk": ["3", "10"], "feedback": ["soft", "hard"]}
+        recs[(rec["protocol"]["topk"], rec["protocol"]["feedback"])] = (r, rec)
+    assert set(recs) == {(3, "soft"), (3, "hard"), (10, "soft"), (10, "hard")}
+    assert len({rec["sweep"]["id"] for _, rec in recs.values()}) == 1
+    for (topk, feedback), (r, rec) in recs.items():
+        single = run(
+            RunConfig(
+                model="resnet18", dataset="davis17-val", data_root=str(tiny_davis), out=str(tmp_path / "single"),
+                overrides={"radius": "3", "topk": str(topk), "feedback": feedback},
+            )
+        )  # fmt: skip
+        assert single.record["protocol"] == rec["protocol"]
+        assert single.record["metrics"] == rec["metrics"]
+        assert _pngs(single.run_dir) == _pngs(r)
+        assert (single.run_dir / "per_object.csv").read_text() == (r / "per_object.csv").read_text()
+
+
+def test_sweep_refuses_feature_settings_on_the_command_line(tiny_davis, tmp_path):
+    from click.testing import CliRunner
+
+    from vosbench.harness.cli import cli
+
+    res = CliRunner().invoke(
+        cli, ["run", "--model", "lab", "--dataset", "davis17-val", "--data-root", str(tiny_davis),
+              "--out", str(tmp_path), "--sweep", "resize=native,square"],
+    )  # fmt: skip
+    assert res.exit_code == 2 and "changes the features" in res.output
+    assert not (tmp_path / "davis17-val").exists()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_feature_cache_replays_bit_exactly_in_memory_and_from_disk(dtype):
+    from vosbench.harness.sweep import FeatureCache
+
+    feats = [(t, torch.randn(5, 3, 4).to(dtype)) for t in range(6)]
+    for limit in (1e6, 0.0002):  # everything in memory / all but the first frame on disk
+        with FeatureCache(max_memory_mb=limit) as cache:
+            seen = list(cache.record(iter(feats)))
+            assert cache.spilled == (limit < 1)
+            for (t0, a), (t1, b), (t2, c) in zip(feats, seen, cache.replay()):
+                assert t0 == t1 == t2 and a.dtype == c.dtype and torch.equal(a, b) and torch.equal(a, c)
+        assert cache._dir is None  # temporary file removed
+
+
+# --- memory --------------------------------------------------------------------------------------
+
+_MEMORY_SCRIPT = textwrap.dedent(
+    """
+    import resource, sys
+    import numpy as np, torch
+    from vosbench.datasets.base import VideoSequence
+    from vosbench.harness.engine import Timings, propagate_vos
+    from vosbench.harness.protocol import get_protocol
+
+    T, H, W = int(sys.argv[1]), 160, 240
+
+    class Video(VideoSequence):  # generated in memory: a textured square drifting over noise
+        def read_image(self, i):
+            rng = np.random.default_rng(i)
+            img = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+            img[50:110, 40 + i % 100 : 90 + i % 100] = 200
+            return img
+
+        def read_annotation(self, i):
+            lab = np.zeros((H, W), np.uint8)
+            lab[50:110, 40:90] = 1
+            return lab
+
+    class Encoder(torch.nn.Module):  # stride 8, 384 channels: 20x30 cells, 0.9 MB per frame
+        stride = 8
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(0)
+            self.conv = torch.nn.Conv2d(3, 384, 8, stride=8)
+        def forward(self, x):
+            return self.conv(x)
+
+    seq = Video("v", [f"{i:05d}" for i in range(T)], [None] * T, annotations={0: None})
+    model = Encoder().eval()
+    n = 0
+    for t, ids in propagate_vos(seq, model, get_protocol("crw"), torch.device("cpu"), Timings()):
+        n += 1
+    assert n == T
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    """
+)
+
+
+def test_peak_memory_flat_with_video_length():
+    """A 200-frame video peaks within 10% of a 50-frame one. Keeping the features of every frame
+    would add 150 x 0.9 MB = 138 MB, about 20% of the ~650 MB a torch process starts with."""
+
+    def peak_kb(frames: int) -> int:
+        out = subprocess.run(
+            [sys.executable, "-c", _MEMORY_SCRIPT, str(frames)],
+            capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        return int(out.stdout.split()[-1])
+
+    short, long = peak_kb(50), peak_kb(200)
+    assert long <= 1.10 * short, (short, long)
+
+
+# --- GPU -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_predict_matches_cpu_and_half_precision_is_close():
+    gen = torch.Generator().manual_seed(2)
+    C, h, w, K = 64, 60, 107, 3
+    frames = [rand_frame(C, h, w, K, gen, 1, False), rand_frame(C, h, w, K, gen, 17, True)]
+    frames += [rand_frame(C, h, w, K, gen) for _ in range(3)]
+    q = F.normalize(torch.randn(C, h, w, generator=gen), dim=0)
+    p = get_protocol("crw")
+    ref = predict(q, frames, p)
+    dev = torch.device("cuda")
+    on = [ContextFrame(f.feats.to(dev), f.labels.to(dev), f.count, f.restricted) for f in frames]
+    ws = Workspace()
+    got = predict(q.to(dev), on, p, workspace=ws)
+    assert got.device.type == "cuda"
+    assert torch.allclose(got.cpu(), ref, atol=1e-4)
+    for dt in (torch.float16, torch.bfloat16):
+        half = [ContextFrame(f.feats.to(dt), f.labels, f.count, f.restricted) for f in on]
+        out = predict(q.to(dev, dt), half, p)
+        assert out.dtype == torch.float32
+        assert (out.argmax(0).cpu() == ref.argmax(0)).float().mean() > 0.97
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_run_equals_cpu_run(tiny_davis, tmp_path):
+    from vosbench.harness.runner import RunConfig, run
+
+    cfg = RunConfig(model="resnet18", dataset="davis17-val", data_root=str(tiny_davis), out=str(tmp_path))
+    cpu = run(cfg.__class__(**{**cfg.__dict__, "device": "cpu"}))
+    gpu = run(cfg.__class__(**{**cfg.__dict__, "device": "cuda"}))
+    fp16 = run(cfg.__class__(**{**cfg.__dict__, "device": "cuda", "precision": "fp16"}))
+    assert fp16.record["precision"] == "fp16"
+    from PIL import Image
+
+    def maps(r):
+        return {k: np.asarray(Image.open(r.run_dir / k)) for k in _pngs(r.run_dir)}
+
+    a, b = maps(cpu), maps(gpu)
+    assert a.keys() == b.keys()
+    same = np.mean([np.mean(a[k] == b[k]) for k in a])
+    assert same > 0.999, same
+    assert abs(cpu.record["metrics"]["JF_mean"] - fp16.record["metrics"]["JF_mean"]) < 0.03
