@@ -165,6 +165,8 @@ def _pngs(run_dir):
 
 
 def test_sweep_equals_separate_runs(tiny_davis, tmp_path):
+    """Grid points sharing one similarity search (equal radius) or not, soft and hard feedback:
+    each equals its own separate run, predictions byte for byte."""
     from click.testing import CliRunner
 
     from vosbench.harness.cli import cli
@@ -174,32 +176,55 @@ def test_sweep_equals_separate_runs(tiny_davis, tmp_path):
     res = CliRunner().invoke(
         cli,
         ["run", "--model", "resnet18", "--dataset", "davis17-val", "--data-root", str(tiny_davis), "--out", str(out),
-         "--radius", "3", "--sweep", "topk=3,10", "--sweep", "feedback=soft,hard"],
+         "--sequences", "occlusion-0", "--temperature", "0.07", "--sweep", "topk=3,10 radius=2,3", "--sweep", "feedback=soft,hard"],
         catch_exceptions=False,
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "sweep:" in res.output  # the comparison table
     runs = sorted((out / "davis17-val" / "resnet18").iterdir())
-    assert len(runs) == 4
+    assert len(runs) == 8
     recs = {}
     for r in runs:
         rec = json.loads((r / "summary.json").read_text())
         assert rec["status"] == "complete" and rec["precision"] == "fp32"
-        assert rec["sweep"]["size"] == 4 and rec["sweep"]["settings"] == {"topk": ["3", "10"], "feedback": ["soft", "hard"]}
-        recs[(rec["protocol"]["topk"], rec["protocol"]["feedback"])] = (r, rec)
-    assert set(recs) == {(3, "soft"), (3, "hard"), (10, "soft"), (10, "hard")}
-    assert len({rec["sweep"]["id"] for _, rec in recs.values()}) == 1
-    for (topk, feedback), (r, rec) in recs.items():
+        assert rec["sweep"]["size"] == 8
+        assert rec["sweep"]["settings"] == {"topk": ["3", "10"], "radius": ["2", "3"], "feedback": ["soft", "hard"]}
+        p = rec["protocol"]
+        assert p["temperature"] == 0.07
+        recs[(p["topk"], p["radius"], p["feedback"])] = (r, rec)
+    assert len(recs) == 8 and len({rec["sweep"]["id"] for _, rec in recs.values()}) == 1
+    for topk, radius, feedback in ((3, 2.0, "soft"), (10, 2.0, "hard"), (10, 3.0, "soft"), (3, 3.0, "hard")):
+        r, rec = recs[(topk, radius, feedback)]
         single = run(
             RunConfig(
                 model="resnet18", dataset="davis17-val", data_root=str(tiny_davis), out=str(tmp_path / "single"),
-                overrides={"radius": "3", "topk": str(topk), "feedback": feedback},
+                sequences=("occlusion-0",), overrides={"temperature": "0.07", "radius": str(radius), "topk": str(topk), "feedback": feedback},
             )
         )  # fmt: skip
         assert single.record["protocol"] == rec["protocol"]
         assert single.record["metrics"] == rec["metrics"]
         assert _pngs(single.run_dir) == _pngs(r)
         assert (single.run_dir / "per_object.csv").read_text() == (r / "per_object.csv").read_text()
+
+
+def test_propagate_many_equals_propagate_vos_per_protocol(tiny_davis):
+    from vosbench.harness.engine import Timings, propagate_many, propagate_vos
+    from vosbench.harness.factory import create_model, load_dataset
+
+    seq = load_dataset("davis17-val", str(tiny_davis)).sequence("occlusion-0")
+    model = create_model("resnet18")
+    base = get_protocol("crw").replace(radius=3.0)
+    protocols = [base.replace(topk=2), base.replace(topk=7, temperature=0.2), base.replace(topk=None),
+                 base.replace(topk=5, norm_mask=True, label_downsample="nearest")]  # fmt: skip
+    cpu = torch.device("cpu")
+    many = list(propagate_many(seq, model, protocols, cpu, [Timings() for _ in protocols]))
+    for i, p in enumerate(protocols):
+        alone = list(propagate_vos(seq, model, p, cpu, Timings()))
+        assert [t for t, _ in alone] == [t for t, _ in many]
+        for (_, a), (_, outs) in zip(alone, many):
+            assert np.array_equal(a, outs[i]), i
+    with pytest.raises(ConfigError, match="share resize"):
+        next(propagate_many(seq, model, [base, base.replace(l2_normalize=False)], cpu, [Timings(), Timings()]))
 
 
 def test_sweep_refuses_feature_settings_on_the_command_line(tiny_davis, tmp_path):
@@ -213,20 +238,6 @@ def test_sweep_refuses_feature_settings_on_the_command_line(tiny_davis, tmp_path
     )  # fmt: skip
     assert res.exit_code == 2 and "changes the features" in res.output
     assert not (tmp_path / "davis17-val").exists()
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_feature_cache_replays_bit_exactly_in_memory_and_from_disk(dtype):
-    from vosbench.harness.sweep import FeatureCache
-
-    feats = [(t, torch.randn(5, 3, 4).to(dtype)) for t in range(6)]
-    for limit in (1e6, 0.0002):  # everything in memory / all but the first frame on disk
-        with FeatureCache(max_memory_mb=limit) as cache:
-            seen = list(cache.record(iter(feats)))
-            assert cache.spilled == (limit < 1)
-            for (t0, a), (t1, b), (t2, c) in zip(feats, seen, cache.replay()):
-                assert t0 == t1 == t2 and a.dtype == c.dtype and torch.equal(a, b) and torch.equal(a, c)
-        assert cache._dir is None  # temporary file removed
 
 
 # --- memory --------------------------------------------------------------------------------------

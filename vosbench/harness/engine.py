@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from vosbench.datasets.base import VideoSequence
 from vosbench.harness.errors import ConfigError, InputFileError
-from vosbench.harness.propagate import ContextBuffer, predict
+from vosbench.harness.propagate import ContextBuffer, Workspace, candidates, mix, predict
 from vosbench.harness.protocol import Protocol
 
 
@@ -271,9 +271,48 @@ def propagate_vos(
     their first annotation (their channel is empty until then).
 
     Everything per frame stays on ``device``; the only transfer is the predicted id map, copied
-    to the host once per frame. ``features`` (``(t, feats)`` in frame order, e.g. cached by a
-    sweep) replaces running the encoder; ``dtype`` stores features in half precision.
+    to the host once per frame. ``features`` (``(t, feats)`` in frame order) replaces running
+    the encoder; ``dtype`` stores features in half precision.
     """
+    for t, outs in propagate_many(
+        seq, model, [protocol], device, [timings], batch_size, copy_first_frame, features, dtype
+    ):
+        yield t, outs[0]
+
+
+def _sharing_key(p: Protocol) -> tuple[object, ...] | None:
+    """Protocols with equal keys score the same candidates (they differ only in top-k,
+    temperature or what is done with the labels); ``None``: no sharing (softmax over all)."""
+    if p.topk is None:
+        return None
+    return (p.radius, p.window, p.context, p.first_frame, p.pad_with_first, p.radius_on_first)
+
+
+def propagate_many(
+    seq: VideoSequence,
+    model: torch.nn.Module,
+    protocols: list[Protocol],
+    device: torch.device,
+    timings: list[Timings],
+    batch_size: int = 4,
+    copy_first_frame: bool = False,
+    features: Iterable[tuple[int, torch.Tensor]] | None = None,
+    dtype: torch.dtype | None = None,
+) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """:func:`propagate_vos` for several protocols at once (a sweep), in lockstep.
+
+    The encoder runs once per frame for all protocols (they must agree on the settings that
+    shape the features: resize, size, l2_normalize). Protocols that differ only in top-k,
+    temperature or label handling (feedback, label down-sampling, norm_mask) also share the
+    similarity search: the best candidates are found once per frame for the largest top-k and
+    each protocol mixes its own labels from them. Yields ``(t, [ids per protocol])``.
+
+    Time is attributed to ``timings``: encoding to the first protocol, a shared search to the
+    first protocol of its group, each protocol's own mixing and decoding to itself.
+    """
+    feature_keys = {(p.resize, p.size, p.l2_normalize) for p in protocols}
+    if len(feature_keys) > 1:
+        raise ConfigError("protocols run together must share resize, size and l2_normalize (the features)")
     label_ids, annos = sequence_label_ids(seq)
     first_t = min(annos)
     if copy_first_frame:
@@ -284,26 +323,35 @@ def propagate_vos(
                 new = annos[t] > 0
                 merged[new] = annos[t][new]
                 first = merged
-            yield t, first
-        timings.frames += len(seq)
+            yield t, [first] * len(protocols)
+        for tm in timings:
+            tm.frames += len(seq)
         return
 
     if device.type == "cpu":
         use_all_cpu_threads()
     lut = torch.tensor(label_ids, dtype=torch.uint8, device=device)
     tables = _id_tables(label_ids, device)
-    buf = ContextBuffer(protocol)
+    bufs = [ContextBuffer(p) for p in protocols]
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for i, p in enumerate(protocols):
+        key = _sharing_key(p)
+        if key is not None:
+            groups.setdefault(key, []).append(i)
+    shared = [g for g in groups.values() if len(g) > 1]
+    in_shared = {i for g in shared for i in g}
+    group_ws = [Workspace() for _ in shared]
     h = w = hp = wp = 0
     stride = int(model.stride)
+    p0 = protocols[0]
     if features is None:
-        features = frame_features(seq, model, protocol, device, timings, batch_size=batch_size, dtype=dtype)
+        features = frame_features(seq, model, p0, device, timings[0], batch_size=batch_size, dtype=dtype)
     for t, feats in features:
-        t0 = time.perf_counter()
         if dtype is not None and feats.dtype != dtype:
             feats = feats.to(dtype)
         if t == first_t:
             h, w = annos[t].shape
-            hp, wp = processed_size(h, w, protocol)
+            hp, wp = processed_size(h, w, p0)
             if feats.shape[-2:] != feature_size(hp, wp, stride):
                 raise InputFileError(
                     f"model output {tuple(feats.shape[-2:])} is not ceil(size/stride) of the "
@@ -312,27 +360,52 @@ def propagate_vos(
         if t < first_t:
             continue
         fsize = tuple(feats.shape[-2:])
+        outs: list[np.ndarray] = []
         if t == first_t:
-            ids_p = to_processed_ids(torch.from_numpy(annos[t]), hp, wp, protocol).to(device)
-            lab = labels_at_features(ids_p, label_ids, fsize, protocol, tables)
-            buf.start(feats, lab)
-            out = annos[t]
+            ids_p = to_processed_ids(torch.from_numpy(annos[t]), hp, wp, p0).to(device)
+            for ws in group_ws:
+                ws.clear()
+            for i, (p, buf) in enumerate(zip(protocols, bufs)):
+                t0 = time.perf_counter()
+                buf.start(feats, labels_at_features(ids_p, label_ids, fsize, p, tables))
+                outs.append(annos[t])
+                timings[i].propagation_s += time.perf_counter() - t0
         else:
-            soft = predict(feats, buf.frames(), protocol, workspace=buf.workspace)
-            chan = decode_labels(soft, hp, wp, h, w, protocol)
-            out_t = lut[chan]
-            if t in annos:  # new objects join: their first mask overrides the prediction
-                a = torch.from_numpy(annos[t]).to(device)
-                out_t = torch.where(a > 0, a, out_t)
-            out = out_t.cpu().numpy()  # the one device-to-host copy per frame
-            if protocol.feedback == "soft" and t not in annos:
-                lab = soft
-            else:  # hard feedback: the arg-maxed prediction, from the copy still on the device
-                ids_p = to_processed_ids(out_t, hp, wp, protocol)
-                lab = labels_at_features(ids_p, label_ids, fsize, protocol, tables)
-            buf.push(feats, lab)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        timings.propagation_s += time.perf_counter() - t0
-        timings.frames += 1
-        yield t, out
+            softs: dict[int, torch.Tensor] = {}
+            for g, ws in zip(shared, group_ws):  # one search per group, each member mixes
+                t0 = time.perf_counter()
+                lead = protocols[g[0]]
+                kmax = max(int(protocols[i].topk) for i in g)  # type: ignore[arg-type]
+                cands = candidates(feats, bufs[g[0]].frames(), lead, kmax, workspace=ws)
+                _sync(device)
+                timings[g[0]].propagation_s += time.perf_counter() - t0
+                for i in g:
+                    t0 = time.perf_counter()
+                    p = protocols[i]
+                    softs[i] = mix(cands, [f.labels for f in bufs[i].frames()], int(p.topk), p.temperature)  # type: ignore[arg-type]
+                    _sync(device)
+                    timings[i].propagation_s += time.perf_counter() - t0
+            for i, (p, buf) in enumerate(zip(protocols, bufs)):
+                t0 = time.perf_counter()
+                soft = softs[i] if i in in_shared else predict(feats, buf.frames(), p, workspace=buf.workspace)
+                chan = decode_labels(soft, hp, wp, h, w, p)
+                out_t = lut[chan]
+                if t in annos:  # new objects join: their first mask overrides the prediction
+                    a = torch.from_numpy(annos[t]).to(device)
+                    out_t = torch.where(a > 0, a, out_t)
+                outs.append(out_t.cpu().numpy())  # the one device-to-host copy per frame
+                if p.feedback == "soft" and t not in annos:
+                    lab = soft
+                else:  # hard feedback: the arg-maxed prediction, from the copy still on the device
+                    lab = labels_at_features(to_processed_ids(out_t, hp, wp, p), label_ids, fsize, p, tables)
+                buf.push(feats, lab)
+                _sync(device)
+                timings[i].propagation_s += time.perf_counter() - t0
+        for tm in timings:
+            tm.frames += 1
+        yield t, outs
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":  # so that the time lands on the step that did the work
+        torch.cuda.synchronize(device)

@@ -166,8 +166,9 @@ class Workspace:
         """Drop everything (e.g. between videos, to release memory early)."""
         self.__init__()  # type: ignore[misc]
 
-    def load(self, frames: list[ContextFrame], capacity: int, dtype: torch.dtype) -> None:
-        """Place ``frames`` in slots ``0 .. len(frames)-1`` (the order of slots does not matter)."""
+    def load(self, frames: list[ContextFrame], capacity: int, dtype: torch.dtype, labels: bool = True) -> None:
+        """Place ``frames`` in slots ``0 .. len(frames)-1`` (the order of slots does not matter);
+        their labels too when ``labels`` (only the softmax-over-all path reads them here)."""
         f0 = frames[0]
         C, h, w = f0.feats.shape
         K = f0.labels.shape[0]
@@ -207,7 +208,7 @@ class Workspace:
                 slot[i] = j
             j = slot[i]
             assert j is not None
-            if self.owner_labels[j] is not f.labels:
+            if labels and self.owner_labels[j] is not f.labels:
                 self.labels[:, :, j] = f.labels.permute(1, 2, 0)
                 self.owner_labels[j] = f.labels
         self.slots = [int(j) for j in slot]  # type: ignore[arg-type]
@@ -216,36 +217,79 @@ class Workspace:
 # --- candidate accumulation ------------------------------------------------------------------------
 
 
-class _Candidates:
-    """Collects each target cell's candidates from the parts (dense frames, windowed frames).
+class Candidates:
+    """Each target cell's best candidates, before labels are attached.
 
-    With top-k, a part hands in its own best ``k`` distinct candidates per target (a candidate
-    with multiplicity >= 1 takes at least one of the k places, so the overall top-k is always
-    among the parts' top-k) and the final selection runs on their union. Without top-k (softmax
-    over all candidates), parts are merged as running log-sum-exp sums.
+    Attributes (all (n, P), one row per target cell, n = h*w):
+        vals: Raw similarity (not divided by the temperature); ``-inf`` pads short lists.
+        counts: Multiplicity of the candidate (CRW's padded copies of frame 0).
+        frame: Index of the candidate's frame in the context list.
+        cell: Flat cell index (y * w + x) of the candidate in its frame.
+
+    Each part of the context (unrestricted frames; windowed frames) contributes its own best
+    ``k`` distinct candidates per target. A candidate with multiplicity >= 1 takes at least one
+    of the k places, so the overall top-k' for any k' <= k is always among them: one candidate
+    list serves every top-k and temperature (what protocol sweeps share between grid points).
     """
 
-    def __init__(self, n: int, n_labels: int, topk: int | None, inv_t: float, dev: torch.device, dt: torch.dtype):
-        self.n, self.n_labels, self.topk, self.inv_t, self.dev, self.dt = n, n_labels, topk, inv_t, dev, dt
-        self.vals: list[torch.Tensor] = []
-        self.counts: list[torch.Tensor] = []
-        self.labels: list[torch.Tensor] = []
-        if topk is None:
-            self.m = torch.full((n,), float("-inf"), device=dev, dtype=dt)
-            self.num = torch.zeros(n, n_labels, device=dev, dtype=dt)
-            self.den = torch.zeros(n, device=dev, dtype=dt)
+    def __init__(self, n: int, dev: torch.device, dt: torch.dtype):
+        self.n, self.dev, self.dt = n, dev, dt
+        self.parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
-    def new_part(self, kk: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Buffers (n, kk) values, (n, kk) multiplicities, (n, kk, K) labels for one part."""
-        v = torch.empty(self.n, kk, device=self.dev, dtype=self.dt)
-        c = torch.empty(self.n, kk, device=self.dev, dtype=self.dt)
-        lab = torch.empty(self.n, kk, self.n_labels, device=self.dev, dtype=self.dt)
-        self.vals.append(v)
-        self.counts.append(c)
-        self.labels.append(lab)
-        return v, c, lab
+    def new_part(self, kk: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Buffers (n, kk): values, multiplicities, frame indices, cell indices."""
+        part = (
+            torch.empty(self.n, kk, device=self.dev, dtype=self.dt),
+            torch.empty(self.n, kk, device=self.dev, dtype=self.dt),
+            torch.empty(self.n, kk, device=self.dev, dtype=torch.long),
+            torch.empty(self.n, kk, device=self.dev, dtype=torch.long),
+        )
+        self.parts.append(part)
+        return part
 
-    def add_softmax(self, rows: torch.Tensor, m: torch.Tensor, num: torch.Tensor, den: torch.Tensor) -> None:
+    def merged(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        if len(self.parts) == 1:
+            return self.parts[0]
+        return tuple(torch.cat(x, dim=1) for x in zip(*self.parts))  # type: ignore[return-value]
+
+
+def mix(cands: Candidates, labels: list[torch.Tensor], topk: int, temperature: float) -> torch.Tensor:
+    """Softmax-weighted mean of the labels of each target's ``topk`` best candidates.
+
+    Args:
+        cands: From :func:`candidates` with a ``k`` of at least ``topk``.
+        labels: The labels (K, h, w) of each context frame, in the context list's order.
+        topk: Number of places (a candidate of multiplicity m takes m of them).
+        temperature: Softmax temperature on the similarities.
+
+    Returns:
+        (K, h, w) label mix.
+    """
+    vals, counts, frame, cell = cands.merged()
+    K, h, w = labels[0].shape
+    table = torch.stack([lab.reshape(K, h * w) for lab in labels]).to(cands.dt)  # (F, K, hw)
+    table = table.transpose(1, 2).reshape(-1, K)  # row = frame * hw + cell
+    vals, pos = torch.topk(vals, min(topk, vals.shape[1]), dim=1)  # sorted, descending
+    c = torch.gather(counts, 1, pos)
+    before = torch.cumsum(c, dim=1) - c  # places already taken by better candidates
+    take = torch.minimum((topk - before).clamp(min=0), c)
+    wgt = torch.exp((vals - vals[:, :1]) / temperature) * take
+    wgt = wgt / wgt.sum(dim=1, keepdim=True)
+    rows = torch.gather(frame, 1, pos) * (h * w) + torch.gather(cell, 1, pos)
+    out = torch.einsum("nk,nkc->nc", wgt, table[rows])
+    return out.t().reshape(K, h, w)
+
+
+class _SoftmaxSums:
+    """Softmax over all candidates (no top-k), merged part by part as running log-sum-exp sums."""
+
+    def __init__(self, n: int, n_labels: int, inv_t: float, dev: torch.device, dt: torch.dtype):
+        self.inv_t = inv_t
+        self.m = torch.full((n,), float("-inf"), device=dev, dtype=dt)
+        self.num = torch.zeros(n, n_labels, device=dev, dtype=dt)
+        self.den = torch.zeros(n, device=dev, dtype=dt)
+
+    def add(self, rows: torch.Tensor, m: torch.Tensor, num: torch.Tensor, den: torch.Tensor) -> None:
         """Merge a part's (max, weighted label sum, weight sum) for the targets ``rows``."""
         old = self.m[rows]
         new = torch.maximum(old, m)
@@ -257,21 +301,7 @@ class _Candidates:
         self.m[rows] = new
 
     def result(self) -> torch.Tensor:
-        """(n, K) label mix."""
-        if self.topk is None:
-            return self.num / self.den[:, None]
-        vals = torch.cat(self.vals, dim=1)
-        counts = torch.cat(self.counts, dim=1)
-        labels = torch.cat(self.labels, dim=1)
-        k = self.topk
-        vals, pos = torch.topk(vals, min(k, vals.shape[1]), dim=1)  # sorted, descending
-        c = torch.gather(counts, 1, pos)
-        before = torch.cumsum(c, dim=1) - c  # places already taken by better candidates
-        take = torch.minimum((k - before).clamp(min=0), c)
-        wgt = torch.exp((vals - vals[:, :1]) * self.inv_t) * take
-        wgt = wgt / wgt.sum(dim=1, keepdim=True)
-        lab = torch.gather(labels, 1, pos[:, :, None].expand(-1, -1, labels.shape[2]))
-        return torch.einsum("nk,nkc->nc", wgt, lab)
+        return self.num / self.den[:, None]
 
 
 def _softmax_weights(
@@ -308,6 +338,55 @@ def _top_columns(s: torch.Tensor, k: int, groups: int = 16) -> tuple[torch.Tenso
 # --- prediction ----------------------------------------------------------------------------------
 
 
+def _label_dtype(dtype: torch.dtype) -> torch.dtype:
+    return dtype if dtype in (torch.float32, torch.float64) else torch.float32
+
+
+def _budget(query: torch.Tensor, budget_mb: float | None) -> int:
+    if budget_mb is None:  # CPU: small enough for the allocator to recycle; GPU: batch blocks
+        budget_mb = 24.0 if query.device.type == "cpu" else 512.0
+    return int(budget_mb * 2**20) // query.element_size()  # in elements
+
+
+def _split(context: list[ContextFrame], protocol: Protocol) -> tuple[list[int], list[int]]:
+    """Indices of the unrestricted and of the windowed context frames."""
+    windowed = protocol.radius is not None
+    dense = [i for i, f in enumerate(context) if not (f.restricted and windowed)]
+    local = [i for i, f in enumerate(context) if f.restricted and windowed]
+    return dense, local
+
+
+def candidates(
+    query: torch.Tensor,
+    context: list[ContextFrame],
+    protocol: Protocol,
+    k: int,
+    block: int = 8,
+    workspace: Workspace | None = None,
+    budget_mb: float | None = None,
+) -> Candidates:
+    """The best ``k`` candidates of each target cell of ``query`` (labels are not used).
+
+    ``protocol`` supplies the radius and window shape; top-k and temperature are applied by
+    :func:`mix`. Arguments as for :func:`predict`.
+    """
+    C, h, w = query.shape
+    hw = h * w
+    dt = _label_dtype(query.dtype)
+    budget = _budget(query, budget_mb)
+    dense, local = _split(context, protocol)
+    cands = Candidates(hw, query.device, dt)
+    q = query.permute(1, 2, 0).contiguous()  # (h, w, C): the rows of a block are contiguous
+    if dense:
+        _dense_part(q.view(hw, C), context, dense, k, budget, dt, cands, None, None)
+    if local:
+        ws = workspace if workspace is not None else Workspace()
+        ws.load([context[i] for i in local], protocol.context, dt, labels=False)
+        plan = _block_plan(h, w, float(protocol.radius), protocol.window, block, q.device, q.dtype)  # type: ignore[arg-type]
+        _local_part(q, context, local, ws, plan, block, k, budget, dt, cands, None, None)
+    return cands
+
+
 def predict(
     query: torch.Tensor,
     context: list[ContextFrame],
@@ -337,94 +416,104 @@ def predict(
     """
     C, h, w = query.shape
     hw = h * w
-    K = context[0].labels.shape[0]
-    dev, fdt = query.device, query.dtype
-    dt = fdt if fdt in (torch.float32, torch.float64) else torch.float32  # label mixing dtype
-    reach = window_reach(protocol)
-    dense = [f for f in context if not f.restricted or reach is None]
-    local = [f for f in context if f.restricted and reach is not None]
-    inv_t = 1.0 / protocol.temperature
     k = protocol.topk
-    if k is not None and k >= hw * sum(f.count for f in context):
-        k = None  # every candidate is in the top-k: a softmax over all
-    if budget_mb is None:
-        budget_mb = 24.0 if dev.type == "cpu" else 512.0
-    budget = int(budget_mb * 2**20) // query.element_size()  # in elements
-    cands = _Candidates(hw, K, k, inv_t, dev, dt)
-    q = query.permute(1, 2, 0).contiguous()  # (h, w, C): the rows of a block are contiguous
-
+    if k is not None and k < hw * sum(f.count for f in context):
+        cands = candidates(query, context, protocol, k, block, workspace, budget_mb)
+        return mix(cands, [f.labels for f in context], k, protocol.temperature)
+    # every candidate counts (no top-k, or k beyond the number of candidates): softmax over all
+    K = context[0].labels.shape[0]
+    dt = _label_dtype(query.dtype)
+    budget = _budget(query, budget_mb)
+    dense, local = _split(context, protocol)
+    sums = _SoftmaxSums(hw, K, 1.0 / protocol.temperature, query.device, dt)
+    q = query.permute(1, 2, 0).contiguous()
     if dense:
-        _dense_part(q.view(hw, C), dense, cands, k, budget, dt)
+        _dense_part(q.view(hw, C), context, dense, None, budget, dt, None, sums, K)
     if local:
         ws = workspace if workspace is not None else Workspace()
-        ws.load(local, protocol.context, dt)
-        plan = _block_plan(h, w, float(protocol.radius), protocol.window, block, dev, fdt)  # type: ignore[arg-type]
-        _local_part(q, local, ws, plan, block, cands, k, budget, dt)
-    return cands.result().t().reshape(K, h, w)
+        ws.load([context[i] for i in local], protocol.context, dt, labels=True)
+        plan = _block_plan(h, w, float(protocol.radius), protocol.window, block, q.device, q.dtype)  # type: ignore[arg-type]
+        _local_part(q, context, local, ws, plan, block, None, budget, dt, None, sums, K)
+    return sums.result().t().reshape(K, h, w)
 
 
 def _dense_part(
     q: torch.Tensor,
-    frames: list[ContextFrame],
-    cands: _Candidates,
+    context: list[ContextFrame],
+    which: list[int],
     k: int | None,
     budget: int,
     dt: torch.dtype,
+    cands: Candidates | None,
+    sums: _SoftmaxSums | None,
+    K: int | None,
 ) -> None:
     """Unrestricted frames: every target against every cell, in slices of target rows."""
     hw, C = q.shape
     dev = q.device
-    K = frames[0].labels.shape[0]
+    frames = [context[i] for i in which]
     if len(frames) == 1:
         keys = frames[0].feats.reshape(C, hw)
     else:
         keys = torch.cat([f.feats.reshape(C, hw) for f in frames], dim=1)  # (C, Fd*hw)
-    labels = torch.cat([f.labels.reshape(K, hw).t() for f in frames], dim=0).to(dt)
     counts = torch.cat([torch.full((hw,), float(f.count), device=dev, dtype=dt) for f in frames])
+    frame_of = torch.tensor(which, device=dev).repeat_interleave(hw)  # column -> context index
     m = keys.shape[1]
     step = max(1, min(hw, budget // m))
-    if k is not None:
+    if sums is not None:
+        assert K is not None
+        labels = torch.cat([f.labels.reshape(K, hw).t() for f in frames], dim=0).to(dt)
+    else:
+        assert cands is not None and k is not None
         kk = min(k, m)
-        pv, pc, pl = cands.new_part(kk)
+        pv, pc, pf, pcell = cands.new_part(kk)
     for r0 in range(0, hw, step):
         r1 = min(hw, r0 + step)
         s = q[r0:r1] @ keys  # (rows, Fd*hw)
-        if k is None:
-            mx, e = _softmax_weights(s.to(dt), counts, cands.inv_t, (1,))
-            cands.add_softmax(torch.arange(r0, r1, device=dev), mx[:, 0], e @ labels, e.sum(dim=1))
+        if sums is not None:
+            mx, e = _softmax_weights(s.to(dt), counts, sums.inv_t, (1,))
+            sums.add(torch.arange(r0, r1, device=dev), mx[:, 0], e @ labels, e.sum(dim=1))
             continue
         v, i = _top_columns(s, kk)
         pv[r0:r1] = v
         pc[r0:r1] = counts[i]
-        pl[r0:r1] = labels[i]
+        pf[r0:r1] = frame_of[i]
+        pcell[r0:r1] = i % hw
 
 
 def _local_part(
     q: torch.Tensor,
-    frames: list[ContextFrame],
+    context: list[ContextFrame],
+    which: list[int],
     ws: Workspace,
     plan: tuple[_Group, ...],
     block: int,
-    cands: _Candidates,
     k: int | None,
     budget: int,
     dt: torch.dtype,
+    cands: Candidates | None,
+    sums: _SoftmaxSums | None,
+    K: int | None,
 ) -> None:
     """Windowed frames: each block of targets against its window in every frame at once."""
     h, w, C = q.shape
     dev = q.device
-    assert ws.keys is not None and ws.labels is not None
-    nf = len(frames)
-    cap = ws.keys.shape[3]
-    K = ws.labels.shape[3]
+    assert ws.keys is not None
+    nf = len(which)
+    slot_idx = torch.tensor(ws.slots, device=dev)
     fcnt = torch.zeros(nf, device=dev, dtype=dt)  # multiplicity of each slot
-    fcnt[torch.tensor(ws.slots, device=dev)] = torch.tensor([float(f.count) for f in frames], device=dev, dtype=dt)
-    labels_flat = ws.labels.view(h * w * cap, K)  # row = cell * cap + slot
-    ks, ls, qs = ws.keys.stride(), ws.labels.stride(), q.stride()
+    fcnt[slot_idx] = torch.tensor([float(context[i].count) for i in which], device=dev, dtype=dt)
+    slot_frame = torch.zeros(nf, device=dev, dtype=torch.long)  # slot -> context index
+    slot_frame[slot_idx] = torch.tensor(which, device=dev)
+    ks, qs = ws.keys.stride(), q.stride()
     gather = dev.type != "cpu"
-    if k is not None:
+    if sums is None:
+        assert cands is not None and k is not None
         kk = min(k, nf * max(g.wh * g.ww for g in plan))
-        pv, pc, pl = (t.view(h, w, *t.shape[1:]) for t in cands.new_part(kk))
+        pv, pc, pf, pcell = (t.view(h, w, -1) for t in cands.new_part(kk))
+    else:
+        assert ws.labels is not None and K is not None
+        ls = ws.labels.stride()
     for g in plan:
         n, nc = g.bh * g.bw, g.wh * g.ww
         per_block = (C + n) * nc * nf if gather else n * nc * nf  # copied windows + scores
@@ -458,25 +547,26 @@ def _local_part(
                     (wy0 + torch.arange(cy, device=dev) * block)[:, None] * w
                     + (wx0 + torch.arange(cx, device=dev) * block)[None, :]
                 ).reshape(nb, 1, 1)
-                tgt = (origin + g.oy * w + g.ox) + (
-                    torch.arange(g.bh, device=dev)[:, None] * w + torch.arange(g.bw, device=dev)[None, :]
-                ).reshape(1, 1, n)
-                if k is None:
+                if sums is not None:
+                    assert ws.labels is not None and K is not None
                     s = s.to(dt) + g.bias.to(dt)[None, :, :, :, None]
                     lw = ws.labels[:, :, :nf].as_strided(
                         (cy, cx, g.wh, g.ww, nf, K),
                         (block * ls[0], block * ls[1], ls[0], ls[1], ls[2], ls[3]),
                         ws.labels.storage_offset() + wy0 * ls[0] + wx0 * ls[1],
                     ).reshape(nb, g.wh, g.ww * nf, K)
-                    mx, e = _softmax_weights(s, fcnt, cands.inv_t, (1, 3, 4))
+                    mx, e = _softmax_weights(s, fcnt, sums.inv_t, (1, 3, 4))
                     num = torch.matmul(e.view(nb, g.wh, n, g.ww * nf), lw).sum(1)
                     den = e.sum(dim=(1, 3, 4))
-                    cands.add_softmax(tgt.reshape(-1), mx.reshape(-1), num.reshape(-1, K), den.reshape(-1))
+                    tgt = (origin + g.oy * w + g.ox) + (
+                        torch.arange(g.bh, device=dev)[:, None] * w + torch.arange(g.bw, device=dev)[None, :]
+                    ).reshape(1, 1, n)
+                    sums.add(tgt.reshape(-1), mx.reshape(-1), num.reshape(-1, K), den.reshape(-1))
                     continue
                 # rank window cells by their best frame (+ the neighbourhood bias); the k best
-                # candidates lie in the k best cells
-                kc = min(kk, nc)
+                # candidates lie in the k best cells (the argument of _top_columns).
                 # (max_pool1d is a much faster max over a short innermost dim than amax)
+                kc = min(kk, nc)
                 cm = torch.nn.functional.max_pool1d(s.view(-1, 1, g.ww * nf), nf).view(nb, g.wh, n, g.ww)
                 cm = (cm + g.bias).transpose(1, 2).reshape(nb, n, nc)
                 ci = torch.topk(cm, kc, dim=2).indices  # (nb, n, kc) window cells
@@ -493,15 +583,16 @@ def _local_part(
                 xs = slice(tx0, tx0 + cx * g.bw)
 
                 def put(dst: torch.Tensor, val: torch.Tensor, fill: float) -> None:
-                    # (blocks, targets, ...) -> the rows and columns of the frame they cover
-                    val = val.reshape(cy, cx, g.bh, g.bw, *val.shape[2:]).transpose(1, 2)
-                    dst[ys, xs, :kb] = val.reshape(cy * g.bh, cx * g.bw, *val.shape[4:])
+                    # (blocks, targets, kb) -> the rows and columns of the frame they cover
+                    val = val.reshape(cy, cx, g.bh, g.bw, kb).transpose(1, 2)
+                    dst[ys, xs, :kb] = val.reshape(cy * g.bh, cx * g.bw, kb)
                     if kb < kk:  # a tiny window offers fewer than k candidates
                         dst[ys, xs, kb:] = fill
 
                 put(pv, v.to(dt), float("-inf"))
                 put(pc, fcnt[slot], 0.0)
-                put(pl, labels_flat[cell * cap + slot], 0.0)
+                put(pf, slot_frame[slot], 0)
+                put(pcell, cell, 0)
 
 
 # --- rolling context -----------------------------------------------------------------------------

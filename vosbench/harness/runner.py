@@ -158,11 +158,11 @@ def run_sweep(cfg: RunConfig, progress: Callable[[str, int, int], None] | None =
 def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> list[RunResult]:
     import torch
 
-    from vosbench.harness.engine import Timings, frame_features, precision_dtype, propagate_vos
+    from vosbench.harness.engine import Timings, precision_dtype, propagate_many
     from vosbench.harness.factory import create_model, load_dataset
     from vosbench.harness.metrics import SequenceScorer, summarize, write_per_frame_csv, write_per_object_csv
     from vosbench.harness.registry import datasets, models
-    from vosbench.harness.sweep import FeatureCache, grid
+    from vosbench.harness.sweep import grid
     from vosbench.models.checkpoints import sha256_file
 
     t_start = time.perf_counter()
@@ -230,75 +230,59 @@ def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> li
         run_dir = Path(cfg.out) / cfg.dataset / cfg.model / run_id
         run_dir.mkdir(parents=True, exist_ok=False)
         folders.append(_RunFolder(run_dir, record, protocol, Timings(), device))
-    total = sum(len(s.outputs()) for s in seqs) * len(folders)
+    total = sum(len(s.outputs()) for s in seqs)
     done = 0
-    # model and dataset setup is counted once, in the first record (which also computes the
-    # features of a sweep); the other grid points' times are what each extra point costs
+    # model and dataset setup is counted once, in the first record (which also carries the
+    # encoder's time); the other grid points' times are what each extra point costs
     folders[0].elapsed = time.perf_counter() - t_start
-    current: _RunFolder | None = None
     try:
         for seq in seqs:
-            cache = FeatureCache() if len(folders) > 1 and not model_spec.copy_first_frame else None
-            try:
-                for i, folder in enumerate(folders):
-                    current = folder
-                    t_seq = time.perf_counter()
-                    if not seq.gt:
-                        scorer = None
-                    elif hasattr(ds, "make_scorer"):  # e.g. YouTube-VOS: objects scored from first appearance
-                        scorer = ds.make_scorer(seq)
-                    else:
-                        scorer = SequenceScorer(seq.name)
-                    feats = None
-                    if cache is not None:
-                        feats = (
-                            cache.record(
-                                frame_features(
-                                    seq, model, folder.protocol, device, folder.timings, cfg.batch_size, dtype=dtype
-                                )
-                            )
-                            if i == 0
-                            else cache.replay()
-                        )
-                    outputs = set(seq.outputs())
-                    for t, ids in propagate_vos(
-                        seq,
-                        model,
-                        folder.protocol,
-                        device,
-                        folder.timings,
-                        cfg.batch_size,
-                        model_spec.copy_first_frame,
-                        features=feats,
-                        dtype=dtype,
-                    ):
-                        if t in outputs and cfg.save_predictions:
-                            folder.submit_write(folder.pred_dir / seq.name / f"{seq.frames[t]}.png", ids)
-                        if scorer is not None and t in seq.gt:
-                            folder.submit_score(scorer, seq, t, ids)
-                        folder.drain(16)
-                        if t in outputs:
-                            done += 1
-                            if progress:
-                                progress(seq.name, done, total)
-                    folder.drain(0)
-                    if scorer is not None:
-                        folder.scores.extend(scorer.result())
-                    folder.elapsed += time.perf_counter() - t_seq
-            finally:
-                if cache is not None:
-                    cache.close()
-        current = None
+            scorers: list[Any] = []
+            for folder in folders:
+                if not seq.gt:
+                    scorers.append(None)
+                elif hasattr(ds, "make_scorer"):  # e.g. YouTube-VOS: objects scored from first appearance
+                    scorers.append(ds.make_scorer(seq))
+                else:
+                    scorers.append(SequenceScorer(seq.name))
+            outputs = set(seq.outputs())
+            for t, outs in propagate_many(
+                seq,
+                model,
+                [f.protocol for f in folders],
+                device,
+                [f.timings for f in folders],
+                cfg.batch_size,
+                model_spec.copy_first_frame,
+                dtype=dtype,
+            ):
+                for folder, scorer, ids in zip(folders, scorers, outs):
+                    t0 = time.perf_counter()
+                    if t in outputs and cfg.save_predictions:
+                        folder.submit_write(folder.pred_dir / seq.name / f"{seq.frames[t]}.png", ids)
+                    if scorer is not None and t in seq.gt:
+                        folder.submit_score(scorer, seq, t, ids)
+                    folder.drain(16)
+                    folder.elapsed += time.perf_counter() - t0
+                if t in outputs:
+                    done += 1
+                    if progress:
+                        progress(seq.name, done, total)
+            for folder, scorer in zip(folders, scorers):
+                t0 = time.perf_counter()
+                folder.drain(0)
+                if scorer is not None:
+                    folder.scores.extend(scorer.result())
+                folder.elapsed += time.perf_counter() - t0
     except BaseException as e:
         for folder in folders:
             folder.shutdown()
-            if folder is current or folder.record["status"] == "running":
-                folder.record["status"] = "failed" if isinstance(e, Exception) else "interrupted"
-                folder.record["error"] = f"{type(e).__name__}: {e}"
-                folder.record["timings"] = _timings(folder.timings, folder.t_eval, time.perf_counter() - folder.elapsed, device)
-                atomic_write_text(folder.run_dir / "summary.json", json.dumps(folder.record, indent=2) + "\n")
+            folder.record["status"] = "failed" if isinstance(e, Exception) else "interrupted"
+            folder.record["error"] = f"{type(e).__name__}: {e}"
+            folder.record["timings"] = _timings(folder.timings, folder.t_eval, folder.t_start(t_start, len(folders)), device)
+            atomic_write_text(folder.run_dir / "summary.json", json.dumps(folder.record, indent=2) + "\n")
         if isinstance(e, VosbenchError):
-            where = current.run_dir if current is not None else folders[0].run_dir
+            where = folders[0].run_dir if len(folders) == 1 else folders[0].run_dir.parent
             e.args = (f"{e}\n(run folder with the work done so far: {where})",)
         raise
     results = []
@@ -323,7 +307,7 @@ def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> li
             record["submission_zip"] = str(z)
         record["status"] = "complete"
         folder.elapsed += time.perf_counter() - t0
-        record["timings"] = _timings(folder.timings, folder.t_eval, time.perf_counter() - folder.elapsed, device)
+        record["timings"] = _timings(folder.timings, folder.t_eval, folder.t_start(t_start, len(folders)), device)
         atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")
         results.append(RunResult(run_dir, record, folder.scores))
     return results
@@ -356,6 +340,15 @@ class _RunFolder:
             return time.perf_counter() - t0
 
         self.pending.append(self.scorer_pool.submit(score))
+
+    def t_start(self, run_start: float, n_folders: int) -> float:
+        """Start time for the record's total: the run's own start for a single run; for a grid
+        point, as if its attributed work (encoder, its propagation, its writing and scoring)
+        had run alone."""
+        if n_folders == 1:
+            return run_start
+        t = self.timings
+        return time.perf_counter() - (self.elapsed + t.decode_s + t.features_s + t.propagation_s)
 
     def drain(self, limit: int) -> None:
         """Wait until at most ``limit`` frames are in flight (re-raises their errors)."""

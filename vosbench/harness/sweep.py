@@ -1,21 +1,19 @@
-"""Protocol sweeps: one encoder pass per sequence, many propagation settings.
+"""Protocol sweeps: one encoder pass per frame, many propagation settings.
 
 ``vosbench run ... --sweep topk=5,10,20 --sweep temperature=0.05,0.07`` runs every combination
-of the listed values (the grid) as its own run folder with its own record. The features of a
-sequence are computed once, for the first grid point, kept in a :class:`FeatureCache` (in
-memory, or in a temporary file when large) and replayed for the other grid points, so each
-extra grid point costs only propagation and scoring. Only settings that leave the features
+of the listed values (the grid) as its own run folder with its own record. All grid points are
+propagated in lockstep, frame by frame (:func:`vosbench.harness.engine.propagate_many`): each
+frame's features are computed once and used by every grid point while they are in memory (no
+feature cache, memory flat with video length), and grid points that differ only in top-k,
+temperature or label handling also share the similarity search, so an extra grid point costs
+little more than mixing labels, writing and scoring. Only settings that leave the features
 unchanged can be swept.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
-import tempfile
-from collections.abc import Iterable, Iterator
-from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from vosbench.harness.errors import ConfigError
@@ -79,81 +77,6 @@ def grid(sweep: Sweep) -> list[dict[str, str]]:
     return [dict(zip(keys, combo)) for combo in itertools.product(*(v for _, v in sweep))]
 
 
-class FeatureCache:
-    """The features of one sequence, recorded while they are computed and replayed afterwards.
-
-    Kept on the features' device while the total stays under ``max_memory_mb``; beyond that,
-    frames go to a temporary file on disk (memory-mapped) and are moved back to the device one
-    at a time when replayed. Call :meth:`close` (or use as a context manager) to free it.
-    """
-
-    def __init__(self, max_memory_mb: float = 2048.0, tmp_dir: str | os.PathLike[str] | None = None):
-        self.max_bytes = int(max_memory_mb * 2**20)
-        self.tmp_dir = tmp_dir
-        self.frames: list[tuple[int, Any]] = []
-        self.nbytes = 0
-        self._dir: str | None = None
-        self._file: Any = None
-        self._spilled: list[tuple[int, int, tuple[int, ...], Any, Any]] = []  # (t, offset, shape, dtype, device)
-
-    def record(self, source: Iterable[tuple[int, Any]]) -> Iterator[tuple[int, Any]]:
-        """Pass ``(t, feats)`` through while keeping a copy."""
-        for t, f in source:
-            self._keep(t, f)
-            yield t, f
-
-    def _keep(self, t: int, f: Any) -> None:
-        size = f.numel() * f.element_size()
-        if self._file is None and self.nbytes + size <= self.max_bytes:
-            self.frames.append((t, f))
-            self.nbytes += size
-            return
-        if self._file is None:
-            self._dir = tempfile.mkdtemp(prefix="vosbench-features-", dir=self.tmp_dir)
-            self._file = open(Path(self._dir) / "features.bin", "w+b")  # noqa: SIM115 (closed in close())
-        import torch
-
-        raw = f.detach().contiguous().view(torch.uint8).reshape(-1).cpu().numpy()  # bit-exact, any dtype
-        offset = self._file.seek(0, os.SEEK_END)
-        self._file.write(raw.tobytes())
-        self._spilled.append((t, offset, tuple(f.shape), f.dtype, f.device))
-
-    def replay(self) -> Iterator[tuple[int, Any]]:
-        """``(t, feats)`` in the recorded order, on the device they were computed on."""
-        import numpy as np
-        import torch
-
-        yield from self.frames
-        if self._file is None:
-            return
-        self._file.flush()
-        for t, offset, shape, dtype, device in self._spilled:
-            n = int(np.prod(shape)) * torch.empty((), dtype=dtype).element_size()
-            buf = np.fromfile(self._file.name, dtype=np.uint8, count=n, offset=offset)
-            yield t, torch.from_numpy(buf).view(dtype).reshape(shape).to(device)
-
-    @property
-    def spilled(self) -> bool:
-        return self._file is not None
-
-    def close(self) -> None:
-        self.frames = []
-        self.nbytes = 0
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-        self._spilled = []
-
-    def __enter__(self) -> FeatureCache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
 def print_sweep_table(results: list[Any]) -> None:
     """Compare the grid points of a finished sweep (one row each, best J&F in bold)."""
     from rich.console import Console
@@ -189,6 +112,6 @@ def print_sweep_table(results: list[Any]) -> None:
         )
     console.print(table)
     console.print(
-        "the first grid point's time includes computing the features; the others reuse them "
-        f"(run folders under {results[0].run_dir.parent})"
+        "times: the first grid point carries the encoder and each shared similarity search; the "
+        f"others reuse them (run folders under {results[0].run_dir.parent})"
     )
