@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from vosbench.harness.cli import cli
 
 RUNS = Path(__file__).resolve().parent / "golden" / "runs"
+HEAD = "dataset,model,checkpoint,protocol,protocol_settings,sequences"
 
 
 def invoke(*args: str):
@@ -43,7 +44,7 @@ def write(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
 
 def edit(path: Path, model: str, dataset: str, metric: str, delta: float) -> None:
     header, rows = read(path)
-    hits = [r for r in rows if r["model"] == model and r["dataset"] == dataset]
+    hits = [r for r in rows if r["model"] == model and r["dataset"] == dataset and r["sequences"] != "dog"]
     assert hits
     for r in hits:
         r[metric] = repr(float(r[metric]) + delta)
@@ -59,7 +60,7 @@ def test_update_writes_the_leaderboard_csv_and_check_passes(baseline):
     assert baseline.read_text() == board.stdout
     res = check(baseline)
     assert res.exit_code == 0, res.output
-    assert "check passed: 49 metric(s) of 7 row(s)" in res.output
+    assert "check passed: 56 metric(s) of 8 row(s)" in res.output
     for col in ("baseline", "now", "delta", "result"):
         assert col in res.output
 
@@ -95,7 +96,7 @@ def test_missing_model_row_fails_and_names_it(baseline):
     write(baseline, header, rows + [ghost])
     res = check(baseline)
     assert res.exit_code == 1
-    assert "1 baseline row(s) without a run: crw @ pretrained.pth (0123456789ab) on davis16-val (crw v1)" in res.output
+    assert "1 baseline row(s) without a run: crw @ pretrained.pth (0123456789ab) on davis16-val [blackswan+dog] (crw v1)" in res.output
 
 
 def test_extra_rows_are_reported_not_failed(baseline):
@@ -104,24 +105,26 @@ def test_extra_rows_are_reported_not_failed(baseline):
     res = check(baseline)
     assert res.exit_code == 0, res.output
     assert "not in the baseline (reported, not checked):" in res.output
-    assert "identity on davis16-val (crw v1 [1])" in res.output
+    assert "identity on davis16-val [blackswan+dog] (crw v1 [1])" in res.output
+    assert "identity on davis16-val [dog] (crw v1 [1])" in res.output
 
 
 def test_changed_protocol_settings_do_not_match(baseline):
     header, rows = read(baseline)
     for r in rows:
-        if r["model"] == "identity":
+        if r["model"] == "identity" and r["sequences"] == "dog":
             r["protocol_settings"] = r["protocol_settings"].replace("topk=10", "topk=20")
     write(baseline, header, rows)
     res = check(baseline)
-    assert res.exit_code == 1 and "identity on davis16-val (crw v1)" in res.output
+    assert res.exit_code == 1 and "without a run: identity on davis16-val [dog] (crw v1)" in res.output
+    assert "not in the baseline (reported, not checked):\n  identity on davis16-val [dog] (crw v1 [1])" in res.output
 
 
 def test_json_baseline(tmp_path):
     path = tmp_path / "baseline.json"
     assert invoke("check", "--baseline", str(path), "--runs", str(RUNS), "--update").exit_code == 0
     doc = json.loads(path.read_text())
-    assert doc["format"] == "vosbench-leaderboard" and len(doc["rows"]) == 7
+    assert doc["format"] == "vosbench-leaderboard" and len(doc["rows"]) == 8
     assert check(path).exit_code == 0
     doc["rows"][0]["metrics"]["J_mean"] += 5
     path.write_text(json.dumps(doc))
@@ -143,10 +146,10 @@ def test_published_rows_in_a_baseline_are_ignored(tmp_path):
     [
         ("{not json", "cannot parse JSON"),
         ('{"format": "something-else", "rows": []}', "not a JSON leaderboard"),
-        ("dataset,model\nx,y\n", "missing column(s) checkpoint, protocol, protocol_settings"),
-        ("dataset,model,checkpoint,protocol,protocol_settings,JF_mean\nd,m,-,crw v1,s,high\n", "JF_mean='high' is not a number"),
-        ("dataset,model,checkpoint,protocol,protocol_settings,JJ\nd,m,-,crw v1,s,1\n", "unknown column(s) JJ"),
-        ("dataset,model,checkpoint,protocol,protocol_settings,JF_mean\n", "no run rows"),
+        ("dataset,model\nx,y\n", "missing column(s) checkpoint, protocol, protocol_settings, sequences"),
+        (f"{HEAD},JF_mean\nd,m,-,crw v1,s,a,high\n", "JF_mean='high' is not a number"),
+        (f"{HEAD},JJ\nd,m,-,crw v1,s,a,1\n", "unknown column(s) JJ"),
+        (f"{HEAD},JF_mean\n", "no run rows"),
     ],
 )
 def test_malformed_baseline_exits_2(tmp_path, content, message):

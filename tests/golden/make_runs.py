@@ -88,6 +88,10 @@ def main() -> None:
                   ("blackswan", 1, 0.85, 1.0, 0.02, 0.80, 1.0, 0.05),
                   ("dog", 1, 0.50, 0.6, 0.20, 0.52, 0.6, 0.18),
               ])
+    # A newer identity run on one sequence only: a row of its own, never "the latest" full run.
+    write_run("davis16-val", "identity", "20261126-080000-dddddd", "2026-11-26T08:00:00+00:00", CRW, objects=[
+        ("dog", 1, 0.11, 0.0, 0.50, 0.12, 0.0, 0.45),
+    ])
     # A newer lab run that failed: never the "latest" row.
     write_run("davis16-val", "lab", "20261125-080000-ffffff", "2026-11-25T08:00:00+00:00", CRW, metrics={},
               status="failed")

@@ -1,8 +1,8 @@
 """Regression check: the latest run records against a committed baseline leaderboard.
 
 A baseline is a leaderboard written as CSV or JSON (``vosbench leaderboard --format csv|json`` or
-``vosbench check --update``). Rows are matched on (dataset, model, checkpoint, protocol name and
-version, protocol settings); values are percent, so the tolerance is in points. A metric fails
+``vosbench check --update``). Rows are matched on (dataset, sequence set, model, checkpoint,
+protocol name and version, protocol settings); values are percent, so the tolerance is in points. A metric fails
 when it got *worse* by more than the tolerance (lower for most metrics, higher for the decays);
 with ``both_ways`` any move beyond the tolerance fails, so a baseline cannot silently go stale.
 A baseline row without a current run fails; current rows the baseline does not know are only
@@ -34,21 +34,22 @@ from vosbench.harness.records import RunRecord, find_records
 
 # Float noise from rounding the baseline to its decimals must never flip a verdict.
 _EPS = 1e-9
-MATCH_COLUMNS = ("dataset", "model", "checkpoint", "protocol", "protocol_settings")
+MATCH_COLUMNS = ("dataset", "model", "checkpoint", "protocol", "protocol_settings", "sequences")
 
 
 @dataclass(frozen=True)
 class BaselineRow:
     """One row of a baseline file: its identity and its metric values (percent)."""
 
-    key: tuple[str, str, str, str, str]
+    key: tuple[str, str, str, str, str, str]
     metrics: dict[str, float]
     line: int = 0
 
     def describe(self) -> str:
-        dataset, model, checkpoint, protocol, _ = self.key
+        dataset, model, checkpoint, protocol, _, sequences = self.key
         ck = "" if checkpoint in ("", "-") else f" @ {checkpoint}"
-        return f"{model}{ck} on {dataset} ({protocol})"
+        seqs = f" [{sequences}]" if sequences else ""
+        return f"{model}{ck} on {dataset}{seqs} ({protocol})"
 
 
 @dataclass(frozen=True)

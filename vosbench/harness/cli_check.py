@@ -62,21 +62,22 @@ def check(baseline: Path, tolerance: float, runs: Path, both_ways: bool, update:
         return key[3] if len(v) <= 1 else f"{key[3]} #{v.index(key[4]) + 1}"
 
     table = Table(title=escape(f"vosbench check against {baseline} (tolerance {tolerance:g} points)"))
-    for col, just in (("dataset", "left"), ("model", "left"), ("checkpoint", "left"), ("protocol", "left"),
+    for col, just in (("dataset", "left"), ("sequences", "left"), ("model", "left"), ("checkpoint", "left"), ("protocol", "left"),
                       ("metric", "left"), ("baseline", "right"), ("now", "right"), ("delta", "right"),
                       ("result", "left")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     for c in result.comparisons:
-        ds, model, ck, _, _ = c.row.key
+        ds, model, ck, _, _, seqs = c.row.key
         now = "-" if c.now is None else f"{c.now:.3f}"
         delta = "-" if c.delta is None else f"{0.0 if abs(c.delta) < 5e-4 else c.delta:+.3f}"
         verdict = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]",
                    "changed": "[yellow]FAIL (improved)[/yellow]", "missing": "[red]FAIL (not reported)[/red]"}[c.status]
-        table.add_row(escape(ds), escape(model), escape(ck), escape(proto(c.row.key)), c.metric, f"{c.baseline:.3f}",
+        table.add_row(escape(ds), escape(seqs or "-"), escape(model), escape(ck), escape(proto(c.row.key)), c.metric,
+                      f"{c.baseline:.3f}",
                       now, delta, verdict)
     for b in result.missing:
-        ds, model, ck, _, _ = b.key
-        table.add_row(escape(ds), escape(model), escape(ck), escape(proto(b.key)), "-", "-", "-", "-",
+        ds, model, ck, _, _, seqs = b.key
+        table.add_row(escape(ds), escape(seqs or "-"), escape(model), escape(ck), escape(proto(b.key)), "-", "-", "-", "-",
                       "[red]FAIL (no run)[/red]")
     console.print(table)
     for name, settings in variants.items():

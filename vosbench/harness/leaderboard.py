@@ -27,6 +27,7 @@ from vosbench.harness.records import (
     model_label,
     per_sequence_jf,
     select_runs,
+    sequences_label,
     settings_key,
 )
 
@@ -61,7 +62,7 @@ METRIC_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
 # Metric a table is sorted by when none is chosen (or the chosen one is not in that table).
 PRIMARY = ("overall", "JF_mean", "PCK@0.1", "J_mean")
 
-KEY_COLUMNS = ("dataset", "kind", "model", "checkpoint", "protocol", "protocol_ref", "protocol_settings")
+KEY_COLUMNS = ("dataset", "sequences", "kind", "model", "checkpoint", "protocol", "protocol_ref", "protocol_settings")
 RUN_COLUMNS = ("run_id", "created")
 INFO_COLUMNS = ("source", "note")
 
@@ -78,6 +79,8 @@ class Row:
         protocol: ``"<name> v<version>"``, or ``"published"``.
         protocol_settings: Canonical settings key (runs) or the protocol note (published).
         metrics: Metric key -> value in percent.
+        sequences: The sequence set of the run (see :func:`~vosbench.harness.records.sequences_label`);
+            empty for published rows.
         run_id, created: Which run (empty for published rows).
         protocol_dict: The full recorded protocol (runs only).
         info: Published rows: id, source, protocol note, note.
@@ -91,6 +94,7 @@ class Row:
     protocol: str
     protocol_settings: str
     metrics: dict[str, float]
+    sequences: str = ""
     run_id: str = ""
     created: str = ""
     protocol_dict: dict[str, Any] = field(default_factory=dict)
@@ -98,15 +102,16 @@ class Row:
     ref: str = ""
 
     @property
-    def key(self) -> tuple[str, str, str, str, str]:
+    def key(self) -> tuple[str, str, str, str, str, str]:
         """Identity used to match rows between a baseline and new runs."""
-        return (self.dataset, self.model, self.checkpoint, self.protocol, self.protocol_settings)
+        return (self.dataset, self.model, self.checkpoint, self.protocol, self.protocol_settings, self.sequences)
 
     def describe(self) -> str:
-        """Short human name for messages: ``lab on davis16-val (crw v1 [1])``."""
+        """Short human name for messages: ``lab on davis16-val [dog+libby] (crw v1 [1])``."""
         ck = "" if self.checkpoint in ("", "-") else f" @ {self.checkpoint}"
+        seqs = f" [{self.sequences}]" if self.sequences else ""
         ref = f" [{self.ref}]" if self.ref else ""
-        return f"{self.model}{ck} on {self.dataset} ({self.protocol}{ref})"
+        return f"{self.model}{ck} on {self.dataset}{seqs} ({self.protocol}{ref})"
 
 
 @dataclass
@@ -149,6 +154,7 @@ def row_from_record(record: RunRecord) -> Row:
         protocol=f"{record.protocol_name} v{record.protocol_version}",
         protocol_settings=settings_key(record.protocol_settings()),
         metrics=metrics,
+        sequences=sequences_label(record),
         run_id=record.run_id,
         created=record.created,
         protocol_dict=dict(record.protocol),
@@ -225,7 +231,7 @@ def _sorted(rows: list[Row], metric: str) -> list[Row]:
         v = r.metrics.get(metric)
         missing = v is None or math.isnan(v)
         return (missing, 0.0 if missing else -sign * v, r.kind != "run", r.model, r.checkpoint, r.protocol,
-                r.protocol_settings, r.created, r.run_id)
+                r.protocol_settings, r.sequences, r.created, r.run_id)
 
     return sorted(rows, key=key)
 
@@ -368,8 +374,11 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
         out.append("")
         out.append(f"Sorted by {m.header} ({direction}); values in %.")
         out.append("")
-        headers = ["Model", "Checkpoint", "Protocol"] + (["Run"] if board.all_runs else []) + [c.header for c in table.columns]
-        aligns = [":--"] * (3 + int(board.all_runs)) + ["--:"] * len(table.columns)
+        # a Sequences column only where runs of one dataset cover different sequence sets
+        mixed = len({r.sequences for r in table.rows if r.kind == "run"}) > 1
+        extra = (["Sequences"] if mixed else []) + (["Run"] if board.all_runs else [])
+        headers = ["Model", "Checkpoint", "Protocol", *extra] + [c.header for c in table.columns]
+        aligns = [":--"] * (3 + len(extra)) + ["--:"] * len(table.columns)
         out.append("| " + " | ".join(headers) + " |")
         out.append("|" + "|".join(aligns) + "|")
         best = {c.key: _best(table, c, decimals) for c in table.columns}
@@ -378,6 +387,8 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
                 cells = [f"{_md_escape(r.model)} *(published)*", _md_escape(r.checkpoint), f"published [{r.ref}]"]
             else:
                 cells = [_md_escape(r.model), _md_escape(r.checkpoint), f"{r.protocol} [{r.ref}]"]
+            if mixed:
+                cells.append(_md_escape(r.sequences or "-"))
             if board.all_runs:
                 cells.append(r.run_id or "-")
             for c in table.columns:
@@ -431,6 +442,7 @@ def to_records(board: Leaderboard, decimals: int = 3) -> list[dict[str, Any]]:
         out.append(
             {
                 "dataset": r.dataset,
+                "sequences": r.sequences,
                 "kind": r.kind,
                 "model": r.model,
                 "checkpoint": r.checkpoint,
@@ -542,8 +554,10 @@ def build_per_sequence(
     cols = board.tables[0].rows
     labels, values, overall = [], {}, {}
     seq_order: list[str] = []
-    for row in cols:
-        label = row.model + ("" if row.checkpoint == "-" else f" @ {row.checkpoint}") + f" [{row.ref}]"
+    base = [r.model + ("" if r.checkpoint == "-" else f" @ {r.checkpoint}") + f" [{r.ref}]" for r in cols]
+    for row, label in zip(cols, base):
+        if base.count(label) > 1 and len({c.sequences for c, b in zip(cols, base) if b == label}) > 1:
+            label += f" ({row.sequences})"  # same model and protocol on another sequence set
         if all_runs:
             label += f" {row.run_id}"
         labels.append(label)

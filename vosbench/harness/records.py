@@ -13,6 +13,7 @@ machines without torch-heavy imports.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -275,14 +276,31 @@ def settings_key(settings: dict[str, Any]) -> str:
     return ";".join(f"{k}={fmt_setting(v)}" for k, v in sorted(settings.items()))
 
 
-def identity(record: RunRecord) -> tuple[str, str, str, str, str]:
-    """What makes two runs comparable: dataset, model (+options), checkpoint, protocol, settings."""
+def sequences_label(record: RunRecord) -> str:
+    """The sequences a run covered: up to three names joined by ``+``, else their count and a short
+    hash of the sorted names (``6 sequences #1a2b3c``); empty when the record lists none.
+
+    Part of a row's identity, so a run on ``--sequences`` never replaces a run on the whole set.
+    """
+    names = sorted(set(record.sequences))
+    if not names:
+        return ""
+    if len(names) <= 3:
+        return "+".join(names)
+    digest = hashlib.sha1("\n".join(names).encode("utf-8")).hexdigest()[:6]
+    return f"{len(names)} sequences #{digest}"
+
+
+def identity(record: RunRecord) -> tuple[str, str, str, str, str, str]:
+    """What makes two runs comparable: dataset, model (+options), checkpoint, protocol, settings,
+    and the set of sequences."""
     return (
         record.dataset,
         model_label(record),
         checkpoint_label(record),
         f"{record.protocol_name} v{record.protocol_version}",
         settings_key(record.protocol_settings()),
+        sequences_label(record),
     )
 
 

@@ -589,6 +589,8 @@ def make_report(
         if (main.run_dir / "per_joint_pck.csv").is_file():
             try:
                 joints, cols = read_per_joint_pck(main.run_dir)
+                # the two thresholds papers report, when the file has a whole curve
+                cols = {k: v for k, v in cols.items() if k in ("PCK@0.1", "PCK@0.2")} or cols
                 if joints and cols:
                     img = plot_joint_bars(joints, cols, f"PCK per joint ({labels[0]})", out_dir / "pck_per_joint.png")
                     rep.images.append(img)
