@@ -188,7 +188,7 @@ def ids_to_onehot(
     ids = ids.long()
     chan = lut[ids]
     oh = F.one_hot(chan, num_classes=len(label_ids)).permute(2, 0, 1).float()
-    oh[0][~known[ids]] = 1.0  # ids that are no object (void) count as background
+    oh[0].masked_fill_(~known[ids], 1.0)  # ids that are no object (void) count as background
     return oh
 
 

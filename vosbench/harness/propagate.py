@@ -32,7 +32,10 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -335,7 +338,56 @@ def _top_columns(s: torch.Tensor, k: int, groups: int = 16) -> tuple[torch.Tenso
     return v, torch.gather(cols, 1, j)
 
 
+# --- CPU scheduling ------------------------------------------------------------------------------
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _run_or_defer(tasks: list[Callable[[], None]] | None, task: Callable[[], None]) -> None:
+    if tasks is None:
+        task()
+    else:
+        tasks.append(task)
+
+
+def _run_tasks(tasks: list[Callable[[], None]], device: torch.device) -> None:
+    """Run independent pieces of work (they write disjoint rows of the result).
+
+    On a multi-core CPU the pieces are shared out to one worker thread per core, each running
+    its torch operations single-threaded. The many small operations of a frame then do not each
+    wait at a parallel-region barrier for every core, which on a busy machine (cores shared with
+    other processes) made them several times slower than the same work on one core.
+    """
+    global _POOL
+    n = torch.get_num_threads()
+    if device.type != "cpu" or n <= 1 or len(tasks) <= 1 or not _POOL_LOCK.acquire(blocking=False):
+        for task in tasks:  # GPU (one stream), one core, or another caller owns the workers
+            task()
+        return
+    try:
+        if _POOL is None or _POOL._max_workers != n:  # type: ignore[attr-defined]
+            _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="vosbench-propagate")
+        torch.set_num_threads(1)
+        try:
+            for f in [_POOL.submit(task) for task in tasks]:
+                f.result()
+        finally:
+            torch.set_num_threads(n)
+    finally:
+        _POOL_LOCK.release()
+
+
 # --- prediction ----------------------------------------------------------------------------------
+
+
+def _small(values: list[int] | list[float], dev: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """A small tensor of Python values on ``dev``. On a GPU it goes through pinned memory with an
+    asynchronous copy, so the host does not wait for the queued work (no round trip)."""
+    t = torch.tensor(values, dtype=dtype)
+    if dev.type == "cuda":
+        return t.pin_memory().to(dev, non_blocking=True)
+    return t.to(dev)
 
 
 def _label_dtype(dtype: torch.dtype) -> torch.dtype:
@@ -377,13 +429,15 @@ def candidates(
     dense, local = _split(context, protocol)
     cands = Candidates(hw, query.device, dt)
     q = query.permute(1, 2, 0).contiguous()  # (h, w, C): the rows of a block are contiguous
+    tasks: list[Callable[[], None]] = []
     if dense:
-        _dense_part(q.view(hw, C), context, dense, k, budget, dt, cands, None, None)
+        _dense_part(q.view(hw, C), context, dense, k, budget, dt, cands, None, None, tasks)
     if local:
         ws = workspace if workspace is not None else Workspace()
         ws.load([context[i] for i in local], protocol.context, dt, labels=False)
         plan = _block_plan(h, w, float(protocol.radius), protocol.window, block, q.device, q.dtype)  # type: ignore[arg-type]
-        _local_part(q, context, local, ws, plan, block, k, budget, dt, cands, None, None)
+        _local_part(q, context, local, ws, plan, block, k, budget, dt, cands, None, None, tasks)
+    _run_tasks(tasks, query.device)
     return cands
 
 
@@ -447,8 +501,10 @@ def _dense_part(
     cands: Candidates | None,
     sums: _SoftmaxSums | None,
     K: int | None,
+    tasks: list[Callable[[], None]] | None = None,
 ) -> None:
-    """Unrestricted frames: every target against every cell, in slices of target rows."""
+    """Unrestricted frames: every target against every cell, in slices of target rows (run now,
+    or appended to ``tasks``)."""
     hw, C = q.shape
     dev = q.device
     frames = [context[i] for i in which]
@@ -457,7 +513,7 @@ def _dense_part(
     else:
         keys = torch.cat([f.feats.reshape(C, hw) for f in frames], dim=1)  # (C, Fd*hw)
     counts = torch.cat([torch.full((hw,), float(f.count), device=dev, dtype=dt) for f in frames])
-    frame_of = torch.tensor(which, device=dev).repeat_interleave(hw)  # column -> context index
+    frame_of = _small(which, dev, torch.long).repeat_interleave(hw)  # column -> context index
     m = keys.shape[1]
     step = max(1, min(hw, budget // m))
     if sums is not None:
@@ -467,18 +523,21 @@ def _dense_part(
         assert cands is not None and k is not None
         kk = min(k, m)
         pv, pc, pf, pcell = cands.new_part(kk)
-    for r0 in range(0, hw, step):
-        r1 = min(hw, r0 + step)
+
+    def rows(r0: int, r1: int) -> None:
         s = q[r0:r1] @ keys  # (rows, Fd*hw)
         if sums is not None:
             mx, e = _softmax_weights(s.to(dt), counts, sums.inv_t, (1,))
             sums.add(torch.arange(r0, r1, device=dev), mx[:, 0], e @ labels, e.sum(dim=1))
-            continue
+            return
         v, i = _top_columns(s, kk)
         pv[r0:r1] = v
         pc[r0:r1] = counts[i]
         pf[r0:r1] = frame_of[i]
         pcell[r0:r1] = i % hw
+
+    for r0 in range(0, hw, step):
+        _run_or_defer(tasks, functools.partial(rows, r0, min(hw, r0 + step)))
 
 
 def _local_part(
@@ -494,17 +553,17 @@ def _local_part(
     cands: Candidates | None,
     sums: _SoftmaxSums | None,
     K: int | None,
+    tasks: list[Callable[[], None]] | None = None,
 ) -> None:
-    """Windowed frames: each block of targets against its window in every frame at once."""
+    """Windowed frames: each block of targets against its window in every frame at once (the
+    chunks of blocks run now, or are appended to ``tasks``)."""
     h, w, C = q.shape
     dev = q.device
     assert ws.keys is not None
     nf = len(which)
-    slot_idx = torch.tensor(ws.slots, device=dev)
-    fcnt = torch.zeros(nf, device=dev, dtype=dt)  # multiplicity of each slot
-    fcnt[slot_idx] = torch.tensor([float(context[i].count) for i in which], device=dev, dtype=dt)
-    slot_frame = torch.zeros(nf, device=dev, dtype=torch.long)  # slot -> context index
-    slot_frame[slot_idx] = torch.tensor(which, device=dev)
+    by_slot = sorted(zip(ws.slots, which))  # (slot, context index), every slot 0..nf-1 once
+    fcnt = _small([float(context[i].count) for _, i in by_slot], dev, dt)  # multiplicity per slot
+    slot_frame = _small([i for _, i in by_slot], dev, torch.long)  # slot -> context index
     ks, qs = ws.keys.stride(), q.stride()
     gather = dev.type != "cpu"
     if sums is None:
@@ -514,6 +573,82 @@ def _local_part(
     else:
         assert ws.labels is not None and K is not None
         ls = ws.labels.stride()
+
+    def chunk(g: _Group, by0: int, bx0: int, nby: int, nbx: int) -> None:
+        n, nc = g.bh * g.bw, g.wh * g.ww
+        cy, cx = min(nby, g.nby - by0), min(nbx, g.nbx - bx0)
+        nb = cy * cx
+        ty0, tx0 = g.y0 + by0 * block, g.x0 + bx0 * block
+        wy0, wx0 = ty0 - g.oy, tx0 - g.ox
+        # windows as a strided view (blocks, wh, C, ww * slots): one GEMM per window row
+        win = ws.keys[..., :nf].as_strided(
+            (cy, cx, g.wh, C, g.ww, nf),
+            (block * ks[1], block * ks[2], ks[1], ks[0], ks[2], ks[3]),
+            ws.keys.storage_offset() + wy0 * ks[1] + wx0 * ks[2],
+        )
+        qb = q.as_strided(
+            (cy, cx, g.bh, g.bw, C),
+            (block * qs[0], block * qs[1], qs[0], qs[1], qs[2]),
+            q.storage_offset() + ty0 * qs[0] + tx0 * qs[1],
+        ).reshape(nb, 1, n, C)
+        if gather:  # GPU: copy the windows out and run one batched product
+            s = torch.matmul(qb, win.reshape(nb, g.wh, C, g.ww * nf))
+        else:  # CPU: each block's product reads its window in place (no copy)
+            s = torch.empty(nb, g.wh, n, g.ww * nf, device=dev, dtype=q.dtype)
+            for b in range(nb):
+                torch.matmul(qb[b, 0], win[b // cx, b % cx].reshape(g.wh, C, g.ww * nf), out=s[b])
+        s = s.view(nb, g.wh, n, g.ww, nf)  # (blocks, window row, target, window col, slot)
+        origin = (  # flat frame index of each block's window origin
+            (wy0 + torch.arange(cy, device=dev) * block)[:, None] * w
+            + (wx0 + torch.arange(cx, device=dev) * block)[None, :]
+        ).reshape(nb, 1, 1)
+        if sums is not None:
+            assert ws.labels is not None and K is not None
+            s = s.to(dt) + g.bias.to(dt)[None, :, :, :, None]
+            lw = ws.labels[:, :, :nf].as_strided(
+                (cy, cx, g.wh, g.ww, nf, K),
+                (block * ls[0], block * ls[1], ls[0], ls[1], ls[2], ls[3]),
+                ws.labels.storage_offset() + wy0 * ls[0] + wx0 * ls[1],
+            ).reshape(nb, g.wh, g.ww * nf, K)
+            mx, e = _softmax_weights(s, fcnt, sums.inv_t, (1, 3, 4))
+            num = torch.matmul(e.view(nb, g.wh, n, g.ww * nf), lw).sum(1)
+            den = e.sum(dim=(1, 3, 4))
+            tgt = (origin + g.oy * w + g.ox) + (
+                torch.arange(g.bh, device=dev)[:, None] * w + torch.arange(g.bw, device=dev)[None, :]
+            ).reshape(1, 1, n)
+            sums.add(tgt.reshape(-1), mx.reshape(-1), num.reshape(-1, K), den.reshape(-1))
+            return
+        # rank window cells by their best frame (+ the neighbourhood bias); the k best
+        # candidates lie in the k best cells (the argument of _top_columns).
+        # (max_pool1d is a much faster max over a short innermost dim than amax)
+        kc = min(kk, nc)
+        cm = torch.nn.functional.max_pool1d(s.view(-1, 1, g.ww * nf), nf).view(nb, g.wh, n, g.ww)
+        cm = (cm + g.bias).transpose(1, 2).reshape(nb, n, nc)
+        ci = torch.topk(cm, kc, dim=2).indices  # (nb, n, kc) window cells
+        r, c = ci // g.ww, ci % g.ww
+        row = ((torch.arange(nb, device=dev)[:, None, None] * g.wh + r) * n
+               + torch.arange(n, device=dev)[None, :, None]) * g.ww + c  # fmt: skip
+        val = s.reshape(-1, nf)[row.reshape(-1)].view(nb, n, kc, nf)
+        val = val + torch.gather(g.bias_rows.expand(nb, n, nc), 2, ci)[..., None]
+        kb = min(kk, kc * nf)
+        v, j = torch.topk(val.reshape(nb, n, kc * nf), kb, dim=2)
+        cell = origin + g.cells[torch.gather(ci, 2, j // nf)]  # (nb, n, kb) frame cells
+        slot = j % nf
+        ys = slice(ty0, ty0 + cy * g.bh)
+        xs = slice(tx0, tx0 + cx * g.bw)
+
+        def put(dst: torch.Tensor, val: torch.Tensor, fill: float) -> None:
+            # (blocks, targets, kb) -> the rows and columns of the frame they cover
+            val = val.reshape(cy, cx, g.bh, g.bw, kb).transpose(1, 2)
+            dst[ys, xs, :kb] = val.reshape(cy * g.bh, cx * g.bw, kb)
+            if kb < kk:  # a tiny window offers fewer than k candidates
+                dst[ys, xs, kb:] = fill
+
+        put(pv, v.to(dt), float("-inf"))
+        put(pc, fcnt[slot], 0.0)
+        put(pf, slot_frame[slot], 0)
+        put(pcell, cell, 0)
+
     for g in plan:
         n, nc = g.bh * g.bw, g.wh * g.ww
         per_block = (C + n) * nc * nf if gather else n * nc * nf  # copied windows + scores
@@ -521,78 +656,7 @@ def _local_part(
         nby = max(1, min(g.nby, budget // (per_block * nbx)))
         for by0 in range(0, g.nby, nby):
             for bx0 in range(0, g.nbx, nbx):
-                cy, cx = min(nby, g.nby - by0), min(nbx, g.nbx - bx0)
-                nb = cy * cx
-                ty0, tx0 = g.y0 + by0 * block, g.x0 + bx0 * block
-                wy0, wx0 = ty0 - g.oy, tx0 - g.ox
-                # windows as a strided view (blocks, wh, C, ww * slots): one GEMM per window row
-                win = ws.keys[..., :nf].as_strided(
-                    (cy, cx, g.wh, C, g.ww, nf),
-                    (block * ks[1], block * ks[2], ks[1], ks[0], ks[2], ks[3]),
-                    ws.keys.storage_offset() + wy0 * ks[1] + wx0 * ks[2],
-                )
-                qb = q.as_strided(
-                    (cy, cx, g.bh, g.bw, C),
-                    (block * qs[0], block * qs[1], qs[0], qs[1], qs[2]),
-                    q.storage_offset() + ty0 * qs[0] + tx0 * qs[1],
-                ).reshape(nb, 1, n, C)
-                if gather:  # GPU: copy the windows out and run one batched product
-                    s = torch.matmul(qb, win.reshape(nb, g.wh, C, g.ww * nf))
-                else:  # CPU: each block's product reads its window in place (no copy)
-                    s = torch.empty(nb, g.wh, n, g.ww * nf, device=dev, dtype=q.dtype)
-                    for b in range(nb):
-                        torch.matmul(qb[b, 0], win[b // cx, b % cx].reshape(g.wh, C, g.ww * nf), out=s[b])
-                s = s.view(nb, g.wh, n, g.ww, nf)  # (blocks, window row, target, window col, slot)
-                origin = (  # flat frame index of each block's window origin
-                    (wy0 + torch.arange(cy, device=dev) * block)[:, None] * w
-                    + (wx0 + torch.arange(cx, device=dev) * block)[None, :]
-                ).reshape(nb, 1, 1)
-                if sums is not None:
-                    assert ws.labels is not None and K is not None
-                    s = s.to(dt) + g.bias.to(dt)[None, :, :, :, None]
-                    lw = ws.labels[:, :, :nf].as_strided(
-                        (cy, cx, g.wh, g.ww, nf, K),
-                        (block * ls[0], block * ls[1], ls[0], ls[1], ls[2], ls[3]),
-                        ws.labels.storage_offset() + wy0 * ls[0] + wx0 * ls[1],
-                    ).reshape(nb, g.wh, g.ww * nf, K)
-                    mx, e = _softmax_weights(s, fcnt, sums.inv_t, (1, 3, 4))
-                    num = torch.matmul(e.view(nb, g.wh, n, g.ww * nf), lw).sum(1)
-                    den = e.sum(dim=(1, 3, 4))
-                    tgt = (origin + g.oy * w + g.ox) + (
-                        torch.arange(g.bh, device=dev)[:, None] * w + torch.arange(g.bw, device=dev)[None, :]
-                    ).reshape(1, 1, n)
-                    sums.add(tgt.reshape(-1), mx.reshape(-1), num.reshape(-1, K), den.reshape(-1))
-                    continue
-                # rank window cells by their best frame (+ the neighbourhood bias); the k best
-                # candidates lie in the k best cells (the argument of _top_columns).
-                # (max_pool1d is a much faster max over a short innermost dim than amax)
-                kc = min(kk, nc)
-                cm = torch.nn.functional.max_pool1d(s.view(-1, 1, g.ww * nf), nf).view(nb, g.wh, n, g.ww)
-                cm = (cm + g.bias).transpose(1, 2).reshape(nb, n, nc)
-                ci = torch.topk(cm, kc, dim=2).indices  # (nb, n, kc) window cells
-                r, c = ci // g.ww, ci % g.ww
-                row = ((torch.arange(nb, device=dev)[:, None, None] * g.wh + r) * n
-                       + torch.arange(n, device=dev)[None, :, None]) * g.ww + c  # fmt: skip
-                val = s.reshape(-1, nf)[row.reshape(-1)].view(nb, n, kc, nf)
-                val = val + torch.gather(g.bias_rows.expand(nb, n, nc), 2, ci)[..., None]
-                kb = min(kk, kc * nf)
-                v, j = torch.topk(val.reshape(nb, n, kc * nf), kb, dim=2)
-                cell = origin + g.cells[torch.gather(ci, 2, j // nf)]  # (nb, n, kb) frame cells
-                slot = j % nf
-                ys = slice(ty0, ty0 + cy * g.bh)
-                xs = slice(tx0, tx0 + cx * g.bw)
-
-                def put(dst: torch.Tensor, val: torch.Tensor, fill: float) -> None:
-                    # (blocks, targets, kb) -> the rows and columns of the frame they cover
-                    val = val.reshape(cy, cx, g.bh, g.bw, kb).transpose(1, 2)
-                    dst[ys, xs, :kb] = val.reshape(cy * g.bh, cx * g.bw, kb)
-                    if kb < kk:  # a tiny window offers fewer than k candidates
-                        dst[ys, xs, kb:] = fill
-
-                put(pv, v.to(dt), float("-inf"))
-                put(pc, fcnt[slot], 0.0)
-                put(pf, slot_frame[slot], 0)
-                put(pcell, cell, 0)
+                _run_or_defer(tasks, functools.partial(chunk, g, by0, bx0, nby, nbx))
 
 
 # --- rolling context -----------------------------------------------------------------------------

@@ -120,6 +120,14 @@ def environment(device: Any) -> dict[str, Any]:
 
 
 def peak_memory_mb(device: Any) -> float:
+    """Peak resident memory of this process, MB. Linux: VmHWM, because ru_maxrss of a process
+    started by fork + exec also counts the parent's memory at the fork."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024.0, 1)  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
     return round(rss, 1)
 
