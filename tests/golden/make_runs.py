@@ -107,6 +107,8 @@ def main() -> None:
               metrics={"PCK@0.1": 0.4123, "PCK@0.2": 0.7011, "PCK_pooled@0.1": 0.40, "PCK_pooled@0.2": 0.69,
                        "pck_curve": {"0.05": 0.2, "0.1": 0.4123, "0.2": 0.7011, "0.3": 0.82, "0.4": 0.9, "0.5": 0.95}},
               sequences=["brush_hair_1", "catch_2"])
+    with (OUT / "jhmdb-split1" / "lab" / "20261124-080000-gggggg" / "per_video_pck.csv").open("w") as f:
+        f.write("video,n,PCK@0.1,PCK@0.2\nbrush_hair_1,420,0.45,0.72\ncatch_2,390,0.37,0.68\n")
     write_run("ytvos18-val", "lab", "20261124-090000-hhhhhh", "2026-11-24T09:00:00+00:00", CRW, objects=[
         ("0a1b2c", 1, 0.60, 0.7, 0.1, 0.62, 0.7, 0.1),
         ("0a1b2c", 3, 0.40, 0.4, 0.2, 0.45, 0.5, 0.2),

@@ -26,6 +26,7 @@ from vosbench.harness.records import (
     fmt_setting,
     model_label,
     per_sequence_jf,
+    per_video_pck,
     select_runs,
     sequences_label,
     settings_key,
@@ -512,25 +513,33 @@ def render(board: Leaderboard, fmt: str, decimals: int | None = None) -> str:
 
 @dataclass
 class PerSequence:
-    """J&F per sequence of one dataset, one column per (model, checkpoint, protocol[, run])."""
+    """J&F (or, for keypoints, PCK@0.1) per sequence of one dataset, one column per (model,
+    checkpoint, protocol[, run])."""
 
     dataset: str
     columns: list[Row]
     labels: list[str]
     sequences: list[str]
     values: dict[str, dict[str, float]]  # sequence -> label -> percent
-    overall: dict[str, float]  # label -> J&F over all objects (percent)
+    overall: dict[str, float]  # label -> the run's overall value (percent)
     protocols: list[tuple[str, dict[str, Any]]]
+    metric: str = "J&F"
+    overall_label: str = "J&F (all objects)"
+    explanation: str = (
+        "Per sequence: mean over the sequence's objects of (J-Mean + F-Mean) / 2. "
+        "Last line: the run's J&F-Mean over all objects."
+    )
 
 
 def build_per_sequence(
     records: Iterable[RunRecord], dataset: str | None = None, *, all_runs: bool = False
 ) -> PerSequence:
-    """Per-sequence J&F (mean over the sequence's objects of (J-Mean + F-Mean) / 2) for one dataset.
+    """Per-sequence J&F (mean over the sequence's objects of (J-Mean + F-Mean) / 2) for one dataset;
+    for keypoint datasets, PCK@0.1 per video (``per_video_pck.csv``).
 
     Raises:
-        ConfigError: no dataset given while runs cover several, no runs for it, or a pose dataset.
-        InputFileError: a run lacks a readable ``per_object.csv``.
+        ConfigError: no dataset given while runs cover several, or no runs for it.
+        InputFileError: a run lacks a readable ``per_object.csv`` (``per_video_pck.csv``).
     """
     records = list(records)
     names = sorted({r.dataset for r in records})
@@ -544,11 +553,7 @@ def build_per_sequence(
     chosen = [r for r in select_runs(records, all_runs=all_runs) if r.dataset == dataset]
     if not chosen:
         raise ConfigError(f"no runs for dataset {dataset!r} (runs cover: {', '.join(names) or 'none'})")
-    if all(r.task == "pose" for r in chosen):
-        raise ConfigError(
-            f"--per-sequence needs per-object J&F; {dataset!r} is a keypoint (pose) dataset. "
-            "See per_joint_pck.csv in its run folders."
-        )
+    pose = all(r.task == "pose" for r in chosen)
     board = build(chosen, datasets=[dataset], all_runs=all_runs)
     by_id = {r.run_id: r for r in chosen}
     cols = board.tables[0].rows
@@ -562,7 +567,7 @@ def build_per_sequence(
             label += f" {row.run_id}"
         labels.append(label)
         record = by_id[row.run_id]
-        per_seq = per_sequence_jf(record.run_dir)
+        per_seq = per_video_pck(record.run_dir) if pose else per_sequence_jf(record.run_dir)
         for seq in record.sequences or list(per_seq):
             if seq not in seq_order:
                 seq_order.append(seq)
@@ -570,9 +575,10 @@ def build_per_sequence(
             if seq not in seq_order:
                 seq_order.append(seq)
             values.setdefault(seq, {})[label] = 100.0 * per_seq[seq]
-        if "JF_mean" in record.metrics:
-            overall[label] = 100.0 * record.metrics["JF_mean"]
-    return PerSequence(
+        key = "PCK@0.1" if pose else "JF_mean"
+        if key in record.metrics:
+            overall[label] = 100.0 * record.metrics[key]
+    view = PerSequence(
         dataset=dataset,
         columns=cols,
         labels=labels,
@@ -581,11 +587,19 @@ def build_per_sequence(
         overall=overall,
         protocols=board.protocols,
     )
+    if pose:
+        view.metric = "PCK@0.1"
+        view.overall_label = "PCK@0.1 (all videos)"
+        view.explanation = (
+            "Per video: mean over the 15 joints of each joint's PCK@0.1 in that video. "
+            "Last line: the run's PCK@0.1 over all videos."
+        )
+    return view
 
 
 def per_sequence_markdown(view: PerSequence, decimals: int = 1) -> str:
     """Rows = sequences, columns = runs; best value per sequence in bold."""
-    out = [f"### {view.dataset}: J&F per sequence (%)", ""]
+    out = [f"### {view.dataset}: {view.metric} per sequence (%)", ""]
     out.append("| Sequence | " + " | ".join(_md_escape(lb) for lb in view.labels) + " |")
     out.append("|:--|" + "|".join("--:" for _ in view.labels) + "|")
 
@@ -598,12 +612,9 @@ def per_sequence_markdown(view: PerSequence, decimals: int = 1) -> str:
 
     for seq in view.sequences:
         out.append(line(seq, view.values.get(seq, {})))
-    out.append(line("J&F (all objects)", view.overall))
+    out.append(line(view.overall_label, view.overall))
     out.append("")
-    out.append(
-        "Per sequence: mean over the sequence's objects of (J-Mean + F-Mean) / 2. "
-        "Last line: the run's J&F-Mean over all objects."
-    )
+    out.append(view.explanation)
     out.append("")
     out.append("Protocols:")
     out.append("")
@@ -619,7 +630,7 @@ def per_sequence_csv(view: PerSequence, decimals: int = 3) -> str:
         vals = view.values.get(seq, {})
         writer.writerow([seq] + [repr(round(vals[lb], decimals)) if lb in vals else "" for lb in view.labels])
     writer.writerow(
-        ["J&F (all objects)"]
+        [view.overall_label]
         + [repr(round(view.overall[lb], decimals)) if lb in view.overall else "" for lb in view.labels]
     )
     return buf.getvalue()
@@ -631,6 +642,7 @@ def per_sequence_json(view: PerSequence, decimals: int = 3) -> str:
         "version": 1,
         "units": "percent",
         "dataset": view.dataset,
+        "metric": view.metric,
         "columns": [
             {"label": lb, "model": r.model, "checkpoint": r.checkpoint, "protocol": r.protocol,
              "protocol_ref": r.ref, "run_id": r.run_id}

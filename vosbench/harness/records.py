@@ -376,6 +376,12 @@ def per_sequence_jf(run_dir: str | Path) -> dict[str, float]:
     return {seq: sum(v) / len(v) for seq, v in sums.items()}
 
 
+def per_video_pck(run_dir: str | Path, metric: str = "PCK@0.1") -> dict[str, float]:
+    """Video -> PCK (fraction) from a keypoint run's ``per_video_pck.csv`` (columns video, ..., metric)."""
+    path = Path(run_dir) / "per_video_pck.csv"
+    return {row["video"]: _num(path, row, metric) for row in _read_csv(path, ("video", metric))}
+
+
 def read_per_frame(run_dir: str | Path) -> dict[str, dict[str, list[tuple[str, float, float]]]]:
     """``per_frame.csv`` as sequence -> object -> [(frame, J, F), ...] in file order."""
     path = Path(run_dir) / "per_frame.csv"

@@ -485,7 +485,7 @@ def _summary_table(records: list[RunRecord], labels: list[str]) -> str:
         rows.append(
             f"<tr><td>{html.escape(label)}</td><td>{html.escape(r.dataset)}</td>"
             f"<td>{html.escape(r.protocol_name)} v{r.protocol_version}</td><td>{html.escape(r.run_id)}</td>"
-            f"{cells}<td class=num>{'-' if fps is None else html.escape(str(fps))}</td></tr>"
+            f"{cells}<td class=num>{'-' if not isinstance(fps, (int, float)) else f'{fps:.1f}'}</td></tr>"
         )
     return (
         "<table><thead><tr><th>run</th><th>dataset</th><th>protocol</th><th>run id</th>"
@@ -699,4 +699,7 @@ def make_report(
     from vosbench.harness.masks import atomic_write_text
 
     atomic_write_text(rep.html, doc)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(rep.html, 0o666 & ~umask)  # the temp-file writer creates 0600; a report is for sharing
     return rep
