@@ -17,7 +17,8 @@ Measured (ResNet-18 at native 480p, ``crw`` protocol, real DAVIS-2016 sample):
 4. peak memory (RSS) of each implementation in its own subprocess on the same features;
 5. peak memory of complete ``vosbench run`` processes on generated 480p videos of different
    lengths;
-6. sweep cost: the time of each extra grid point against the first.
+6. sweep cost: the time of each extra grid point against the first;
+7. (``--precision-sequences``) J&F with features in bf16 against fp32 (CPU; fp16 needs a GPU).
 
 Example (about 10 minutes on 2 busy CPU cores)::
 
@@ -27,6 +28,7 @@ Example (about 10 minutes on 2 busy CPU cores)::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -168,6 +170,9 @@ def main() -> None:
     ap.add_argument("--memory-frames", default="50,200", help="lengths of the generated 480p videos ('' = skip)")
     ap.add_argument("--sweep-frames", type=int, default=15, help="frames for the sweep cost (0 = skip)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: all CPUs)")
+    ap.add_argument(
+        "--precision-sequences", default="", help="comma-separated sequences on which to compare J&F of bf16 and fp32 ('' = skip)"
+    )
     ap.add_argument("--worker", choices=["naive", "vosbench", "base"], help=argparse.SUPPRESS)
     ap.add_argument("--features", help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=2, help=argparse.SUPPRESS)
@@ -306,7 +311,7 @@ def main() -> None:
 
         # 6. sweep cost: extra grid points vs the first
         if args.sweep_frames:
-            from vosbench.harness.runner import RunConfig, run_sweep
+            from vosbench.harness.runner import RunConfig, run, run_sweep
 
             root = symlinked_davis16(Path(args.data_root), args.sequence, args.sweep_frames, tmp_p / "sweep-data")
             for label, sweep in (
@@ -317,16 +322,46 @@ def main() -> None:
                     model="resnet18", dataset="davis16-val", data_root=str(root), out=str(tmp_p / "sweeps"),
                     device="cpu", sweep=sweep,
                 )  # fmt: skip
+                t0 = time.perf_counter()
+                run(dataclasses.replace(cfg, sweep=()))  # the first grid point's settings, alone
+                single = time.perf_counter() - t0
+                t0 = time.perf_counter()
                 results = run_sweep(cfg)
+                wall = time.perf_counter() - t0
                 tot = [r.record["timings"]["total_s"] for r in results]
                 extra = tot[1:]
                 print(f"\nsweep {label}, {args.sweep_frames} frames of {args.sequence}, {len(results)} grid points:")
                 for r, s in zip(results, tot):
-                    print(f"  {r.record['sweep']['point']}: {s:6.1f} s  J&F {100 * r.record['metrics']['JF_mean']:.1f}")
+                    print(f"  {r.record['sweep']['point']}: {s:6.1f} s attributed  J&F {100 * r.record['metrics']['JF_mean']:.1f}")
                 print(
-                    f"  extra grid point / first: mean {statistics.mean(extra) / tot[0]:.2f}, "
+                    f"  attributed time, extra grid point / first: mean {statistics.mean(extra) / tot[0]:.2f}, "
                     f"max {max(extra) / tot[0]:.2f}"
                 )
+                print(
+                    f"  wall clock: one run {single:.1f} s, the sweep {wall:.1f} s -> each extra grid point "
+                    f"{(wall - single) / (len(results) - 1) / single:.2f} of a run"
+                )
+
+        # 7. the effect of half-precision features on J&F
+        if args.precision_sequences:
+            from vosbench.harness.runner import RunConfig, run
+
+            names = tuple(x.strip() for x in args.precision_sequences.split(",") if x.strip())
+            print(f"\nJ&F by feature precision ({', '.join(names)}; resnet18, crw):")
+            jf = {}
+            for prec in ("fp32", "bf16"):
+                cfg = RunConfig(
+                    model="resnet18", dataset="davis16-val", data_root=args.data_root, sequences=names,
+                    out=str(tmp_p / "precision"), device="cpu", precision=prec,
+                )  # fmt: skip
+                r = run(cfg)
+                m, ti = r.record["metrics"], r.record["timings"]
+                jf[prec] = m["JF_mean"]
+                print(
+                    f"  {prec}: J&F {100 * m['JF_mean']:.2f}  J {100 * m['J_mean']:.2f}  F {100 * m['F_mean']:.2f}  "
+                    f"(propagation {ti['propagation_s'] / ti['frames']:.3f} s/frame)"
+                )
+            print(f"  bf16 - fp32: {100 * (jf['bf16'] - jf['fp32']):+.2f} J&F points")
 
 
 if __name__ == "__main__":

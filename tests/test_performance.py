@@ -3,6 +3,7 @@ sweeps (equal to separate runs), feature caching, memory flat with video length,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -334,9 +335,9 @@ def test_gpu_run_equals_cpu_run(tiny_davis, tmp_path):
     from vosbench.harness.runner import RunConfig, run
 
     cfg = RunConfig(model="resnet18", dataset="davis17-val", data_root=str(tiny_davis), out=str(tmp_path))
-    cpu = run(cfg.__class__(**{**cfg.__dict__, "device": "cpu"}))
-    gpu = run(cfg.__class__(**{**cfg.__dict__, "device": "cuda"}))
-    fp16 = run(cfg.__class__(**{**cfg.__dict__, "device": "cuda", "precision": "fp16"}))
+    cpu = run(dataclasses.replace(cfg, device="cpu"))
+    gpu = run(dataclasses.replace(cfg, device="cuda"))
+    fp16 = run(dataclasses.replace(cfg, device="cuda", precision="fp16"))
     assert fp16.record["precision"] == "fp16"
     from PIL import Image
 
@@ -348,3 +349,26 @@ def test_gpu_run_equals_cpu_run(tiny_davis, tmp_path):
     same = np.mean([np.mean(a[k] == b[k]) for k in a])
     assert same > 0.999, same
     assert abs(cpu.record["metrics"]["JF_mean"] - fp16.record["metrics"]["JF_mean"]) < 0.03
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_predict_never_waits_for_the_device():
+    """Per frame, propagation queues work only: no operation makes the host wait for the GPU
+    (torch's sync debug mode raises on any), so the only round trip is the caller's output copy."""
+    gen = torch.Generator().manual_seed(4)
+    dev = torch.device("cuda")
+    C, h, w, K = 32, 30, 40, 3
+    p = get_protocol("crw").replace(context=4)
+    feats = [rand_frame(C, h, w, K, gen) for _ in range(8)]
+    feats = [(f.feats.to(dev), f.labels.to(dev)) for f in feats]
+    buf = ContextBuffer(p)
+    buf.start(*feats[0])
+    predict(feats[1][0], buf.frames(), p, workspace=buf.workspace)  # builds the cached plan
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for q, _ in feats[1:]:
+            buf.push(q, predict(q, buf.frames(), p, workspace=buf.workspace))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

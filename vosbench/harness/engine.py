@@ -54,17 +54,24 @@ def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
 
 
 def use_all_cpu_threads() -> int:
-    """Let torch use every CPU this process may run on, unless the user pinned a thread count
-    (OMP_NUM_THREADS / MKL_NUM_THREADS or an earlier torch.set_num_threads to fewer). Returns the
-    thread count in use."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n = os.cpu_count() or 1
-    pinned = any(os.environ.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "VOSBENCH_THREADS"))
-    if not pinned and torch.get_num_threads() < n and not getattr(use_all_cpu_threads, "_done", False):
-        torch.set_num_threads(n)
-    use_all_cpu_threads._done = True  # type: ignore[attr-defined]
+    """Let torch use every CPU this process may run on (once per process; returns the thread
+    count). ``VOSBENCH_THREADS=N`` asks for N threads instead; a thread count pinned with
+    OMP_NUM_THREADS or MKL_NUM_THREADS is left alone."""
+    if not getattr(use_all_cpu_threads, "_done", False):
+        use_all_cpu_threads._done = True  # type: ignore[attr-defined]
+        want = os.environ.get("VOSBENCH_THREADS", "").strip()
+        if want:
+            try:
+                torch.set_num_threads(max(1, int(want)))
+            except ValueError:
+                raise ConfigError(f"VOSBENCH_THREADS={want!r}: expected a number of threads") from None
+        elif not any(os.environ.get(v) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+            try:
+                n = len(os.sched_getaffinity(0))
+            except AttributeError:  # not on Linux
+                n = os.cpu_count() or 1
+            if torch.get_num_threads() < n:
+                torch.set_num_threads(n)
     return torch.get_num_threads()
 
 
@@ -154,7 +161,7 @@ def frame_features(
             with torch.inference_mode():
                 f = model(x)
                 if protocol.l2_normalize:
-                    f = F.normalize(f.float(), dim=1)
+                    f = F.normalize(f.float() if f.dtype in (torch.float16, torch.bfloat16) else f, dim=1)
                 if dtype is not None:
                     f = f.to(dtype)
             if device.type == "cuda":

@@ -8,8 +8,9 @@ frames jointly, and takes the softmax-weighted (temperature) mean of their label
 The naive way (CRW ``test.py``) computes the full (hw x T*hw) affinity and masks it afterwards.
 Here radius-limited frames are matched block by block: the target cells of a small square block
 are compared only with the window that covers the block, in all windowed context frames at once
-(one matrix product per block, read straight from a strided view of the context, no copy), and
-out-of-window entries are dropped before the top-k. Unrestricted frames (CRW's first frame) are
+(one matrix product per block; on CPU it reads the window in place through a strided view of
+the context, on GPU many blocks' windows are copied out and batched), and out-of-window entries
+are dropped before the top-k. Unrestricted frames (CRW's first frame) are
 one dense product per slice of target rows. The result equals the naive computation up to float
 ties in the top-k. Nothing of size (hw x hw) beyond one slice of an unrestricted frame's rows is
 ever built, so memory does not grow with the number of context frames or the video length.
@@ -25,7 +26,9 @@ Duplicated context frames (CRW pads the context with copies of frame 0 while few
 appears m times occupies m places in the top-k and m times the weight, exactly as the copies do.
 
 Everything is device-agnostic torch: on a GPU the whole computation stays on the device. Half
-precision features (bf16/fp16) are matched in that precision; labels are mixed in float32.
+precision features (bf16/fp16) are matched in that precision; labels are mixed in float32. On a
+multi-core CPU the independent pieces of a frame (slices of rows, chunks of blocks) run on one
+worker thread per core (see :func:`_run_tasks`).
 """
 
 from __future__ import annotations
@@ -223,11 +226,10 @@ class Workspace:
 class Candidates:
     """Each target cell's best candidates, before labels are attached.
 
-    Attributes (all (n, P), one row per target cell, n = h*w):
-        vals: Raw similarity (not divided by the temperature); ``-inf`` pads short lists.
-        counts: Multiplicity of the candidate (CRW's padded copies of frame 0).
-        frame: Index of the candidate's frame in the context list.
-        cell: Flat cell index (y * w + x) of the candidate in its frame.
+    :meth:`merged` gives four (n, P) tensors, one row per target cell (n = h*w):
+    ``vals``, the raw similarity (not divided by the temperature; ``-inf`` pads short lists);
+    ``counts``, the candidate's multiplicity (CRW's padded copies of frame 0); ``frame``, the
+    index of its frame in the context list; ``cell``, its flat cell index (y * w + x).
 
     Each part of the context (unrestricted frames; windowed frames) contributes its own best
     ``k`` distinct candidates per target. A candidate with multiplicity >= 1 takes at least one
@@ -251,6 +253,7 @@ class Candidates:
         return part
 
     def merged(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(vals, counts, frame, cell) of all parts side by side."""
         if len(self.parts) == 1:
             return self.parts[0]
         return tuple(torch.cat(x, dim=1) for x in zip(*self.parts))  # type: ignore[return-value]
@@ -620,9 +623,11 @@ def _local_part(
             return
         # rank window cells by their best frame (+ the neighbourhood bias); the k best
         # candidates lie in the k best cells (the argument of _top_columns).
-        # (max_pool1d is a much faster max over a short innermost dim than amax)
         kc = min(kk, nc)
-        cm = torch.nn.functional.max_pool1d(s.view(-1, 1, g.ww * nf), nf).view(nb, g.wh, n, g.ww)
+        if gather:
+            cm = s.amax(dim=4)
+        else:  # on CPU max_pool1d is a much faster max over a short innermost dim than amax
+            cm = torch.nn.functional.max_pool1d(s.view(-1, 1, g.ww * nf), nf).view(nb, g.wh, n, g.ww)
         cm = (cm + g.bias).transpose(1, 2).reshape(nb, n, nc)
         ci = torch.topk(cm, kc, dim=2).indices  # (nb, n, kc) window cells
         r, c = ci // g.ww, ci % g.ww
