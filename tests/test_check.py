@@ -75,6 +75,26 @@ def test_drop_beyond_tolerance_fails_and_within_passes(baseline):
     assert check(baseline, "--tolerance", "0.7").exit_code == 0
 
 
+def test_zero_tolerance_compares_at_the_baseline_precision(baseline):
+    # fixture values are exact at 3 decimals except 46.667 (= 46.6666...), which must not count
+    assert check(baseline, "--tolerance", "0", "--both-ways").exit_code == 0
+    edit(baseline, "resnet18", "davis17-val", "JF_mean", +0.001)
+    res = check(baseline, "--tolerance", "0")
+    assert res.exit_code == 1 and "-0.001" in res.output
+
+
+def test_committed_project_baseline_is_valid_and_anchored():
+    """results/baseline.csv loads, and its identity row on the six real sequences is the official
+    DAVIS number for the copy-frame-0 prediction (shared/data reference: J&F 0.2655281305)."""
+    from vosbench.harness.check import load_baseline
+
+    rows = load_baseline(Path(__file__).resolve().parents[1] / "results" / "baseline.csv")
+    ident = [r for r in rows if r.key[0] == "davis16-val" and r.key[1] == "identity" and r.key[5].startswith("6 ")]
+    assert len(ident) == 1
+    assert ident[0].metrics["JF_mean"] == pytest.approx(26.553, abs=1e-9)
+    assert {r.key[1] for r in rows} == {"identity", "lab", "resnet18"}
+
+
 def test_decay_is_worse_when_it_rises(baseline):
     edit(baseline, "identity", "davis16-val", "J_decay", -1.0)  # now 1 point higher than baseline
     res = check(baseline)

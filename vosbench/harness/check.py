@@ -6,7 +6,8 @@ protocol name and version, protocol settings); values are percent, so the tolera
 when it got *worse* by more than the tolerance (lower for most metrics, higher for the decays);
 with ``both_ways`` any move beyond the tolerance fails, so a baseline cannot silently go stale.
 A baseline row without a current run fails; current rows the baseline does not know are only
-reported.
+reported. New values are rounded to the decimals each baseline value was written with before
+comparing, so ``--tolerance 0`` means "unchanged at the baseline's precision".
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class BaselineRow:
     key: tuple[str, str, str, str, str, str]
     metrics: dict[str, float]
     line: int = 0
+    decimals: dict[str, int] = field(default_factory=dict)
 
     def describe(self) -> str:
         dataset, model, checkpoint, protocol, _, sequences = self.key
@@ -131,6 +133,15 @@ def _bad(path: Path, what: str) -> InputFileError:
     )
 
 
+def _decimals(value: Any) -> int:
+    """Decimals a baseline value was written with (``61.25`` -> 2), so new values are compared at
+    the same precision and rounding never counts as a change."""
+    text = value.strip() if isinstance(value, str) else repr(float(value))
+    if "e" in text.lower() or "." not in text:
+        return 12 if "e" in text.lower() else 0
+    return len(text.split(".", 1)[1])
+
+
 def _value(path: Path, where: str, metric: str, value: Any) -> float | None:
     if value is None or (isinstance(value, str) and value.strip() in ("", "-")):
         return None
@@ -167,12 +178,14 @@ def _read_csv_baseline(path: Path, text: str) -> list[BaselineRow]:
         if (rec.get("kind") or "run") == "published":
             continue
         metrics = {}
+        decimals: dict[str, int] = {}
         for m in metric_cols:
             v = _value(path, f"line {i}", m, rec.get(m))
             if v is not None:
                 metrics[m] = v
+                decimals[m] = _decimals(rec.get(m))
         key = tuple((rec.get(c) or "").strip() for c in MATCH_COLUMNS)
-        rows.append(BaselineRow(key=key, metrics=metrics, line=i))  # type: ignore[arg-type]
+        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals))  # type: ignore[arg-type]
     return rows
 
 
@@ -197,14 +210,16 @@ def _read_json_baseline(path: Path, text: str) -> list[BaselineRow]:
         if not isinstance(raw, dict):
             raise _bad(path, f"{where} lacks a \"metrics\" object")
         metrics = {}
+        decimals: dict[str, int] = {}
         for m, value in raw.items():
             if m not in METRIC_BY_KEY:
                 raise _bad(path, f"{where}: unknown metric {m!r}; known: {', '.join(METRIC_BY_KEY)}")
             v = _value(path, where, m, value)
             if v is not None:
                 metrics[m] = v
+                decimals[m] = _decimals(value)
         key = tuple(rec[c].strip() for c in MATCH_COLUMNS)
-        rows.append(BaselineRow(key=key, metrics=metrics, line=i))  # type: ignore[arg-type]
+        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals))  # type: ignore[arg-type]
     return rows
 
 
@@ -285,6 +300,7 @@ def compare(
             if now is None or math.isnan(now):
                 comparisons.append(Comparison(b, metric, base, None, "missing"))
                 continue
+            now = round(now, b.decimals.get(metric, 12))  # the baseline's own precision
             change = now - base
             worse = -change if METRIC_BY_KEY[metric].higher_is_better else change
             if worse > tolerance + _EPS:
