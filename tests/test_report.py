@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
+import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
@@ -229,3 +231,20 @@ def test_help_ends_with_examples():
     res = CliRunner().invoke(cli, ["report", "--help"])
     assert res.exit_code == 0 and "Examples:" in res.output
     assert res.output.rstrip().splitlines()[-1].strip().startswith("vosbench report")
+
+
+@pytest.mark.skipif(
+    not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")),
+    reason="no headless Chromium here; run scripts/check_report.py where one is installed",
+)
+def test_report_renders_in_headless_chromium(tmp_path, davis17):
+    """scripts/check_report.py: every image decodes in the browser, and a screenshot shows the plots."""
+    a = make_run(tmp_path / "runs", "lab", "20261125-184500-aaaaaa", davis17, 0.8)
+    b = make_run(tmp_path / "runs", "identity", "20261125-184600-bbbbbb", davis17, 0.4)
+    assert CliRunner().invoke(cli, ["report", str(a), "--compare", str(b)]).exit_code == 0
+    script = Path(__file__).resolve().parents[1] / "scripts" / "check_report.py"
+    shot = tmp_path / "shot.png"
+    res = subprocess.run([sys.executable, str(script), str(a / "report" / "report.html"), "--screenshot", str(shot)],
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "5/5 images" in res.stdout and shot.is_file()

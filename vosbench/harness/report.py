@@ -273,8 +273,9 @@ def write_video(frames: list[np.ndarray], path: Path, fps: float) -> Path:
         import imageio.v3 as iio
 
         h, w = frames[0].shape[:2]
-        h2, w2 = h - h % 2, w - w % 2  # H.264 with yuv420p needs even sizes
-        stack = np.stack([f[:h2, :w2] for f in frames])
+        # H.264 players want sizes in whole 16-pixel macro blocks: pad with black, never resample
+        ph, pw = -h % 16, -w % 16
+        stack = np.stack([np.pad(f, ((0, ph), (0, pw), (0, 0))) for f in frames])
         iio.imwrite(tmp, stack, fps=fps, plugin=plugin, codec="libx264")
     else:
         raise ConfigError(f"{path}: unknown video format (use .gif or .mp4)")
