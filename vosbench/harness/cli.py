@@ -22,9 +22,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("vosbench.harness.cli_eval:eval_cmd", "Score a folder of predicted masks with the official DAVIS J&F."),
     "list": ("vosbench.harness.cli_list:list_cmd", "List registered models, datasets and protocols."),
     "data": ("vosbench.harness.cli_data:data", "Generate synthetic DAVIS / YouTube-VOS / JHMDB data sets."),
-    "report": ("vosbench.harness.cli_report:report", "Overlay videos, plots and an offline report.html for runs."),
     "leaderboard": ("vosbench.harness.cli_leaderboard:leaderboard", "Leaderboard tables (md/csv/json) from run records."),
     "check": ("vosbench.harness.cli_check:check", "Fail when scores drop below a committed baseline."),
+    "report": ("vosbench.harness.cli_report:report", "Overlay videos, plots and an offline report.html for runs."),
     "weights": ("vosbench.harness.cli_weights:weights", "List and download official model checkpoints."),
 }
 
