@@ -468,7 +468,7 @@ def run_labels(records: list[RunRecord]) -> list[str]:
         ck = checkpoint_label(r)
         base.append(model_label(r) + ("" if ck == "-" else f" @ {ck}"))
     labels = []
-    for i, (b, r) in enumerate(zip(base, records)):
+    for b, r in zip(base, records):
         clash = base.count(b) > 1
         labels.append(f"{b} ({r.protocol_name} v{r.protocol_version}, {r.run_id})" if clash else b)
     return labels
@@ -668,7 +668,6 @@ def make_report(
             p = r.run_dir / fname
             if p.is_file():
                 links.append(f'<a href="{_rel(p, out_dir)}">{html.escape(label)}: {fname}</a>')
-    protos = []
     seen: list[dict[str, Any]] = []
     for r in records:
         if r.protocol not in seen:
