@@ -347,6 +347,27 @@ _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A reusable per-thread CPU buffer for a large temporary (the scores of a product).
+
+    Reusing it instead of allocating megabytes per block keeps the C allocator from fragmenting
+    its per-thread heaps, which otherwise made peak memory drift with the length of a run. GPU
+    tensors come from torch's caching allocator instead.
+    """
+    numel = math.prod(shape)
+    if device.type != "cpu":
+        return torch.empty(shape, dtype=dtype, device=device)
+    bufs = _SCRATCH.__dict__.setdefault("bufs", {})
+    buf = bufs.get((name, dtype))
+    if buf is None or buf.numel() < numel:
+        buf = torch.empty(numel, dtype=dtype)
+        bufs[(name, dtype)] = buf
+    return buf[:numel].view(shape)
+
+
 def _run_or_defer(tasks: list[Callable[[], None]] | None, task: Callable[[], None]) -> None:
     if tasks is None:
         task()
@@ -528,7 +549,7 @@ def _dense_part(
         pv, pc, pf, pcell = cands.new_part(kk)
 
     def rows(r0: int, r1: int) -> None:
-        s = q[r0:r1] @ keys  # (rows, Fd*hw)
+        s = torch.matmul(q[r0:r1], keys, out=_scratch("dense", (r1 - r0, m), q.dtype, dev))  # (rows, Fd*hw)
         if sums is not None:
             mx, e = _softmax_weights(s.to(dt), counts, sums.inv_t, (1,))
             sums.add(torch.arange(r0, r1, device=dev), mx[:, 0], e @ labels, e.sum(dim=1))
@@ -597,7 +618,7 @@ def _local_part(
         if gather:  # GPU: copy the windows out and run one batched product
             s = torch.matmul(qb, win.reshape(nb, g.wh, C, g.ww * nf))
         else:  # CPU: each block's product reads its window in place (no copy)
-            s = torch.empty(nb, g.wh, n, g.ww * nf, device=dev, dtype=q.dtype)
+            s = _scratch("local", (nb, g.wh, n, g.ww * nf), q.dtype, dev)
             for b in range(nb):
                 torch.matmul(qb[b, 0], win[b // cx, b % cx].reshape(g.wh, C, g.ww * nf), out=s[b])
         s = s.view(nb, g.wh, n, g.ww, nf)  # (blocks, window row, target, window col, slot)
