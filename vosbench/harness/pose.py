@@ -36,7 +36,6 @@ channel whose top-3 values sum to 0 gives no prediction (NaN, scored as a miss).
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import io
 import json
 import math
@@ -238,42 +237,18 @@ def run_pose(cfg: Any, ds: Any, protocol: Protocol, device: torch.device, progre
     from vosbench.harness.masks import atomic_write_text
     from vosbench.harness.pck import PCKAccumulator, write_pck_csvs
     from vosbench.harness.registry import models
-    from vosbench.harness.runner import SCHEMA_VERSION, RunResult, _timings, environment, new_run_id
-    from vosbench.models.checkpoints import sha256_file
+    from vosbench.harness.runner import RunResult, _timings, new_record
 
     t_start = time.perf_counter()
     model_spec = models.get(cfg.model)
     names = ds.select(list(cfg.sequences))
     seqs = [ds.sequence(n) for n in names]  # validates every video before any work
     model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
-    ckpt = None if cfg.checkpoint is None else str(Path(cfg.checkpoint))
-    ckpt_path = getattr(model, "checkpoint_path", None) or (
-        Path(cfg.checkpoint) if cfg.checkpoint and Path(cfg.checkpoint).is_file() else None
-    )
-    run_id = new_run_id()
-    run_dir = Path(cfg.out) / cfg.dataset / cfg.model / run_id
+    # the keypoint-specific settings decide the numbers too, so they are part of the protocol
+    settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK}
+    record = new_record(cfg, model, ds, names, settings, device, task="pose")
+    run_dir = Path(cfg.out) / cfg.dataset / cfg.model / record["run_id"]
     run_dir.mkdir(parents=True, exist_ok=False)
-    record: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "status": "running",
-        "task": "pose",
-        "model": {
-            "name": cfg.model,
-            "checkpoint": str(Path(ckpt).resolve()) if ckpt and Path(ckpt).exists() else ckpt,
-            "checkpoint_sha256": sha256_file(ckpt_path) if ckpt_path else None,
-            "options": dict(cfg.model_options),
-            "source": models.source(cfg.model),
-            "random_init": model_spec.checkpoint == "optional" and cfg.checkpoint is None,
-        },
-        "dataset": {**ds.describe(), "root": str(Path(ds.root).resolve()), "sequences": names},
-        # the keypoint-specific settings decide the numbers too, so they are part of the protocol
-        "protocol": {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK},
-        "metrics": {},
-        "environment": environment(device),
-        "timings": {},
-    }
     timings = Timings()
     acc = PCKAccumulator(JOINTS)
     t_eval = 0.0

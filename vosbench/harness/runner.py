@@ -137,6 +137,38 @@ def new_run_id() -> str:
     return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
+def new_record(
+    cfg: RunConfig, model: Any, ds: Any, names: list[str], protocol: dict[str, Any], device: Any, task: str
+) -> dict[str, Any]:
+    """The head of a run record (``summary.json``): who, what, how; metrics and timings come later."""
+    from vosbench.harness.registry import models
+    from vosbench.models.checkpoints import sha256_file
+
+    spec = models.get(cfg.model)
+    ckpt = None if cfg.checkpoint is None else Path(cfg.checkpoint)
+    ckpt_file = getattr(model, "checkpoint_path", None) or (ckpt if ckpt is not None and ckpt.is_file() else None)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": new_run_id(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "status": "running",
+        "task": task,
+        "model": {
+            "name": cfg.model,
+            "checkpoint": str(ckpt.resolve()) if ckpt is not None and ckpt.exists() else cfg.checkpoint,
+            "checkpoint_sha256": sha256_file(ckpt_file) if ckpt_file else None,
+            "options": dict(cfg.model_options),
+            "source": models.source(cfg.model),
+            "random_init": spec.checkpoint == "optional" and cfg.checkpoint is None,
+        },
+        "dataset": {**ds.describe(), "root": str(Path(ds.root).resolve()), "sequences": names},
+        "protocol": protocol,
+        "metrics": {},
+        "environment": environment(device),
+        "timings": {},
+    }
+
+
 def write_submission_zip(pred_dir: Path, zip_path: Path, prefix: str = "") -> Path:
     """Zip ``pred_dir/<seq>/<frame>.png`` with sequence folders under ``prefix`` at the zip root."""
     tmp = zip_path.with_name(f".{zip_path.name}.tmp")
@@ -164,14 +196,11 @@ def run_sweep(cfg: RunConfig, progress: Callable[[str, int, int], None] | None =
 
 
 def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> list[RunResult]:
-    import torch
-
     from vosbench.harness.engine import Timings, precision_dtype, propagate_many
     from vosbench.harness.factory import create_model, load_dataset
     from vosbench.harness.metrics import SequenceScorer, summarize, write_per_frame_csv, write_per_object_csv
     from vosbench.harness.registry import datasets, models
     from vosbench.harness.sweep import grid
-    from vosbench.models.checkpoints import sha256_file
 
     t_start = time.perf_counter()
     model_spec = models.get(cfg.model)
@@ -196,37 +225,12 @@ def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> li
     names = ds.select(list(cfg.sequences))
     seqs = [ds.sequence(n) for n in names]  # validates every sequence's layout before any work
     model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
-    ckpt = None if cfg.checkpoint is None else str(Path(cfg.checkpoint))
-    ckpt_path = getattr(model, "checkpoint_path", None) or (
-        Path(cfg.checkpoint) if cfg.checkpoint and Path(cfg.checkpoint).is_file() else None
-    )
-    ckpt_sha = sha256_file(ckpt_path) if ckpt_path else None
     sweep_id = new_run_id() if cfg.sweep else None
 
     folders: list[_RunFolder] = []
     for i, (point, protocol) in enumerate(zip(points, protocols)):
-        run_id = new_run_id()
-        record: dict[str, Any] = {
-            "schema_version": SCHEMA_VERSION,
-            "run_id": run_id,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "status": "running",
-            "task": "vos",
-            "model": {
-                "name": cfg.model,
-                "checkpoint": str(Path(ckpt).resolve()) if ckpt and Path(ckpt).exists() else ckpt,
-                "checkpoint_sha256": ckpt_sha,
-                "options": dict(cfg.model_options),
-                "source": models.source(cfg.model),
-                "random_init": model_spec.checkpoint == "optional" and cfg.checkpoint is None,
-            },
-            "dataset": {**ds.describe(), "root": str(Path(ds.root).resolve()), "sequences": names},
-            "protocol": protocol.to_dict(),
-            "precision": cfg.precision,
-            "metrics": {},
-            "environment": environment(device),
-            "timings": {},
-        }
+        record = new_record(cfg, model, ds, names, protocol.to_dict(), device, task="vos")
+        record["precision"] = cfg.precision
         if cfg.sweep:
             record["sweep"] = {
                 "id": sweep_id,
@@ -235,7 +239,7 @@ def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> li
                 "index": i,
                 "size": len(points),
             }
-        run_dir = Path(cfg.out) / cfg.dataset / cfg.model / run_id
+        run_dir = Path(cfg.out) / cfg.dataset / cfg.model / record["run_id"]
         run_dir.mkdir(parents=True, exist_ok=False)
         folders.append(_RunFolder(run_dir, record, protocol, Timings(), device))
     total = sum(len(s.outputs()) for s in seqs)

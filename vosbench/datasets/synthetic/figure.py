@@ -15,27 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vosbench.datasets.jhmdb import JOINTS  # SPEC §3 order, joints 1..15
 from vosbench.datasets.synthetic.scene import Canvas
 from vosbench.datasets.synthetic.textures import object_texture
 
-# SPEC §3 order (JHMDB joint_positions.mat, joints 1..15).
-JOINTS = (
-    "neck",
-    "belly",
-    "face",
-    "right_shoulder",
-    "left_shoulder",
-    "right_hip",
-    "left_hip",
-    "right_elbow",
-    "left_elbow",
-    "right_knee",
-    "left_knee",
-    "right_wrist",
-    "left_wrist",
-    "right_ankle",
-    "left_ankle",
-)
 J = {name: i for i, name in enumerate(JOINTS)}
 ACTIONS = ("walk", "wave", "squat")
 
