@@ -176,3 +176,18 @@ def test_list_does_not_import_torch():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "resnet18" in r.stdout
+
+
+def test_half_precision_runs_are_never_merged_with_fp32(tiny_davis17, tmp_path):
+    from vosbench.harness.records import find_records, identity
+
+    for precision in ("fp32", "bf16"):
+        res = invoke(
+            "run", "--model", "lab", "--dataset", "davis17-val", "--data-root", str(tiny_davis17),
+            "--precision", precision, "--out", str(tmp_path),
+        )
+        assert res.exit_code == 0, res.output
+    recs = find_records(tmp_path)
+    assert len(recs) == 2 and len({identity(r) for r in recs}) == 2
+    board = invoke("leaderboard", "--runs", str(tmp_path)).output
+    assert "precision=bf16" in board

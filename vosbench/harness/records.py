@@ -147,6 +147,9 @@ def load_record(run_dir: str | Path) -> RunRecord:
         return value
 
     model, dataset, protocol, metrics = (section(k) for k in ("model", "dataset", "protocol", "metrics"))
+    if data.get("precision") not in (None, "fp32"):
+        # half-precision features may change top-k choices: such runs are never merged with fp32 ones
+        protocol = {**protocol, "precision": data["precision"]}
     run_id = data.get("run_id")
     if not isinstance(run_id, str) or not run_id:
         raise _fail(path, "missing 'run_id'")
