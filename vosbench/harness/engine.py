@@ -75,6 +75,24 @@ def use_all_cpu_threads() -> int:
     return torch.get_num_threads()
 
 
+def _malloc_trim() -> Callable[[], None]:
+    """glibc's malloc_trim(0), or a no-op elsewhere."""
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return lambda: None
+    fn.argtypes = [ctypes.c_size_t]
+    return lambda: None if os.environ.get("VOSBENCH_NO_TRIM") else fn(0)
+
+
+#: Hand memory freed by the C allocator back to the OS. glibc keeps freed blocks in per-thread
+#: heaps (decoding, writing, scoring and propagation threads each have one), and without trimming
+#: their retained, fragmented free space made peak memory creep up with the length of a video.
+release_free_memory = _malloc_trim()
+
+
 def processed_size(h: int, w: int, protocol: Protocol) -> tuple[int, int]:
     """Frame size after the protocol's resize rule."""
     if protocol.resize == "native":
@@ -166,6 +184,7 @@ def frame_features(
                     f = f.to(dtype)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
+            release_free_memory()  # once per batch: the encoder's activations were just freed
             timings.features_s += time.perf_counter() - t1
             for j, t in enumerate(ts):
                 yield t, f[j]
