@@ -185,7 +185,7 @@ def propagate_pose(
             if cell_readout is not None:
                 cell_readout.append(cells0)
         else:
-            soft = predict(feats, buf.frames(), protocol)
+            soft = predict(feats, buf.frames(), protocol, workspace=buf.workspace)
             cells = soft_argmax(soft[1:])
             out = pixels_from_cells(cells, *geo, stride)
             if protocol.feedback == "soft":
