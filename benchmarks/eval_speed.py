@@ -80,7 +80,7 @@ def main() -> None:
         vb_pred = tmp / "pred_vb"
         shutil.copytree(pred, vb_pred)
         out_csv, vb_json = tmp / "out" / "vosbench.csv", tmp / "vb.json"
-        ours = [sys.executable, "-m", "vosbench.harness.cli", "eval", "--gt", str(gt), "--pred", str(pred),
+        ours = [sys.executable, "-m", "vosbench.cli.main", "eval", "--gt", str(gt), "--pred", str(pred),
                 "--workers", str(args.workers), "--out", str(out_csv)]
         theirs = [sys.executable, "-c", VB_SCRIPT, str(gt), str(vb_pred), str(args.workers), str(vb_json)]
         print(f"{n_frames} frames, {len(list(pred.iterdir()))} sequences, {args.workers} workers, "

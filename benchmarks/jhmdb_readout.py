@@ -32,10 +32,11 @@ def main() -> None:
 
     from vosbench.datasets.jhmdb import JOINTS
     from vosbench.datasets.synthetic import generate_jhmdb
-    from vosbench.harness.engine import Timings, feature_size, processed_size
-    from vosbench.harness.factory import create_model, load_dataset
-    from vosbench.harness.pck import PCKAccumulator
-    from vosbench.harness.pose import (
+    from vosbench.propagation.engine import Timings, feature_size, processed_size
+    from vosbench.datasets.factory import load_dataset
+    from vosbench.models.factory import create_model
+    from vosbench.scoring.pck import PCKAccumulator
+    from vosbench.propagation.keypoints import (
         cells_from_pixels,
         crw_pixels_from_cells,
         gaussian_maps,
@@ -43,7 +44,7 @@ def main() -> None:
         propagate_pose,
         soft_argmax,
     )
-    from vosbench.harness.protocol import get_protocol
+    from vosbench.propagation.protocol import get_protocol
 
     proto = get_protocol("crw-jhmdb")
     with tempfile.TemporaryDirectory() as tmp:

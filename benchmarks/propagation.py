@@ -135,8 +135,8 @@ def symlinked_davis16(src: Path, seq: str, frames: int, dst: Path) -> Path:
 
 
 def worker(args: argparse.Namespace) -> None:
-    from vosbench.harness.propagate import ContextBuffer, predict
-    from vosbench.harness.protocol import get_protocol
+    from vosbench.propagation.knn import ContextBuffer, predict
+    from vosbench.propagation.protocol import get_protocol
 
     data = torch.load(args.features)
     feats, lab0 = data["feats"], data["lab0"]
@@ -183,7 +183,7 @@ def main() -> None:
         worker(args)
         return
 
-    from vosbench.harness.engine import (
+    from vosbench.propagation.engine import (
         Timings,
         decode_labels,
         frame_features,
@@ -191,9 +191,10 @@ def main() -> None:
         sequence_label_ids,
         use_all_cpu_threads,
     )
-    from vosbench.harness.factory import create_model, load_dataset
-    from vosbench.harness.propagate import ContextBuffer, ContextFrame, Workspace, predict
-    from vosbench.harness.protocol import get_protocol
+    from vosbench.datasets.factory import load_dataset
+    from vosbench.models.factory import create_model
+    from vosbench.propagation.knn import ContextBuffer, ContextFrame, Workspace, predict
+    from vosbench.propagation.protocol import get_protocol
 
     if not args.threads:
         use_all_cpu_threads()
@@ -290,7 +291,7 @@ def main() -> None:
             for T in lengths:
                 root = generate_davis(tmp_p / f"gen{T}", videos=1, frames=T, size=(854, 480), seed=0)
                 cmd = [
-                    sys.executable, "-c", "from vosbench.harness.cli import main; main()", "run",
+                    sys.executable, "-c", "from vosbench.cli.main import main; main()", "run",
                     "--model", "resnet18", "--dataset", "davis17-val", "--data-root", str(root),
                     "--out", str(tmp_p / "runs"), "--device", "cpu",
                 ]  # fmt: skip
@@ -311,7 +312,7 @@ def main() -> None:
 
         # 6. sweep cost: extra grid points vs the first
         if args.sweep_frames:
-            from vosbench.harness.runner import RunConfig, run, run_sweep
+            from vosbench.runs.runner import RunConfig, run, run_sweep
 
             root = symlinked_davis16(Path(args.data_root), args.sequence, args.sweep_frames, tmp_p / "sweep-data")
             for label, sweep in (
@@ -344,7 +345,7 @@ def main() -> None:
 
         # 7. the effect of half-precision features on J&F
         if args.precision_sequences:
-            from vosbench.harness.runner import RunConfig, run
+            from vosbench.runs.runner import RunConfig, run
 
             names = tuple(x.strip() for x in args.precision_sequences.split(",") if x.strip())
             print(f"\nJ&F by feature precision ({', '.join(names)}; resnet18, crw):")

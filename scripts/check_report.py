@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             html = args.target
         else:
             out = tmp / "report"
-            cmd = [sys.executable, "-m", "vosbench.harness.cli", "report", str(args.target), "--out", str(out)]
+            cmd = [sys.executable, "-m", "vosbench.cli.main", "report", str(args.target), "--out", str(out)]
             for c in args.compare:
                 cmd += ["--compare", str(c)]
             res = subprocess.run(cmd, capture_output=True, text=True)

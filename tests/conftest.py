@@ -35,7 +35,7 @@ def write_tiny_davis17(root: Path, sequences: int = 2, frames: int = 6, size: tu
     import numpy as np
     from PIL import Image
 
-    from vosbench.harness.masks import write_label_png
+    from vosbench.core.labels import write_label_png
 
     w, h = size
     rng = np.random.default_rng(7)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from vosbench.harness.cli import cli
+from vosbench.cli.main import cli
 
 RUNS = Path(__file__).resolve().parent / "golden" / "runs"
 HEAD = "dataset,model,checkpoint,protocol,protocol_settings,sequences"
@@ -86,7 +86,7 @@ def test_zero_tolerance_compares_at_the_baseline_precision(baseline):
 def test_committed_project_baseline_is_valid_and_anchored():
     """results/baseline.csv loads, and its identity row on the six real sequences is the official
     DAVIS number for the copy-frame-0 prediction (shared/data reference: J&F 0.2655281305)."""
-    from vosbench.harness.check import load_baseline
+    from vosbench.results.check import load_baseline
 
     rows = load_baseline(Path(__file__).resolve().parents[1] / "results" / "baseline.csv")
     ident = [r for r in rows if r.key[0] == "davis16-val" and r.key[1] == "identity" and r.key[5].startswith("6 ")]

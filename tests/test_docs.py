@@ -6,8 +6,8 @@ import re
 
 from pathlib import Path
 
-from vosbench.harness.protocol import PRESETS
-from vosbench.harness.registry import datasets, models
+from vosbench.propagation.protocol import PRESETS
+from vosbench.core.registry import datasets, models
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()

@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from vosbench.harness.cli import cli
-from vosbench.harness.errors import InputFileError
-from vosbench.harness.evaluation import evaluate_folders, read_png
-from vosbench.harness.masks import write_label_png
-from vosbench.harness.metrics import SequenceScorer
+from vosbench.cli.main import cli
+from vosbench.core.errors import InputFileError
+from vosbench.scoring.folders import evaluate_folders, read_png
+from vosbench.core.labels import write_label_png
+from vosbench.scoring.jf import SequenceScorer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis16-val-mini"
 GT16 = DATA / "Annotations" / "480p"

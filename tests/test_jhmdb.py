@@ -14,9 +14,9 @@ from PIL import Image
 
 from vosbench.datasets.base import VideoSequence
 from vosbench.datasets.jhmdb import JOINTS, JHMDBDataset, read_joint_positions
-from vosbench.harness.engine import Timings
-from vosbench.harness.errors import DatasetLayoutError, InputFileError
-from vosbench.harness.pose import (
+from vosbench.propagation.engine import Timings
+from vosbench.core.errors import DatasetLayoutError, InputFileError
+from vosbench.propagation.keypoints import (
     crw_pixels_from_cells,
     cells_from_pixels,
     gaussian_maps,
@@ -24,8 +24,8 @@ from vosbench.harness.pose import (
     propagate_pose,
     soft_argmax,
 )
-from vosbench.harness.protocol import get_protocol
-from vosbench.harness.registry import datasets
+from vosbench.propagation.protocol import get_protocol
+from vosbench.core.registry import datasets
 
 
 def write_mat(path: Path, pos_img_1based: np.ndarray) -> None:

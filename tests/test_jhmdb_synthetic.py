@@ -12,7 +12,7 @@ import pytest
 import scipy.io
 from click.testing import CliRunner
 
-from vosbench.harness.cli import cli
+from vosbench.cli.main import cli
 
 N_FRAMES = 5
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from vosbench.harness import leaderboard as lb
-from vosbench.harness.cli import cli
-from vosbench.harness.records import find_records, load_record
+from vosbench.results import leaderboard as lb
+from vosbench.cli.main import cli
+from vosbench.results.records import find_records, load_record
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 RUNS = GOLDEN / "runs"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from vosbench.harness.errors import ConfigError, InputFileError
-from vosbench.harness.metrics import (
+from vosbench.core.errors import ConfigError, InputFileError
+from vosbench.scoring.jf import (
     SequenceScorer,
     boundary_map,
     boundary_radius,

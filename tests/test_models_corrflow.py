@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import vosbench
-from vosbench.harness.errors import CheckpointError
+from vosbench.core.errors import CheckpointError
 
 # (channels, stride) of layer1..4 and whether block 0 has a projection shortcut (SPEC §2.2/§7.2)
 STAGES = [(64, 1, False), (128, 2, True), (256, 1, True), (256, 1, False)]
@@ -143,5 +143,5 @@ def test_wrong_structure_and_required_checkpoint(tmp_path):
     torch.save({"epoch": 1, "model": argparse.Namespace(a=1)}, tmp_path / "odd.pth")
     with pytest.raises(CheckpointError, match="'state_dict'"):
         vosbench.create_model("corrflow", checkpoint=tmp_path / "odd.pth")
-    with pytest.raises(vosbench.harness.errors.ConfigError, match="needs --checkpoint"):
+    with pytest.raises(vosbench.core.errors.ConfigError, match="needs --checkpoint"):
         vosbench.create_model("corrflow")

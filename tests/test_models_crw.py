@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 import vosbench
-from vosbench.harness.errors import CheckpointError
+from vosbench.core.errors import CheckpointError
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)

@@ -18,9 +18,9 @@ import torch.nn.functional as F
 from PIL import Image
 
 import vosbench
-from vosbench.harness.errors import CheckpointError
-from vosbench.harness.registry import models
-from vosbench.harness.specs import ModelSpec
+from vosbench.core.errors import CheckpointError
+from vosbench.core.registry import models
+from vosbench.core.specs import ModelSpec
 from vosbench.models.dino import DinoEncoder, build_dino, load_dino_state, variant_of
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)

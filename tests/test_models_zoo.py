@@ -16,12 +16,12 @@ from PIL import Image
 from torchvision import models as tvm
 
 import vosbench
-from vosbench.harness.errors import ConfigError
-from vosbench.harness.masks import read_label_png
-from vosbench.harness.propagate import ContextFrame, predict
-from vosbench.harness.protocol import PRESETS
-from vosbench.harness.registry import models
-from vosbench.harness.specs import resolve
+from vosbench.core.errors import ConfigError
+from vosbench.core.labels import read_label_png
+from vosbench.propagation.knn import ContextFrame, predict
+from vosbench.propagation.protocol import PRESETS
+from vosbench.core.registry import models
+from vosbench.core.specs import resolve
 
 ZOO = {
     "corrflow": (4, 64),

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from vosbench.harness.pck import (
+from vosbench.scoring.pck import (
     CURVE,
     PCKAccumulator,
     correct_pairs,

@@ -15,9 +15,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vosbench.harness.errors import ConfigError
-from vosbench.harness.propagate import ContextBuffer, ContextFrame, Workspace, _top_columns, predict
-from vosbench.harness.protocol import get_protocol
+from vosbench.core.errors import ConfigError
+from vosbench.propagation.knn import ContextBuffer, ContextFrame, Workspace, _top_columns, predict
+from vosbench.propagation.protocol import get_protocol
 
 
 def naive(query, frames, protocol):
@@ -121,7 +121,7 @@ def test_bf16_on_cpu_is_close_to_fp32():
 
 
 def test_precision_choices():
-    from vosbench.harness.engine import precision_dtype
+    from vosbench.propagation.engine import precision_dtype
 
     assert precision_dtype("fp32", torch.device("cpu")) == torch.float32
     assert precision_dtype("bf16", torch.device("cpu")) == torch.bfloat16
@@ -135,7 +135,7 @@ def test_precision_choices():
 
 
 def test_parse_sweep_syntax_and_refusals():
-    from vosbench.harness.sweep import grid, parse_sweep
+    from vosbench.propagation.sweep import grid, parse_sweep
 
     sw = parse_sweep(["topk=5,10,20 temperature=0.05,0.07", "radius=none,8"])
     assert sw == (("topk", ("5", "10", "20")), ("temperature", ("0.05", "0.07")), ("radius", ("none", "8")))
@@ -170,8 +170,8 @@ def test_sweep_equals_separate_runs(tiny_davis, tmp_path):
     each equals its own separate run, predictions byte for byte."""
     from click.testing import CliRunner
 
-    from vosbench.harness.cli import cli
-    from vosbench.harness.runner import RunConfig, run
+    from vosbench.cli.main import cli
+    from vosbench.runs.runner import RunConfig, run
 
     out = tmp_path / "runs"
     res = CliRunner().invoke(
@@ -209,8 +209,9 @@ def test_sweep_equals_separate_runs(tiny_davis, tmp_path):
 
 
 def test_propagate_many_equals_propagate_vos_per_protocol(tiny_davis):
-    from vosbench.harness.engine import Timings, propagate_many, propagate_vos
-    from vosbench.harness.factory import create_model, load_dataset
+    from vosbench.propagation.engine import Timings, propagate_many, propagate_vos
+    from vosbench.datasets.factory import load_dataset
+    from vosbench.models.factory import create_model
 
     seq = load_dataset("davis17-val", str(tiny_davis)).sequence("occlusion-0")
     model = create_model("resnet18")
@@ -231,7 +232,7 @@ def test_propagate_many_equals_propagate_vos_per_protocol(tiny_davis):
 def test_sweep_refuses_feature_settings_on_the_command_line(tiny_davis, tmp_path):
     from click.testing import CliRunner
 
-    from vosbench.harness.cli import cli
+    from vosbench.cli.main import cli
 
     res = CliRunner().invoke(
         cli, ["run", "--model", "lab", "--dataset", "davis17-val", "--data-root", str(tiny_davis),
@@ -248,8 +249,8 @@ _MEMORY_SCRIPT = textwrap.dedent(
     import sys
     import numpy as np, torch
     from vosbench.datasets.base import VideoSequence
-    from vosbench.harness.engine import Timings, propagate_vos
-    from vosbench.harness.protocol import get_protocol
+    from vosbench.propagation.engine import Timings, propagate_vos
+    from vosbench.propagation.protocol import get_protocol
 
     T, H, W = int(sys.argv[1]), 160, 240
 
@@ -332,7 +333,7 @@ def test_gpu_predict_matches_cpu_and_half_precision_is_close():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_gpu_run_equals_cpu_run(tiny_davis, tmp_path):
-    from vosbench.harness.runner import RunConfig, run
+    from vosbench.runs.runner import RunConfig, run
 
     cfg = RunConfig(model="resnet18", dataset="davis17-val", data_root=str(tiny_davis), out=str(tmp_path))
     cpu = run(dataclasses.replace(cfg, device="cpu"))

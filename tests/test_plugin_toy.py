@@ -57,7 +57,7 @@ def test_plugin_is_listed_with_its_source(plugin_env):
 def test_plugin_model_is_created_and_runs(plugin_env):
     code = (
         "import json, torch, vosbench\n"
-        "from vosbench.harness.registry import models\n"
+        "from vosbench.core.registry import models\n"
         "m = vosbench.create_model('toy-plugin')\n"
         "x = torch.rand(2, 3, 50, 70, generator=torch.Generator().manual_seed(0))\n"
         "f = m(x)\n"

@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vosbench.harness.propagate import ContextBuffer, ContextFrame, predict
-from vosbench.harness.protocol import PRESETS, get_protocol
+from vosbench.propagation.knn import ContextBuffer, ContextFrame, predict
+from vosbench.propagation.protocol import PRESETS, get_protocol
 
 
 def naive_predict(query, frames, protocol):

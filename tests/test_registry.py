@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import vosbench
-from vosbench.harness.errors import ConfigError, DuplicatePluginError, PluginLoadError, UnknownPluginError
-from vosbench.harness.protocol import PRESETS, get_protocol
-from vosbench.harness.registry import Registry, datasets, models
-from vosbench.harness.specs import ModelSpec
+from vosbench.core.errors import ConfigError, DuplicatePluginError, PluginLoadError, UnknownPluginError
+from vosbench.propagation.protocol import PRESETS, get_protocol
+from vosbench.core.registry import Registry, datasets, models
+from vosbench.core.specs import ModelSpec
 
 
 def test_unknown_model_suggests_close_names_and_lists_all():

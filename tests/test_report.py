@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from vosbench.harness.cli import cli
-from vosbench.harness.masks import PALETTE, write_label_png
-from vosbench.harness.report import draw_skeleton, overlay_masks
+from vosbench.cli.main import cli
+from vosbench.core.labels import PALETTE, write_label_png
+from vosbench.results.report import draw_skeleton, overlay_masks
 
 W, H = 64, 48
 SEQS = {"alpha": 6, "beta": 5}

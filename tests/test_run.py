@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from vosbench.harness.cli import cli
+from vosbench.cli.main import cli
 
 
 def invoke(*args: str):
@@ -171,7 +171,7 @@ def test_list_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys; from vosbench.harness.cli import main; sys.argv=['vosbench','list','models'];\n" \
+    code = "import sys; from vosbench.cli.main import main; sys.argv=['vosbench','list','models'];\n" \
            "try:\n main()\nexcept SystemExit: pass\nassert 'torch' not in sys.modules, 'torch imported'"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -179,7 +179,7 @@ def test_list_does_not_import_torch():
 
 
 def test_half_precision_runs_are_never_merged_with_fp32(tiny_davis17, tmp_path):
-    from vosbench.harness.records import find_records, identity
+    from vosbench.results.records import find_records, identity
 
     for precision in ("fp32", "bf16"):
         res = invoke(

@@ -16,7 +16,7 @@ from scipy.io import loadmat
 from vosbench.datasets.synthetic import DEFAULTS, generate_davis, generate_jhmdb, generate_ytvos, read_stamp
 from vosbench.datasets.synthetic.figure import ACTIONS, JOINTS
 from vosbench.datasets.synthetic.scenarios import davis_scene, jhmdb_scene
-from vosbench.harness.masks import PALETTE, read_label_png
+from vosbench.core.labels import PALETTE, read_label_png
 
 SMALL = {
     "davis": (generate_davis, {"videos": 2, "frames": 8, "size": (128, 96)}),

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from vosbench.datasets.synthetic import DEFAULTS, STAMP, ensure_generated, read_stamp
-from vosbench.harness.cli import cli
-from vosbench.harness.errors import ConfigError, DatasetLayoutError
-from vosbench.harness.factory import dataset_root, load_dataset
-from vosbench.harness.paths import cache_dir
+from vosbench.cli.main import cli
+from vosbench.core.errors import ConfigError, DatasetLayoutError
+from vosbench.datasets.factory import dataset_root, load_dataset
+from vosbench.core.paths import cache_dir
 
 TINY = {"videos": 1, "frames": 6, "size": (96, 64)}
 

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from vosbench.datasets.synthetic import generate_davis
 from vosbench.datasets.synthetic.layouts import _rng
 from vosbench.datasets.synthetic.scenarios import davis_scene
-from vosbench.harness.cli import cli
-from vosbench.harness.masks import read_rgb
-from vosbench.harness.registry import models
-from vosbench.harness.specs import ModelSpec
+from vosbench.cli.main import cli
+from vosbench.core.labels import read_rgb
+from vosbench.core.registry import models
+from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
 
 SIZE, FRAMES, VIDEOS, SEED = (256, 144), 12, 2, 0
@@ -59,8 +59,8 @@ def synth_root(tmp_path_factory):
 
 @pytest.fixture
 def perfect_model(synth_root):
-    from vosbench.harness.engine import to_input
-    from vosbench.harness.protocol import PRESETS
+    from vosbench.propagation.engine import to_input
+    from vosbench.propagation.protocol import PRESETS
 
     names = (synth_root / "ImageSets/2017/val.txt").read_text().split()
     table = {}

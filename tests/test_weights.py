@@ -17,10 +17,10 @@ import torch
 from click.testing import CliRunner
 
 import vosbench
-from vosbench.harness.cli import cli
-from vosbench.harness.errors import CheckpointError, ConfigError, DownloadError
-from vosbench.harness.registry import models
-from vosbench.harness.specs import WeightFile, resolve
+from vosbench.cli.main import cli
+from vosbench.core.errors import CheckpointError, ConfigError, DownloadError
+from vosbench.core.registry import models
+from vosbench.core.specs import WeightFile, resolve
 from vosbench.models import weights
 
 

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from vosbench.datasets.ytvos import YouTubeVOSDataset
-from vosbench.harness.errors import DatasetLayoutError
-from vosbench.harness.masks import PALETTE, read_label_png
-from vosbench.harness.registry import datasets
+from vosbench.core.errors import DatasetLayoutError
+from vosbench.core.labels import PALETTE, read_label_png
+from vosbench.core.registry import datasets
 
 W, H = 64, 48
 SIX = [f"{n:05d}" for n in range(10, 50, 5)]  # 00010 ... 00045: 8 annotated-rate frames
@@ -181,7 +181,7 @@ def test_missing_first_appearance_png(tmp_path):
 
 def test_run_on_official_layout(tmp_path):
     """Mid-video objects never predicted early, one PNG per meta frame in the zip, seen/unseen."""
-    from vosbench.harness.runner import RunConfig, run
+    from vosbench.runs.runner import RunConfig, run
 
     root = write_ytvos(tmp_path / "data")
     (root / "unseen_categories.txt").write_text("zebra\n")
@@ -210,7 +210,7 @@ def test_run_on_official_layout(tmp_path):
 
 
 def test_run_without_gt_writes_only_predictions_and_zip(tmp_path):
-    from vosbench.harness.runner import RunConfig, run
+    from vosbench.runs.runner import RunConfig, run
 
     root = write_ytvos(tmp_path / "data", gt=False)
     res = run(RunConfig(model="identity", dataset="ytvos18-val", data_root=str(root), out=str(tmp_path / "runs"), device="cpu"))

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from vosbench.harness.cli import cli
+from vosbench.cli.main import cli
 
 
 def invoke(*args: str):

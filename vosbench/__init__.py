@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from vosbench.harness.specs import DatasetSpec, ModelSpec, WeightFile
+from vosbench.core.specs import DatasetSpec, ModelSpec, WeightFile
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -28,14 +28,14 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def list_models() -> list[str]:
     """Names of every registered model (built-in and plugins)."""
-    from vosbench.harness.registry import models
+    from vosbench.core.registry import models
 
     return models.names()
 
 
 def list_datasets() -> list[str]:
     """Names of every registered dataset (built-in and plugins)."""
-    from vosbench.harness.registry import datasets
+    from vosbench.core.registry import datasets
 
     return datasets.names()
 
@@ -52,14 +52,14 @@ def create_model(name: str, checkpoint: str | Path | None = None, **options: Any
         A ``torch.nn.Module`` in eval mode mapping RGB (B, 3, H, W) in [0, 1] to features
         (B, C, ceil(H/s), ceil(W/s)); ``model.stride`` is s and ``model.spec`` its ModelSpec.
     """
-    from vosbench.harness.factory import create_model as _create
+    from vosbench.models.factory import create_model as _create
 
     return _create(name, checkpoint, **options)
 
 
 def load_dataset(name: str, root: str | Path | None = None, **options: Any) -> VideoDataset:
     """Open dataset ``name`` at ``root`` (default ``$VOSBENCH_DATA/<subfolder>``)."""
-    from vosbench.harness.factory import load_dataset as _load
+    from vosbench.datasets.factory import load_dataset as _load
 
     return _load(name, root, **options)
 

@@ -12,9 +12,9 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from vosbench.harness.errors import DatasetLayoutError
-from vosbench.harness.masks import read_label_png, read_rgb
-from vosbench.harness.specs import DatasetSpec
+from vosbench.core.errors import DatasetLayoutError
+from vosbench.core.labels import read_label_png, read_rgb
+from vosbench.core.specs import DatasetSpec
 
 
 @dataclass

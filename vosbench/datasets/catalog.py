@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vosbench.harness.specs import DatasetSpec
+from vosbench.core.specs import DatasetSpec
 
 _DAVIS17 = "JPEGImages/480p, Annotations/480p (palette PNGs), ImageSets/2017/*.txt"
 

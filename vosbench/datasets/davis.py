@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from vosbench.datasets.base import VideoDataset, VideoSequence
-from vosbench.harness.errors import DatasetLayoutError
-from vosbench.harness.specs import DatasetSpec
+from vosbench.core.errors import DatasetLayoutError
+from vosbench.core.specs import DatasetSpec
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from vosbench.datasets.base import VideoDataset, VideoSequence
-from vosbench.harness.errors import DatasetLayoutError, InputFileError
-from vosbench.harness.specs import DatasetSpec
+from vosbench.core.errors import DatasetLayoutError, InputFileError
+from vosbench.core.specs import DatasetSpec
 
 JOINTS = (
     "neck",

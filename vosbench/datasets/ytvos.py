@@ -47,8 +47,8 @@ from typing import Any
 import numpy as np
 
 from vosbench.datasets.base import VideoDataset, VideoSequence
-from vosbench.harness.errors import DatasetLayoutError
-from vosbench.harness.specs import DatasetSpec
+from vosbench.core.errors import DatasetLayoutError
+from vosbench.core.specs import DatasetSpec
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 HELDOUT_EVERY = 10
@@ -337,7 +337,7 @@ class YouTubeVOSDataset(VideoDataset):
 
     def make_scorer(self, seq: VideoSequence):
         """J/F scorer that starts each object at its first-appearance frame."""
-        from vosbench.harness.metrics import SequenceScorer
+        from vosbench.scoring.jf import SequenceScorer
 
         gt_order = sorted(seq.gt)
         pos = {t: i for i, t in enumerate(gt_order)}

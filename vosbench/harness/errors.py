@@ -1,49 +1,25 @@
-"""Exceptions raised by vosbench library code.
+"""Re-export of :mod:`vosbench.core.errors` for plugins written against vosbench 0.1."""
 
-Library code raises these; only the command line (``vosbench.harness.cli``) turns them into
-messages and exit codes. Every message names the file or setting at fault, what was expected,
-and what to do about it.
-"""
+from vosbench.core.errors import (
+    CheckpointError,
+    ConfigError,
+    DatasetLayoutError,
+    DownloadError,
+    DuplicatePluginError,
+    InputFileError,
+    PluginLoadError,
+    UnknownPluginError,
+    VosbenchError,
+)
 
-from __future__ import annotations
-
-
-class VosbenchError(Exception):
-    """Base class of every error vosbench raises on purpose (bad input, bad settings)."""
-
-    exit_code = 2
-
-
-class UnknownPluginError(VosbenchError, KeyError):
-    """A model or dataset name that no registry knows."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
-        return str(self.args[0]) if self.args else ""
-
-
-class DuplicatePluginError(VosbenchError):
-    """Two registrations under one name."""
-
-
-class PluginLoadError(VosbenchError):
-    """A plugin (built-in or third-party) failed to import or build."""
-
-
-class DatasetLayoutError(VosbenchError):
-    """A dataset folder is missing or does not have the expected layout."""
-
-
-class InputFileError(VosbenchError):
-    """An image, mask, prediction or annotation file is missing, unreadable or malformed."""
-
-
-class CheckpointError(VosbenchError):
-    """A checkpoint file is missing, unreadable, or does not match the model."""
-
-
-class ConfigError(VosbenchError):
-    """An invalid option or protocol setting."""
-
-
-class DownloadError(VosbenchError):
-    """A weight download failed or its hash did not match."""
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DatasetLayoutError",
+    "DownloadError",
+    "DuplicatePluginError",
+    "InputFileError",
+    "PluginLoadError",
+    "UnknownPluginError",
+    "VosbenchError",
+]

@@ -1,19 +1,20 @@
 """Base class of vosbench encoders.
 
 An encoder takes RGB images as float tensors in [0, 1] of shape (B, 3, H, W), applies its own
-input normalisation (from its :class:`~vosbench.harness.specs.ModelSpec`), and returns features
+input normalisation (from its :class:`~vosbench.core.specs.ModelSpec`), and returns features
 of shape (B, C, ceil(H / s), ceil(W / s)), where ``s = encoder.stride``.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vosbench.harness.specs import ModelSpec
+from vosbench.core.specs import ModelSpec
 
 
 class Encoder(nn.Module):
@@ -27,6 +28,8 @@ class Encoder(nn.Module):
         super().__init__()
         self.spec = spec
         self.stride = spec.stride
+        #: the checkpoint file the weights came from (set by ``create_model``; recorded with its hash)
+        self.checkpoint_path: Path | None = None
         mean = torch.tensor(spec.mean if spec.mean is not None else (0.0, 0.0, 0.0)).view(1, 3, 1, 1)
         std = torch.tensor(spec.std if spec.std is not None else (1.0, 1.0, 1.0)).view(1, 3, 1, 1)
         self.register_buffer("input_mean", mean, persistent=False)

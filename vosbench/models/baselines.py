@@ -7,8 +7,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from vosbench.harness.errors import ConfigError
-from vosbench.harness.specs import ModelSpec
+from vosbench.core.errors import ConfigError
+from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
 
 

@@ -5,7 +5,7 @@ Importing this module is cheap: the factories are ``"module:attr"`` strings impo
 
 from __future__ import annotations
 
-from vosbench.harness.specs import ModelSpec, WeightFile
+from vosbench.core.specs import ModelSpec, WeightFile
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from vosbench.harness.errors import CheckpointError
+from vosbench.core.errors import CheckpointError
 
 #: Classes allowed in checkpoint files besides what ``weights_only=True`` accepts by default.
 SAFE_GLOBALS: tuple[type, ...] = (argparse.Namespace,)

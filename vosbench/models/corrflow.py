@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vosbench.harness.errors import ConfigError
-from vosbench.harness.specs import ModelSpec
+from vosbench.core.errors import ConfigError
+from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
 from vosbench.models.checkpoints import load_checkpoint_file, load_strict, pick_state_dict, strip_prefix
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from vosbench.harness.errors import CheckpointError, ConfigError
-from vosbench.harness.specs import ModelSpec
+from vosbench.core.errors import CheckpointError, ConfigError
+from vosbench.core.specs import ModelSpec
 from vosbench.models.checkpoints import load_checkpoint_file, load_strict, pick_state_dict, strip_prefix
 from vosbench.models.resnet import ResNetEncoder
 

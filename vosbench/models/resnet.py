@@ -15,8 +15,8 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from vosbench.harness.errors import ConfigError
-from vosbench.harness.specs import ModelSpec
+from vosbench.core.errors import ConfigError
+from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
 from vosbench.models.checkpoints import load_checkpoint_file, load_strict, pick_state_dict, strip_prefix
 

@@ -1,8 +1,8 @@
 """Official checkpoint files: the table, a local cache, resumable verified downloads.
 
-The files are the :class:`~vosbench.harness.specs.WeightFile` records of the registered models
+The files are the :class:`~vosbench.core.specs.WeightFile` records of the registered models
 (built-ins and plugins alike). They are kept in ``$VOSBENCH_CACHE/weights`` (see
-:func:`vosbench.harness.paths.cache_dir`) or a folder the user names, under their ``filename``.
+:func:`vosbench.core.paths.cache_dir`) or a folder the user names, under their ``filename``.
 
 Integrity: a file is checked against its official SHA-256 where one is known, against the
 SHA-256 prefix that torchvision file names carry (``resnet18-f37072fd.pth``), and against the
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from vosbench.harness.errors import CheckpointError, ConfigError, DownloadError, DuplicatePluginError
-from vosbench.harness.specs import WeightFile
+from vosbench.core.errors import CheckpointError, ConfigError, DownloadError, DuplicatePluginError
+from vosbench.core.specs import WeightFile
 
 BASE_URL_ENV = "VOSBENCH_WEIGHTS_BASE_URL"
 HASHES_FILE = "hashes.json"
@@ -53,7 +53,7 @@ class OfficialWeight:
 
 def official_weights() -> dict[str, OfficialWeight]:
     """Every official file of every registered model, by weight name."""
-    from vosbench.harness.registry import models
+    from vosbench.core.registry import models
 
     table: dict[str, OfficialWeight] = {}
     for entry in models.entries():
@@ -79,7 +79,7 @@ def find_weight(name: str) -> OfficialWeight:
 
 def weights_dir() -> Path:
     """Default folder of downloaded weights: ``<cache>/weights``."""
-    from vosbench.harness.paths import cache_dir
+    from vosbench.core.paths import cache_dir
 
     return cache_dir() / "weights"
 
@@ -115,7 +115,7 @@ def read_records(directory: Path) -> dict[str, dict[str, Any]]:
 
 
 def _record(directory: Path, wf: WeightFile, sha: str, size: int, url: str) -> None:
-    from vosbench.harness.masks import atomic_write_text
+    from vosbench.core.labels import atomic_write_text
 
     files = read_records(directory)
     files[wf.filename] = {

@@ -33,7 +33,7 @@ from vosbench.datasets.synthetic.layouts import (
     generate_jhmdb,
     generate_ytvos,
 )
-from vosbench.harness.specs import DatasetSpec
+from vosbench.core.specs import DatasetSpec
 
 __all__ = [
     "DEFAULTS",
@@ -60,7 +60,7 @@ def generator_params(kind: str, spec: DatasetSpec, root: Path, options: dict[str
     the current defaults, while a folder given with ``--data-root`` that already holds a set of
     this kind and generator version (e.g. written by ``vosbench data synth``) is used as it is.
     """
-    from vosbench.harness.paths import cache_dir
+    from vosbench.core.paths import cache_dir
 
     params = {k: options.pop(k) for k in _PARAM_NAMES if k in options}
     if params:

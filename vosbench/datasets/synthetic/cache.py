@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vosbench.datasets.synthetic.layouts import GENERATORS, STAMP, normalize_params, stamp_dict
-from vosbench.harness.errors import DatasetLayoutError
+from vosbench.core.errors import DatasetLayoutError
 
 
 def read_stamp(root: str | os.PathLike[str]) -> dict[str, Any] | None:

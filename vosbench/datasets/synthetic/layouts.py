@@ -26,8 +26,8 @@ from vosbench.datasets.synthetic.scenarios import (
     jhmdb_scene,
     ytvos_scene,
 )
-from vosbench.harness.errors import ConfigError
-from vosbench.harness.masks import encode_label_png
+from vosbench.core.errors import ConfigError
+from vosbench.core.labels import encode_label_png
 
 # Bump whenever the generator's output changes, so that cached sets are regenerated.
 GENERATOR_VERSION = 2

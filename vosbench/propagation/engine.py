@@ -2,7 +2,7 @@
 
 Frames are decoded by a prefetch thread, resized by the protocol's rule, passed through the
 encoder in small batches (features computed once per frame), L2-normalised, and propagated
-frame by frame with a rolling :class:`~vosbench.harness.propagate.ContextBuffer`: memory is
+frame by frame with a rolling :class:`~vosbench.propagation.knn.ContextBuffer`: memory is
 bounded by the context length, not by the video length.
 """
 
@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 
 from vosbench.datasets.base import VideoSequence
-from vosbench.harness.errors import ConfigError, InputFileError
-from vosbench.harness.propagate import ContextBuffer, Workspace, candidates, mix, predict
-from vosbench.harness.protocol import Protocol
+from vosbench.core.errors import ConfigError, InputFileError
+from vosbench.propagation.knn import ContextBuffer, Workspace, candidates, mix, predict
+from vosbench.propagation.protocol import Protocol
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from vosbench.harness.errors import InputFileError
+from vosbench.core.errors import InputFileError
 
 VOID = 255
 

@@ -72,7 +72,7 @@ def synth(
     """
     from vosbench.datasets.synthetic import ensure_generated, read_stamp
     from vosbench.datasets.synthetic.layouts import normalize_params, stamp_dict
-    from vosbench.harness.errors import ConfigError
+    from vosbench.core.errors import ConfigError
 
     params = {"videos": videos, "frames": frames, "size": size, "seed": seed}
     if no_all_frames:

@@ -14,18 +14,18 @@ from typing import Any
 import click
 
 from vosbench import __version__
-from vosbench.harness.errors import VosbenchError
+from vosbench.core.errors import VosbenchError
 
 # name -> ("module:attribute", one-line help). Keep in the order shown by `vosbench --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("vosbench.harness.cli_run:run", "Propagate labels with a model over a dataset and score it."),
-    "eval": ("vosbench.harness.cli_eval:eval_cmd", "Score a folder of predicted masks with the official DAVIS J&F."),
-    "list": ("vosbench.harness.cli_list:list_cmd", "List registered models, datasets and protocols."),
-    "data": ("vosbench.harness.cli_data:data", "Generate synthetic DAVIS / YouTube-VOS / JHMDB data sets."),
-    "leaderboard": ("vosbench.harness.cli_leaderboard:leaderboard", "Leaderboard tables (md/csv/json) from run records."),
-    "check": ("vosbench.harness.cli_check:check", "Fail when scores drop below a committed baseline."),
-    "report": ("vosbench.harness.cli_report:report", "Overlay videos, plots and an offline report.html for runs."),
-    "weights": ("vosbench.harness.cli_weights:weights", "List and download official model checkpoints."),
+    "run": ("vosbench.cli.run:run", "Propagate labels with a model over a dataset and score it."),
+    "eval": ("vosbench.cli.eval:eval_cmd", "Score a folder of predicted masks with the official DAVIS J&F."),
+    "list": ("vosbench.cli.list:list_cmd", "List registered models, datasets and protocols."),
+    "data": ("vosbench.cli.data:data", "Generate synthetic DAVIS / YouTube-VOS / JHMDB data sets."),
+    "leaderboard": ("vosbench.cli.leaderboard:leaderboard", "Leaderboard tables (md/csv/json) from run records."),
+    "check": ("vosbench.cli.check:check", "Fail when scores drop below a committed baseline."),
+    "report": ("vosbench.cli.report:report", "Overlay videos, plots and an offline report.html for runs."),
+    "weights": ("vosbench.cli.weights:weights", "List and download official model checkpoints."),
 }
 
 

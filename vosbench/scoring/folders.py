@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vosbench.harness.errors import DatasetLayoutError, InputFileError
-from vosbench.harness.metrics import ObjectScore, SequenceScorer
+from vosbench.core.errors import DatasetLayoutError, InputFileError
+from vosbench.scoring.jf import ObjectScore, SequenceScorer
 
 GREY_MODES = ("L", "1", "I", "I;16", "I;16L", "I;16B")
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vosbench.harness.errors import ConfigError, InputFileError
+from vosbench.core.errors import ConfigError, InputFileError
 
 VOID = 255
 BOUNDARY_FRACTION = 0.008
@@ -504,14 +504,14 @@ def write_per_object_csv(path: str | os.PathLike[str], scores: list[ObjectScore]
     Values are written at full precision (shortest round-trip text); an object without any scored
     frame gets ``nan``.
     """
-    from vosbench.harness.masks import atomic_write_text
+    from vosbench.core.labels import atomic_write_text
 
     atomic_write_text(Path(path), per_object_csv_text(scores))
 
 
 def write_per_frame_csv(path: str | os.PathLike[str], scores: list[ObjectScore]) -> None:
     """Write ``sequence,object,frame,J,F`` for every scored (object, frame), atomically."""
-    from vosbench.harness.masks import atomic_write_text
+    from vosbench.core.labels import atomic_write_text
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

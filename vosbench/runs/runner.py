@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from vosbench import __version__
-from vosbench.harness.errors import ConfigError, VosbenchError
-from vosbench.harness.masks import atomic_write_text, write_label_png
-from vosbench.harness.protocol import Protocol, get_protocol
+from vosbench.core.errors import ConfigError, VosbenchError
+from vosbench.core.labels import atomic_write_text, write_label_png
+from vosbench.propagation.protocol import Protocol, get_protocol
 
 SCHEMA_VERSION = 1
 
@@ -50,7 +50,7 @@ class RunConfig:
     batch_size: int = 4
     #: features stored and matched in fp32 (default), bf16 or fp16 (GPU only)
     precision: str = "fp32"
-    #: protocol grid ((setting, (value, ...)), ...), see vosbench.harness.sweep
+    #: protocol grid ((setting, (value, ...)), ...), see vosbench.propagation.sweep
     sweep: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
@@ -141,7 +141,7 @@ def new_record(
     cfg: RunConfig, model: Any, ds: Any, names: list[str], protocol: dict[str, Any], device: Any, task: str
 ) -> dict[str, Any]:
     """The head of a run record (``summary.json``): who, what, how; metrics and timings come later."""
-    from vosbench.harness.registry import models
+    from vosbench.core.registry import models
     from vosbench.models.checkpoints import sha256_file
 
     spec = models.get(cfg.model)
@@ -196,11 +196,12 @@ def run_sweep(cfg: RunConfig, progress: Callable[[str, int, int], None] | None =
 
 
 def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> list[RunResult]:
-    from vosbench.harness.engine import Timings, precision_dtype, propagate_many
-    from vosbench.harness.factory import create_model, load_dataset
-    from vosbench.harness.metrics import SequenceScorer, summarize, write_per_frame_csv, write_per_object_csv
-    from vosbench.harness.registry import datasets, models
-    from vosbench.harness.sweep import grid
+    from vosbench.propagation.engine import Timings, precision_dtype, propagate_many
+    from vosbench.datasets.factory import load_dataset
+    from vosbench.models.factory import create_model
+    from vosbench.scoring.jf import SequenceScorer, summarize, write_per_frame_csv, write_per_object_csv
+    from vosbench.core.registry import datasets, models
+    from vosbench.propagation.sweep import grid
 
     t_start = time.perf_counter()
     model_spec = models.get(cfg.model)
@@ -219,7 +220,7 @@ def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> li
     if ds.task != "vos":
         if cfg.sweep or cfg.precision != "fp32":
             raise ConfigError(f"--sweep and --precision are not supported for {ds.task} datasets ({cfg.dataset}) yet")
-        from vosbench.harness.pose import run_pose  # keypoint datasets (JHMDB)
+        from vosbench.propagation.keypoints import run_pose  # keypoint datasets (JHMDB)
 
         return [run_pose(cfg, ds, protocols[0], device, progress)]
     names = ds.select(list(cfg.sequences))

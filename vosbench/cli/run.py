@@ -110,9 +110,9 @@ def run(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from vosbench.harness.report_table import print_run_summary
-    from vosbench.harness.runner import RunConfig, run_sweep
-    from vosbench.harness.sweep import parse_sweep, print_sweep_table
+    from vosbench.cli.tables import print_run_summary
+    from vosbench.runs.runner import RunConfig, run_sweep
+    from vosbench.propagation.sweep import parse_sweep, print_sweep_table
 
     overrides: dict[str, Any] = _pairs(settings, "--set")
     for key, val in (("topk", topk), ("radius", radius), ("context", context), ("temperature", temperature)):

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
-from vosbench.harness.errors import InputFileError
+from vosbench.core.errors import InputFileError
 
 SCHEMA_VERSION = 1
 SUMMARY = "summary.json"

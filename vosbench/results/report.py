@@ -21,9 +21,9 @@ from urllib.parse import quote
 
 import numpy as np
 
-from vosbench.harness.errors import ConfigError, InputFileError, VosbenchError
-from vosbench.harness.leaderboard import METRICS, fmt_value, protocol_footnotes
-from vosbench.harness.records import (
+from vosbench.core.errors import ConfigError, InputFileError, VosbenchError
+from vosbench.results.leaderboard import METRICS, fmt_value, protocol_footnotes
+from vosbench.results.records import (
     RunRecord,
     checkpoint_label,
     load_record,
@@ -134,7 +134,7 @@ def _mp4_plugin() -> str:
 
 
 def _palette_lut() -> np.ndarray:
-    from vosbench.harness.masks import PALETTE
+    from vosbench.core.labels import PALETTE
 
     return np.frombuffer(PALETTE, dtype=np.uint8).reshape(256, 3)
 
@@ -412,14 +412,14 @@ def _safe(name: str) -> str:
 
 
 def _open_dataset(record: RunRecord, data_root: Path | None) -> Any:
-    from vosbench.harness.factory import load_dataset
+    from vosbench.datasets.factory import load_dataset
 
     root = data_root if data_root is not None else record.dataset_root
     return load_dataset(record.dataset, root)
 
 
 def _mask_video(record: RunRecord, seq: Any, opts: ReportOptions) -> list[np.ndarray]:
-    from vosbench.harness.masks import read_label_png
+    from vosbench.core.labels import read_label_png
 
     pred_dir = record.run_dir / "predictions" / seq.name
     index = {name: i for i, name in enumerate(seq.frames)}
@@ -696,7 +696,7 @@ def make_report(
         + "\n".join(body)
         + "\n</body></html>\n"
     )
-    from vosbench.harness.masks import atomic_write_text
+    from vosbench.core.labels import atomic_write_text
 
     atomic_write_text(rep.html, doc)
     umask = os.umask(0)

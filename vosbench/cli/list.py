@@ -20,11 +20,11 @@ def list_cmd(what: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from vosbench.harness.registry import datasets, models
+    from vosbench.core.registry import datasets, models
 
     console = Console()
     if what == "protocols":
-        from vosbench.harness.protocol import PRESETS
+        from vosbench.propagation.protocol import PRESETS
 
         table = Table(title="protocol presets")
         table.add_column("name", style="bold")

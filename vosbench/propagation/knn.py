@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vosbench.harness.protocol import Protocol
+from vosbench.propagation.protocol import Protocol
 
 
 @dataclass

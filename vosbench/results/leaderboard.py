@@ -19,8 +19,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable
 
-from vosbench.harness.errors import ConfigError, InputFileError
-from vosbench.harness.records import (
+from vosbench.core.errors import ConfigError, InputFileError
+from vosbench.results.records import (
     RunRecord,
     checkpoint_label,
     fmt_setting,
@@ -80,7 +80,7 @@ class Row:
         protocol: ``"<name> v<version>"``, or ``"published"``.
         protocol_settings: Canonical settings key (runs) or the protocol note (published).
         metrics: Metric key -> value in percent.
-        sequences: The sequence set of the run (see :func:`~vosbench.harness.records.sequences_label`);
+        sequences: The sequence set of the run (see :func:`~vosbench.results.records.sequences_label`);
             empty for published rows.
         run_id, created: Which run (empty for published rows).
         protocol_dict: The full recorded protocol (runs only).
@@ -169,10 +169,10 @@ def rows_from_records(records: Iterable[RunRecord], *, all_runs: bool = False) -
 
 @lru_cache(maxsize=1)
 def _published_doc() -> dict[str, Any]:
-    text = resources.files("vosbench.harness").joinpath("published.json").read_text(encoding="utf-8")
+    text = resources.files("vosbench.results").joinpath("published.json").read_text(encoding="utf-8")
     doc = json.loads(text)
     if doc.get("format") != "vosbench-published" or not isinstance(doc.get("rows"), list):
-        raise InputFileError("vosbench/harness/published.json: not a vosbench-published file (package damaged?)")
+        raise InputFileError("vosbench/results/published.json: not a vosbench-published file (package damaged?)")
     return doc
 
 
@@ -248,7 +248,7 @@ def build(
     """Group run records into per-dataset tables.
 
     Args:
-        records: Run records (see :func:`vosbench.harness.records.find_records`).
+        records: Run records (see :func:`vosbench.results.records.find_records`).
         datasets: Only these datasets (in this order); default: every dataset with runs, sorted.
         metric: Sort column (a key of :data:`METRICS`) or ``"auto"`` (each table's primary metric:
             YouTube-VOS overall, else J&F, else PCK@0.1). A table without the chosen metric falls

@@ -48,7 +48,7 @@ def report(
     a J&F-per-sequence bar chart across the runs, J-per-frame drift curves (PCK curve for
     keypoint runs) and one report.html that links them with relative paths, viewable offline.
     Needs the report extra: pip install 'vosbench[report]'."""
-    from vosbench.harness.report import ReportOptions, make_report
+    from vosbench.results.report import ReportOptions, make_report
 
     opts = ReportOptions(
         out=out,

@@ -62,10 +62,10 @@ def eval_cmd(
     from rich.table import Table
 
     from vosbench import __version__
-    from vosbench.harness.errors import ConfigError
-    from vosbench.harness.evaluation import evaluate_folders, list_sequences
-    from vosbench.harness.masks import atomic_write_text
-    from vosbench.harness.metrics import METRIC_KEYS, summarize, write_per_frame_csv, write_per_object_csv
+    from vosbench.core.errors import ConfigError
+    from vosbench.scoring.folders import evaluate_folders, list_sequences
+    from vosbench.core.labels import atomic_write_text
+    from vosbench.scoring.jf import METRIC_KEYS, summarize, write_per_frame_csv, write_per_object_csv
 
     if per_frame and out_csv is None:
         raise ConfigError("--per-frame needs --out FILE.csv (the per-frame file is written beside it)")

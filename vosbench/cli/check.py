@@ -33,7 +33,7 @@ def check(baseline: Path, tolerance: float, runs: Path, both_ways: bool, update:
     from rich.markup import escape
     from rich.table import Table
 
-    from vosbench.harness.check import run_check, update_baseline
+    from vosbench.results.check import run_check, update_baseline
 
     console = Console(highlight=False)
     if not console.is_terminal:

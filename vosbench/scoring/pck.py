@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vosbench.harness.errors import InputFileError
+from vosbench.core.errors import InputFileError
 
 NORMALISER_FACTOR = 0.6
 CURVE = tuple(round(0.05 * i, 2) for i in range(1, 11))  # 0.05, 0.10, ..., 0.50
@@ -208,7 +208,7 @@ def per_video_csv_text(result: PCKResult) -> str:
 
 def write_pck_csvs(run_dir: Path, result: PCKResult) -> None:
     """``per_joint_pck.csv`` and ``per_video_pck.csv`` in ``run_dir``, atomically."""
-    from vosbench.harness.masks import atomic_write_text
+    from vosbench.core.labels import atomic_write_text
 
     atomic_write_text(Path(run_dir) / "per_joint_pck.csv", per_joint_csv_text(result))
     atomic_write_text(Path(run_dir) / "per_video_pck.csv", per_video_csv_text(result))

@@ -24,7 +24,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from vosbench.harness.errors import ConfigError
+from vosbench.core.errors import ConfigError
 
 RESIZE_MODES = ("native", "square", "short-side", "crop")
 WINDOWS = ("circle", "square")

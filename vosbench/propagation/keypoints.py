@@ -48,8 +48,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from vosbench.harness.errors import InputFileError, VosbenchError
-from vosbench.harness.protocol import Protocol
+from vosbench.core.errors import InputFileError, VosbenchError
+from vosbench.propagation.protocol import Protocol
 
 SIGMA_CELLS = 0.5
 CUTOFF_SIGMAS = 3.0
@@ -153,8 +153,8 @@ def propagate_pose(
     Frame 0 yields its GT keypoints (the given input). ``cell_readout``, when a list, receives
     each frame's read-out in feature-cell units (frame 0: its GT in cells), for read-out studies.
     """
-    from vosbench.harness.engine import feature_size, frame_features, processed_size
-    from vosbench.harness.propagate import ContextBuffer, predict
+    from vosbench.propagation.engine import feature_size, frame_features, processed_size
+    from vosbench.propagation.knn import ContextBuffer, predict
 
     kps0 = np.asarray(seq.keypoints[0], dtype=np.float64)
     if copy_first_frame:  # the identity baseline: frame-0 keypoints everywhere
@@ -232,12 +232,12 @@ def run_pose(cfg: Any, ds: Any, protocol: Protocol, device: torch.device, progre
     ``PCK@0.1``, ``PCK@0.2``, ``PCK_pooled@0.1``, ``PCK_pooled@0.2`` and ``pck_curve``).
     """
     from vosbench.datasets.jhmdb import JOINTS
-    from vosbench.harness.engine import Timings
-    from vosbench.harness.factory import create_model
-    from vosbench.harness.masks import atomic_write_text
-    from vosbench.harness.pck import PCKAccumulator, write_pck_csvs
-    from vosbench.harness.registry import models
-    from vosbench.harness.runner import RunResult, _timings, new_record
+    from vosbench.propagation.engine import Timings
+    from vosbench.models.factory import create_model
+    from vosbench.core.labels import atomic_write_text
+    from vosbench.scoring.pck import PCKAccumulator, write_pck_csvs
+    from vosbench.core.registry import models
+    from vosbench.runs.runner import RunResult, _timings, new_record
 
     t_start = time.perf_counter()
     model_spec = models.get(cfg.model)

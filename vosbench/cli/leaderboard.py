@@ -48,10 +48,10 @@ def leaderboard(
     dataset), percent values, best run value per column in bold (markdown), sorted by METRIC.
     Rows that differ in any protocol setting are never merged; the footnote lists each
     protocol's settings."""
-    from vosbench.harness import leaderboard as lb
-    from vosbench.harness.errors import ConfigError
-    from vosbench.harness.masks import atomic_write_text
-    from vosbench.harness.records import count_incomplete, find_records
+    from vosbench.results import leaderboard as lb
+    from vosbench.core.errors import ConfigError
+    from vosbench.core.labels import atomic_write_text
+    from vosbench.results.records import count_incomplete, find_records
 
     names = [n.strip() for d in datasets for n in d.split(",") if n.strip()]
     if fmt is None:

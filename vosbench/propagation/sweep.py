@@ -2,7 +2,7 @@
 
 ``vosbench run ... --sweep topk=5,10,20 --sweep temperature=0.05,0.07`` runs every combination
 of the listed values (the grid) as its own run folder with its own record. All grid points are
-propagated in lockstep, frame by frame (:func:`vosbench.harness.engine.propagate_many`): each
+propagated in lockstep, frame by frame (:func:`vosbench.propagation.engine.propagate_many`): each
 frame's features are computed once and used by every grid point while they are in memory (no
 feature cache, memory flat with video length), and grid points that differ only in top-k,
 temperature or label handling also share the similarity search, so an extra grid point costs
@@ -16,8 +16,8 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
-from vosbench.harness.errors import ConfigError
-from vosbench.harness.protocol import parse_value
+from vosbench.core.errors import ConfigError
+from vosbench.propagation.protocol import parse_value
 
 #: Settings that act after the encoder (they never change the features).
 SWEEPABLE = (
@@ -82,7 +82,7 @@ def print_sweep_table(results: list[Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from vosbench.harness.report_table import pct
+    from vosbench.cli.tables import pct
 
     console = Console()
     if not console.is_terminal:

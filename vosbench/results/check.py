@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from vosbench.harness.errors import ConfigError, InputFileError
-from vosbench.harness.leaderboard import (
+from vosbench.core.errors import ConfigError, InputFileError
+from vosbench.results.leaderboard import (
     INFO_COLUMNS,
     KEY_COLUMNS,
     METRIC_BY_KEY,
@@ -31,7 +31,7 @@ from vosbench.harness.leaderboard import (
     to_csv,
     to_json,
 )
-from vosbench.harness.records import RunRecord, find_records
+from vosbench.results.records import RunRecord, find_records
 
 # Float noise from rounding the baseline to its decimals must never flip a verdict.
 _EPS = 1e-9
@@ -279,7 +279,7 @@ def compare(
 
     Args:
         baseline: Rows from :func:`load_baseline`.
-        current: Run rows (latest per identity) from :func:`vosbench.harness.leaderboard.build`.
+        current: Run rows (latest per identity) from :func:`vosbench.results.leaderboard.build`.
         tolerance: Allowed change in points.
         both_ways: Also fail when a metric improves by more than ``tolerance``.
     """
@@ -344,7 +344,7 @@ def update_baseline(baseline_path: str | Path, runs_dir: str | Path) -> tuple[Pa
     Raises:
         InputFileError: no run records to write.
     """
-    from vosbench.harness.masks import atomic_write_text
+    from vosbench.core.labels import atomic_write_text
 
     p = Path(baseline_path)
     records = find_records(runs_dir)

@@ -1,0 +1,1 @@
+"""The ``vosbench`` command line: one module per command, plus the terminal tables."""

@@ -1,0 +1,1 @@
+"""Dataset adapters: DAVIS, YouTube-VOS, JHMDB and the synthetic generators, read lazily."""

@@ -1,0 +1,1 @@
+"""Encoders: the base class, built-in models, checkpoint loading and official weight files."""

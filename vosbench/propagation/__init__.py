@@ -1,0 +1,1 @@
+"""Label propagation: the encoder pipeline, the windowed k-NN core, protocols, sweeps, keypoints."""

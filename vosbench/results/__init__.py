@@ -1,0 +1,1 @@
+"""Run records (schema, reading, writing), leaderboards, regression checks and reports."""
