@@ -39,7 +39,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -312,7 +311,7 @@ def main() -> None:
 
         # 6. sweep cost: extra grid points vs the first
         if args.sweep_frames:
-            from vosbench.runs.runner import RunConfig, run, run_sweep
+            from vosbench.runs import RunConfig, run, run_sweep
 
             root = symlinked_davis16(Path(args.data_root), args.sequence, args.sweep_frames, tmp_p / "sweep-data")
             for label, sweep in (
@@ -345,7 +344,7 @@ def main() -> None:
 
         # 7. the effect of half-precision features on J&F
         if args.precision_sequences:
-            from vosbench.runs.runner import RunConfig, run
+            from vosbench.runs import RunConfig, run
 
             names = tuple(x.strip() for x in args.precision_sequences.split(",") if x.strip())
             print(f"\nJ&F by feature precision ({', '.join(names)}; resnet18, crw):")

@@ -14,7 +14,8 @@ from PIL import Image
 
 from vosbench.cli.main import cli
 from vosbench.core.errors import InputFileError
-from vosbench.scoring.folders import evaluate_folders, read_png
+from vosbench.core.labels import decode_label_png
+from vosbench.scoring.folders import evaluate_folders
 from vosbench.core.labels import write_label_png
 from vosbench.scoring.jf import SequenceScorer
 
@@ -69,7 +70,7 @@ def test_in_memory_scorer_reproduces_official_identity_numbers():
         scorer = SequenceScorer(seq)
         first = None
         for f in frames:
-            gt, _ = read_png(f)
+            gt, _ = decode_label_png(f)
             gt = (gt > 128).astype(np.uint8)  # DAVIS-2016 rule: object 1 = value > 128
             first = gt if first is None else first
             scorer.add(gt, first, f.stem)

@@ -98,7 +98,7 @@ def test_reads_official_layout(tmp_path):
     assert seq.frames == SIX  # original 5-digit names, starting at 00010
     assert sorted(seq.annotations) == [0, 3, 5]  # 00010, 00025, 00035: first appearances
     assert seq.output_frames == list(range(8))
-    assert seq.objects[5]["category"] == "zebra" and seq.meta["first_frames"] == {2: 0, 5: 3, 7: 5}
+    assert seq.objects[5]["category"] == "zebra" and seq.object_starts == {2: 0, 5: 3, 7: 5}
     # the PNG of frame 00025 keeps only the object that starts there (5), not the older 2
     a = seq.read_annotation(3)
     assert set(np.unique(a)) == {0, 5}
@@ -181,7 +181,7 @@ def test_missing_first_appearance_png(tmp_path):
 
 def test_run_on_official_layout(tmp_path):
     """Mid-video objects never predicted early, one PNG per meta frame in the zip, seen/unseen."""
-    from vosbench.runs.runner import RunConfig, run
+    from vosbench.runs import RunConfig, run
 
     root = write_ytvos(tmp_path / "data")
     (root / "unseen_categories.txt").write_text("zebra\n")
@@ -210,7 +210,7 @@ def test_run_on_official_layout(tmp_path):
 
 
 def test_run_without_gt_writes_only_predictions_and_zip(tmp_path):
-    from vosbench.runs.runner import RunConfig, run
+    from vosbench.runs import RunConfig, run
 
     root = write_ytvos(tmp_path / "data", gt=False)
     res = run(RunConfig(model="identity", dataset="ytvos18-val", data_root=str(root), out=str(tmp_path / "runs"), device="cpu"))

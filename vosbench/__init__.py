@@ -65,6 +65,12 @@ def load_dataset(name: str, root: str | Path | None = None, **options: Any) -> V
 
 
 __all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DatasetLayoutError",
+    "InputFileError",
+    "PluginLoadError",
+    "VosbenchError",
     "DatasetSpec",
     "ModelSpec",
     "WeightFile",

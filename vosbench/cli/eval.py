@@ -53,7 +53,6 @@ def eval_cmd(
     frame; a predicted id that is not an object is an error. Prints per-object and overall scores
     in percent; the CSV and JSON hold fractions at full precision.
     """
-    import json
     import math
 
     from rich import box
@@ -61,10 +60,10 @@ def eval_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from vosbench import __version__
+    from vosbench.core.version import __version__
     from vosbench.core.errors import ConfigError
     from vosbench.scoring.folders import evaluate_folders, list_sequences
-    from vosbench.core.labels import atomic_write_text
+    from vosbench.results.schema import write_eval_summary
     from vosbench.scoring.jf import METRIC_KEYS, summarize, write_per_frame_csv, write_per_object_csv
 
     if per_frame and out_csv is None:
@@ -119,19 +118,19 @@ def eval_cmd(
         return
     write_per_object_csv(out_csv, scores)
     summary_path = out_csv.with_name(out_csv.name.removesuffix(".csv") + ".summary.json")
-    record = {
-        **summary,
-        "objects": len(scores),
-        "sequences": len(result.frames),
-        "frames_per_sequence": result.frames,
-        "binary_gt": result.binary,
-        "gt": str(gt_dir.resolve()),
-        "pred": str(pred_dir.resolve()),
-        "rules": "DAVIS 2017 semi-supervised: first and last frame excluded, objects 1..max id of frame 0",
-        "vosbench_version": __version__,
-        "seconds": round(result.seconds, 3),
-    }
-    atomic_write_text(summary_path, json.dumps(record, indent=2) + "\n")
+    write_eval_summary(
+        summary_path,
+        summary,
+        objects=len(scores),
+        sequences=len(result.frames),
+        frames_per_sequence=result.frames,
+        binary_gt=result.binary,
+        gt=str(gt_dir.resolve()),
+        pred=str(pred_dir.resolve()),
+        rules="DAVIS 2017 semi-supervised: first and last frame excluded, objects 1..max id of frame 0",
+        vosbench_version=__version__,
+        seconds=round(result.seconds, 3),
+    )
     console.print(f"wrote {out_csv} and {summary_path}")
     if per_frame:
         frame_path = out_csv.with_name(out_csv.name.removesuffix(".csv") + ".per_frame.csv")

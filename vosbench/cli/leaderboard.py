@@ -50,7 +50,7 @@ def leaderboard(
     protocol's settings."""
     from vosbench.results import leaderboard as lb
     from vosbench.core.errors import ConfigError
-    from vosbench.core.labels import atomic_write_text
+    from vosbench.core.io import atomic_write_text
     from vosbench.results.records import count_incomplete, find_records
 
     names = [n.strip() for d in datasets for n in d.split(",") if n.strip()]

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from vosbench import __version__
+from vosbench.core.version import __version__
 from vosbench.core.errors import VosbenchError
 
 # name -> ("module:attribute", one-line help). Keep in the order shown by `vosbench --help`.

@@ -111,8 +111,9 @@ def run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from vosbench.cli.tables import print_run_summary
-    from vosbench.runs.runner import RunConfig, run_sweep
-    from vosbench.propagation.sweep import parse_sweep, print_sweep_table
+    from vosbench.runs import RunConfig, run_sweep
+    from vosbench.cli.tables import print_sweep_table
+    from vosbench.propagation.sweep import parse_sweep
 
     overrides: dict[str, Any] = _pairs(settings, "--set")
     for key, val in (("topk", topk), ("radius", radius), ("context", context), ("temperature", temperature)):

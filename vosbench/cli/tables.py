@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vosbench.runs.lifecycle import RunResult
 
 
 def pct(x: float | None) -> str:
@@ -71,3 +74,41 @@ def print_run_summary(record: dict[str, Any], scores: list[Any], run_dir: Path) 
     if record.get("submission_zip"):
         console.print(f"submission zip: {record['submission_zip']}")
     console.print(f"run folder: {run_dir}")
+
+
+def print_sweep_table(results: list[RunResult]) -> None:
+    """Compare the grid points of a finished sweep (one row each, best J&F in bold)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=130)
+    if not results:
+        return
+    keys = list(results[0].record["sweep"]["point"])
+    first = results[0].record
+    table = Table(title=f"sweep: {first['model']['name']} on {first['dataset']['name']} ({first['protocol']['name']})")
+    for k in keys:
+        table.add_column(k, justify="right")
+    for col in ("J&F", "J-Mean", "F-Mean", "time (s)", "run folder"):
+        table.add_column(col, justify="right" if col != "run folder" else "left")
+    best = max((r.record["metrics"].get("JF_mean", float("-inf")) for r in results), default=None)
+    for r in results:
+        m = r.record["metrics"]
+        jf = pct(m.get("JF_mean"))
+        if m.get("JF_mean") == best and len(results) > 1:
+            jf = f"[bold]{jf}"
+        table.add_row(
+            *(str(r.record["sweep"]["point"][k]) for k in keys),
+            jf,
+            pct(m.get("J_mean")),
+            pct(m.get("F_mean")),
+            f"{r.record['timings'].get('total_s', 0):.1f}",
+            r.run_dir.name,
+        )
+    console.print(table)
+    console.print(
+        "times: the first grid point carries the encoder and each shared similarity search; the "
+        f"others reuse them (run folders under {results[0].run_dir.parent})"
+    )

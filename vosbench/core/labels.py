@@ -1,23 +1,27 @@
-"""Reading and writing label PNGs (DAVIS-2017 palette PNGs, DAVIS-2016 binary masks).
+"""Label and frame files: the one reader and writer of label PNGs, used by datasets, runs and
+``vosbench eval`` alike, and the frame decoder.
 
-Ids are kept exactly as stored: the palette index for "P" images, the grey value for "L"
-images. DAVIS-2016 masks hold 0/255; with ``binary=True`` they become object 1 = value > 128,
-the DAVIS-2016 rule.
+Ids are kept exactly as stored: the palette index for ``P`` images, the value for greyscale
+images (``L``, ``1``, ``I``, ``I;16``; values must fit 8 bits). DAVIS-2016 masks hold 0/255; the
+DAVIS-2016 rule reads them as object 1 = value > 128 (``binary=True``). :func:`is_binary_mask`
+is the detection rule: a greyscale (not palette) PNG whose values are all 0 or 255. Void (255) is
+an ordinary value here; what it means is decided by the scorer.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vosbench.core.errors import InputFileError
+from vosbench.core.io import atomic_write_bytes
 
 VOID = 255
+#: greyscale PIL modes accepted as id maps (besides palette ``P``)
+GREY_MODES = ("L", "1", "I", "I;16", "I;16L", "I;16B")
 
 
 def davis_palette() -> bytes:
@@ -37,46 +41,65 @@ def davis_palette() -> bytes:
 PALETTE = davis_palette()
 
 
-def read_label_png(path: str | os.PathLike[str], *, binary: bool = False) -> np.ndarray:
-    """Read a label PNG as an (H, W) uint8 id map.
-
-    Args:
-        path: File to read.
-        binary: DAVIS-2016 rule: object 1 where value > 128, background elsewhere.
+def decode_label_png(path: str | os.PathLike[str]) -> tuple[np.ndarray, str]:
+    """Decode a label PNG: (H, W) uint8 values as stored, and its PIL mode.
 
     Raises:
-        InputFileError: missing, unreadable, or not a single-channel (palette/grey) image.
+        InputFileError: missing, unreadable, colour/multi-channel, or values outside 0..255.
     """
     p = Path(path)
     try:
         with Image.open(p) as im:
-            im.load()
             mode = im.mode
-            if mode in ("P", "L"):
-                arr = np.array(im, dtype=np.uint8)  # writable copy
-            elif mode in ("1", "I;16", "I"):
-                arr = np.asarray(im)
-                if arr.dtype == bool:
-                    arr = arr.astype(np.uint8) * 255
-                if arr.max(initial=0) > 255:
-                    raise InputFileError(f"{p}: label values above 255 (mode {mode}); expected 8-bit ids")
-                arr = arr.astype(np.uint8)
-            else:
+            if mode != "P" and mode not in GREY_MODES:
                 raise InputFileError(
-                    f"{p}: expected an indexed (palette, mode P) or 8-bit greyscale (mode L) label PNG, "
-                    f"got mode {mode}. Convert colour masks to palette indices first."
+                    f"{p}: colour or multi-channel PNG (mode {mode}); expected an indexed palette PNG "
+                    "(ids = palette indices, as DAVIS annotations) or a greyscale id map. "
+                    "Convert colour masks to palette indices first."
                 )
+            arr = np.array(im)
     except FileNotFoundError:
         raise InputFileError(f"{p}: file not found") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise InputFileError(f"{p}: cannot read PNG ({e}); the file is corrupt or not an image") from None
-    if binary:
-        arr = (arr > 128).astype(np.uint8)
-    return arr
+        raise InputFileError(f"{p}: cannot read PNG ({e}); the file is corrupt or not a PNG") from None
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8) * 255
+    elif arr.dtype != np.uint8:
+        if arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise InputFileError(f"{p}: label values {arr.min()}..{arr.max()} (mode {mode}); expected 8-bit ids")
+        arr = arr.astype(np.uint8)
+    if arr.ndim != 2:
+        raise InputFileError(f"{p}: expected a single-channel label image, got shape {arr.shape}")
+    return arr, mode
+
+
+def is_binary_mask(arr: np.ndarray, mode: str) -> bool:
+    """DAVIS-2016 detection rule: a greyscale (non-palette) PNG whose values are all 0 or 255."""
+    if mode == "P":
+        return False
+    counts = np.bincount(arr.ravel(), minlength=256)
+    return not counts[1:255].any()
+
+
+def to_binary(arr: np.ndarray) -> np.ndarray:
+    """The DAVIS-2016 rule: object 1 where the value is above 128, background elsewhere."""
+    return (arr > 128).astype(np.uint8)
+
+
+def read_label_png(path: str | os.PathLike[str], *, binary: bool = False) -> np.ndarray:
+    """Read a label PNG as an (H, W) uint8 id map (``binary``: the DAVIS-2016 rule).
+
+    Raises:
+        InputFileError: see :func:`decode_label_png`.
+    """
+    arr, _ = decode_label_png(path)
+    return to_binary(arr) if binary else arr
 
 
 def encode_label_png(ids: np.ndarray) -> bytes:
     """Encode an (H, W) uint8 id map as an indexed PNG with the DAVIS palette."""
+    import io
+
     if ids.ndim != 2:
         raise ValueError(f"label map must be 2-D, got shape {ids.shape}")
     im = Image.fromarray(np.ascontiguousarray(ids, dtype=np.uint8), mode="P")
@@ -89,25 +112,6 @@ def encode_label_png(ids: np.ndarray) -> bytes:
 def write_label_png(path: str | os.PathLike[str], ids: np.ndarray) -> None:
     """Write an id map as an indexed palette PNG, atomically (temp file + rename)."""
     atomic_write_bytes(Path(path), encode_label_png(ids))
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:

@@ -16,10 +16,10 @@ import os
 import traceback
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Callable, Generic, Iterable, TypeVar
+from typing import Callable, Generic, Iterable, TypeVar, cast
 
 from vosbench.core.errors import DuplicatePluginError, PluginLoadError, UnknownPluginError
-from vosbench.core.specs import DatasetSpec, ModelSpec
+from vosbench.core.specs import DatasetSpec, ModelSpec, import_object
 
 S = TypeVar("S", ModelSpec, DatasetSpec)
 
@@ -46,7 +46,7 @@ class BrokenPlugin:
 class Registry(Generic[S]):
     """A flat name -> spec map with lazily discovered entry-point plugins."""
 
-    def __init__(self, kind: str, group: str, spec_type: type, builtins: Callable[[], Iterable[S]]):
+    def __init__(self, kind: str, group: str, spec_type: type[S], builtins: str | Callable[[], Iterable[S]]):
         self.kind = kind
         self.group = group
         self._spec_type = spec_type
@@ -60,7 +60,8 @@ class Registry(Generic[S]):
         if self._loaded:
             return
         self._loaded = True
-        for spec in self._builtins():
+        found = import_object(self._builtins) if isinstance(self._builtins, str) else self._builtins()
+        for spec in cast(Iterable[S], found):
             self._add(spec, BUILTIN)
         if os.environ.get("VOSBENCH_NO_PLUGINS", "") not in ("", "0"):
             return
@@ -141,17 +142,9 @@ class Registry(Generic[S]):
         )
 
 
-def _builtin_models() -> Iterable[ModelSpec]:
-    from vosbench.models.catalog import BUILTIN_MODELS
-
-    return BUILTIN_MODELS
-
-
-def _builtin_datasets() -> Iterable[DatasetSpec]:
-    from vosbench.datasets.catalog import BUILTIN_DATASETS
-
-    return BUILTIN_DATASETS
-
-
-models: Registry[ModelSpec] = Registry("model", "vosbench.models", ModelSpec, _builtin_models)
-datasets: Registry[DatasetSpec] = Registry("dataset", "vosbench.datasets", DatasetSpec, _builtin_datasets)
+#: The built-in catalogs are registered by name, the way entry points name plugins: core/ declares
+#: the contract and never imports the packages that fulfil it.
+models: Registry[ModelSpec] = Registry("model", "vosbench.models", ModelSpec, "vosbench.models.catalog:BUILTIN_MODELS")
+datasets: Registry[DatasetSpec] = Registry(
+    "dataset", "vosbench.datasets", DatasetSpec, "vosbench.datasets.catalog:BUILTIN_DATASETS"
+)

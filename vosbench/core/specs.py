@@ -103,13 +103,20 @@ class DatasetSpec:
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
+def import_object(target: str) -> object:
+    """The object named ``"package.module:attr"`` (``attr`` may be dotted)."""
+    module_name, _, attr = target.partition(":")
+    obj: object = importlib.import_module(module_name)
+    for part in attr.split(".") if attr else ():
+        obj = getattr(obj, part)
+    return obj
+
+
 def resolve(target: str | Callable[..., Any]) -> Callable[..., Any]:
-    """Import ``"package.module:attr"`` (or return a callable unchanged)."""
+    """Import ``"package.module:attr"`` naming a callable (or return a callable unchanged)."""
     if callable(target):
         return target
-    module_name, _, attr = target.partition(":")
-    module = importlib.import_module(module_name)
-    obj: Any = module
-    for part in attr.split("."):
-        obj = getattr(obj, part)
+    obj = import_object(target)
+    if not callable(obj):
+        raise TypeError(f"{target!r} names a {type(obj).__name__}, not a callable")
     return obj

@@ -6,73 +6,35 @@ engine asks for a frame. Adapters never write into the dataset folder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Iterator
-
-import numpy as np
+from typing import Any, ClassVar, Iterator
 
 from vosbench.core.errors import DatasetLayoutError
-from vosbench.core.labels import read_label_png, read_rgb
 from vosbench.core.specs import DatasetSpec
+from vosbench.core.video import VideoSequence
+
+__all__ = ["VideoDataset", "VideoSequence"]
 
 
-@dataclass
-class VideoSequence:
-    """One video of a segmentation (``task="vos"``) or keypoint (``task="pose"``) dataset.
-
-    Attributes:
-        name: Sequence name (folder name).
-        frames: Frame names (file stems, e.g. ``"00000"``) in propagation order.
-        image_paths: One image file per frame.
-        annotations: Frame index -> label PNG used as *input*: frame 0 for DAVIS; every frame
-            where a new object first appears for YouTube-VOS.
-        gt: Frame index -> label PNG used for *scoring* (empty when no GT is available).
-        output_frames: Indices of the frames whose predictions are written (``None`` = all).
-        binary_masks: DAVIS-2016 masks (object 1 = value > 128).
-        objects: Object id -> metadata (e.g. category for YouTube-VOS).
-        keypoints: For ``task="pose"``: array (T, 15, 2) of 0-based (x, y) pixel coordinates,
-            NaN where a joint is not annotated.
-        meta: Anything else worth recording.
-    """
-
-    name: str
-    frames: list[str]
-    image_paths: list[Path]
-    annotations: dict[int, Path] = field(default_factory=dict)
-    gt: dict[int, Path] = field(default_factory=dict)
-    output_frames: list[int] | None = None
-    binary_masks: bool = False
-    objects: dict[int, dict[str, Any]] = field(default_factory=dict)
-    keypoints: np.ndarray | None = None
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def read_image(self, i: int) -> np.ndarray:
-        """Frame ``i`` as (H, W, 3) uint8 RGB."""
-        return read_rgb(self.image_paths[i])
-
-    def read_annotation(self, i: int) -> np.ndarray:
-        """Input label map of frame ``i`` as (H, W) uint8 ids."""
-        return read_label_png(self.annotations[i], binary=self.binary_masks)
-
-    def read_gt(self, i: int) -> np.ndarray:
-        """Ground-truth label map of frame ``i`` as (H, W) uint8 ids."""
-        return read_label_png(self.gt[i], binary=self.binary_masks)
-
-    def outputs(self) -> list[int]:
-        return list(range(len(self.frames))) if self.output_frames is None else list(self.output_frames)
-
-
-class VideoDataset:
+class VideoDataset(ABC):
     """Base class of dataset adapters: an ordered collection of :class:`VideoSequence`.
 
-    Subclasses implement :meth:`sequence_names` and :meth:`sequence`.
+    Subclasses implement :meth:`sequence_names` and :meth:`sequence`; every other hook below has
+    a default that fits a DAVIS-style set, and an adapter overrides the ones that differ.
+
+    Hooks:
+        task: ``"vos"`` (masks, J&F) or ``"pose"`` (keypoints, PCK; sequences carry ``keypoints``).
+        submission_prefix: Zip-root prefix of the evaluation server's layout; runs write
+            ``submission.zip`` (``<prefix><sequence>/<frame>.png``) when it is not ``None`` and
+            no sequence has local GT (or :attr:`submission_with_gt`).
+        submission_with_gt: Write the submission zip even where local GT exists.
+        object_group: The group (``"seen"``/``"unseen"``) whose J/F means an object also counts
+            in; ``None`` (the default) adds no group metrics.
+        describe: What goes into the run record about the dataset.
     """
 
-    task = "vos"
+    task: ClassVar[str] = "vos"
 
     def __init__(self, spec: DatasetSpec, root: Path, **options: Any):
         self.spec = spec
@@ -83,11 +45,25 @@ class VideoDataset:
     def name(self) -> str:
         return self.spec.name
 
+    @abstractmethod
     def sequence_names(self) -> list[str]:
-        raise NotImplementedError
+        """Every sequence of the set, in evaluation order (names come from dataset files:
+        adapters must refuse any that is not a plain folder name)."""
 
+    @abstractmethod
     def sequence(self, name: str) -> VideoSequence:
-        raise NotImplementedError
+        """Sequence ``name``, its layout validated (missing files raise ``DatasetLayoutError``)."""
+
+    @property
+    def submission_prefix(self) -> str | None:
+        return None
+
+    @property
+    def submission_with_gt(self) -> bool:
+        return False
+
+    def object_group(self, sequence: str, obj: int) -> str | None:
+        return None
 
     def select(self, names: list[str] | None) -> list[str]:
         """Validate a ``--sequences`` selection (``None`` = all) and return it in dataset order."""

@@ -137,9 +137,11 @@ class Davis16Dataset(_DavisBase):
 class Davis17Dataset(_DavisBase):
     """DAVIS-2017 layout: palette PNGs, one sequence name per line in ImageSets/2017/<split>.txt."""
 
-    #: Without GT (test-dev) the run zips its predictions with the sequence folders at the zip
-    #: root, the layout the DAVIS evaluation server accepts (no extra top-level folder).
-    submission_prefix = ""
+    @property
+    def submission_prefix(self) -> str | None:
+        """Without GT (test-dev) the run zips its predictions with the sequence folders at the zip
+        root, the layout the DAVIS evaluation server accepts (no extra top-level folder)."""
+        return ""
 
     def __init__(self, spec: DatasetSpec, root: Path, split: str = "val", **options: Any):
         super().__init__(spec, root, **options)

@@ -29,24 +29,8 @@ import numpy as np
 from vosbench.datasets.base import VideoDataset, VideoSequence
 from vosbench.core.errors import DatasetLayoutError, InputFileError
 from vosbench.core.specs import DatasetSpec
+from vosbench.datasets.joints import JOINTS
 
-JOINTS = (
-    "neck",
-    "belly",
-    "face",
-    "right_shoulder",
-    "left_shoulder",
-    "right_hip",
-    "left_hip",
-    "right_elbow",
-    "left_elbow",
-    "right_knee",
-    "left_knee",
-    "right_wrist",
-    "left_wrist",
-    "right_ankle",
-    "left_ankle",
-)
 SUBSETS = {"train": "1", "test": "2"}
 
 
@@ -135,9 +119,6 @@ class JHMDBDataset(VideoDataset):
 
     def sequence_names(self) -> list[str]:
         return list(self._videos)
-
-    def video_class(self, name: str) -> str:
-        return self._videos[name]
 
     def sequence(self, name: str) -> VideoSequence:
         if name not in self._videos:

@@ -39,7 +39,6 @@ Rules:
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,7 +235,7 @@ class YouTubeVOSDataset(VideoDataset):
                 self.unseen = {o["category"] for v in self.meta.values() for o in v.values()} - seen
                 self.category_source = f"categories absent from {train_meta}"
 
-    # -- interface used by the runner --------------------------------------------------------
+    # -- hooks of VideoDataset --------------------------------------------------------
 
     @property
     def submission_prefix(self) -> str | None:
@@ -325,49 +324,22 @@ class YouTubeVOSDataset(VideoDataset):
             gt=gt,
             output_frames=outputs,
             objects={oid: {"category": o["category"], "first_frame": o["frames"][0]} for oid, o in objects.items()},
-            meta={
-                "dataset": self.name,
-                "all_frames": self.all_frames_dir is not None,
-                "first_frames": {oid: t for oid, t in starts.items()},
-            },
+            object_starts=dict(starts),
+            meta={"dataset": self.name, "all_frames": self.all_frames_dir is not None},
             new_objects={t: tuple(v) for t, v in new_objects.items()},
         )
 
     # -- scoring hooks -----------------------------------------------------------------------
 
-    def make_scorer(self, seq: VideoSequence):
-        """J/F scorer that starts each object at its first-appearance frame."""
-        from vosbench.scoring.jf import SequenceScorer
-
-        gt_order = sorted(seq.gt)
-        pos = {t: i for i, t in enumerate(gt_order)}
-        first = {oid: pos[t] for oid, t in seq.meta["first_frames"].items()}
-        return SequenceScorer(seq.name, objects=sorted(first), first_frames=first)
-
     def category(self, video: str, obj: int) -> str | None:
         return self.meta.get(video, {}).get(int(obj), {}).get("category")
 
-    def extra_metrics(self, scores: list[Any]) -> dict[str, float | None]:
-        """J/F over seen and unseen categories and their mean (``overall``).
-
-        Objects without a scored frame are left out. A group without objects gives ``None`` and
-        ``overall`` is then the mean of the groups present. Without any category information
-        (no list file, no ``train/meta.json``) nothing is added.
-        """
+    def object_group(self, sequence: str, obj: int) -> str | None:
+        """``"seen"`` or ``"unseen"`` by the object's category; ``None`` without any category
+        information (no list file, no ``train/meta.json``)."""
         if self.unseen is None:
-            return {}
-        groups: dict[str, list[Any]] = {"seen": [], "unseen": []}
-        for s in scores:
-            if math.isnan(s.J_mean):
-                continue
-            groups["unseen" if self.category(s.sequence, s.object) in self.unseen else "seen"].append(s)
-        out: dict[str, float | None] = {}
-        for g, rows in groups.items():
-            out[f"J_{g}"] = float(np.mean([r.J_mean for r in rows])) if rows else None
-            out[f"F_{g}"] = float(np.mean([r.F_mean for r in rows])) if rows else None
-        present = [v for v in out.values() if v is not None]
-        out["overall"] = float(np.mean(present)) if present else None
-        return out
+            return None
+        return "unseen" if self.category(sequence, obj) in self.unseen else "seen"
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()

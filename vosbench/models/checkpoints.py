@@ -14,14 +14,16 @@ import hashlib
 import os
 import pickle
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
-from vosbench.core.errors import CheckpointError
+from vosbench.core.errors import CheckpointError, ConfigError
+from vosbench.core.specs import ModelSpec
 
 #: Classes allowed in checkpoint files besides what ``weights_only=True`` accepts by default.
 SAFE_GLOBALS: tuple[type, ...] = (argparse.Namespace,)
@@ -194,3 +196,80 @@ def load_strict(
         raise CheckpointError("\n".join(lines))
     to_load = {k: v for k, v in state.items() if k in own}
     module.load_state_dict(to_load, strict=False)
+
+
+@dataclass(frozen=True)
+class CheckpointLayout:
+    """How an official checkpoint file holds a model's weights (what :func:`build_encoder` loads).
+
+    Attributes:
+        weights_key: Entry of a training checkpoint holding the state dict (``'model'``,
+            ``'state_dict'``, ``'teacher'``); a flat state dict is accepted too.
+        expected: What the file should be, for messages.
+        hint: Expected key names for a mismatch error, or a function of the state dict giving it.
+        strip: Key prefixes removed first (``module.`` of nn.DataParallel, ...).
+        convert: Renames keys from the file's layout to the target module's.
+        check: Refuses a file of the wrong format early (raises :class:`CheckpointError`).
+        drop_prefixes: Keys the target does not have by design (a removed layer, a head).
+        target: The submodule of the encoder the state dict loads into (default: the encoder).
+    """
+
+    weights_key: str
+    expected: str
+    hint: str | Callable[[Mapping[str, Any]], str] = ""
+    strip: tuple[str, ...] = ("module.",)
+    convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    check: Callable[[dict[str, Any], str], None] | None = None
+    drop_prefixes: tuple[str, ...] = ()
+    target: Callable[[nn.Module], nn.Module] | None = None
+
+
+def load_weights(encoder: nn.Module, checkpoint: str | os.PathLike[str], layout: CheckpointLayout) -> None:
+    """Load ``checkpoint`` into ``encoder`` as ``layout`` says, strictly (see :func:`load_strict`)."""
+    source = str(checkpoint)
+    state = pick_state_dict(
+        load_checkpoint_file(checkpoint, weights_key=layout.weights_key),
+        (layout.weights_key,),
+        source=source,
+        expected=layout.expected,
+    )
+    if layout.check is not None:
+        layout.check(state, source)
+    state = strip_prefix(state, layout.strip)
+    if layout.convert is not None:
+        state = layout.convert(state)
+    hint = layout.hint(state) if callable(layout.hint) else layout.hint
+    module = layout.target(encoder) if layout.target is not None else encoder
+    load_strict(module, state, source=source, drop_prefixes=layout.drop_prefixes, hint=hint)
+
+
+E = TypeVar("E", bound=nn.Module)
+
+
+def build_encoder(
+    spec: ModelSpec,
+    make: Callable[[], E],
+    checkpoint: str | os.PathLike[str] | None,
+    layout: CheckpointLayout,
+    *,
+    seed: int = 0,
+    options: Mapping[str, Any] | None = None,
+    valid_options: tuple[str, ...] = ("seed",),
+) -> E:
+    """The one way built-in models are built (in the spirit of timm's ``build_model_with_cfg``).
+
+    Refuses options the model does not take, initialises ``make()`` from ``seed`` without touching
+    the global random state, loads ``checkpoint`` (when given) as ``layout`` says, and returns the
+    encoder in eval mode with ``checkpoint_path`` set.
+    """
+    if options:
+        raise ConfigError(
+            f"model {spec.name!r}: unknown options {', '.join(options)} (valid: {', '.join(valid_options)})"
+        )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(seed))
+        enc = make()
+    if checkpoint is not None:
+        load_weights(enc, checkpoint, layout)
+        enc.checkpoint_path = Path(checkpoint)  # type: ignore[assignment]
+    return enc.eval()

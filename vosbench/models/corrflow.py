@@ -28,10 +28,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vosbench.core.errors import ConfigError
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
-from vosbench.models.checkpoints import load_checkpoint_file, load_strict, pick_state_dict, strip_prefix
+from vosbench.models.checkpoints import CheckpointLayout, build_encoder
 
 
 class ResidualBlock(nn.Module):
@@ -87,6 +86,13 @@ class CorrFlowEncoder(Encoder):
         return self.post_convolution(self.feature_extraction(x))
 
 
+CORRFLOW_LAYOUT = CheckpointLayout(
+    weights_key="state_dict",
+    expected="a CorrFlow checkpoint {'epoch', 'state_dict', 'optimizer'} as saved by CorrFlow's main.py",
+    hint="expected CorrFlow keys module.feature_extraction.{conv1,layer1-4}.*, module.post_convolution.*",
+)
+
+
 def build_corrflow(
     spec: ModelSpec, checkpoint: str | Path | None = None, seed: int = 0, **options: Any
 ) -> CorrFlowEncoder:
@@ -99,23 +105,4 @@ def build_corrflow(
             initialisation with ``seed`` (used by tests; ``create_model`` requires a file).
         seed: Seed of the random initialisation.
     """
-    if options:
-        raise ConfigError(f"model {spec.name!r}: unknown options {', '.join(options)} (valid: seed)")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        enc = CorrFlowEncoder(spec)
-    if checkpoint is not None:
-        source = str(checkpoint)
-        state = pick_state_dict(
-            load_checkpoint_file(checkpoint, weights_key="state_dict"),
-            ("state_dict",),
-            source=source,
-            expected="a CorrFlow checkpoint {'epoch', 'state_dict', 'optimizer'} as saved by CorrFlow's main.py",
-        )
-        load_strict(
-            enc,
-            strip_prefix(state, ("module.",)),
-            source=source,
-            hint="expected CorrFlow keys module.feature_extraction.{conv1,layer1-4}.*, module.post_convolution.*",
-        )
-    return enc.eval()
+    return build_encoder(spec, lambda: CorrFlowEncoder(spec), checkpoint, CORRFLOW_LAYOUT, seed=seed, options=options)

@@ -20,11 +20,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-import torch
 
-from vosbench.core.errors import CheckpointError, ConfigError
+from vosbench.core.errors import CheckpointError
 from vosbench.core.specs import ModelSpec
-from vosbench.models.checkpoints import load_checkpoint_file, load_strict, pick_state_dict, strip_prefix
+from vosbench.models.checkpoints import CheckpointLayout, build_encoder, strip_prefix
 from vosbench.models.resnet import ResNetEncoder
 
 ENCODER_PREFIX = "encoder.model."
@@ -50,6 +49,26 @@ def crw_state_to_resnet(state: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_crw(state: dict[str, Any], source: str) -> None:
+    if not any(k.startswith(ENCODER_PREFIX) for k in strip_prefix(state, ("module.",))):
+        raise CheckpointError(
+            f"checkpoint {source} has no 'encoder.model.*' keys, so it is not a CRW checkpoint "
+            f"(first keys: {', '.join(list(state)[:4])}). A plain torchvision ResNet state dict "
+            f"belongs to --model resnet18 / resnet18-imagenet."
+        )
+
+
+CRW_LAYOUT = CheckpointLayout(
+    weights_key="model",
+    expected="a CRW checkpoint {'model': {'encoder.model.*': ...}, ...} as saved by CRW's train.py",
+    hint="expected CRW keys encoder.model.{conv1,bn1,layer1-3}.* (ResNet-18 names)",
+    check=_check_crw,
+    convert=crw_state_to_resnet,
+    drop_prefixes=("layer4.", "fc."),
+    target=lambda enc: enc.model,
+)
+
+
 def build_crw(spec: ModelSpec, checkpoint: str | Path | None = None, seed: int = 0, **options: Any) -> ResNetEncoder:
     """Build the CRW encoder and load a CRW checkpoint (``pretrained.pth`` layout).
 
@@ -59,31 +78,6 @@ def build_crw(spec: ModelSpec, checkpoint: str | Path | None = None, seed: int =
             random initialisation with ``seed`` (used by tests; ``create_model`` requires a file).
         seed: Seed of the random initialisation.
     """
-    if options:
-        raise ConfigError(f"model {spec.name!r}: unknown options {', '.join(options)} (valid: seed)")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        enc = ResNetEncoder(spec, "resnet18", padding="reflect")
-    if checkpoint is None:
-        return enc.eval()
-    source = str(checkpoint)
-    state = pick_state_dict(
-        load_checkpoint_file(checkpoint, weights_key="model"),
-        ("model",),
-        source=source,
-        expected="a CRW checkpoint {'model': {'encoder.model.*': ...}, ...} as saved by CRW's train.py",
+    return build_encoder(
+        spec, lambda: ResNetEncoder(spec, "resnet18", padding="reflect"), checkpoint, CRW_LAYOUT, seed=seed, options=options
     )
-    if not any(k.startswith(ENCODER_PREFIX) for k in strip_prefix(state, ("module.",))):
-        raise CheckpointError(
-            f"checkpoint {source} has no 'encoder.model.*' keys, so it is not a CRW checkpoint "
-            f"(first keys: {', '.join(list(state)[:4])}). A plain torchvision ResNet state dict "
-            f"belongs to --model resnet18 / resnet18-imagenet."
-        )
-    load_strict(
-        enc.model,
-        crw_state_to_resnet(state),
-        source=source,
-        drop_prefixes=("layer4.", "fc."),
-        hint="expected CRW keys encoder.model.{conv1,bn1,layer1-3}.* (ResNet-18 names)",
-    )
-    return enc.eval()

@@ -42,7 +42,7 @@ from torch import nn
 from vosbench.core.errors import ConfigError
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
-from vosbench.models.checkpoints import load_checkpoint_file, load_strict, pick_state_dict, strip_prefix
+from vosbench.models.checkpoints import CheckpointLayout, build_encoder, load_weights
 
 #: (embed_dim, depth, num_heads) of the released DINO ViTs, by size letter.
 VARIANTS: dict[str, tuple[int, int, int]] = {"s": (384, 12, 6), "b": (768, 12, 12)}
@@ -164,23 +164,25 @@ def variant_of(spec: ModelSpec) -> tuple[int, int, int]:
     return VARIANTS[m.group(1)]
 
 
+def dino_layout(dim: int, depth: int, patch: int, checkpoint_key: str = "teacher") -> CheckpointLayout:
+    """How DINO files hold a backbone of width ``dim``, ``depth`` blocks and ``patch`` size: flat
+    (``dino_*_pretrain.pth``) or under ``checkpoint_key`` of a full training checkpoint, with
+    ``module.``/``backbone.`` prefixes and a ``head``."""
+    return CheckpointLayout(
+        weights_key=checkpoint_key,
+        expected="a DINO backbone state dict (dino_*_pretrain.pth) or a full checkpoint with 'teacher'",
+        hint=f"expected DINO ViT keys (patch_embed.proj.*, cls_token, pos_embed, blocks.*, norm.*) "
+        f"of width {dim}, depth {depth}, patch {patch}",
+        strip=("module.", "backbone."),
+        drop_prefixes=("head.",),
+        target=lambda enc: enc.vit,
+    )
+
+
 def load_dino_state(enc: DinoEncoder, checkpoint: str | Path, checkpoint_key: str = "teacher") -> None:
     """Load a DINO backbone file or full training checkpoint into ``enc`` strictly."""
-    source = str(checkpoint)
-    state = pick_state_dict(
-        load_checkpoint_file(checkpoint, weights_key=checkpoint_key),
-        (checkpoint_key,),
-        source=source,
-        expected="a DINO backbone state dict (dino_*_pretrain.pth) or a full checkpoint with 'teacher'",
-    )
-    load_strict(
-        enc.vit,
-        strip_prefix(state, ("module.", "backbone.")),
-        source=source,
-        drop_prefixes=("head.",),
-        hint=f"expected DINO ViT keys (patch_embed.proj.*, cls_token, pos_embed, blocks.*, norm.*) "
-        f"of width {enc.vit.pos_embed.shape[-1]}, depth {len(enc.vit.blocks)}, patch {enc.vit.patch_size}",
-    )
+    layout = dino_layout(enc.vit.pos_embed.shape[-1], len(enc.vit.blocks), enc.vit.patch_size, checkpoint_key)
+    load_weights(enc, checkpoint, layout)
 
 
 def build_dino(
@@ -200,11 +202,13 @@ def build_dino(
         checkpoint_key: Entry of a full checkpoint to use (``teacher`` as in DINO's evaluation,
             or ``student``).
     """
-    if options:
-        raise ConfigError(f"model {spec.name!r}: unknown options {', '.join(options)} (valid: seed, checkpoint_key)")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        enc = DinoEncoder(spec, *variant_of(spec))
-    if checkpoint is not None:
-        load_dino_state(enc, checkpoint, checkpoint_key)
-    return enc.eval()
+    dim, depth, heads = variant_of(spec)
+    return build_encoder(
+        spec,
+        lambda: DinoEncoder(spec, dim, depth, heads),
+        checkpoint,
+        dino_layout(dim, depth, spec.stride, checkpoint_key),
+        seed=seed,
+        options=options,
+        valid_options=("seed", "checkpoint_key"),
+    )

@@ -9,6 +9,7 @@ convolution to reflect padding (CRW's own encoder).
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -18,7 +19,7 @@ from torchvision import models as tvm
 from vosbench.core.errors import ConfigError
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
-from vosbench.models.checkpoints import load_checkpoint_file, load_strict, pick_state_dict, strip_prefix
+from vosbench.models.checkpoints import CheckpointLayout, build_encoder
 
 ARCHS = {"resnet18": tvm.resnet18, "resnet50": tvm.resnet50}
 
@@ -61,6 +62,22 @@ def _arch_of(spec: ModelSpec) -> str:
     raise ConfigError(f"model {spec.name!r}: cannot tell the ResNet depth from its name")
 
 
+def _torchvision_hint(state: Mapping[str, Any]) -> str:
+    hint = "expected a torchvision ResNet state dict (conv1.weight, bn1.*, layer1-3.*)"
+    if any(k.startswith("encoder.model.") for k in state):
+        hint += "; this is a CRW checkpoint (encoder.model.*): use --model crw"
+    return hint
+
+
+TORCHVISION_LAYOUT = CheckpointLayout(
+    weights_key="state_dict",
+    expected="a torchvision ResNet state dict (e.g. resnet18-f37072fd.pth or resnet18-5c106cde.pth)",
+    hint=_torchvision_hint,
+    drop_prefixes=("layer4.", "fc."),
+    target=lambda enc: enc.model,
+)
+
+
 def build_resnet(spec: ModelSpec, checkpoint: str | Path | None = None, seed: int = 0, **options: Any) -> Encoder:
     """Build a stride-8 ResNet; load a torchvision/ImageNet state dict, else random init (``seed``).
 
@@ -68,26 +85,5 @@ def build_resnet(spec: ModelSpec, checkpoint: str | Path | None = None, seed: in
     current torchvision ones (``resnet18-f37072fd.pth``, ``resnet50-0676ba61.pth``) use the plain
     torchvision key names; ``layer4.*`` and ``fc.*`` are dropped, everything else must match.
     """
-    if options:
-        raise ConfigError(f"model {spec.name!r}: unknown options {', '.join(options)} (valid: seed)")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
-        enc = ResNetEncoder(spec, _arch_of(spec))
-    if checkpoint is not None:
-        load_torchvision_state(enc, checkpoint)
-    return enc.eval()
-
-
-def load_torchvision_state(enc: ResNetEncoder, checkpoint: str | Path) -> None:
-    """Load a torchvision ResNet state dict (optionally under ``state_dict``/``module.``) strictly."""
-    state = pick_state_dict(
-        load_checkpoint_file(checkpoint, weights_key="state_dict"),
-        ("state_dict",),
-        source=str(checkpoint),
-        expected="a torchvision ResNet state dict (e.g. resnet18-f37072fd.pth or resnet18-5c106cde.pth)",
-    )
-    state = strip_prefix(state, ("module.",))
-    hint = "expected a torchvision ResNet state dict (conv1.weight, bn1.*, layer1-3.*)"
-    if any(k.startswith("encoder.model.") for k in state):
-        hint += "; this is a CRW checkpoint (encoder.model.*): use --model crw"
-    load_strict(enc.model, state, source=str(checkpoint), drop_prefixes=("layer4.", "fc."), hint=hint)
+    arch = _arch_of(spec)
+    return build_encoder(spec, lambda: ResNetEncoder(spec, arch), checkpoint, TORCHVISION_LAYOUT, seed=seed, options=options)

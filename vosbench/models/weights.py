@@ -115,7 +115,7 @@ def read_records(directory: Path) -> dict[str, dict[str, Any]]:
 
 
 def _record(directory: Path, wf: WeightFile, sha: str, size: int, url: str) -> None:
-    from vosbench.core.labels import atomic_write_text
+    from vosbench.core.io import atomic_write_text
 
     files = read_records(directory)
     files[wf.filename] = {
@@ -239,7 +239,7 @@ def download(
 
 def _fetch(url: str, part: Path, dest: Path, progress: Progress | None, timeout: float) -> None:
     """Append the rest of ``url`` to ``part`` (resuming with a Range request when it has data)."""
-    from vosbench import __version__
+    from vosbench.core.version import __version__
 
     start = part.stat().st_size if part.is_file() else 0
     headers = {"User-Agent": f"vosbench/{__version__}"}

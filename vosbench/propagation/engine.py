@@ -11,15 +11,15 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vosbench.datasets.base import VideoSequence
+from vosbench.core.video import VideoSequence
 from vosbench.core.errors import ConfigError, InputFileError
 from vosbench.propagation.knn import ContextBuffer, Workspace, candidates, mix, predict
 from vosbench.propagation.protocol import Protocol
@@ -33,7 +33,6 @@ class Timings:
     features_s: float = 0.0
     propagation_s: float = 0.0
     frames: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -133,7 +132,6 @@ def frame_features(
     batch_size: int = 4,
     prefetch: int = 4,
     frames: list[int] | None = None,
-    on_image: Callable[[int, np.ndarray], None] | None = None,
     dtype: torch.dtype | None = None,
 ) -> Iterator[tuple[int, torch.Tensor]]:
     """Yield ``(t, features)`` for every frame, features (C, h, w) on ``device``.
@@ -167,8 +165,6 @@ def frame_features(
                         f"{seq.image_paths[t]}: frame size {img.shape[1]}x{img.shape[0]} differs from the "
                         f"first frame's {size0[1]}x{size0[0]}; all frames of a video must have one size"
                     )
-                if on_image is not None:
-                    on_image(t, img)
                 imgs.append(to_input(img, protocol))
             x = torch.stack(imgs)
             if device.type == "cuda":  # pinned memory makes the copy asynchronous
@@ -286,7 +282,6 @@ def propagate_vos(
     timings: Timings,
     batch_size: int = 4,
     copy_first_frame: bool = False,
-    features: Iterable[tuple[int, torch.Tensor]] | None = None,
     dtype: torch.dtype | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(t, ids)`` for every frame: the predicted (H, W) uint8 id map at original size.
@@ -297,11 +292,10 @@ def propagate_vos(
     their first annotation (their channel is empty until then).
 
     Everything per frame stays on ``device``; the only transfer is the predicted id map, copied
-    to the host once per frame. ``features`` (``(t, feats)`` in frame order) replaces running
-    the encoder; ``dtype`` stores features in half precision.
+    to the host once per frame. ``dtype`` stores features in half precision.
     """
     for t, outs in propagate_many(
-        seq, model, [protocol], device, [timings], batch_size, copy_first_frame, features, dtype
+        seq, model, [protocol], device, [timings], batch_size, copy_first_frame, dtype
     ):
         yield t, outs[0]
 
@@ -322,7 +316,6 @@ def propagate_many(
     timings: list[Timings],
     batch_size: int = 4,
     copy_first_frame: bool = False,
-    features: Iterable[tuple[int, torch.Tensor]] | None = None,
     dtype: torch.dtype | None = None,
 ) -> Iterator[tuple[int, list[np.ndarray]]]:
     """:func:`propagate_vos` for several protocols at once (a sweep), in lockstep.
@@ -370,8 +363,7 @@ def propagate_many(
     h = w = hp = wp = 0
     stride = int(model.stride)
     p0 = protocols[0]
-    if features is None:
-        features = frame_features(seq, model, p0, device, timings[0], batch_size=batch_size, dtype=dtype)
+    features = frame_features(seq, model, p0, device, timings[0], batch_size=batch_size, dtype=dtype)
     for t, feats in features:
         if dtype is not None and feats.dtype != dtype:
             feats = feats.to(dtype)

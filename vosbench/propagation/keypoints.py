@@ -35,20 +35,17 @@ channel whose top-3 values sum to 0 gives no prediction (NaN, scored as a miss).
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
-from vosbench.core.errors import InputFileError, VosbenchError
+from vosbench.core.errors import InputFileError
+from vosbench.core.video import VideoSequence
+from vosbench.propagation.engine import Timings, feature_size, frame_features, processed_size
+from vosbench.propagation.knn import ContextBuffer, predict
 from vosbench.propagation.protocol import Protocol
 
 SIGMA_CELLS = 0.5
@@ -138,11 +135,11 @@ def soft_argmax(maps: torch.Tensor, k: int = READOUT_TOPK) -> np.ndarray:
 
 
 def propagate_pose(
-    seq: Any,
+    seq: VideoSequence,
     model: torch.nn.Module,
     protocol: Protocol,
     device: torch.device,
-    timings: Any,
+    timings: Timings,
     batch_size: int = 4,
     copy_first_frame: bool = False,
     sigma: float = SIGMA_CELLS,
@@ -153,8 +150,6 @@ def propagate_pose(
     Frame 0 yields its GT keypoints (the given input). ``cell_readout``, when a list, receives
     each frame's read-out in feature-cell units (frame 0: its GT in cells), for read-out studies.
     """
-    from vosbench.propagation.engine import feature_size, frame_features, processed_size
-    from vosbench.propagation.knn import ContextBuffer, predict
 
     kps0 = np.asarray(seq.keypoints[0], dtype=np.float64)
     if copy_first_frame:  # the identity baseline: frame-0 keypoints everywhere
@@ -202,94 +197,8 @@ def propagate_pose(
         yield t, out
 
 
-def _frame_size(seq: Any) -> tuple[int, int]:
+def _frame_size(seq: VideoSequence) -> tuple[int, int]:
     from PIL import Image
 
     with Image.open(seq.image_paths[0]) as im:
         return im.height, im.width
-
-
-# --- run folder ------------------------------------------------------------------------------------
-
-
-def keypoints_csv_text(frames: list[str], kps: np.ndarray) -> str:
-    """``frame,joint,x,y`` rows (joint = 0-based index in SPEC order; ``nan`` = no prediction)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(("frame", "joint", "x", "y"))
-    for t, name in enumerate(frames):
-        for j in range(kps.shape[1]):
-            x, y = kps[t, j]
-            w.writerow((name, j, "nan" if x != x else f"{x:.3f}", "nan" if y != y else f"{y:.3f}"))
-    return buf.getvalue()
-
-
-def run_pose(cfg: Any, ds: Any, protocol: Protocol, device: torch.device, progress: Callable[[str, int, int], None] | None = None):
-    """``vosbench run`` for a keypoint dataset: propagate, read out, score PCK, write the run folder.
-
-    The run folder ``<out>/<dataset>/<model>/<run-id>/`` holds ``keypoints/<video>.csv``,
-    ``per_joint_pck.csv``, ``per_video_pck.csv`` and ``summary.json`` (``task: "pose"``; metrics
-    ``PCK@0.1``, ``PCK@0.2``, ``PCK_pooled@0.1``, ``PCK_pooled@0.2`` and ``pck_curve``).
-    """
-    from vosbench.datasets.jhmdb import JOINTS
-    from vosbench.propagation.engine import Timings
-    from vosbench.models.factory import create_model
-    from vosbench.core.labels import atomic_write_text
-    from vosbench.scoring.pck import PCKAccumulator, write_pck_csvs
-    from vosbench.core.registry import models
-    from vosbench.runs.runner import RunResult, _timings, new_record
-
-    t_start = time.perf_counter()
-    model_spec = models.get(cfg.model)
-    names = ds.select(list(cfg.sequences))
-    seqs = [ds.sequence(n) for n in names]  # validates every video before any work
-    model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
-    # the keypoint-specific settings decide the numbers too, so they are part of the protocol
-    settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK}
-    record = new_record(cfg, model, ds, names, settings, device, task="pose")
-    run_dir = Path(cfg.out) / cfg.dataset / cfg.model / record["run_id"]
-    run_dir.mkdir(parents=True, exist_ok=False)
-    timings = Timings()
-    acc = PCKAccumulator(JOINTS)
-    t_eval = 0.0
-    writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosbench-write")
-    pending: list[Future[Any]] = []
-    total = sum(len(s) for s in seqs)
-    done = 0
-    try:
-        for seq in seqs:
-            pred = np.full((len(seq), len(JOINTS), 2), np.nan)
-            for t, kps in propagate_pose(
-                seq, model, protocol, device, timings, cfg.batch_size, model_spec.copy_first_frame
-            ):
-                pred[t] = kps
-                done += 1
-                if progress:
-                    progress(seq.name, done, total)
-            t0 = time.perf_counter()
-            acc.add(seq.name, pred, seq.keypoints)
-            t_eval += time.perf_counter() - t0
-            if cfg.save_predictions:
-                path = run_dir / "keypoints" / f"{seq.name}.csv"
-                pending.append(writer.submit(atomic_write_text, path, keypoints_csv_text(seq.frames, pred)))
-            while pending and pending[0].done():
-                pending.pop(0).result()
-        for f in pending:
-            f.result()
-    except BaseException as e:
-        writer.shutdown(wait=True)
-        record["status"] = "failed" if isinstance(e, Exception) else "interrupted"
-        record["error"] = f"{type(e).__name__}: {e}"
-        record["timings"] = _timings(timings, t_eval, t_start, device)
-        atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")
-        if isinstance(e, VosbenchError):
-            e.args = (f"{e}\n(run folder with the work done so far: {run_dir})",)
-        raise
-    writer.shutdown(wait=True)
-    result = acc.result()
-    write_pck_csvs(run_dir, result)
-    record["metrics"] = result.metrics()
-    record["status"] = "complete"
-    record["timings"] = _timings(timings, t_eval, t_start, device)
-    atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")
-    return RunResult(run_dir, record, [])

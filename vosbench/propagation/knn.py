@@ -718,11 +718,6 @@ class ContextBuffer:
         self.recent.append((feats, labels))
         self.n_seen += 1
 
-    def replace_labels(self, labels: torch.Tensor) -> None:
-        """Replace the labels of the most recent frame (e.g. after merging a new object's mask)."""
-        feats, _ = self.recent[-1]
-        self.recent[-1] = (feats, labels)
-
     def frames(self) -> list[ContextFrame]:
         """Context for the next target frame."""
         p = self.protocol

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from typing import Any
 
 from vosbench.core.errors import ConfigError
 from vosbench.propagation.protocol import parse_value
@@ -75,43 +74,3 @@ def grid(sweep: Sweep) -> list[dict[str, str]]:
     """Every combination of the swept values, first setting varying slowest."""
     keys = [k for k, _ in sweep]
     return [dict(zip(keys, combo)) for combo in itertools.product(*(v for _, v in sweep))]
-
-
-def print_sweep_table(results: list[Any]) -> None:
-    """Compare the grid points of a finished sweep (one row each, best J&F in bold)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    from vosbench.cli.tables import pct
-
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=130)
-    if not results:
-        return
-    keys = list(results[0].record["sweep"]["point"])
-    first = results[0].record
-    table = Table(title=f"sweep: {first['model']['name']} on {first['dataset']['name']} ({first['protocol']['name']})")
-    for k in keys:
-        table.add_column(k, justify="right")
-    for col in ("J&F", "J-Mean", "F-Mean", "time (s)", "run folder"):
-        table.add_column(col, justify="right" if col != "run folder" else "left")
-    best = max((r.record["metrics"].get("JF_mean", float("-inf")) for r in results), default=None)
-    for r in results:
-        m = r.record["metrics"]
-        jf = pct(m.get("JF_mean"))
-        if m.get("JF_mean") == best and len(results) > 1:
-            jf = f"[bold]{jf}"
-        table.add_row(
-            *(str(r.record["sweep"]["point"][k]) for k in keys),
-            jf,
-            pct(m.get("J_mean")),
-            pct(m.get("F_mean")),
-            f"{r.record['timings'].get('total_s', 0):.1f}",
-            r.run_dir.name,
-        )
-    console.print(table)
-    console.print(
-        "times: the first grid point carries the encoder and each shared similarity search; the "
-        f"others reuse them (run folders under {results[0].run_dir.parent})"
-    )

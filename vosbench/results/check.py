@@ -24,7 +24,6 @@ from vosbench.core.errors import ConfigError, InputFileError
 from vosbench.results.leaderboard import (
     INFO_COLUMNS,
     KEY_COLUMNS,
-    METRIC_BY_KEY,
     RUN_COLUMNS,
     Row,
     build,
@@ -32,6 +31,7 @@ from vosbench.results.leaderboard import (
     to_json,
 )
 from vosbench.results.records import RunRecord, find_records
+from vosbench.results.schema import METRIC_BY_KEY
 
 # Float noise from rounding the baseline to its decimals must never flip a verdict.
 _EPS = 1e-9
@@ -344,7 +344,7 @@ def update_baseline(baseline_path: str | Path, runs_dir: str | Path) -> tuple[Pa
     Raises:
         InputFileError: no run records to write.
     """
-    from vosbench.core.labels import atomic_write_text
+    from vosbench.core.io import atomic_write_text
 
     p = Path(baseline_path)
     records = find_records(runs_dir)

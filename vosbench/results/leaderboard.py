@@ -20,6 +20,7 @@ from importlib import resources
 from typing import Any, Iterable
 
 from vosbench.core.errors import ConfigError, InputFileError
+from vosbench.results.schema import METRIC_BY_KEY, METRICS, PRIMARY, Metric
 from vosbench.results.records import (
     RunRecord,
     checkpoint_label,
@@ -33,35 +34,6 @@ from vosbench.results.records import (
 )
 
 
-@dataclass(frozen=True)
-class Metric:
-    """A leaderboard column: record key, header as papers print it, and its direction."""
-
-    key: str
-    header: str
-    higher_is_better: bool = True
-
-
-# Canonical column order: YouTube-VOS, then DAVIS-style J&F statistics, then JHMDB PCK.
-METRICS: tuple[Metric, ...] = (
-    Metric("overall", "Overall"),
-    Metric("J_seen", "J-seen"),
-    Metric("F_seen", "F-seen"),
-    Metric("J_unseen", "J-unseen"),
-    Metric("F_unseen", "F-unseen"),
-    Metric("JF_mean", "J&F"),
-    Metric("J_mean", "J-Mean"),
-    Metric("J_recall", "J-Recall"),
-    Metric("J_decay", "J-Decay", higher_is_better=False),
-    Metric("F_mean", "F-Mean"),
-    Metric("F_recall", "F-Recall"),
-    Metric("F_decay", "F-Decay", higher_is_better=False),
-    Metric("PCK@0.1", "PCK@0.1"),
-    Metric("PCK@0.2", "PCK@0.2"),
-)
-METRIC_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
-# Metric a table is sorted by when none is chosen (or the chosen one is not in that table).
-PRIMARY = ("overall", "JF_mean", "PCK@0.1", "J_mean")
 
 KEY_COLUMNS = ("dataset", "sequences", "kind", "model", "checkpoint", "protocol", "protocol_ref", "protocol_settings")
 RUN_COLUMNS = ("run_id", "created")

@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from vosbench.core.errors import InputFileError
+from vosbench.results.schema import SCHEMA_VERSION, SUMMARY
 
-SCHEMA_VERSION = 1
-SUMMARY = "summary.json"
 
 
 @dataclass(frozen=True)

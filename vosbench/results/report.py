@@ -22,7 +22,8 @@ from urllib.parse import quote
 import numpy as np
 
 from vosbench.core.errors import ConfigError, InputFileError, VosbenchError
-from vosbench.results.leaderboard import METRICS, fmt_value, protocol_footnotes
+from vosbench.results.leaderboard import fmt_value, protocol_footnotes
+from vosbench.results.schema import METRICS
 from vosbench.results.records import (
     RunRecord,
     checkpoint_label,
@@ -685,7 +686,7 @@ def make_report(
         body.append("<h2>Files</h2><ul>" + "".join(f"<li>{a}</li>" for a in links) + "</ul>")
     if notes:
         body.append('<h2>Notes</h2><ul class=notes>' + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
-    from vosbench import __version__
+    from vosbench.core.version import __version__
 
     stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     body.append(f"<footer>Made by vosbench {html.escape(__version__)} on {stamp}. Works offline: every link is relative.</footer>")
@@ -696,7 +697,7 @@ def make_report(
         + "\n".join(body)
         + "\n</body></html>\n"
     )
-    from vosbench.core.labels import atomic_write_text
+    from vosbench.core.io import atomic_write_text
 
     atomic_write_text(rep.html, doc)
     umask = os.umask(0)

@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from vosbench.core.errors import DatasetLayoutError, InputFileError
+from vosbench.core.labels import decode_label_png, is_binary_mask, to_binary
 from vosbench.scoring.jf import ObjectScore, SequenceScorer
 
-GREY_MODES = ("L", "1", "I", "I;16", "I;16L", "I;16B")
 
 
 @dataclass
@@ -52,53 +52,9 @@ class EvaluationResult:
     seconds: float
 
 
-def read_png(path: Path) -> tuple[np.ndarray, str]:
-    """Decode a label PNG once: (H, W) uint8 values as stored, and the PIL mode.
-
-    Raises:
-        InputFileError: missing, unreadable, colour, or values above 255.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            mode = im.mode
-            if mode != "P" and mode not in GREY_MODES:
-                raise InputFileError(
-                    f"{path}: colour or multi-channel PNG (mode {mode}); expected an indexed palette PNG "
-                    "(ids = palette indices, as DAVIS annotations) or a greyscale id map"
-                )
-            arr = np.asarray(im)
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise InputFileError(f"{path}: cannot read PNG ({e}); the file is corrupt or not a PNG") from None
-    if arr.dtype == bool:
-        arr = arr.astype(np.uint8) * 255
-    elif arr.dtype != np.uint8:
-        if arr.size and (arr.min() < 0 or arr.max() > 255):
-            raise InputFileError(f"{path}: label values {arr.min()}..{arr.max()} (mode {mode}); expected 8-bit ids")
-        arr = arr.astype(np.uint8)
-    if arr.ndim != 2:
-        raise InputFileError(f"{path}: expected a single-channel label image, got shape {arr.shape}")
-    return arr, mode
-
-
-def is_binary_mask(arr: np.ndarray, mode: str) -> bool:
-    """DAVIS-2016 detection rule: a greyscale (non-palette) PNG whose values are all 0 or 255."""
-    if mode == "P":
-        return False
-    counts = np.bincount(arr.ravel(), minlength=256)
-    return not counts[1:255].any()
-
-
-def _to_binary(arr: np.ndarray) -> np.ndarray:
-    return (arr > 128).astype(np.uint8)
-
-
 def _pred_ids(arr: np.ndarray, mode: str, binary: bool) -> np.ndarray:
     if binary and mode != "P" and arr.size and arr.max() > 1:
-        return _to_binary(arr)
+        return to_binary(arr)
     return arr
 
 
@@ -186,16 +142,16 @@ def evaluate_sequence(
     last = len(frames) - 1
     for t, name in enumerate(frames):
         gpath = gdir / name
-        gt, mode = read_png(gpath)
+        gt, mode = decode_label_png(gpath)
         if t == 0:
             looks_binary = is_binary_mask(gt, mode)
             is_bin = looks_binary if binary is None else binary
         if is_bin:
-            gt = _to_binary(gt)
+            gt = to_binary(gt)
         pred = None
         ppath = pdir / name
         if 0 < t < last:  # first and last frames are never scored: their predictions are not read
-            p_arr, p_mode = read_png(ppath)
+            p_arr, p_mode = decode_label_png(ppath)
             pred = _pred_ids(p_arr, p_mode, is_bin)
         try:
             scorer.add(gt, pred, Path(name).stem)

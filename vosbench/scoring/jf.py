@@ -32,14 +32,15 @@ import csv
 import io
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from vosbench.core.errors import ConfigError, InputFileError
+from vosbench.core.labels import VOID
 
-VOID = 255
 BOUNDARY_FRACTION = 0.008
 METRIC_KEYS = ("J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")
 SUMMARY_KEYS = ("JF_mean",) + METRIC_KEYS
@@ -484,6 +485,31 @@ def summarize(scores: list[ObjectScore]) -> dict[str, float]:
     return {"JF_mean": (out["J_mean"] + out["F_mean"]) / 2, **out}
 
 
+def group_metrics(scores: list[ObjectScore], group_of: Callable[[str, int], str | None]) -> dict[str, float | None]:
+    """J and F means over the ``seen`` and ``unseen`` objects and their mean ``overall`` (YouTube-VOS).
+
+    ``group_of(sequence, object)`` names an object's group; when it has none (``None``) for any
+    object, nothing is added. Objects without a scored frame are left out. A group without
+    objects gives ``None`` and ``overall`` is then the mean of the groups present.
+    """
+    groups: dict[str, list[ObjectScore]] = {"seen": [], "unseen": []}
+    for s in scores:
+        g = group_of(s.sequence, int(s.object))
+        if g is None:
+            return {}
+        if g not in groups:
+            raise ValueError(f"object group {g!r} of {s.sequence}/{s.object}: expected 'seen' or 'unseen'")
+        if not math.isnan(s.J_mean):
+            groups[g].append(s)
+    out: dict[str, float | None] = {}
+    for g, rows in groups.items():
+        out[f"J_{g}"] = float(np.mean([r.J_mean for r in rows])) if rows else None
+        out[f"F_{g}"] = float(np.mean([r.F_mean for r in rows])) if rows else None
+    present = [v for v in out.values() if v is not None]
+    out["overall"] = float(np.mean(present)) if present else None
+    return out
+
+
 def _fmt(v: float) -> str:
     return repr(float(v))  # shortest text that reads back to the same float
 
@@ -504,14 +530,14 @@ def write_per_object_csv(path: str | os.PathLike[str], scores: list[ObjectScore]
     Values are written at full precision (shortest round-trip text); an object without any scored
     frame gets ``nan``.
     """
-    from vosbench.core.labels import atomic_write_text
+    from vosbench.core.io import atomic_write_text
 
     atomic_write_text(Path(path), per_object_csv_text(scores))
 
 
 def write_per_frame_csv(path: str | os.PathLike[str], scores: list[ObjectScore]) -> None:
     """Write ``sequence,object,frame,J,F`` for every scored (object, frame), atomically."""
-    from vosbench.core.labels import atomic_write_text
+    from vosbench.core.io import atomic_write_text
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

@@ -208,7 +208,7 @@ def per_video_csv_text(result: PCKResult) -> str:
 
 def write_pck_csvs(run_dir: Path, result: PCKResult) -> None:
     """``per_joint_pck.csv`` and ``per_video_pck.csv`` in ``run_dir``, atomically."""
-    from vosbench.core.labels import atomic_write_text
+    from vosbench.core.io import atomic_write_text
 
     atomic_write_text(Path(run_dir) / "per_joint_pck.csv", per_joint_csv_text(result))
     atomic_write_text(Path(run_dir) / "per_video_pck.csv", per_video_csv_text(result))

@@ -263,9 +263,3 @@ class Scene:
         if canvas.image is not None:
             img = np.clip(np.rint(canvas.image * 255.0), 0, 255).astype(np.uint8)
         return Frame(labels=canvas.labels, image=img, coords=canvas.coords)
-
-    def render_alone(self, layer_index: int, t: float) -> np.ndarray:
-        """Label map of one layer drawn on its own (what it would cover if nothing hid it)."""
-        canvas = Canvas(labels=np.zeros((self.height, self.width), np.uint8))
-        self.layers[layer_index].paint(canvas, t, layer_index + 1)
-        return canvas.labels

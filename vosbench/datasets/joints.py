@@ -1,0 +1,21 @@
+"""The 15 JHMDB joints in the order of the dataset's ``joint_positions.mat`` (SPEC §3)."""
+
+from __future__ import annotations
+
+JOINTS = (
+    "neck",
+    "belly",
+    "face",
+    "right_shoulder",
+    "left_shoulder",
+    "right_hip",
+    "left_hip",
+    "right_elbow",
+    "left_elbow",
+    "right_knee",
+    "left_knee",
+    "right_wrist",
+    "left_wrist",
+    "right_ankle",
+    "left_ankle",
+)

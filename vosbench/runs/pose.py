@@ -1,0 +1,87 @@
+"""Keypoint runs (JHMDB): propagate joint maps, read out keypoints, score PCK.
+
+The run folder holds ``keypoints/<video>.csv``, ``per_joint_pck.csv``, ``per_video_pck.csv`` and
+``summary.json`` (``task: "pose"``; metrics ``PCK@0.1``, ``PCK@0.2``, ``PCK_pooled@0.1``,
+``PCK_pooled@0.2`` and ``pck_curve``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import numpy as np
+import torch
+
+from vosbench.core.errors import VosbenchError
+from vosbench.core.io import atomic_write_text
+from vosbench.core.video import VideoSequence
+from vosbench.datasets.base import VideoDataset
+from vosbench.datasets.joints import JOINTS
+from vosbench.models.base import Encoder
+from vosbench.propagation.keypoints import READOUT_TOPK, SIGMA_CELLS, propagate_pose
+from vosbench.propagation.protocol import Protocol
+from vosbench.runs.config import RunConfig
+from vosbench.runs.lifecycle import Progress, RunFolder, RunResult, new_record
+from vosbench.scoring.pck import PCKAccumulator, write_pck_csvs
+
+
+def keypoints_csv_text(frames: list[str], kps: np.ndarray) -> str:
+    """``frame,joint,x,y`` rows (joint = 0-based index in SPEC order; ``nan`` = no prediction)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(("frame", "joint", "x", "y"))
+    for t, name in enumerate(frames):
+        for j in range(kps.shape[1]):
+            x, y = kps[t, j]
+            w.writerow((name, j, "nan" if x != x else f"{x:.3f}", "nan" if y != y else f"{y:.3f}"))
+    return buf.getvalue()
+
+
+def run_pose(
+    cfg: RunConfig,
+    ds: VideoDataset,
+    seqs: list[VideoSequence],
+    model: Encoder,
+    protocol: Protocol,
+    device: torch.device,
+    started: float,
+    progress: Progress | None = None,
+) -> RunResult:
+    """``vosbench run`` for a keypoint dataset: propagate, read out, score PCK, write the run folder."""
+    names = [s.name for s in seqs]
+    # the keypoint-specific settings decide the numbers too, so they are part of the protocol
+    settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK}
+    record = new_record(cfg, model, ds, names, settings, device, task="pose")
+    folder = RunFolder(cfg.out, record, device, started, writers=1)
+    acc = PCKAccumulator(JOINTS)
+    total = sum(len(s) for s in seqs)
+    done = 0
+    try:
+        for seq in seqs:
+            pred = np.full((len(seq), len(JOINTS), 2), np.nan)
+            for t, kps in propagate_pose(
+                seq, model, protocol, device, folder.timings, cfg.batch_size, model.spec.copy_first_frame
+            ):
+                pred[t] = kps
+                done += 1
+                if progress:
+                    progress(seq.name, done, total)
+            t0 = time.perf_counter()
+            acc.add(seq.name, pred, seq.keypoints)
+            folder.t_eval += time.perf_counter() - t0
+            if cfg.save_predictions:
+                path = folder.run_dir / "keypoints" / f"{seq.name}.csv"
+                folder.submit_write(atomic_write_text, path, keypoints_csv_text(seq.frames, pred))
+            folder.drain(4)
+        folder.close()
+        folder.drain(0)
+    except BaseException as e:
+        folder.fail(e)
+        if isinstance(e, VosbenchError):
+            e.args = (f"{e}\n(run folder with the work done so far: {folder.run_dir})",)
+        raise
+    result = acc.result()
+    write_pck_csvs(folder.run_dir, result)
+    return RunResult(folder.run_dir, folder.finish(result.metrics()), [])
