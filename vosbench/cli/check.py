@@ -88,8 +88,8 @@ def check(baseline: Path, tolerance: float, runs: Path, both_ways: bool, update:
         console.print(f"note: {escape(note)}", soft_wrap=True)
     if result.extra:
         console.print("not in the baseline (reported, not checked):")
-        for r in result.extra:
-            console.print(f"  {escape(r.describe())}", soft_wrap=True)
+        for extra in result.extra:
+            console.print(f"  {escape(extra.describe())}", soft_wrap=True)
     colour = "green" if result.passed else "red"
     console.print(f"[{colour}]{escape(result.verdict())}[/{colour}]", soft_wrap=True)
     sys.exit(result.exit_code)

@@ -103,7 +103,7 @@ def download_weights(names: tuple[str, ...], directory: Path | None, force: bool
         console.print(f"{ow.name}: {path} ({_size(path.stat().st_size)}, sha256 {sha256_file(path)})")
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1000 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -49,8 +49,8 @@ class Registry(Generic[S]):
     def __init__(self, kind: str, group: str, spec_type: type[S], builtins: str | Callable[[], Iterable[S]]):
         self.kind = kind
         self.group = group
-        self._spec_type = spec_type
-        self._builtins = builtins
+        self._spec_type: type[S] = spec_type
+        self._builtins: str | Callable[[], Iterable[S]] = builtins
         self._entries: dict[str, Entry[S]] = {}
         self._broken: dict[str, BrokenPlugin] = {}
         self._loaded = False

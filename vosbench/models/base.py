@@ -38,7 +38,8 @@ class Encoder(nn.Module):
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         if self.spec.mean is None and self.spec.std is None:
             return x
-        return (x - self.input_mean) / self.input_std
+        mean, std = self.get_buffer("input_mean"), self.get_buffer("input_std")
+        return (x - mean) / std
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

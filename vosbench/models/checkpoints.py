@@ -211,7 +211,7 @@ class CheckpointLayout:
         convert: Renames keys from the file's layout to the target module's.
         check: Refuses a file of the wrong format early (raises :class:`CheckpointError`).
         drop_prefixes: Keys the target does not have by design (a removed layer, a head).
-        target: The submodule of the encoder the state dict loads into (default: the encoder).
+        target: Name of the submodule the state dict loads into (default: the encoder itself).
     """
 
     weights_key: str
@@ -221,7 +221,7 @@ class CheckpointLayout:
     convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     check: Callable[[dict[str, Any], str], None] | None = None
     drop_prefixes: tuple[str, ...] = ()
-    target: Callable[[nn.Module], nn.Module] | None = None
+    target: str = ""
 
 
 def load_weights(encoder: nn.Module, checkpoint: str | os.PathLike[str], layout: CheckpointLayout) -> None:
@@ -239,7 +239,7 @@ def load_weights(encoder: nn.Module, checkpoint: str | os.PathLike[str], layout:
     if layout.convert is not None:
         state = layout.convert(state)
     hint = layout.hint(state) if callable(layout.hint) else layout.hint
-    module = layout.target(encoder) if layout.target is not None else encoder
+    module = encoder.get_submodule(layout.target) if layout.target else encoder
     load_strict(module, state, source=source, drop_prefixes=layout.drop_prefixes, hint=hint)
 
 

@@ -65,7 +65,7 @@ CRW_LAYOUT = CheckpointLayout(
     check=_check_crw,
     convert=crw_state_to_resnet,
     drop_prefixes=("layer4.", "fc."),
-    target=lambda enc: enc.model,
+    target="model",
 )
 
 

@@ -175,7 +175,7 @@ def dino_layout(dim: int, depth: int, patch: int, checkpoint_key: str = "teacher
         f"of width {dim}, depth {depth}, patch {patch}",
         strip=("module.", "backbone."),
         drop_prefixes=("head.",),
-        target=lambda enc: enc.vit,
+        target="vit",
     )
 
 

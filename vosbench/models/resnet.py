@@ -34,7 +34,7 @@ def stride8_resnet(arch: str, padding: str = "zeros") -> nn.Module:
     if padding != "zeros":
         for m in net.modules():
             if isinstance(m, nn.Conv2d):
-                m.padding_mode = padding
+                m.padding_mode = padding  # type: ignore[assignment]  # checked by Conv2d at call time
     del net.layer4, net.fc, net.avgpool
     return net
 
@@ -47,12 +47,13 @@ class ResNetEncoder(Encoder):
 
     def __init__(self, spec: ModelSpec, arch: str, padding: str = "zeros"):
         super().__init__(spec)
-        self.model = stride8_resnet(arch, padding)
+        self.model: nn.Module = stride8_resnet(arch, padding)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        m = self.model
+        m: Any = self.model  # a torchvision ResNet without layer4/fc
         x = m.maxpool(m.relu(m.bn1(m.conv1(x))))
-        return m.layer3(m.layer2(m.layer1(x)))
+        out: torch.Tensor = m.layer3(m.layer2(m.layer1(x)))
+        return out
 
 
 def _arch_of(spec: ModelSpec) -> str:
@@ -74,7 +75,7 @@ TORCHVISION_LAYOUT = CheckpointLayout(
     expected="a torchvision ResNet state dict (e.g. resnet18-f37072fd.pth or resnet18-5c106cde.pth)",
     hint=_torchvision_hint,
     drop_prefixes=("layer4.", "fc."),
-    target=lambda enc: enc.model,
+    target="model",
 )
 
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+import typing
 
 import numpy as np
 import torch
@@ -23,6 +24,15 @@ from vosbench.core.video import VideoSequence
 from vosbench.core.errors import ConfigError, InputFileError
 from vosbench.propagation.knn import ContextBuffer, Workspace, candidates, mix, predict
 from vosbench.propagation.protocol import Protocol
+
+
+class FeatureModel(typing.Protocol):
+    """What propagation needs of an encoder (``vosbench.models.base.Encoder`` is one): a callable
+    mapping RGB (B, 3, H, W) in [0, 1] to features (B, C, ceil(H / stride), ceil(W / stride))."""
+
+    stride: int
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
 @dataclass
@@ -125,7 +135,7 @@ def feature_size(hp: int, wp: int, stride: int) -> tuple[int, int]:
 
 def frame_features(
     seq: VideoSequence,
-    model: torch.nn.Module,
+    model: FeatureModel,
     protocol: Protocol,
     device: torch.device,
     timings: Timings,
@@ -276,7 +286,7 @@ def sequence_label_ids(seq: VideoSequence) -> tuple[list[int], dict[int, np.ndar
 
 def propagate_vos(
     seq: VideoSequence,
-    model: torch.nn.Module,
+    model: FeatureModel,
     protocol: Protocol,
     device: torch.device,
     timings: Timings,
@@ -310,7 +320,7 @@ def _sharing_key(p: Protocol) -> tuple[object, ...] | None:
 
 def propagate_many(
     seq: VideoSequence,
-    model: torch.nn.Module,
+    model: FeatureModel,
     protocols: list[Protocol],
     device: torch.device,
     timings: list[Timings],
@@ -377,7 +387,7 @@ def propagate_many(
                 )
         if t < first_t:
             continue
-        fsize = tuple(feats.shape[-2:])
+        fsize = (int(feats.shape[-2]), int(feats.shape[-1]))
         outs: list[np.ndarray] = []
         if t == first_t:
             ids_p = to_processed_ids(torch.from_numpy(annos[t]), hp, wp, p0).to(device)

@@ -44,7 +44,7 @@ import torch
 
 from vosbench.core.errors import InputFileError
 from vosbench.core.video import VideoSequence
-from vosbench.propagation.engine import Timings, feature_size, frame_features, processed_size
+from vosbench.propagation.engine import FeatureModel, Timings, feature_size, frame_features, processed_size
 from vosbench.propagation.knn import ContextBuffer, predict
 from vosbench.propagation.protocol import Protocol
 
@@ -136,7 +136,7 @@ def soft_argmax(maps: torch.Tensor, k: int = READOUT_TOPK) -> np.ndarray:
 
 def propagate_pose(
     seq: VideoSequence,
-    model: torch.nn.Module,
+    model: FeatureModel,
     protocol: Protocol,
     device: torch.device,
     timings: Timings,
@@ -150,7 +150,8 @@ def propagate_pose(
     Frame 0 yields its GT keypoints (the given input). ``cell_readout``, when a list, receives
     each frame's read-out in feature-cell units (frame 0: its GT in cells), for read-out studies.
     """
-
+    if seq.keypoints is None:
+        raise InputFileError(f"{seq.name}: the dataset gave no keypoints for this video (a keypoint run needs them)")
     kps0 = np.asarray(seq.keypoints[0], dtype=np.float64)
     if copy_first_frame:  # the identity baseline: frame-0 keypoints everywhere
         for t in range(len(seq)):
@@ -166,7 +167,7 @@ def propagate_pose(
         if t == 0:
             img_h, img_w = _frame_size(seq)
             hp, wp = processed_size(img_h, img_w, protocol)
-            fsize = tuple(feats.shape[-2:])
+            fsize = (int(feats.shape[-2]), int(feats.shape[-1]))
             if fsize != feature_size(hp, wp, stride):
                 raise InputFileError(
                     f"model output {fsize} is not ceil(size/stride) of the {hp}x{wp} input (stride {stride}); "

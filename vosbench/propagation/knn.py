@@ -390,7 +390,7 @@ def _run_tasks(tasks: list[Callable[[], None]], device: torch.device) -> None:
             task()
         return
     try:
-        if _POOL is None or _POOL._max_workers != n:  # type: ignore[attr-defined]
+        if _POOL is None or _POOL._max_workers != n:
             _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="vosbench-propagate")
         torch.set_num_threads(1)
         try:
@@ -583,12 +583,13 @@ def _local_part(
     chunks of blocks run now, or are appended to ``tasks``)."""
     h, w, C = q.shape
     dev = q.device
-    assert ws.keys is not None
+    keys = ws.keys
+    assert keys is not None
     nf = len(which)
     by_slot = sorted(zip(ws.slots, which))  # (slot, context index), every slot 0..nf-1 once
     fcnt = _small([float(context[i].count) for _, i in by_slot], dev, dt)  # multiplicity per slot
     slot_frame = _small([i for _, i in by_slot], dev, torch.long)  # slot -> context index
-    ks, qs = ws.keys.stride(), q.stride()
+    ks, qs = keys.stride(), q.stride()
     gather = dev.type != "cpu"
     if sums is None:
         assert cands is not None and k is not None
@@ -605,10 +606,10 @@ def _local_part(
         ty0, tx0 = g.y0 + by0 * block, g.x0 + bx0 * block
         wy0, wx0 = ty0 - g.oy, tx0 - g.ox
         # windows as a strided view (blocks, wh, C, ww * slots): one GEMM per window row
-        win = ws.keys[..., :nf].as_strided(
+        win = keys[..., :nf].as_strided(
             (cy, cx, g.wh, C, g.ww, nf),
             (block * ks[1], block * ks[2], ks[1], ks[0], ks[2], ks[3]),
-            ws.keys.storage_offset() + wy0 * ks[1] + wx0 * ks[2],
+            keys.storage_offset() + wy0 * ks[1] + wx0 * ks[2],
         )
         qb = q.as_strided(
             (cy, cx, g.bh, g.bw, C),

@@ -219,7 +219,7 @@ def _read_json_baseline(path: Path, text: str) -> list[BaselineRow]:
                 metrics[m] = v
                 decimals[m] = _decimals(value)
         key = tuple(rec[c].strip() for c in MATCH_COLUMNS)
-        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals))  # type: ignore[arg-type]
+        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals))
     return rows
 
 

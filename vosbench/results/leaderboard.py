@@ -203,7 +203,7 @@ def _sorted(rows: list[Row], metric: str) -> list[Row]:
     def key(r: Row) -> tuple[Any, ...]:
         v = r.metrics.get(metric)
         missing = v is None or math.isnan(v)
-        return (missing, 0.0 if missing else -sign * v, r.kind != "run", r.model, r.checkpoint, r.protocol,
+        return (missing, 0.0 if v is None or missing else -sign * v, r.kind != "run", r.model, r.checkpoint, r.protocol,
                 r.protocol_settings, r.sequences, r.created, r.run_id)
 
     return sorted(rows, key=key)
@@ -248,8 +248,8 @@ def build(
             )
     all_rows = run_rows + pub_rows
     if metric != "auto" and all_rows and not any(metric in r.metrics for r in all_rows):
-        have = sorted({k for r in all_rows for k in r.metrics}, key=list(METRIC_BY_KEY).index)
-        raise ConfigError(f"no selected row has metric {metric!r}; available: {', '.join(have)}")
+        available = sorted({k for r in all_rows for k in r.metrics}, key=list(METRIC_BY_KEY).index)
+        raise ConfigError(f"no selected row has metric {metric!r}; available: {', '.join(available)}")
 
     # Number protocols in the order they are first met, table by table, so numbering is stable.
     tables: list[Table] = []
@@ -529,7 +529,9 @@ def build_per_sequence(
     board = build(chosen, datasets=[dataset], all_runs=all_runs)
     by_id = {r.run_id: r for r in chosen}
     cols = board.tables[0].rows
-    labels, values, overall = [], {}, {}
+    labels: list[str] = []
+    values: dict[str, dict[str, float]] = {}
+    overall: dict[str, float] = {}
     seq_order: list[str] = []
     base = [r.model + ("" if r.checkpoint == "-" else f" @ {r.checkpoint}") + f" [{r.ref}]" for r in cols]
     for row, label in zip(cols, base):

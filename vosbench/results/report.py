@@ -650,9 +650,9 @@ def make_report(
             except VosbenchError as e:
                 notes.append(f"{name}: no video ({e})")
         if not pose:
-            curves = [(label, fr.get(name, {})) for label, fr in zip(labels, frames_by_run)]
-            if any(obj for _, obj in curves):
-                img = plot_j_curve(name, curves, out_dir / f"j_curve_{_safe(name)}.png")
+            j_curves = [(label, fr.get(name, {})) for label, fr in zip(labels, frames_by_run)]
+            if any(obj for _, obj in j_curves):
+                img = plot_j_curve(name, j_curves, out_dir / f"j_curve_{_safe(name)}.png")
                 rep.images.append(img)
                 parts.append(f"<figure>{_media(img, out_dir, name + ' J per frame')}</figure>")
         if parts:

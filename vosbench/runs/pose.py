@@ -69,6 +69,7 @@ def run_pose(
                 if progress:
                     progress(seq.name, done, total)
             t0 = time.perf_counter()
+            assert seq.keypoints is not None  # propagate_pose refuses a video without keypoints
             acc.add(seq.name, pred, seq.keypoints)
             folder.t_eval += time.perf_counter() - t0
             if cfg.save_predictions:

@@ -215,10 +215,11 @@ def evaluate_folders(
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
                 for fut in finished:
-                    if fut.exception() is not None:
+                    error = fut.exception()
+                    if error is not None:
                         for p in pending:
                             p.cancel()
-                        raise fut.exception()
+                        raise error
                     seq, scores, is_bin = fut.result()
                     done[seq] = (scores, is_bin)
                     if on_sequence_done:

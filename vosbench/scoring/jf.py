@@ -369,6 +369,7 @@ class SequenceScorer:
                 present = np.flatnonzero(counts[1:VOID]) + 1
                 self._set_objects(list(range(1, int(present[-1]) + 1)) if present.size else [])
         elif gt.shape != self._shape:
+            assert self._shape is not None
             raise InputFileError(
                 f"{self.sequence}/{name}: GT frame is {gt.shape[1]}x{gt.shape[0]} but the sequence's first "
                 f"frame is {self._shape[1]}x{self._shape[0]} (W x H)"

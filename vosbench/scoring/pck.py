@@ -48,10 +48,10 @@ def normalisers(gt: np.ndarray) -> np.ndarray:
         (T,) normalisers; NaN for frames without a visible joint.
     """
     g = np.asarray(gt, dtype=np.float64)
-    vis = np.isfinite(g).all(axis=2)
+    vis = np.asarray(np.isfinite(g).all(axis=2))
     out = np.full(g.shape[0], np.nan)
     for t in range(g.shape[0]):
-        pts = g[t, vis[t]]
+        pts = g[t][vis[t]]
         if len(pts):
             span = pts.max(axis=0) - pts.min(axis=0)
             out[t] = NORMALISER_FACTOR * math.hypot(float(span[0]), float(span[1]))

@@ -96,6 +96,12 @@ def _rng(kind: str, seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng([seed, _KIND_CODE[kind], index])
 
 
+def _image(img: np.ndarray | None) -> np.ndarray:
+    if img is None:  # pragma: no cover - scenes render images unless told not to
+        raise ValueError("the scene rendered no image")
+    return img
+
+
 def _jpeg(img: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(img, mode="RGB").save(buf, format="JPEG", quality=90, subsampling=2, optimize=False)
@@ -164,7 +170,7 @@ def generate_davis(
         names.append(name)
         for t in range(n):
             frame = scene.render(t)
-            _put(out / "JPEGImages" / "480p" / name / f"{t:05d}.jpg", _jpeg(frame.image))
+            _put(out / "JPEGImages" / "480p" / name / f"{t:05d}.jpg", _jpeg(_image(frame.image)))
             _put(out / "Annotations" / "480p" / name / f"{t:05d}.png", encode_label_png(frame.labels))
     sets = out / "ImageSets" / "2017"
     sets.mkdir(parents=True, exist_ok=True)
@@ -241,7 +247,7 @@ def generate_ytvos(
                 continue
             frame = scene.render(r / YTVOS_STEP)
             name = f"{first + r:05d}"
-            jpg = _jpeg(frame.image)
+            jpg = _jpeg(_image(frame.image))
             if p["all_frames"]:
                 _put(all_dir / vid / f"{name}.jpg", jpg)
             if annotated:
@@ -332,7 +338,7 @@ def generate_jhmdb(
         scene = jhmdb_scene(_rng("jhmdb", p["seed"], i), action, w, h, n_png)
         figure = scene.layers[0].figure
         for t in range(n_png):
-            _put(out / "Rename_Images" / action / name / f"{t + 1:05d}.png", _png(scene.render(t).image))
+            _put(out / "Rename_Images" / action / name / f"{t + 1:05d}.png", _png(_image(scene.render(t).image)))
         joints = np.stack([figure.joints(t) for t in range(n)], -1)  # (15, 2, T), 0-based
         pelvis = np.stack([figure.points(t)["pelvis"] for t in range(n)], -1)  # (2, T)
         heights = np.array([figure.height * figure.zoom(t) for t in range(n)])

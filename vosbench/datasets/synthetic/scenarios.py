@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -89,7 +89,7 @@ def make_object(
     return ShapeObject(obj_id, shape.kind, shape, motion, texture, warp, start=float(start))
 
 
-def _spin(rng: np.random.Generator) -> dict[str, float]:
+def _spin(rng: np.random.Generator) -> dict[str, Any]:
     return {
         "angle0": float(rng.uniform(0, 2 * np.pi)),
         "spin": float(rng.choice([-1.0, 1.0]) * rng.uniform(0.015, 0.05)),
@@ -383,7 +383,7 @@ def jhmdb_scene(rng: np.random.Generator, action: str, width: int, height: int, 
     def make() -> Scene:
         height_px = rng.uniform(0.68, 0.8) * height
         facing = float(rng.choice([-1.0, 1.0]))
-        common = {
+        common: dict[str, Any] = {
             "height": float(height_px),
             "ground": float(height * rng.uniform(0.9, 0.95)),
             "facing": facing,
