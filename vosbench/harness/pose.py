@@ -235,9 +235,10 @@ def run_pose(cfg: Any, ds: Any, protocol: Protocol, device: torch.device, progre
     from vosbench.harness.engine import Timings
     from vosbench.harness.factory import create_model
     from vosbench.harness.masks import atomic_write_text
-    from vosbench.harness.pck import PCKAccumulator, write_pck_csvs
+    from vosbench.harness.pck import PCKAccumulator, per_video_csv_text, write_pck_csvs
     from vosbench.harness.registry import models
     from vosbench.harness.runner import RunResult, _timings, new_record
+    from vosbench.harness.stats_io import ci_for_pck
 
     t_start = time.perf_counter()
     model_spec = models.get(cfg.model)
@@ -289,6 +290,7 @@ def run_pose(cfg: Any, ds: Any, protocol: Protocol, device: torch.device, progre
     result = acc.result()
     write_pck_csvs(run_dir, result)
     record["metrics"] = result.metrics()
+    record["ci"] = ci_for_pck(per_video_csv_text(result))  # bootstrap over videos (stats_io)
     record["status"] = "complete"
     record["timings"] = _timings(timings, t_eval, t_start, device)
     atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")

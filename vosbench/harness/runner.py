@@ -200,6 +200,7 @@ def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> li
     from vosbench.harness.factory import create_model, load_dataset
     from vosbench.harness.metrics import SequenceScorer, summarize, write_per_frame_csv, write_per_object_csv
     from vosbench.harness.registry import datasets, models
+    from vosbench.harness.stats_io import ci_for_scores
     from vosbench.harness.sweep import grid
 
     t_start = time.perf_counter()
@@ -308,6 +309,7 @@ def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> li
             record["metrics"] = summarize(folder.scores)
             if hasattr(ds, "extra_metrics"):  # e.g. YouTube-VOS seen/unseen split
                 record["metrics"].update(ds.extra_metrics(folder.scores))
+            record["ci"] = ci_for_scores(folder.scores, ds)  # bootstrap over sequences (stats_io)
         # a server submission when there is no local GT, or always when the dataset asks for it
         # (YouTube-VOS valid with a local GT copy, e.g. the synthetic set)
         if (
