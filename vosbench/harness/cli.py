@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("vosbench.harness.cli_data:data", "Generate synthetic DAVIS / YouTube-VOS / JHMDB data sets."),
     "leaderboard": ("vosbench.harness.cli_leaderboard:leaderboard", "Leaderboard tables (md/csv/json) from run records."),
     "check": ("vosbench.harness.cli_check:check", "Fail when scores drop below a committed baseline."),
+    "compare": ("vosbench.harness.cli_compare:compare", "Paired significance test of runs on their shared sequences."),
     "report": ("vosbench.harness.cli_report:report", "Overlay videos, plots and an offline report.html for runs."),
     "weights": ("vosbench.harness.cli_weights:weights", "List and download official model checkpoints."),
 }
