@@ -231,13 +231,15 @@ def bootstrap_intervals(
         counts: A ready draw-count matrix (see :func:`draw_counts`) instead of drawing one.
 
     Returns:
-        Metric -> :class:`Interval`; NaN bounds for a metric without any value.
+        Metric -> :class:`Interval`; NaN bounds for a metric without any value, or when there are
+        fewer than two clusters.
     """
     check_options(level, n_resamples, method)
     keys = list(data.keys if keys is None else keys)
     n = len(data.clusters)
-    if n == 0:
-        return {k: Interval(math.nan, math.nan, math.nan, level, method) for k in keys}
+    if n < 2:  # one sequence says nothing about the spread between sequences
+        est = data.statistic(np.ones((1, n)), keys) if n else {k: np.array([math.nan]) for k in keys}
+        return {k: Interval(float(est[k][0]), math.nan, math.nan, level, method) for k in keys}
     w = draw_counts(n, n_resamples, seed) if counts is None else counts
     observed = data.statistic(np.ones((1, n)), keys)
     reps = data.statistic(w, keys)
