@@ -14,18 +14,21 @@ Examples:
   vosbench check --baseline results/baseline.json --tolerance 0.1 --runs ci_runs
   vosbench check --baseline results/baseline.csv --both-ways    # any move beyond the tolerance fails
   vosbench check --baseline results/baseline.csv --update       # accept the current numbers on purpose
+  vosbench check --baseline ci_baseline.csv --tolerance ci      # fail only below the baseline's CI lower bound
 """
 
 
 @click.command("check", epilog=EXAMPLES)
 @click.option("--baseline", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Baseline leaderboard (.csv or .json, as written by `vosbench leaderboard`).")
-@click.option("--tolerance", default=0.5, show_default=True, type=float, help="Allowed change in points (percent).")
+@click.option("--tolerance", default="0.5", show_default=True,
+              help="Allowed change in points (percent), or 'ci': fail only when a score falls below the baseline's "
+                   "confidence interval (its <metric>_ci_low column, from `vosbench leaderboard --ci`).")
 @click.option("--runs", default="results/runs", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Runs folder holding the new run records.")
 @click.option("--both-ways", is_flag=True, help="Also fail when a metric improves by more than the tolerance.")
 @click.option("--update", is_flag=True, help="Rewrite the baseline from the latest runs instead of checking.")
-def check(baseline: Path, tolerance: float, runs: Path, both_ways: bool, update: bool) -> None:
+def check(baseline: Path, tolerance: str, runs: Path, both_ways: bool, update: bool) -> None:
     """Compare the latest run per (model, checkpoint, protocol, dataset) under RUNS with BASELINE.
     Exit 0 when every metric is within the tolerance, 1 when one got worse by more (or a baseline
     row has no run), 2 on malformed input. Runs the baseline does not know are listed, not failed."""
@@ -44,7 +47,20 @@ def check(baseline: Path, tolerance: float, runs: Path, both_ways: bool, update:
         for r in dropped:
             console.print(f"dropped (no run any more): {escape(r.describe())}", soft_wrap=True)
         return
-    result = run_check(baseline, runs, tolerance, both_ways=both_ways)
+    if tolerance.strip().lower() == "ci":
+        from vosbench.results.check_ci import run_ci_check
+
+        result = run_ci_check(baseline, runs, both_ways=both_ways)
+        limit = "the baseline's confidence intervals"
+    else:
+        try:
+            points = float(tolerance)
+        except ValueError:
+            from vosbench.core.errors import ConfigError
+
+            raise ConfigError(f"--tolerance must be a number of points or 'ci', got {tolerance!r}") from None
+        result = run_check(baseline, runs, points, both_ways=both_ways)
+        limit = f"tolerance {points:g} points"
 
     # Tell apart rows whose protocols share a name and version but differ in settings.
     variants: dict[str, list[str]] = {}
@@ -61,7 +77,7 @@ def check(baseline: Path, tolerance: float, runs: Path, both_ways: bool, update:
         v = variants.get(key[3], [])
         return key[3] if len(v) <= 1 else f"{key[3]} #{v.index(key[4]) + 1}"
 
-    table = Table(title=escape(f"vosbench check against {baseline} (tolerance {tolerance:g} points)"))
+    table = Table(title=escape(f"vosbench check against {baseline} ({limit})"))
     for col, just in (("dataset", "left"), ("sequences", "left"), ("model", "left"), ("checkpoint", "left"), ("protocol", "left"),
                       ("metric", "left"), ("baseline", "right"), ("now", "right"), ("delta", "right"),
                       ("result", "left")):

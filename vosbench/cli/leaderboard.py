@@ -14,6 +14,7 @@ Examples:
   vosbench leaderboard --format csv --out results/leaderboard.csv
   vosbench leaderboard --per-sequence --dataset davis16-val
   vosbench leaderboard --all --metric J_mean --runs my_runs
+  vosbench leaderboard --ci --significance              # 95% intervals, rows indistinguishable from the best
 """
 
 
@@ -33,6 +34,16 @@ Examples:
 @click.option("--per-sequence", is_flag=True, help="J&F per sequence of one dataset, one column per model.")
 @click.option("--decimals", type=click.IntRange(0, 6), default=None,
               help="Decimals of the percent values [default: 1 for md, 3 for csv/json].")
+@click.option("--ci", "ci_level", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              is_flag=False, flag_value=0.95, metavar="[LEVEL]",
+              help="Bootstrap confidence intervals over sequences (default level 0.95): '± half-width' in md, "
+                   "<metric>_ci_low/_ci_high columns in csv/json.")
+@click.option("--ci-style", type=click.Choice(["pm", "interval"]), default="pm", show_default=True,
+              help="Markdown intervals as '67.4 ± 2.1' (pm) or '[65.3, 69.5]' (interval).")
+@click.option("--ci-method", type=click.Choice(["percentile", "bca"]), default="percentile", show_default=True,
+              help="Bootstrap interval method.")
+@click.option("--significance", is_flag=True,
+              help="Mark rows statistically indistinguishable from the best (paired test on shared sequences).")
 def leaderboard(
     runs: Path,
     datasets: tuple[str, ...],
@@ -43,6 +54,10 @@ def leaderboard(
     with_published: bool,
     per_sequence: bool,
     decimals: int | None,
+    ci_level: float | None,
+    ci_style: str,
+    ci_method: str,
+    significance: bool,
 ) -> None:
     """Leaderboard of the run records under RUNS: one row per (model, checkpoint, protocol,
     dataset), percent values, best run value per column in bold (markdown), sorted by METRIC.
@@ -66,6 +81,13 @@ def leaderboard(
     else:
         board = lb.build(records, datasets=names or None, metric=metric, all_runs=all_runs,
                          with_published=with_published)
+        if ci_level is not None or significance:
+            from vosbench.results import leaderboard_stats as lbs
+
+            if ci_level is not None:
+                lbs.attach_intervals(board, records, level=ci_level, method=ci_method, style=ci_style)
+            if significance:
+                lbs.attach_significance(board, records)
         text = lb.render(board, fmt, decimals)
     if skipped:
         click.echo(f"note: {skipped} unfinished run(s) (failed, interrupted or running) left out", err=True)

@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("vosbench.cli.data:data", "Generate synthetic DAVIS / YouTube-VOS / JHMDB data sets."),
     "leaderboard": ("vosbench.cli.leaderboard:leaderboard", "Leaderboard tables (md/csv/json) from run records."),
     "check": ("vosbench.cli.check:check", "Fail when scores drop below a committed baseline."),
+    "compare": ("vosbench.cli.compare:compare", "Paired significance test of runs on their shared sequences."),
     "report": ("vosbench.cli.report:report", "Overlay videos, plots and an offline report.html for runs."),
     "weights": ("vosbench.cli.weights:weights", "List and download official model checkpoints."),
 }

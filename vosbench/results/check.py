@@ -46,6 +46,7 @@ class BaselineRow:
     metrics: dict[str, float]
     line: int = 0
     decimals: dict[str, int] = field(default_factory=dict)
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric -> (low, high), if written
 
     def describe(self) -> str:
         dataset, model, checkpoint, protocol, _, sequences = self.key
@@ -84,6 +85,7 @@ class CheckResult:
     both_ways: bool = False
     baseline_path: Path | None = None
     notes: list[str] = field(default_factory=list)
+    ci: bool = False  # judged against the baseline's confidence bounds (check_ci), not a tolerance
 
     @property
     def failures(self) -> list[Comparison]:
@@ -101,12 +103,15 @@ class CheckResult:
         """One line: what passed or why it failed."""
         if self.passed:
             n = len({c.row.key for c in self.comparisons})
-            return f"check passed: {len(self.comparisons)} metric(s) of {n} row(s) within {self.tolerance:g} points"
+            within = "within the baseline's confidence bounds" if self.ci else f"within {self.tolerance:g} points"
+            return f"check passed: {len(self.comparisons)} metric(s) of {n} row(s) {within}"
         parts = []
         worse = [c for c in self.failures if c.status == "fail"]
         changed = [c for c in self.failures if c.status == "changed"]
         gone = [c for c in self.failures if c.status == "missing"]
-        if worse:
+        if worse and self.ci:
+            parts.append(f"{len(worse)} metric(s) beyond the baseline's confidence bound (below ci_low; decays: above ci_high)")
+        elif worse:
             parts.append(f"{len(worse)} metric(s) worse by more than {self.tolerance:g} points")
         if changed:
             parts.append(
@@ -166,7 +171,8 @@ def _read_csv_baseline(path: Path, text: str) -> list[BaselineRow]:
     missing = [c for c in MATCH_COLUMNS if c not in header]
     if missing:
         raise _bad(path, f"missing column(s) {', '.join(missing)} (header: {','.join(header) or 'empty'})")
-    known = set(KEY_COLUMNS) | set(RUN_COLUMNS) | set(INFO_COLUMNS) | set(METRIC_BY_KEY)
+    ci_cols = {f"{m}_ci_{side}": (m, side) for m in METRIC_BY_KEY for side in ("low", "high")}
+    known = set(KEY_COLUMNS) | set(RUN_COLUMNS) | set(INFO_COLUMNS) | set(METRIC_BY_KEY) | set(ci_cols) | {"significance"}
     unknown = [c for c in header if c not in known]
     if unknown:
         raise _bad(path, f"unknown column(s) {', '.join(unknown)}; metric columns are {', '.join(METRIC_BY_KEY)}")
@@ -184,8 +190,14 @@ def _read_csv_baseline(path: Path, text: str) -> list[BaselineRow]:
             if v is not None:
                 metrics[m] = v
                 decimals[m] = _decimals(rec.get(m))
+        bounds: dict[str, dict[str, float]] = {}
+        for col, (m, side) in ci_cols.items():
+            v = _value(path, f"line {i}", col, rec.get(col)) if col in header else None
+            if v is not None:
+                bounds.setdefault(m, {})[side] = v
+        ci = {m: (b["low"], b["high"]) for m, b in bounds.items() if len(b) == 2}
         key = tuple((rec.get(c) or "").strip() for c in MATCH_COLUMNS)
-        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals))  # type: ignore[arg-type]
+        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals, ci=ci))  # type: ignore[arg-type]
     return rows
 
 
@@ -218,8 +230,15 @@ def _read_json_baseline(path: Path, text: str) -> list[BaselineRow]:
             if v is not None:
                 metrics[m] = v
                 decimals[m] = _decimals(value)
+        ci = {}
+        for m, b in (rec.get("ci") or {}).items():
+            if m not in METRIC_BY_KEY or not isinstance(b, dict):
+                raise _bad(path, f"{where}: ci entry {m!r} is not {{\"low\": .., \"high\": ..}} of a known metric")
+            lo, hi = _value(path, where, f"{m} ci low", b.get("low")), _value(path, where, f"{m} ci high", b.get("high"))
+            if lo is not None and hi is not None:
+                ci[m] = (lo, hi)
         key = tuple(rec[c].strip() for c in MATCH_COLUMNS)
-        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals))
+        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals, ci=ci))
     return rows
 
 

@@ -58,6 +58,10 @@ class Row:
         protocol_dict: The full recorded protocol (runs only).
         info: Published rows: id, source, protocol note, note.
         ref: Footnote reference assigned by :func:`build` (``"1"``, ``"P3"``).
+        ci: Metric key -> (low, high) confidence bounds in percent, when asked for
+            (:func:`vosbench.results.leaderboard_stats.attach_intervals`).
+        significance: Paired test against the table's top row, when asked for
+            (:func:`vosbench.results.leaderboard_stats.attach_significance`).
     """
 
     kind: str
@@ -73,6 +77,8 @@ class Row:
     protocol_dict: dict[str, Any] = field(default_factory=dict)
     info: dict[str, str] = field(default_factory=dict)
     ref: str = ""
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    significance: str = ""
 
     @property
     def key(self) -> tuple[str, str, str, str, str, str]:
@@ -107,6 +113,8 @@ class Leaderboard:
     metric: str
     all_runs: bool = False
     notes: list[str] = field(default_factory=list)
+    ci_format: str = ""  # "pm" (67.4 ± 2.1) or "interval" ([65.3, 69.5]) once intervals are attached
+    significance: bool = False
 
     @property
     def rows(self) -> list[Row]:
@@ -297,6 +305,15 @@ def fmt_value(value: float | None, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
+def fmt_interval(bounds: tuple[float, float], value: float, decimals: int, style: str = "pm") -> str:
+    """A confidence interval beside ``value``: ``± 2.1`` (half the width; ``style="pm"``) or
+    ``[65.3, 69.5]`` (``style="interval"``, the bounds, which need not be symmetric)."""
+    lo, hi = bounds
+    if style == "interval":
+        return f"[{lo:.{decimals}f}, {hi:.{decimals}f}]"
+    return f"± {(hi - lo) / 2:.{decimals}f}"
+
+
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -350,8 +367,9 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
         # a Sequences column only where runs of one dataset cover different sequence sets
         mixed = len({r.sequences for r in table.rows if r.kind == "run"}) > 1
         extra = (["Sequences"] if mixed else []) + (["Run"] if board.all_runs else [])
-        headers = ["Model", "Checkpoint", "Protocol", *extra] + [c.header for c in table.columns]
-        aligns = [":--"] * (3 + len(extra)) + ["--:"] * len(table.columns)
+        sig = ["vs best"] if board.significance else []
+        headers = ["Model", "Checkpoint", "Protocol", *extra] + [c.header for c in table.columns] + sig
+        aligns = [":--"] * (3 + len(extra)) + ["--:"] * len(table.columns) + [":--"] * len(sig)
         out.append("| " + " | ".join(headers) + " |")
         out.append("|" + "|".join(aligns) + "|")
         best = {c.key: _best(table, c, decimals) for c in table.columns}
@@ -368,7 +386,11 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
                 text = fmt_value(r.metrics.get(c.key), decimals)
                 if r.kind == "run" and text != "-" and text == best[c.key]:
                     text = f"**{text}**"
+                if c.key in r.ci:
+                    text += " " + fmt_interval(r.ci[c.key], r.metrics[c.key], decimals, board.ci_format)
                 cells.append(text)
+            if board.significance:
+                cells.append(_md_escape(r.significance or "-"))
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     if board.protocols:
@@ -429,6 +451,11 @@ def to_records(board: Leaderboard, decimals: int = 3) -> list[dict[str, Any]]:
                 "note": r.info.get("note", ""),
             }
         )
+        if board.ci_format:  # only when intervals were asked for, so plain output is unchanged
+            out[-1]["ci"] = {k: {"low": _round(lo, decimals), "high": _round(hi, decimals)}
+                             for k, (lo, hi) in r.ci.items()}
+        if board.significance:
+            out[-1]["significance"] = r.significance
     return out
 
 
@@ -436,14 +463,20 @@ def to_csv(board: Leaderboard, decimals: int = 3) -> str:
     """One CSV for all tables: key columns, run id and time, one column per metric (percent,
     empty when absent), source and note (published rows)."""
     keys = _metric_keys(board)
+    ci_keys = [k for k in keys if any(k in r.ci for r in board.rows)] if board.ci_format else []
+    ci_cols = [f"{k}_ci_{side}" for k in ci_keys for side in ("low", "high")]
+    sig_cols = ["significance"] if board.significance else []
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*KEY_COLUMNS, *RUN_COLUMNS, *keys, *INFO_COLUMNS])
+    writer.writerow([*KEY_COLUMNS, *RUN_COLUMNS, *keys, *ci_cols, *sig_cols, *INFO_COLUMNS])
     for rec in to_records(board, decimals):
+        ci = rec.get("ci", {})
         writer.writerow(
             [rec[c] for c in KEY_COLUMNS]
             + [rec[c] for c in RUN_COLUMNS]
             + [repr(rec["metrics"][k]) if k in rec["metrics"] else "" for k in keys]
+            + [repr(ci[k][side]) if k in ci else "" for k in ci_keys for side in ("low", "high")]
+            + [rec.get("significance", "") for _ in sig_cols]
             + [rec[c] for c in INFO_COLUMNS]
         )
     return buf.getvalue()

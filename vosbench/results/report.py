@@ -600,6 +600,15 @@ def make_report(
             except InputFileError as e:
                 notes.append(str(e))
 
+    if len(records) > 1:  # sorted bars of the per-sequence differences to each compared run
+        from vosbench.results.report_compare import paired_section
+
+        text, imgs, more = paired_section(records, labels, out_dir, require_matplotlib(), _save, _media)
+        if text:
+            sections.append(text)
+        rep.images.extend(imgs)
+        notes.extend(more)
+
     # Per-sequence: overlay video and J-per-frame curve.
     frames_by_run: list[dict[str, Any]] = []
     if not pose:

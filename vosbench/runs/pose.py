@@ -24,7 +24,8 @@ from vosbench.propagation.keypoints import READOUT_TOPK, SIGMA_CELLS, propagate_
 from vosbench.propagation.protocol import Protocol
 from vosbench.runs.config import RunConfig
 from vosbench.runs.lifecycle import Progress, RunFolder, RunResult, new_record
-from vosbench.scoring.pck import PCKAccumulator, write_pck_csvs
+from vosbench.results.stats_io import ci_for_pck
+from vosbench.scoring.pck import PCKAccumulator, per_video_csv_text, write_pck_csvs
 
 
 def keypoints_csv_text(frames: list[str], kps: np.ndarray) -> str:
@@ -85,4 +86,5 @@ def run_pose(
         raise
     result = acc.result()
     write_pck_csvs(folder.run_dir, result)
+    folder.record["ci"] = ci_for_pck(per_video_csv_text(result))  # bootstrap over videos
     return RunResult(folder.run_dir, folder.finish(result.metrics()), [])

@@ -21,6 +21,7 @@ from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
 from vosbench.propagation.engine import precision_dtype, propagate_many
 from vosbench.propagation.protocol import Protocol
+from vosbench.results.stats_io import ci_for_scores
 from vosbench.runs.config import RunConfig
 from vosbench.runs.lifecycle import Progress, RunFolder, RunResult, new_record, new_run_id, write_submission_zip
 from vosbench.scoring.jf import (
@@ -134,6 +135,7 @@ def run_vos(
             write_per_object_csv(folder.run_dir / "per_object.csv", got)
             write_per_frame_csv(folder.run_dir / "per_frame.csv", got)
             metrics = {**summarize(got), **group_metrics(got, ds.object_group)}
+            folder.record["ci"] = ci_for_scores(got, ds.object_group)  # bootstrap over sequences
         if zip_it and ds.submission_prefix is not None:
             z = write_submission_zip(folder.pred_dir, folder.run_dir / "submission.zip", ds.submission_prefix)
             folder.record["submission_zip"] = str(z)

@@ -1,0 +1,225 @@
+"""Run folders -> the per-sequence data that :mod:`vosbench.results.stats` resamples, and the
+confidence-interval block that ``vosbench run`` writes into ``summary.json``.
+
+VOS runs: ``per_object.csv`` gives each object's J/F statistics; an object's J&F is
+(J-Mean + F-Mean) / 2, and a metric of the run is the mean over all objects, so each sequence
+contributes the sum of its objects' values and its number of objects (objects without a scored
+frame, NaN, are left out as in the run's own summary). YouTube-VOS seen/unseen groups need each
+object's category, which only the run knows: the run writes the unseen objects into
+``summary.json`` (``ci.unseen_objects``), and ``overall`` gets an interval only for runs that have
+it.
+
+Keypoint runs: ``per_video_pck.csv`` gives each video's PCK (mean over its joints) and its number
+of scored (frame, joint) pairs ``n``; a video contributes ``n * PCK`` and ``n``. The run's PCK is
+the mean over joints of each joint's PCK pooled over videos; the ``n``-weighted mean of the
+per-video values equals it when every joint is scored in the same frames of a video (JHMDB
+annotates all 15 joints in every frame), and is the value the interval is built around otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any, Iterable
+
+import numpy as np
+
+from vosbench.core.errors import InputFileError
+from vosbench.scoring.jf import ObjectScore
+from vosbench.results.records import PER_OBJECT_COLUMNS, RunRecord, _num, _read_csv, read_per_object
+from vosbench.results.stats import (
+    DEFAULT_LEVEL,
+    DEFAULT_RESAMPLES,
+    DEFAULT_SEED,
+    GROUP_METRICS,
+    Clustered,
+    Interval,
+    bootstrap_intervals,
+)
+
+OBJECT_STATS = PER_OBJECT_COLUMNS[2:]  # J_mean, J_recall, J_decay, F_mean, F_recall, F_decay
+VOS_METRICS = ("JF_mean", *OBJECT_STATS)
+PCK_METRICS = ("PCK@0.1", "PCK@0.2")
+
+
+def object_key(sequence: str, obj: Any) -> str:
+    """How an object is named in ``ci.unseen_objects``: ``<sequence>/<object id>``."""
+    return f"{sequence}/{obj}"
+
+
+def clustered_objects(
+    rows: Iterable[dict[str, Any]], unseen: Iterable[str] | None = None, *, unit: str = "sequence"
+) -> Clustered:
+    """Per-object statistics grouped by sequence.
+
+    Args:
+        rows: Dicts with ``sequence``, ``object`` and the per-object statistics (fractions), as
+            :func:`~vosbench.results.records.read_per_object` gives them.
+        unseen: Objects (``<sequence>/<object>``) of unseen categories; when given, the
+            YouTube-VOS groups ``J_seen`` ... and ``overall`` are added.
+        unit: ``sequence`` (resample sequences with all their objects: the right unit) or
+            ``object`` (every object on its own; only to show what ignoring the nesting does).
+    """
+    if unit not in ("sequence", "object"):
+        raise ValueError(f"unit must be 'sequence' or 'object', got {unit!r}")
+    unseen_set = None if unseen is None else set(unseen)
+    metrics = list(VOS_METRICS) + (list(GROUP_METRICS) if unseen_set is not None else [])
+    col = {m: i for i, m in enumerate(metrics)}
+    clusters: list[str] = []
+    index: dict[str, int] = {}
+    sums: list[np.ndarray] = []
+    counts: list[np.ndarray] = []
+    for row in rows:
+        if math.isnan(row["J_mean"]):  # an object without any scored frame (as metrics.summarize)
+            continue
+        name = row["sequence"] if unit == "sequence" else object_key(row["sequence"], row["object"])
+        if name not in index:
+            index[name] = len(clusters)
+            clusters.append(name)
+            sums.append(np.zeros(len(metrics)))
+            counts.append(np.zeros(len(metrics)))
+        i = index[name]
+        values = {k: row[k] for k in OBJECT_STATS}
+        values["JF_mean"] = (row["J_mean"] + row["F_mean"]) / 2
+        if unseen_set is not None:
+            group = "unseen" if object_key(row["sequence"], row["object"]) in unseen_set else "seen"
+            values[f"J_{group}"] = row["J_mean"]
+            values[f"F_{group}"] = row["F_mean"]
+        for k, v in values.items():
+            if not math.isnan(v):
+                sums[i][col[k]] += v
+                counts[i][col[k]] += 1
+    shape = (len(clusters), len(metrics))
+    data = Clustered(
+        clusters,
+        metrics,
+        np.array(sums).reshape(shape),
+        np.array(counts).reshape(shape),
+    )
+    if unseen_set is not None:
+        data.derived["overall"] = GROUP_METRICS
+    return data
+
+
+def clustered_videos(videos: dict[str, tuple[float, dict[str, float]]]) -> Clustered:
+    """Per-video PCK: video -> (number of scored pairs ``n``, {metric: PCK fraction})."""
+    names = list(videos)
+    sums = np.zeros((len(names), len(PCK_METRICS)))
+    counts = np.zeros_like(sums)
+    for i, name in enumerate(names):
+        n, values = videos[name]
+        for j, m in enumerate(PCK_METRICS):
+            v = values.get(m, math.nan)
+            if n > 0 and not math.isnan(v):
+                sums[i, j] = n * v
+                counts[i, j] = n
+    return Clustered(names, list(PCK_METRICS), sums, counts)
+
+
+def read_per_video_pck(run_dir: str | Path) -> dict[str, tuple[float, dict[str, float]]]:
+    """``per_video_pck.csv`` as video -> (n, {PCK@0.1, PCK@0.2})."""
+    path = Path(run_dir) / "per_video_pck.csv"
+    out = {}
+    for row in _read_csv(path, ("video", "n", *PCK_METRICS)):
+        n = _num(path, row, "n")
+        if math.isnan(n) or n < 0:
+            raise InputFileError(f"{path}: n={row.get('n')!r} is not a count of scored pairs (video {row['video']})")
+        out[row["video"]] = (n, {m: _num(path, row, m) for m in PCK_METRICS})
+    return out
+
+
+def unseen_objects(record: RunRecord) -> list[str] | None:
+    """The unseen objects a YouTube-VOS run recorded (``summary.json`` ``ci.unseen_objects``)."""
+    block = record.summary.get("ci")
+    if not isinstance(block, dict) or not isinstance(block.get("unseen_objects"), list):
+        return None
+    return [str(x) for x in block["unseen_objects"]]
+
+
+def load_clustered(record: RunRecord) -> Clustered:
+    """The per-sequence data of a run folder: ``per_video_pck.csv`` for keypoint runs, else
+    ``per_object.csv``.
+
+    Raises:
+        InputFileError: the file is missing or malformed (the message names it).
+    """
+    if record.task == "pose":
+        return clustered_videos(read_per_video_pck(record.run_dir))
+    return clustered_objects(read_per_object(record.run_dir), unseen_objects(record))
+
+
+# --- the summary.json block ------------------------------------------------------------------------
+
+
+def ci_block(
+    data: Clustered,
+    *,
+    unseen: Iterable[str] | None = None,
+    level: float = DEFAULT_LEVEL,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    method: str = "percentile",
+) -> dict[str, Any]:
+    """The ``ci`` object of ``summary.json``: how the intervals were made and, per metric, its
+    ``low`` and ``high`` bound (fractions, like ``metrics``)."""
+    intervals = bootstrap_intervals(data, level=level, n_resamples=n_resamples, seed=seed, method=method)
+    block: dict[str, Any] = {
+        "level": level,
+        "method": method,
+        "resamples": n_resamples,
+        "seed": seed,
+        "unit": "video" if all(m in PCK_METRICS for m in data.metrics) else "sequence",
+        "metrics": {
+            k: {"low": iv.low, "high": iv.high}
+            for k, iv in intervals.items()
+            if math.isfinite(iv.low) and math.isfinite(iv.high)
+        },
+    }
+    if unseen is not None:
+        block["unseen_objects"] = sorted(unseen)
+    return block
+
+
+def ci_for_scores(scores: list[ObjectScore], group_of: Callable[[str, int], str | None]) -> dict[str, Any]:
+    """``summary.json`` ``ci`` block of a VOS run from its :class:`ObjectScore` list;
+    ``group_of`` is the dataset's :meth:`~vosbench.datasets.base.VideoDataset.object_group`: when it
+    names groups (YouTube-VOS seen/unseen), the block also covers the groups and ``overall``."""
+    rows = [{"sequence": s.sequence, "object": s.object, **{k: float(getattr(s, k)) for k in OBJECT_STATS}}
+            for s in scores]
+    groups = {object_key(s.sequence, s.object): group_of(s.sequence, int(s.object)) for s in scores}
+    unseen = None
+    if scores and all(g is not None for g in groups.values()):
+        unseen = [k for k, g in groups.items() if g == "unseen"]
+    return ci_block(clustered_objects(rows, unseen), unseen=unseen)
+
+
+def ci_for_pck(per_video_csv: str) -> dict[str, Any]:
+    """``summary.json`` ``ci`` block of a keypoint run from its ``per_video_pck.csv`` text (so the
+    interval is built from exactly what the file holds)."""
+    import csv
+    import io
+
+    videos = {}
+    for row in csv.DictReader(io.StringIO(per_video_csv)):
+        values = {m: float(row[m]) if row.get(m) not in (None, "") else math.nan for m in PCK_METRICS}
+        videos[row["video"]] = (float(row["n"]), values)
+    return ci_block(clustered_videos(videos))
+
+
+def record_intervals(
+    record: RunRecord,
+    *,
+    level: float = DEFAULT_LEVEL,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+    method: str = "percentile",
+) -> dict[str, Interval]:
+    """Intervals of a run's metrics in percent, recomputed from its per-sequence files.
+
+    Raises:
+        InputFileError: the per-object / per-video file is missing or malformed.
+    """
+    data = load_clustered(record)
+    found = bootstrap_intervals(data, level=level, n_resamples=n_resamples, seed=seed, method=method)
+    return {k: iv.scaled(100.0) for k, iv in found.items() if math.isfinite(iv.low)}
