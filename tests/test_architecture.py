@@ -113,3 +113,16 @@ def test_the_checker_sees_lazy_and_relative_imports(tmp_path):
     src = PKG / "runs" / "__init__.py"
     assert "vosbench.runs.vos" in GRAPH["vosbench.runs"]  # imported inside run_sweep
     assert "import" in src.read_text()
+
+
+def test_plugins_written_against_0_1_still_import():
+    """``vosbench.harness.specs`` / ``.errors`` / ``.registry`` re-export the same objects."""
+    from vosbench.core import errors, registry, specs
+    from vosbench.harness import errors as old_errors
+    from vosbench.harness import registry as old_registry
+    from vosbench.harness import specs as old_specs
+
+    assert old_specs.ModelSpec is specs.ModelSpec and old_specs.DatasetSpec is specs.DatasetSpec
+    assert old_errors.ConfigError is errors.ConfigError and old_errors.VosbenchError is errors.VosbenchError
+    assert old_registry.models is registry.models
+    assert vosbench.ModelSpec is specs.ModelSpec and vosbench.ConfigError is errors.ConfigError

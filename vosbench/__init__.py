@@ -14,14 +14,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
+from vosbench.core.errors import (
+    CheckpointError,
+    ConfigError,
+    DatasetLayoutError,
+    InputFileError,
+    PluginLoadError,
+    VosbenchError,
+)
 from vosbench.core.specs import DatasetSpec, ModelSpec, WeightFile
+from vosbench.core.version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
-    from torch import nn
+    from vosbench.models.base import Encoder
 
     from vosbench.datasets.base import VideoDataset
 
@@ -40,7 +47,7 @@ def list_datasets() -> list[str]:
     return datasets.names()
 
 
-def create_model(name: str, checkpoint: str | Path | None = None, **options: Any) -> nn.Module:
+def create_model(name: str, checkpoint: str | Path | None = None, **options: Any) -> Encoder:
     """Build encoder ``name``.
 
     Args:
@@ -65,6 +72,12 @@ def load_dataset(name: str, root: str | Path | None = None, **options: Any) -> V
 
 
 __all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "DatasetLayoutError",
+    "InputFileError",
+    "PluginLoadError",
+    "VosbenchError",
     "CheckpointError",
     "ConfigError",
     "DatasetLayoutError",

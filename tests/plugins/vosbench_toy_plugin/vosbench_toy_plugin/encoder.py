@@ -7,8 +7,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from vosbench.core.errors import ConfigError
-from vosbench.core.specs import ModelSpec
+from vosbench import ConfigError, ModelSpec
 from vosbench.models.base import Encoder
 
 
