@@ -28,6 +28,7 @@ import numpy as np
 
 from vosbench.datasets.base import VideoDataset, VideoSequence
 from vosbench.harness.errors import DatasetLayoutError, InputFileError
+from vosbench.harness.safepath import check_name
 from vosbench.harness.specs import DatasetSpec
 
 JOINTS = (
@@ -117,7 +118,7 @@ class JHMDBDataset(VideoDataset):
         want = SUBSETS[subset]
         self._videos: dict[str, str] = {}  # video -> class
         for f in files:
-            cls = f.name[: -len(suffix)]
+            cls = check_name(f.name[: -len(suffix)], f, None, "class name (from the split file's name)")
             for n, line in enumerate(f.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
                 parts = line.split()
                 if not parts:
@@ -126,7 +127,7 @@ class JHMDBDataset(VideoDataset):
                     raise DatasetLayoutError(f"{f}:{n}: malformed line {line!r}; expected '<video>.avi <1|2>'")
                 if parts[1] != want:
                     continue
-                video = re.sub(r"\.avi$", "", parts[0])
+                video = check_name(re.sub(r"\.avi$", "", parts[0]), f, n, "video name")
                 if video in self._videos:
                     raise DatasetLayoutError(f"{f}:{n}: video {video!r} is also listed for class {self._videos[video]!r}")
                 self._videos[video] = cls

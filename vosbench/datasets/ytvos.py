@@ -48,6 +48,7 @@ import numpy as np
 
 from vosbench.datasets.base import VideoDataset, VideoSequence
 from vosbench.harness.errors import DatasetLayoutError
+from vosbench.harness.safepath import check_name, json_key_line
 from vosbench.harness.specs import DatasetSpec
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
@@ -84,7 +85,8 @@ def _load_meta(path: Path, what: str) -> dict[str, dict[int, dict[str, Any]]]:
             f"and <split>/Annotations (the YouTube-VOS archive as extracted)"
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DatasetLayoutError(f"{path}: cannot parse JSON ({e})") from None
     videos = data.get("videos") if isinstance(data, dict) else None
@@ -92,6 +94,7 @@ def _load_meta(path: Path, what: str) -> dict[str, dict[int, dict[str, Any]]]:
         raise DatasetLayoutError(f'{path}: expected {{"videos": {{<video>: {{"objects": {{...}}}}}}}} at the top level')
     out: dict[str, dict[int, dict[str, Any]]] = {}
     for vid, entry in videos.items():
+        check_name(vid, path, json_key_line(text, vid), "video name")
         objs = entry.get("objects") if isinstance(entry, dict) else None
         if not isinstance(objs, dict):
             raise DatasetLayoutError(f'{path}: video {vid!r} has no "objects" mapping')
@@ -108,6 +111,8 @@ def _load_meta(path: Path, what: str) -> dict[str, dict[int, dict[str, Any]]]:
                 raise DatasetLayoutError(
                     f'{path}: video {vid!r}, object {key}: expected "frames": a non-empty list of frame names'
                 )
+            for f in frames:
+                check_name(f, path, json_key_line(text, f), f"frame name (video {vid!r}, object {key})")
             category = obj.get("category")
             parsed[oid] = {
                 "category": str(category) if category is not None else None,

@@ -237,11 +237,12 @@ def run_pose(cfg: Any, ds: Any, protocol: Protocol, device: torch.device, progre
     from vosbench.harness.masks import atomic_write_text
     from vosbench.harness.pck import PCKAccumulator, write_pck_csvs
     from vosbench.harness.registry import models
-    from vosbench.harness.runner import RunResult, _timings, new_record
+    from vosbench.harness.runner import RunResult, _timings, check_sequence_names, new_record
+    from vosbench.harness.safepath import safe_join
 
     t_start = time.perf_counter()
     model_spec = models.get(cfg.model)
-    names = ds.select(list(cfg.sequences))
+    names = check_sequence_names(ds, ds.select(list(cfg.sequences)))
     seqs = [ds.sequence(n) for n in names]  # validates every video before any work
     model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
     # the keypoint-specific settings decide the numbers too, so they are part of the protocol
@@ -270,7 +271,7 @@ def run_pose(cfg: Any, ds: Any, protocol: Protocol, device: torch.device, progre
             acc.add(seq.name, pred, seq.keypoints)
             t_eval += time.perf_counter() - t0
             if cfg.save_predictions:
-                path = run_dir / "keypoints" / f"{seq.name}.csv"
+                path = safe_join(run_dir, "keypoints", f"{seq.name}.csv")
                 pending.append(writer.submit(atomic_write_text, path, keypoints_csv_text(seq.frames, pred)))
             while pending and pending[0].done():
                 pending.pop(0).result()

@@ -27,6 +27,7 @@ from vosbench import __version__
 from vosbench.harness.errors import ConfigError, VosbenchError
 from vosbench.harness.masks import atomic_write_text, write_label_png
 from vosbench.harness.protocol import Protocol, get_protocol
+from vosbench.harness.safepath import check_name, safe_join
 
 SCHEMA_VERSION = 1
 
@@ -169,15 +170,40 @@ def new_record(
     }
 
 
-def write_submission_zip(pred_dir: Path, zip_path: Path, prefix: str = "") -> Path:
-    """Zip ``pred_dir/<seq>/<frame>.png`` with sequence folders under ``prefix`` at the zip root."""
+def write_submission_zip(pred_dir: Path, zip_path: Path, prefix: str = "", sequences: list[str] | None = None) -> Path:
+    """Zip ``pred_dir/<seq>/<frame>.png`` with sequence folders under ``prefix`` at the zip root.
+
+    With ``sequences`` exactly those folders are packed, and a sequence without predictions is an
+    error (a submission never silently lacks a video).
+    """
+    from vosbench.harness.errors import InputFileError
+
     tmp = zip_path.with_name(f".{zip_path.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for seq_dir in sorted(p for p in pred_dir.iterdir() if p.is_dir()):
-            for png in sorted(seq_dir.glob("*.png")):
-                zf.write(png, f"{prefix}{seq_dir.name}/{png.name}")
-    os.replace(tmp, zip_path)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            if sequences is None:
+                seq_dirs = sorted(p for p in pred_dir.iterdir() if p.is_dir())
+            else:
+                seq_dirs = [safe_join(pred_dir, s) for s in sequences]
+            for seq_dir in seq_dirs:
+                pngs = sorted(seq_dir.glob("*.png"))
+                if sequences is not None and not pngs:
+                    raise InputFileError(f"{seq_dir}: no predictions for sequence {seq_dir.name!r}; not writing {zip_path}")
+                for png in pngs:
+                    zf.write(png, f"{prefix}{seq_dir.name}/{png.name}")
+        os.replace(tmp, zip_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return zip_path
+
+
+def check_sequence_names(ds: Any, names: list[str]) -> list[str]:
+    """Every sequence name becomes a folder or file name in the run folder: refuse unsafe ones
+    (the adapters check their files line by line; this also covers plugin datasets)."""
+    for n in names:
+        check_name(n, f"dataset {ds.name} ({ds.root})", None, "sequence name")
+    return names
 
 
 def run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = None) -> RunResult:
@@ -222,7 +248,7 @@ def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> li
         from vosbench.harness.pose import run_pose  # keypoint datasets (JHMDB)
 
         return [run_pose(cfg, ds, protocols[0], device, progress)]
-    names = ds.select(list(cfg.sequences))
+    names = check_sequence_names(ds, ds.select(list(cfg.sequences)))
     seqs = [ds.sequence(n) for n in names]  # validates every sequence's layout before any work
     model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
     sweep_id = new_run_id() if cfg.sweep else None
@@ -271,7 +297,7 @@ def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> li
                 for folder, scorer, ids in zip(folders, scorers, outs):
                     t0 = time.perf_counter()
                     if t in outputs and cfg.save_predictions:
-                        folder.submit_write(folder.pred_dir / seq.name / f"{seq.frames[t]}.png", ids)
+                        folder.submit_write(safe_join(folder.run_dir, "predictions", seq.name, f"{seq.frames[t]}.png"), ids)
                     if scorer is not None and t in seq.gt:
                         folder.submit_score(scorer, seq, t, ids)
                     folder.drain(16)
@@ -315,7 +341,7 @@ def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> li
             and getattr(ds, "submission_prefix", None) is not None
             and (getattr(ds, "submission_with_gt", False) or not any(s.gt for s in seqs))
         ):
-            z = write_submission_zip(folder.pred_dir, run_dir / "submission.zip", ds.submission_prefix)
+            z = write_submission_zip(folder.pred_dir, run_dir / "submission.zip", ds.submission_prefix, names)
             record["submission_zip"] = str(z)
         record["status"] = "complete"
         folder.elapsed += time.perf_counter() - t0
