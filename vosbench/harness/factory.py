@@ -83,7 +83,10 @@ def dataset_root(name: str, root: str | os.PathLike[str] | None) -> Path:
 
 def load_dataset(name: str, root: str | os.PathLike[str] | None = None, **options: Any):
     """See :func:`vosbench.load_dataset`."""
+    from vosbench.harness.dataset_options import parse_dataset_options
+
     spec = datasets.get(name)
+    options = parse_dataset_options(spec, options)
     r = dataset_root(name, root)
     try:
         factory = resolve(spec.factory)
