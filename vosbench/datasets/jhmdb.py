@@ -152,6 +152,11 @@ class JHMDBDataset(VideoDataset):
             raise DatasetLayoutError(f"{self.name}: video {name!r} ({cls}) has no annotation file {mat}")
         pngs = {p.stem: p for p in img_dir.glob("*.png")}
         kps = read_joint_positions(mat)
+        if not np.isfinite(kps).any():  # nothing to propagate or score: dropping it would silently change PCK
+            raise InputFileError(
+                f"{mat}: every joint of video {name!r} is NaN (no annotated joint in any frame); the file is "
+                f"corrupt. Restore it from joint_positions.zip, or remove the video from the split files"
+            )
         n_ann = kps.shape[0]
         frames: list[str] = []
         for t in range(n_ann):

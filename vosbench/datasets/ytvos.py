@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from vosbench.datasets.base import VideoDataset, VideoSequence
-from vosbench.harness.errors import DatasetLayoutError
+from vosbench.harness.errors import DatasetLayoutError, InputFileError
 from vosbench.harness.safepath import check_name, json_key_line
 from vosbench.harness.specs import DatasetSpec
 
@@ -74,6 +74,13 @@ class YouTubeVOSSequence(VideoSequence):
         keep = self.new_objects.get(i)
         if keep is None:
             return ids
+        absent = [oid for oid in keep if not (ids == oid).any()]
+        if absent:  # it could never be propagated, and with an empty GT it would score a perfect 1.0
+            raise InputFileError(
+                f"{self.annotations[i]}: object(s) {', '.join(map(str, absent))} of video {self.name!r} first appear "
+                f"in this frame according to meta.json, but this annotation has no pixel with that id; fix the "
+                f"annotation, or remove the object from meta.json"
+            )
         return np.where(np.isin(ids, keep), ids, 0).astype(np.uint8)
 
 
