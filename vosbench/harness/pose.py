@@ -42,7 +42,6 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -237,7 +236,15 @@ def run_pose(cfg: Any, ds: Any, protocol: Protocol, device: torch.device, progre
     from vosbench.harness.masks import atomic_write_text
     from vosbench.harness.pck import PCKAccumulator, write_pck_csvs
     from vosbench.harness.registry import models
-    from vosbench.harness.runner import RunResult, _timings, check_sequence_names, new_record
+    from vosbench.harness.runner import (
+        RunResult,
+        _timings,
+        as_user_error,
+        check_sequence_names,
+        make_run_dir,
+        new_record,
+        record_failure,
+    )
     from vosbench.harness.safepath import safe_join
 
     t_start = time.perf_counter()
@@ -248,8 +255,7 @@ def run_pose(cfg: Any, ds: Any, protocol: Protocol, device: torch.device, progre
     # the keypoint-specific settings decide the numbers too, so they are part of the protocol
     settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK}
     record = new_record(cfg, model, ds, names, settings, device, task="pose")
-    run_dir = Path(cfg.out) / cfg.dataset / cfg.model / record["run_id"]
-    run_dir.mkdir(parents=True, exist_ok=False)
+    run_dir = make_run_dir(cfg, record["run_id"])
     timings = Timings()
     acc = PCKAccumulator(JOINTS)
     t_eval = 0.0
@@ -277,20 +283,21 @@ def run_pose(cfg: Any, ds: Any, protocol: Protocol, device: torch.device, progre
                 pending.pop(0).result()
         for f in pending:
             f.result()
+        writer.shutdown(wait=True)
+        result = acc.result()
+        write_pck_csvs(run_dir, result)
+        record["metrics"] = result.metrics()
+        record["timings"] = _timings(timings, t_eval, t_start, device)
+        atomic_write_text(run_dir / "summary.json", json.dumps({**record, "status": "complete"}, indent=2) + "\n")
+        record["status"] = "complete"
     except BaseException as e:
         writer.shutdown(wait=True)
-        record["status"] = "failed" if isinstance(e, Exception) else "interrupted"
-        record["error"] = f"{type(e).__name__}: {e}"
         record["timings"] = _timings(timings, t_eval, t_start, device)
-        atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")
-        if isinstance(e, VosbenchError):
-            e.args = (f"{e}\n(run folder with the work done so far: {run_dir})",)
-        raise
-    writer.shutdown(wait=True)
-    result = acc.result()
-    write_pck_csvs(run_dir, result)
-    record["metrics"] = result.metrics()
-    record["status"] = "complete"
-    record["timings"] = _timings(timings, t_eval, t_start, device)
-    atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")
+        unwritten = record_failure(record, run_dir, e)
+        err = as_user_error(e, str(run_dir))
+        if unwritten and isinstance(err, VosbenchError):
+            err.args = (f"{err}\n(summary.json could not be written either: {unwritten})",)
+        if err is e:
+            raise
+        raise err from None
     return RunResult(run_dir, record, [])

@@ -27,7 +27,7 @@ from vosbench import __version__
 from vosbench.harness.errors import ConfigError, VosbenchError
 from vosbench.harness.masks import atomic_write_text, write_label_png
 from vosbench.harness.protocol import Protocol, get_protocol
-from vosbench.harness.safepath import check_name, safe_join
+from vosbench.harness.safepath import check_name, os_error_text, safe_join
 
 SCHEMA_VERSION = 1
 
@@ -198,12 +198,53 @@ def write_submission_zip(pred_dir: Path, zip_path: Path, prefix: str = "", seque
     return zip_path
 
 
+def make_run_dir(cfg: RunConfig, run_id: str) -> Path:
+    """Create ``<out>/<dataset>/<model>/<run-id>/``; an unwritable --out is one clear error."""
+    from vosbench.harness.errors import ConfigError as _ConfigError
+
+    run_dir = Path(cfg.out) / cfg.dataset / cfg.model / run_id
+    try:
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except OSError as e:
+        raise _ConfigError(
+            f"--out {cfg.out}: cannot create the run folder ({os_error_text(e)}); choose a writable folder for --out"
+        ) from None
+    return run_dir
+
+
 def check_sequence_names(ds: Any, names: list[str]) -> list[str]:
     """Every sequence name becomes a folder or file name in the run folder: refuse unsafe ones
     (the adapters check their files line by line; this also covers plugin datasets)."""
     for n in names:
         check_name(n, f"dataset {ds.name} ({ds.root})", None, "sequence name")
     return names
+
+
+def record_failure(record: dict[str, Any], run_dir: Path, e: BaseException) -> str | None:
+    """Mark ``record`` failed/interrupted with the error and write it; returns why it could not
+    be written (e.g. the disk is full), or ``None``."""
+    from vosbench.harness.errors import VosbenchError as _VosbenchError
+
+    record["status"] = "failed" if isinstance(e, Exception) else "interrupted"
+    record["error"] = os_error_text(e) if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
+    try:
+        atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")
+    except (OSError, _VosbenchError) as w:
+        return str(w)
+    return None
+
+
+def as_user_error(e: BaseException, where: str) -> BaseException:
+    """The error to re-raise after recording a failure: OS errors (full disk, permissions)
+    become one-line vosbench errors naming the path; the run folder is named either way."""
+    from vosbench.harness.errors import InputFileError
+
+    if isinstance(e, OSError):
+        err: BaseException = InputFileError(f"{os_error_text(e)}\n(run folder with the work done so far: {where})")
+        return err
+    if isinstance(e, VosbenchError):
+        e.args = (f"{e}\n(run folder with the work done so far: {where})",)
+    return e
 
 
 def run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None = None) -> RunResult:
@@ -224,7 +265,7 @@ def run_sweep(cfg: RunConfig, progress: Callable[[str, int, int], None] | None =
 def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> list[RunResult]:
     from vosbench.harness.engine import Timings, precision_dtype, propagate_many
     from vosbench.harness.factory import create_model, load_dataset
-    from vosbench.harness.metrics import SequenceScorer, summarize, write_per_frame_csv, write_per_object_csv
+    from vosbench.harness.metrics import SequenceScorer
     from vosbench.harness.registry import datasets, models
     from vosbench.harness.sweep import grid
 
@@ -265,8 +306,7 @@ def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> li
                 "index": i,
                 "size": len(points),
             }
-        run_dir = Path(cfg.out) / cfg.dataset / cfg.model / record["run_id"]
-        run_dir.mkdir(parents=True, exist_ok=False)
+        run_dir = make_run_dir(cfg, record["run_id"])
         folders.append(_RunFolder(run_dir, record, protocol, Timings(), device))
     total = sum(len(s.outputs()) for s in seqs)
     done = 0
@@ -313,42 +353,66 @@ def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> li
                     folder.scores.extend(scorer.result())
                 folder.elapsed += time.perf_counter() - t0
     except BaseException as e:
-        for folder in folders:
-            folder.shutdown()
-            folder.record["status"] = "failed" if isinstance(e, Exception) else "interrupted"
-            folder.record["error"] = f"{type(e).__name__}: {e}"
-            folder.record["timings"] = _timings(folder.timings, folder.t_eval, folder.t_start(t_start, len(folders)), device)
-            atomic_write_text(folder.run_dir / "summary.json", json.dumps(folder.record, indent=2) + "\n")
-        if isinstance(e, VosbenchError):
-            where = folders[0].run_dir if len(folders) == 1 else folders[0].run_dir.parent
-            e.args = (f"{e}\n(run folder with the work done so far: {where})",)
-        raise
+        return _fail_folders(folders, e, t_start, device)
     results = []
     for folder in folders:
-        t0 = time.perf_counter()
-        folder.shutdown()
-        record, run_dir = folder.record, folder.run_dir
-        if folder.scores:
-            write_per_object_csv(run_dir / "per_object.csv", folder.scores)
-            write_per_frame_csv(run_dir / "per_frame.csv", folder.scores)
-            record["metrics"] = summarize(folder.scores)
-            if hasattr(ds, "extra_metrics"):  # e.g. YouTube-VOS seen/unseen split
-                record["metrics"].update(ds.extra_metrics(folder.scores))
-        # a server submission when there is no local GT, or always when the dataset asks for it
-        # (YouTube-VOS valid with a local GT copy, e.g. the synthetic set)
-        if (
-            cfg.save_predictions
-            and getattr(ds, "submission_prefix", None) is not None
-            and (getattr(ds, "submission_with_gt", False) or not any(s.gt for s in seqs))
-        ):
-            z = write_submission_zip(folder.pred_dir, run_dir / "submission.zip", ds.submission_prefix, names)
-            record["submission_zip"] = str(z)
-        record["status"] = "complete"
-        folder.elapsed += time.perf_counter() - t0
-        record["timings"] = _timings(folder.timings, folder.t_eval, folder.t_start(t_start, len(folders)), device)
-        atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")
-        results.append(RunResult(run_dir, record, folder.scores))
+        try:
+            results.append(_finish_folder(cfg, ds, seqs, names, folder, t_start, len(folders), device))
+        except BaseException as e:
+            return _fail_folders([f for f in folders if f.record.get("status") != "complete"], e, t_start, device)
     return results
+
+
+def _fail_folders(folders: list[_RunFolder], e: BaseException, t_start: float, device: Any) -> Any:
+    """Record the failure in every unfinished folder's summary.json (where the disk still lets
+    us), then raise a one-line error naming the run folder."""
+    unwritten = []
+    for folder in folders:
+        try:
+            folder.shutdown()
+        except BaseException:  # noqa: BLE001 - the first error is the one to report
+            pass
+        folder.record["timings"] = _timings(folder.timings, folder.t_eval, folder.t_start(t_start, len(folders)), device)
+        why = record_failure(folder.record, folder.run_dir, e)
+        if why:
+            unwritten.append(why)
+    where: Any = folders[0].run_dir if len(folders) == 1 else (folders[0].run_dir.parent if folders else "?")
+    err = as_user_error(e, str(where))
+    if unwritten and isinstance(err, VosbenchError):
+        err.args = (f"{err}\n(summary.json could not be written either: {unwritten[0]})",)
+    if err is e:
+        raise e
+    raise err from None
+
+
+def _finish_folder(
+    cfg: RunConfig, ds: Any, seqs: list[Any], names: list[str], folder: _RunFolder, t_start: float, n: int, device: Any
+) -> RunResult:
+    from vosbench.harness.metrics import summarize, write_per_frame_csv, write_per_object_csv
+
+    t0 = time.perf_counter()
+    folder.shutdown()
+    record, run_dir = folder.record, folder.run_dir
+    if folder.scores:
+        write_per_object_csv(run_dir / "per_object.csv", folder.scores)
+        write_per_frame_csv(run_dir / "per_frame.csv", folder.scores)
+        record["metrics"] = summarize(folder.scores)
+        if hasattr(ds, "extra_metrics"):  # e.g. YouTube-VOS seen/unseen split
+            record["metrics"].update(ds.extra_metrics(folder.scores))
+    # a server submission when there is no local GT, or always when the dataset asks for it
+    # (YouTube-VOS valid with a local GT copy, e.g. the synthetic set)
+    if (
+        cfg.save_predictions
+        and getattr(ds, "submission_prefix", None) is not None
+        and (getattr(ds, "submission_with_gt", False) or not any(s.gt for s in seqs))
+    ):
+        z = write_submission_zip(folder.pred_dir, run_dir / "submission.zip", ds.submission_prefix, names)
+        record["submission_zip"] = str(z)
+    folder.elapsed += time.perf_counter() - t0
+    record["timings"] = _timings(folder.timings, folder.t_eval, folder.t_start(t_start, n), device)
+    atomic_write_text(run_dir / "summary.json", json.dumps({**record, "status": "complete"}, indent=2) + "\n")
+    record["status"] = "complete"
+    return RunResult(run_dir, record, folder.scores)
 
 
 class _RunFolder:

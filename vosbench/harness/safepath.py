@@ -10,6 +10,7 @@ proves (after resolving symbolic links) that the result lies inside the folder.
 
 from __future__ import annotations
 
+import errno
 import os
 import unicodedata
 from pathlib import Path
@@ -100,3 +101,16 @@ def safe_join(folder: str | os.PathLike[str], *parts: str) -> Path:
     if not inside(folder, path):
         raise InputFileError(f"refusing to write {path}: it resolves outside the run folder {folder}")
     return path
+
+
+def os_error_reason(e: OSError) -> str:
+    """The OS error without its path: ``No space left on device (ENOSPC)``."""
+    name = errno.errorcode.get(e.errno, "") if e.errno else ""
+    return (e.strerror or str(e)) + (f" ({name})" if name else "")
+
+
+def os_error_text(e: OSError) -> str:
+    """``<path>: <OS error> (ERRNAME)``, one line."""
+    where = e.filename if e.filename is not None else "?"
+    extra = f" -> {e.filename2}" if getattr(e, "filename2", None) else ""
+    return f"{where}{extra}: {os_error_reason(e)}"
