@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from vosbench import __version__
-from vosbench.harness.errors import ConfigError, VosbenchError
+from vosbench.harness.errors import ConfigError, InputFileError, VosbenchError
 from vosbench.harness.masks import atomic_write_text, write_label_png
 from vosbench.harness.protocol import Protocol, get_protocol
 from vosbench.harness.safepath import check_name, os_error_text, safe_join
@@ -176,8 +176,6 @@ def write_submission_zip(pred_dir: Path, zip_path: Path, prefix: str = "", seque
     With ``sequences`` exactly those folders are packed, and a sequence without predictions is an
     error (a submission never silently lacks a video).
     """
-    from vosbench.harness.errors import InputFileError
-
     tmp = zip_path.with_name(f".{zip_path.name}.tmp")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -200,13 +198,11 @@ def write_submission_zip(pred_dir: Path, zip_path: Path, prefix: str = "", seque
 
 def make_run_dir(cfg: RunConfig, run_id: str) -> Path:
     """Create ``<out>/<dataset>/<model>/<run-id>/``; an unwritable --out is one clear error."""
-    from vosbench.harness.errors import ConfigError as _ConfigError
-
     run_dir = Path(cfg.out) / cfg.dataset / cfg.model / run_id
     try:
         run_dir.mkdir(parents=True, exist_ok=False)
     except OSError as e:
-        raise _ConfigError(
+        raise ConfigError(
             f"--out {cfg.out}: cannot create the run folder ({os_error_text(e)}); choose a writable folder for --out"
         ) from None
     return run_dir
@@ -223,13 +219,11 @@ def check_sequence_names(ds: Any, names: list[str]) -> list[str]:
 def record_failure(record: dict[str, Any], run_dir: Path, e: BaseException) -> str | None:
     """Mark ``record`` failed/interrupted with the error and write it; returns why it could not
     be written (e.g. the disk is full), or ``None``."""
-    from vosbench.harness.errors import VosbenchError as _VosbenchError
-
     record["status"] = "failed" if isinstance(e, Exception) else "interrupted"
     record["error"] = os_error_text(e) if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
     try:
         atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")
-    except (OSError, _VosbenchError) as w:
+    except (OSError, VosbenchError) as w:
         return str(w)
     return None
 
@@ -237,11 +231,8 @@ def record_failure(record: dict[str, Any], run_dir: Path, e: BaseException) -> s
 def as_user_error(e: BaseException, where: str) -> BaseException:
     """The error to re-raise after recording a failure: OS errors (full disk, permissions)
     become one-line vosbench errors naming the path; the run folder is named either way."""
-    from vosbench.harness.errors import InputFileError
-
     if isinstance(e, OSError):
-        err: BaseException = InputFileError(f"{os_error_text(e)}\n(run folder with the work done so far: {where})")
-        return err
+        return InputFileError(f"{os_error_text(e)}\n(run folder with the work done so far: {where})")
     if isinstance(e, VosbenchError):
         e.args = (f"{e}\n(run folder with the work done so far: {where})",)
     return e
