@@ -500,6 +500,26 @@ def test_atomic_write_on_a_full_disk_is_one_error_naming_the_file(tmp_path, monk
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
 
 
+def test_failed_record_is_written_in_place_when_the_disk_has_no_room_for_a_temp_file(tmp_path, monkeypatch):
+    from vosbench.harness import runner
+
+    record = {"status": "running", "run_id": "r", "metrics": {}, "timings": {"total_s": 1.0}, "pad": "x" * 300}
+    runner.start_record(tmp_path, record)
+
+    def full(path, text):
+        raise InputFileError(f"{path}: cannot write: No space left on device (ENOSPC)")
+
+    monkeypatch.setattr(runner, "atomic_write_text", full)
+    err = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "p.png"))
+    assert runner.record_failure(dict(record, pad=""), tmp_path, err) is None  # fits in the file's blocks
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["status"] == "failed" and "No space left on device (ENOSPC)" in saved["error"]
+    # a record that does not fit is not written half-way: the previous one stays readable
+    why = runner.record_failure(dict(record, pad="y" * 10000), tmp_path, err)
+    assert why and "No space left" in why
+    assert json.loads((tmp_path / "summary.json").read_text())["status"] == "failed"
+
+
 def test_symlink_loop_in_eval_gt(layouts, tmp_path):
     gt = Path(shutil.copytree(layouts["davis"] / "Annotations/480p", tmp_path / "gt"))
     (gt / "loop").symlink_to(gt / "loop")

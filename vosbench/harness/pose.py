@@ -244,6 +244,7 @@ def run_pose(cfg: Any, ds: Any, protocol: Protocol, device: torch.device, progre
         make_run_dir,
         new_record,
         record_failure,
+        start_record,
     )
     from vosbench.harness.safepath import safe_join
 
@@ -256,6 +257,7 @@ def run_pose(cfg: Any, ds: Any, protocol: Protocol, device: torch.device, progre
     settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK}
     record = new_record(cfg, model, ds, names, settings, device, task="pose")
     run_dir = make_run_dir(cfg, record["run_id"])
+    start_record(run_dir, record)
     timings = Timings()
     acc = PCKAccumulator(JOINTS)
     t_eval = 0.0

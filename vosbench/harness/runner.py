@@ -1,8 +1,9 @@
 """``vosbench run``: from a model and a dataset to predictions, scores and a run record.
 
 A run folder ``<out>/<dataset>/<model>/<run-id>/`` holds ``predictions/<seq>/<frame>.png``,
-``per_object.csv``, ``per_frame.csv`` and ``summary.json`` (written last, atomically; its
-``status`` is ``complete`` only when every sequence finished). Predictions are written as they
+``per_object.csv``, ``per_frame.csv`` and ``summary.json`` (written with status ``running`` when
+the folder is made and rewritten last, atomically; its ``status`` is ``complete`` only when every
+sequence finished). Predictions are written as they
 are made, so an interrupted run keeps what it had done.
 """
 
@@ -216,15 +217,35 @@ def check_sequence_names(ds: Any, names: list[str]) -> list[str]:
     return names
 
 
+def start_record(run_dir: Path, record: dict[str, Any]) -> None:
+    """Write the record with status ``running`` as soon as the run folder exists: a run that dies
+    is never invisible, and its file holds the space to record ``failed`` on a disk that fills up."""
+    atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")
+
+
 def record_failure(record: dict[str, Any], run_dir: Path, e: BaseException) -> str | None:
     """Mark ``record`` failed/interrupted with the error and write it; returns why it could not
-    be written (e.g. the disk is full), or ``None``."""
+    be written (e.g. the disk is full), or ``None``.
+
+    When the atomic write fails (a full disk has no room for the temporary file), the ``running``
+    record is overwritten in place, but only when the new text fits in the blocks that file
+    already holds, so it can never be left half-written."""
     record["status"] = "failed" if isinstance(e, Exception) else "interrupted"
     record["error"] = os_error_text(e) if isinstance(e, OSError) else f"{type(e).__name__}: {e}"
+    path = run_dir / "summary.json"
+    data = (json.dumps(record, indent=2) + "\n").encode("utf-8")
     try:
-        atomic_write_text(run_dir / "summary.json", json.dumps(record, indent=2) + "\n")
+        atomic_write_text(path, data.decode("utf-8"))
     except (OSError, VosbenchError) as w:
-        return str(w)
+        try:
+            st = path.stat()
+            if len(data) > st.st_blocks * 512:
+                return str(w)
+            with path.open("r+b") as f:
+                f.write(data)
+                f.truncate()
+        except OSError:
+            return str(w)
     return None
 
 
@@ -298,6 +319,7 @@ def _run(cfg: RunConfig, progress: Callable[[str, int, int], None] | None) -> li
                 "size": len(points),
             }
         run_dir = make_run_dir(cfg, record["run_id"])
+        start_record(run_dir, record)
         folders.append(_RunFolder(run_dir, record, protocol, Timings(), device))
     total = sum(len(s.outputs()) for s in seqs)
     done = 0
