@@ -8,8 +8,8 @@ and renamed into place, so a reader never sees a half-written set and an interru
 nothing behind but the temporary folder's leftovers (cleaned up on the next call).
 
 Concurrency: processes that generate into the same folder take an exclusive ``fcntl`` lock on the
-sibling file ``.<name>.lock`` (removed again by its holder) and look at the stamp again once they hold it, so the second of two
-racing first-use runs waits and then uses the set the first one wrote. Temporary folders are
+sibling file ``.<name>.lock`` (removed again by its holder) and look at the stamp again once they
+hold it, so the second of two racing first-use runs waits and then uses the set the first wrote. Temporary folders are
 unique (``mkdtemp``), and leftovers are only removed while holding the lock, when no other
 process can be writing them. The stamp is the completeness marker: generators write it last, and
 a folder is used only when its stamp matches (checked again after generation).
