@@ -285,11 +285,15 @@ def sequence_label_ids(seq: VideoSequence) -> tuple[list[int], dict[int, np.ndar
     """Read the input annotations; return ([0] + object ids, {frame: id map})."""
     annos = {t: seq.read_annotation(t) for t in sorted(seq.annotations)}
     for t, a in annos.items():  # blame the annotation itself, not the encoder or a later frame
-        h, w = image_size(seq.image_paths[t])
+        if type(seq).read_image is VideoSequence.read_image:
+            h, w = image_size(seq.image_paths[t])  # header only
+        else:  # a sequence that makes its own frames (in memory, cropped, ...)
+            h, w = seq.read_image(t).shape[:2]
         if a.shape != (h, w):
+            frame = seq.image_paths[t] or f"{seq.name}/{seq.frames[t]}"
             raise InputFileError(
                 f"{seq.annotations[t]}: annotation is {a.shape[1]}x{a.shape[0]} but its frame "
-                f"{seq.image_paths[t]} is {w}x{h} (W x H); an input annotation must have the size of its frame"
+                f"{frame} is {w}x{h} (W x H); an input annotation must have the size of its frame"
             )
     ids: set[int] = set()
     for a in annos.values():
