@@ -116,7 +116,7 @@ def test_the_checker_sees_lazy_and_relative_imports(tmp_path):
 
 
 def test_plugins_written_against_0_1_still_import():
-    """``vosbench.harness.specs`` / ``.errors`` / ``.registry`` re-export the same objects."""
+    """``vosbench.core.specs`` / ``.errors`` / ``.registry`` re-export the same objects."""
     from vosbench.core import errors, registry, specs
     from vosbench.harness import errors as old_errors
     from vosbench.harness import registry as old_registry

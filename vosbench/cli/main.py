@@ -56,6 +56,10 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except VosbenchError as e:
             raise UserError(str(e), e.exit_code) from None
+        except OSError as e:  # an ordinary file-system failure (full or read-only disk, ...): one line
+            from vosbench.core.safepath import os_error_text
+
+            raise UserError(os_error_text(e), 2) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, short) for name, (_, short) in COMMANDS.items()]

@@ -90,6 +90,10 @@ class DatasetSpec:
         needs: What the user must provide (shown in listings and errors).
         protocol: Preset used when ``--protocol`` is not given (``None``: the model's native one).
         generated: ``True`` for datasets vosbench writes itself (synthetic); they need no download.
+        options: Arguments always passed to the factory (e.g. the split).
+        option_types: The ``--dataset-option`` keys the adapter accepts and their types (``bool``,
+            ``int``, ``str``, ``path``, ``size``), see :mod:`vosbench.core.dataset_options`;
+            ``None`` = not declared (values are passed on unchecked, as text from the command line).
     """
 
     name: str
@@ -101,6 +105,7 @@ class DatasetSpec:
     protocol: str | None = None
     generated: bool = False
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    option_types: dict[str, str] | None = field(default=None, hash=False, compare=False)
 
 
 def import_object(target: str) -> object:

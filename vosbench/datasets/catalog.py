@@ -6,6 +6,20 @@ from vosbench.core.specs import DatasetSpec
 
 _DAVIS17 = "JPEGImages/480p, Annotations/480p (palette PNGs), ImageSets/2017/*.txt"
 
+# --dataset-option keys each adapter accepts, with their types (vosbench.core.dataset_options)
+_DAVIS_OPTIONS = {"split": "str", "resolution": "str"}
+_SYNTH_OPTIONS = {"videos": "int", "frames": "int", "size": "size", "seed": "int"}
+_YTVOS_OPTIONS = {
+    "split": "str",
+    "year": "int",
+    "gt_root": "path",
+    "heldout": "path",
+    "unseen_categories": "path",
+    "all_frames": "bool",
+    "all_frames_root": "path",
+}
+_JHMDB_OPTIONS = {"split": "int", "subset": "str"}
+
 BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
     DatasetSpec(
         name="davis16-val",
@@ -14,6 +28,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         subfolder="DAVIS-2016",
         needs="DAVIS-2016 folder: JPEGImages/480p, Annotations/480p, ImageSets/480p/val.txt",
         options={"split": "val"},
+        option_types=_DAVIS_OPTIONS,
     ),
     DatasetSpec(
         name="davis17-val",
@@ -22,6 +37,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         subfolder="DAVIS-2017",
         needs=f"DAVIS-2017 trainval folder: {_DAVIS17}",
         options={"split": "val"},
+        option_types=_DAVIS_OPTIONS,
     ),
     DatasetSpec(
         name="davis17-trainval",
@@ -30,6 +46,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         subfolder="DAVIS-2017",
         needs=f"DAVIS-2017 trainval folder: {_DAVIS17}",
         options={"split": "trainval"},
+        option_types=_DAVIS_OPTIONS,
     ),
     DatasetSpec(
         name="davis17-test-dev",
@@ -38,6 +55,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         subfolder="DAVIS-2017-test-dev",
         needs="DAVIS-2017 test-dev folder: JPEGImages/480p, Annotations/480p (frame 0), ImageSets/2017/test-dev.txt",
         options={"split": "test-dev"},
+        option_types=_DAVIS_OPTIONS,
     ),
     DatasetSpec(
         name="synthetic-davis",
@@ -46,6 +64,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         needs="nothing: generated on first use (vosbench data synth davis writes it explicitly)",
         generated=True,
         options={"split": "val"},
+        option_types={**_DAVIS_OPTIONS, **_SYNTH_OPTIONS},
     ),
 )
 
@@ -69,6 +88,7 @@ def _ytvos(year: int, split: str) -> DatasetSpec:
         subfolder=f"YouTubeVOS-{year}",
         needs=needs,
         options={"split": split, "year": year},
+        option_types=_YTVOS_OPTIONS,
     )
 
 
@@ -82,6 +102,7 @@ def _jhmdb(k: int) -> DatasetSpec:
         needs=_JHMDB,
         protocol="crw-jhmdb",
         options={"split": k, "subset": "test"},
+        option_types=_JHMDB_OPTIONS,
     )
 
 
@@ -100,6 +121,7 @@ BUILTIN_DATASETS += (
         needs="nothing: generated on first use (vosbench data synth ytvos writes it explicitly)",
         generated=True,
         options={"split": "valid", "year": 2018},
+        option_types={**_YTVOS_OPTIONS, **_SYNTH_OPTIONS},
     ),
     DatasetSpec(
         name="synthetic-jhmdb",
@@ -110,5 +132,6 @@ BUILTIN_DATASETS += (
         protocol="crw-jhmdb",
         generated=True,
         options={"split": 1, "subset": "test"},
+        option_types={**_JHMDB_OPTIONS, **_SYNTH_OPTIONS},
     ),
 )

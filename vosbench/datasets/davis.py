@@ -17,15 +17,25 @@ from typing import Any
 
 from vosbench.datasets.base import VideoDataset, VideoSequence
 from vosbench.core.errors import DatasetLayoutError
+from vosbench.core.safepath import check_name
 from vosbench.core.specs import DatasetSpec
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 
 
-def _read_lines(path: Path, what: str) -> list[str]:
+def _numbered_lines(path: Path, what: str) -> list[tuple[int, str]]:
     if not path.is_file():
         raise DatasetLayoutError(f"{what}: {path} not found; is the data root the dataset's top folder?")
-    return [ln.strip() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetLayoutError(f"{path}: cannot read ({e})") from None
+    return [(n, ln.strip()) for n, ln in enumerate(text.splitlines(), start=1) if ln.strip() and not ln.startswith("#")]
+
+
+def _read_names(path: Path, what: str) -> list[str]:
+    """Sequence names, one per line; each must be a single safe path component."""
+    return [check_name(ln, path, n, "sequence name") for n, ln in _numbered_lines(path, what)]
 
 
 class _DavisBase(VideoDataset):
@@ -111,13 +121,21 @@ class Davis16Dataset(_DavisBase):
         self.split = split
         lst = self.root / "ImageSets" / self.resolution / f"{split}.txt"
         self._seq_frames: dict[str, list[Path]] = {}
-        for line in _read_lines(lst, self.name):
+        for n, line in _numbered_lines(lst, self.name):
             parts = line.split()
             if len(parts) != 2:
                 raise DatasetLayoutError(
-                    f"{lst}: malformed line {line!r}; expected '/JPEGImages/480p/<seq>/<n>.jpg /Annotations/480p/<seq>/<n>.png'"
+                    f"{lst}:{n}: malformed line {line!r}; expected '/JPEGImages/480p/<seq>/<n>.jpg /Annotations/480p/<seq>/<n>.png'"
                 )
-            img = Path(parts[0].lstrip("/"))
+            components = parts[0].lstrip("/").split("/")
+            if len(components) != 4:
+                raise DatasetLayoutError(
+                    f"{lst}:{n}: malformed line {line!r}; expected '/JPEGImages/480p/<seq>/<n>.jpg "
+                    f"/Annotations/480p/<seq>/<n>.png' (a sequence name is one folder name)"
+                )
+            for part in components:  # no '..' or '.', no absolute path: the frame stays inside the data root
+                check_name(part, lst, n, "path component")
+            img = Path(*components)
             seq = img.parent.name
             self._seq_frames.setdefault(seq, []).append(self.root / img)
 
@@ -148,9 +166,9 @@ class Davis17Dataset(_DavisBase):
         self.split = split
         sets = self.root / "ImageSets" / "2017"
         if split == "trainval":
-            names = _read_lines(sets / "train.txt", self.name) + _read_lines(sets / "val.txt", self.name)
+            names = _read_names(sets / "train.txt", self.name) + _read_names(sets / "val.txt", self.name)
         else:
-            names = _read_lines(sets / f"{split}.txt", self.name)
+            names = _read_names(sets / f"{split}.txt", self.name)
         self._names = list(dict.fromkeys(names))
 
     @property

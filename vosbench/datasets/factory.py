@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vosbench.core.dataset_options import parse_dataset_options
 from vosbench.core.errors import DatasetLayoutError, PluginLoadError
 from vosbench.core.paths import cache_dir
 from vosbench.core.registry import datasets
@@ -42,6 +43,7 @@ def dataset_root(name: str, root: str | os.PathLike[str] | None) -> Path:
 def load_dataset(name: str, root: str | os.PathLike[str] | None = None, **options: Any) -> VideoDataset:
     """See :func:`vosbench.load_dataset`."""
     spec = datasets.get(name)
+    options = parse_dataset_options(spec, options)
     r = dataset_root(name, root)
     try:
         factory = resolve(spec.factory)

@@ -28,6 +28,7 @@ import numpy as np
 
 from vosbench.datasets.base import VideoDataset, VideoSequence
 from vosbench.core.errors import DatasetLayoutError, InputFileError
+from vosbench.core.safepath import check_name
 from vosbench.core.specs import DatasetSpec
 from vosbench.datasets.joints import JOINTS
 
@@ -101,7 +102,7 @@ class JHMDBDataset(VideoDataset):
         want = SUBSETS[subset]
         self._videos: dict[str, str] = {}  # video -> class
         for f in files:
-            cls = f.name[: -len(suffix)]
+            cls = check_name(f.name[: -len(suffix)], f, None, "class name (from the split file's name)")
             for n, line in enumerate(f.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
                 parts = line.split()
                 if not parts:
@@ -110,7 +111,7 @@ class JHMDBDataset(VideoDataset):
                     raise DatasetLayoutError(f"{f}:{n}: malformed line {line!r}; expected '<video>.avi <1|2>'")
                 if parts[1] != want:
                     continue
-                video = re.sub(r"\.avi$", "", parts[0])
+                video = check_name(re.sub(r"\.avi$", "", parts[0]), f, n, "video name")
                 if video in self._videos:
                     raise DatasetLayoutError(f"{f}:{n}: video {video!r} is also listed for class {self._videos[video]!r}")
                 self._videos[video] = cls
@@ -132,6 +133,11 @@ class JHMDBDataset(VideoDataset):
             raise DatasetLayoutError(f"{self.name}: video {name!r} ({cls}) has no annotation file {mat}")
         pngs = {p.stem: p for p in img_dir.glob("*.png")}
         kps = read_joint_positions(mat)
+        if not np.isfinite(kps).any():  # nothing to propagate or score: dropping it would silently change PCK
+            raise InputFileError(
+                f"{mat}: every joint of video {name!r} is NaN (no annotated joint in any frame); the file is "
+                f"corrupt. Restore it from joint_positions.zip, or remove the video from the split files"
+            )
         n_ann = kps.shape[0]
         frames: list[str] = []
         for t in range(n_ann):

@@ -46,7 +46,8 @@ from typing import Any
 import numpy as np
 
 from vosbench.datasets.base import VideoDataset, VideoSequence
-from vosbench.core.errors import DatasetLayoutError
+from vosbench.core.errors import DatasetLayoutError, InputFileError
+from vosbench.core.safepath import check_name, json_key_line
 from vosbench.core.specs import DatasetSpec
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png")
@@ -72,6 +73,13 @@ class YouTubeVOSSequence(VideoSequence):
         keep = self.new_objects.get(i)
         if keep is None:
             return ids
+        absent = [oid for oid in keep if not (ids == oid).any()]
+        if absent:  # it could never be propagated, and with an empty GT it would score a perfect 1.0
+            raise InputFileError(
+                f"{self.annotations[i]}: object(s) {', '.join(map(str, absent))} of video {self.name!r} first appear "
+                f"in this frame according to meta.json, but this annotation has no pixel with that id; fix the "
+                f"annotation, or remove the object from meta.json"
+            )
         return np.where(np.isin(ids, keep), ids, 0).astype(np.uint8)
 
 
@@ -83,7 +91,8 @@ def _load_meta(path: Path, what: str) -> dict[str, dict[int, dict[str, Any]]]:
             f"and <split>/Annotations (the YouTube-VOS archive as extracted)"
         )
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DatasetLayoutError(f"{path}: cannot parse JSON ({e})") from None
     videos = data.get("videos") if isinstance(data, dict) else None
@@ -91,6 +100,7 @@ def _load_meta(path: Path, what: str) -> dict[str, dict[int, dict[str, Any]]]:
         raise DatasetLayoutError(f'{path}: expected {{"videos": {{<video>: {{"objects": {{...}}}}}}}} at the top level')
     out: dict[str, dict[int, dict[str, Any]]] = {}
     for vid, entry in videos.items():
+        check_name(vid, path, json_key_line(text, vid), "video name")
         objs = entry.get("objects") if isinstance(entry, dict) else None
         if not isinstance(objs, dict):
             raise DatasetLayoutError(f'{path}: video {vid!r} has no "objects" mapping')
@@ -107,6 +117,8 @@ def _load_meta(path: Path, what: str) -> dict[str, dict[int, dict[str, Any]]]:
                 raise DatasetLayoutError(
                     f'{path}: video {vid!r}, object {key}: expected "frames": a non-empty list of frame names'
                 )
+            for f in frames:
+                check_name(f, path, json_key_line(text, f), f"frame name (video {vid!r}, object {key})")
             category = obj.get("category")
             parsed[oid] = {
                 "category": str(category) if category is not None else None,

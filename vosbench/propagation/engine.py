@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 import typing
 
 import numpy as np
@@ -273,9 +274,33 @@ def decode_labels(soft: torch.Tensor, hp: int, wp: int, h: int, w: int, protocol
     return F.interpolate(idx[None, None].float(), size=(h, w), mode="nearest-exact")[0, 0].long()
 
 
+def image_size(path: Path) -> tuple[int, int]:
+    """(H, W) of an image file from its header (nothing decoded)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.height, im.width
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: frame not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise InputFileError(f"{path}: cannot decode image ({e}); the file is corrupt or truncated") from None
+
+
 def sequence_label_ids(seq: VideoSequence) -> tuple[list[int], dict[int, np.ndarray]]:
     """Read the input annotations; return ([0] + object ids, {frame: id map})."""
     annos = {t: seq.read_annotation(t) for t in sorted(seq.annotations)}
+    for t, a in annos.items():  # blame the annotation itself, not the encoder or a later frame
+        if type(seq).read_image is VideoSequence.read_image:
+            h, w = image_size(seq.image_paths[t])  # header only
+        else:  # a sequence that makes its own frames (in memory, cropped, ...)
+            h, w = seq.read_image(t).shape[:2]
+        if a.shape != (h, w):
+            frame = seq.image_paths[t] or f"{seq.name}/{seq.frames[t]}"
+            raise InputFileError(
+                f"{seq.annotations[t]}: annotation is {a.shape[1]}x{a.shape[0]} but its frame "
+                f"{frame} is {w}x{h} (W x H); an input annotation must have the size of its frame"
+            )
     ids: set[int] = set()
     for a in annos.values():
         ids.update(int(v) for v in np.unique(a))

@@ -163,11 +163,12 @@ def _value(path: Path, where: str, metric: str, value: Any) -> float | None:
 
 def _read_csv_baseline(path: Path, text: str) -> list[BaselineRow]:
     try:
-        reader = csv.DictReader(io.StringIO(text))
+        # strict: an unbalanced quote is an error, not a field that swallows the following lines
+        reader = csv.DictReader(io.StringIO(text), strict=True)
         header = reader.fieldnames or []
         raw = list(reader)
     except csv.Error as e:
-        raise _bad(path, f"cannot parse CSV ({e})") from None
+        raise _bad(path, f"cannot parse CSV ({e}; an unbalanced quote?)") from None
     missing = [c for c in MATCH_COLUMNS if c not in header]
     if missing:
         raise _bad(path, f"missing column(s) {', '.join(missing)} (header: {','.join(header) or 'empty'})")
@@ -181,6 +182,12 @@ def _read_csv_baseline(path: Path, text: str) -> list[BaselineRow]:
     for i, rec in enumerate(raw, start=2):
         if None in rec:  # more cells than header columns
             raise _bad(path, f"line {i}: more values than columns")
+        short = [c for c in header if rec.get(c) is None]
+        if short:  # a truncated row: DictReader fills the missing cells with None
+            raise _bad(path, f"line {i}: {len(header) - len(short)} value(s) for {len(header)} columns (truncated row?)")
+        multiline = [c for c in header if "\n" in (rec.get(c) or "") or "\r" in (rec.get(c) or "")]
+        if multiline:
+            raise _bad(path, f"line {i}: column {multiline[0]} spans several lines (an unbalanced quote?)")
         if (rec.get("kind") or "run") == "published":
             continue
         metrics = {}
@@ -276,6 +283,12 @@ def load_baseline(path: str | Path) -> list[BaselineRow]:
     rows = _read_json_baseline(p, text) if fmt == "json" else _read_csv_baseline(p, text)
     if not rows:
         raise _bad(p, "no run rows")
+    if not any(r.metrics for r in rows):  # a check that compares nothing could never fail
+        raise _bad(
+            p,
+            f"no metric values in its {len(rows)} run row(s) (blank cells or no metric columns; metric columns are "
+            f"{', '.join(METRIC_BY_KEY)}); a check would compare nothing. Rewrite it with `vosbench check --update`",
+        )
     seen: dict[tuple[str, ...], BaselineRow] = {}
     for r in rows:
         if r.key in seen:
@@ -342,6 +355,11 @@ def run_check(
     board = build(records)
     result = compare(baseline, board.rows, tolerance, both_ways=both_ways)
     result.baseline_path = Path(baseline_path)
+    if not result.comparisons and not result.missing:
+        raise InputFileError(
+            f"{baseline_path}: no metric of the baseline could be compared with the runs under {runs_dir}; "
+            "a check that compares nothing cannot pass. Check the baseline's metric columns and --runs"
+        )
     if not records:
         result.notes.append(f"no run records under {runs_dir}")
     return result

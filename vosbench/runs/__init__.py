@@ -18,7 +18,7 @@ from vosbench.models.factory import create_model
 from vosbench.propagation.engine import precision_dtype
 from vosbench.propagation.sweep import grid
 from vosbench.runs.config import RunConfig, resolve_device, resolve_protocol
-from vosbench.runs.lifecycle import Progress, RunResult
+from vosbench.runs.lifecycle import Progress, RunResult, check_sequence_names
 
 __all__ = ["RunConfig", "RunResult", "run", "run_sweep"]
 
@@ -54,7 +54,8 @@ def run_sweep(cfg: RunConfig, progress: Progress | None = None) -> list[RunResul
     ds = load_dataset(cfg.dataset, cfg.data_root, **cfg.dataset_options)
     if ds.task == "pose" and (cfg.sweep or cfg.precision != "fp32"):
         raise ConfigError(f"--sweep and --precision are not supported for {ds.task} datasets ({cfg.dataset}) yet")
-    seqs = [ds.sequence(n) for n in ds.select(list(cfg.sequences))]  # validates every layout before any work
+    names = check_sequence_names(ds, ds.select(list(cfg.sequences)))
+    seqs = [ds.sequence(n) for n in names]  # validates every layout before any work
     model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
     if ds.task == "pose":
         return [run_pose(cfg, ds, seqs, model, protocols[0], device, started, progress)]

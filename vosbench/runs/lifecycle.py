@@ -11,6 +11,7 @@ either way ``summary.json`` is written last and atomically, and everything writt
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
 import resource
@@ -22,17 +23,19 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
 from vosbench.core.version import __version__
+from vosbench.core.errors import ConfigError, InputFileError, VosbenchError
 from vosbench.core.registry import models
+from vosbench.core.safepath import check_name, os_error_text, safe_join
 from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
 from vosbench.models.checkpoints import sha256_file
 from vosbench.propagation.engine import Timings
-from vosbench.results.schema import SCHEMA_VERSION, write_summary
+from vosbench.results.schema import SCHEMA_VERSION, SUMMARY, write_summary
 from vosbench.runs.config import RunConfig
 
 #: progress callback: (sequence name, frames done, frames in total)
@@ -138,15 +141,55 @@ def new_record(
     }
 
 
-def write_submission_zip(pred_dir: Path, zip_path: Path, prefix: str = "") -> Path:
-    """Zip ``pred_dir/<seq>/<frame>.png`` with sequence folders under ``prefix`` at the zip root."""
+def write_submission_zip(pred_dir: Path, zip_path: Path, prefix: str, sequences: list[str]) -> Path:
+    """Zip ``pred_dir/<seq>/<frame>.png`` for exactly ``sequences``, with the sequence folders under
+    ``prefix`` at the zip root; a sequence without predictions is an error (a submission never
+    silently lacks a video)."""
     tmp = zip_path.with_name(f".{zip_path.name}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for seq_dir in sorted(p for p in pred_dir.iterdir() if p.is_dir()):
-            for png in sorted(seq_dir.glob("*.png")):
-                zf.write(png, f"{prefix}{seq_dir.name}/{png.name}")
-    os.replace(tmp, zip_path)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for seq_dir in (safe_join(pred_dir, s) for s in sequences):
+                pngs = sorted(seq_dir.glob("*.png"))
+                if not pngs:
+                    raise InputFileError(f"{seq_dir}: no predictions for sequence {seq_dir.name!r}; not writing {zip_path}")
+                for png in pngs:
+                    zf.write(png, f"{prefix}{seq_dir.name}/{png.name}")
+        os.replace(tmp, zip_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return zip_path
+
+
+def check_sequence_names(ds: VideoDataset, names: list[str]) -> list[str]:
+    """Every sequence name becomes a folder or file name in the run folder: refuse unsafe ones
+    (the adapters check their files line by line; this also covers plugin datasets)."""
+    for n in names:
+        check_name(n, f"dataset {ds.name} ({ds.root})", None, "sequence name")
+    return names
+
+
+def user_error(e: BaseException, where: Path | str) -> BaseException:
+    """The error to raise after a failure was recorded: OS errors (full disk, permissions) become
+    one-line vosbench errors naming the path; the run folder is named either way."""
+    if isinstance(e, OSError):
+        return InputFileError(f"{os_error_text(e)}\n(run folder with the work done so far: {where})")
+    if isinstance(e, VosbenchError):
+        e.args = (f"{e}\n(run folder with the work done so far: {where})",)
+    return e
+
+
+def fail_all(folders: list[RunFolder], error: BaseException, starts: list[float | None]) -> NoReturn:
+    """Record ``error`` in every folder's ``summary.json`` (where the disk still lets us), then
+    raise it as a user error naming the run folder (see :func:`user_error`)."""
+    unwritten = [w for f, s in zip(folders, starts) if (w := f.fail(error, s)) is not None]
+    where = folders[0].run_dir if len(folders) == 1 else folders[0].run_dir.parent
+    err = user_error(error, where)
+    if unwritten and isinstance(err, VosbenchError):
+        err.args = (f"{err}\n(summary.json could not be written either: {unwritten[0]})",)
+    if err is error:
+        raise error
+    raise err from None
 
 
 class RunFolder:
@@ -163,7 +206,15 @@ class RunFolder:
 
     def __init__(self, out: str | Path, record: dict[str, Any], device: torch.device, started: float, writers: int = 2):
         self.run_dir = Path(out) / record["dataset"]["name"] / record["model"]["name"] / record["run_id"]
-        self.run_dir.mkdir(parents=True, exist_ok=False)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=False)
+        except OSError as e:
+            raise ConfigError(
+                f"--out {out}: cannot create the run folder ({os_error_text(e)}); choose a writable folder for --out"
+            ) from None
+        # the record says "running" from the start: a run that dies is never invisible, and the
+        # file holds the room to record "failed" on a disk that fills up
+        write_summary(self.run_dir, record)
         self.pred_dir = self.run_dir / "predictions"
         self.record = record
         self.device = device
@@ -230,16 +281,34 @@ class RunFolder:
         self.close()
         self.drain(0)
         self.record["metrics"] = metrics
-        self.record["status"] = "complete"
         self.record["timings"] = self.timings_dict(started)
-        write_summary(self.run_dir, self.record)
+        write_summary(self.run_dir, {**self.record, "status": "complete"})
+        self.record["status"] = "complete"
         return self.record
 
-    def fail(self, error: BaseException, started: float | None = None) -> None:
+    def fail(self, error: BaseException, started: float | None = None) -> str | None:
         """Record why the run stopped (``failed``, or ``interrupted`` for Ctrl-C and the like) and
-        write ``summary.json``; the files written so far stay."""
+        write ``summary.json``; the files written so far stay. Returns why the record could not be
+        written (e.g. the disk is full), else ``None``.
+
+        When the atomic write fails (a full disk has no room for the temporary file), the
+        ``running`` record is overwritten in place, but only when the new text fits in the blocks
+        that file already holds, so it is never left half-written."""
         self.close()
         self.record["status"] = "failed" if isinstance(error, Exception) else "interrupted"
-        self.record["error"] = f"{type(error).__name__}: {error}"
+        self.record["error"] = os_error_text(error) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
         self.record["timings"] = self.timings_dict(started)
-        write_summary(self.run_dir, self.record)
+        try:
+            write_summary(self.run_dir, self.record)
+        except (OSError, VosbenchError) as w:
+            path = self.run_dir / SUMMARY
+            data = (json.dumps(self.record, indent=2) + "\n").encode("utf-8")
+            try:
+                if len(data) > path.stat().st_blocks * 512:
+                    return str(w)
+                with path.open("r+b") as f:
+                    f.write(data)
+                    f.truncate()
+            except OSError:
+                return str(w)
+        return None

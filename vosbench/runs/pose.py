@@ -14,7 +14,7 @@ import time
 import numpy as np
 import torch
 
-from vosbench.core.errors import VosbenchError
+from vosbench.core.safepath import safe_join
 from vosbench.core.io import atomic_write_text
 from vosbench.core.video import VideoSequence
 from vosbench.datasets.base import VideoDataset
@@ -23,7 +23,7 @@ from vosbench.models.base import Encoder
 from vosbench.propagation.keypoints import READOUT_TOPK, SIGMA_CELLS, propagate_pose
 from vosbench.propagation.protocol import Protocol
 from vosbench.runs.config import RunConfig
-from vosbench.runs.lifecycle import Progress, RunFolder, RunResult, new_record
+from vosbench.runs.lifecycle import Progress, RunFolder, RunResult, fail_all, new_record
 from vosbench.results.stats_io import ci_for_pck
 from vosbench.scoring.pck import PCKAccumulator, per_video_csv_text, write_pck_csvs
 
@@ -74,17 +74,15 @@ def run_pose(
             acc.add(seq.name, pred, seq.keypoints)
             folder.t_eval += time.perf_counter() - t0
             if cfg.save_predictions:
-                path = folder.run_dir / "keypoints" / f"{seq.name}.csv"
+                path = safe_join(folder.run_dir, "keypoints", f"{seq.name}.csv")
                 folder.submit_write(atomic_write_text, path, keypoints_csv_text(seq.frames, pred))
             folder.drain(4)
         folder.close()
         folder.drain(0)
+        result = acc.result()
+        write_pck_csvs(folder.run_dir, result)
+        folder.record["ci"] = ci_for_pck(per_video_csv_text(result))  # bootstrap over videos
+        record = folder.finish(result.metrics())
     except BaseException as e:
-        folder.fail(e)
-        if isinstance(e, VosbenchError):
-            e.args = (f"{e}\n(run folder with the work done so far: {folder.run_dir})",)
-        raise
-    result = acc.result()
-    write_pck_csvs(folder.run_dir, result)
-    folder.record["ci"] = ci_for_pck(per_video_csv_text(result))  # bootstrap over videos
-    return RunResult(folder.run_dir, folder.finish(result.metrics()), [])
+        fail_all([folder], e, [None])
+    return RunResult(folder.run_dir, record, [])

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vosbench.core.errors import VosbenchError
+from vosbench.core.safepath import safe_join
 from vosbench.core.labels import write_label_png
 from vosbench.core.video import VideoSequence
 from vosbench.datasets.base import VideoDataset
@@ -23,7 +23,15 @@ from vosbench.propagation.engine import precision_dtype, propagate_many
 from vosbench.propagation.protocol import Protocol
 from vosbench.results.stats_io import ci_for_scores
 from vosbench.runs.config import RunConfig
-from vosbench.runs.lifecycle import Progress, RunFolder, RunResult, new_record, new_run_id, write_submission_zip
+from vosbench.runs.lifecycle import (
+    Progress,
+    RunFolder,
+    RunResult,
+    fail_all,
+    new_record,
+    new_run_id,
+    write_submission_zip,
+)
 from vosbench.scoring.jf import (
     ObjectScore,
     SequenceScorer,
@@ -96,7 +104,9 @@ def run_vos(
                 for folder, scorer, ids in zip(folders, scorers, outs):
                     t0 = time.perf_counter()
                     if t in outputs and cfg.save_predictions:
-                        folder.submit_write(write_label_png, folder.pred_dir / seq.name / f"{seq.frames[t]}.png", ids)
+                        folder.submit_write(
+                            write_label_png, safe_join(folder.pred_dir, seq.name, f"{seq.frames[t]}.png"), ids
+                        )
                     if scorer is not None and t in seq.gt:
                         folder.submit_score(_score_frame, scorer, seq, t, ids)
                     folder.drain(16)
@@ -112,12 +122,7 @@ def run_vos(
                     got.extend(scorer.result())
                 folder.elapsed += time.perf_counter() - t0
     except BaseException as e:
-        for folder in folders:
-            folder.fail(e, _start(folder, len(folders)))
-        if isinstance(e, VosbenchError):
-            where = folders[0].run_dir if len(folders) == 1 else folders[0].run_dir.parent
-            e.args = (f"{e}\n(run folder with the work done so far: {where})",)
-        raise
+        fail_all(folders, e, [_start(f, len(folders)) for f in folders])
     results = []
     # a server submission when there is no local GT, or always when the dataset asks for it
     # (YouTube-VOS valid with a local GT copy, e.g. the synthetic set)
@@ -127,20 +132,26 @@ def run_vos(
         and (ds.submission_with_gt or not any(s.gt for s in seqs))
     )
     for folder, got in zip(folders, scores):
-        t0 = time.perf_counter()
-        folder.close()
-        folder.drain(0)
-        metrics: dict[str, Any] = {}
-        if got:
-            write_per_object_csv(folder.run_dir / "per_object.csv", got)
-            write_per_frame_csv(folder.run_dir / "per_frame.csv", got)
-            metrics = {**summarize(got), **group_metrics(got, ds.object_group)}
-            folder.record["ci"] = ci_for_scores(got, ds.object_group)  # bootstrap over sequences
-        if zip_it and ds.submission_prefix is not None:
-            z = write_submission_zip(folder.pred_dir, folder.run_dir / "submission.zip", ds.submission_prefix)
-            folder.record["submission_zip"] = str(z)
-        folder.elapsed += time.perf_counter() - t0
-        record = folder.finish(metrics, _start(folder, len(folders)))
+        try:
+            t0 = time.perf_counter()
+            folder.close()
+            folder.drain(0)
+            metrics: dict[str, Any] = {}
+            if got:
+                write_per_object_csv(folder.run_dir / "per_object.csv", got)
+                write_per_frame_csv(folder.run_dir / "per_frame.csv", got)
+                metrics = {**summarize(got), **group_metrics(got, ds.object_group)}
+                folder.record["ci"] = ci_for_scores(got, ds.object_group)  # bootstrap over sequences
+            if zip_it and ds.submission_prefix is not None:
+                z = write_submission_zip(
+                    folder.pred_dir, folder.run_dir / "submission.zip", ds.submission_prefix, names
+                )
+                folder.record["submission_zip"] = str(z)
+            folder.elapsed += time.perf_counter() - t0
+            record = folder.finish(metrics, _start(folder, len(folders)))
+        except BaseException as e:
+            unfinished = [f for f in folders if f.record.get("status") != "complete"]
+            fail_all(unfinished, e, [_start(f, len(folders)) for f in unfinished])
         results.append(RunResult(folder.run_dir, record, got))
     return results
 

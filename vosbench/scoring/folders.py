@@ -74,9 +74,22 @@ def list_sequences(gt_root: Path, pred_root: Path, sequences: list[str] | None =
     """Check both folders and return sequence -> GT frame file names (sorted).
 
     Raises:
-        DatasetLayoutError: a folder is missing or empty, or a requested sequence is unknown.
+        DatasetLayoutError: a folder is missing or empty, a requested sequence is unknown, or a
+            folder cannot be listed (e.g. a symbolic-link loop inside it): one line naming the path.
         InputFileError: a prediction folder or a prediction frame is missing.
     """
+    from vosbench.core.safepath import os_error_text
+
+    try:
+        return _list_sequences(gt_root, pred_root, sequences)
+    except OSError as e:
+        raise DatasetLayoutError(
+            f"{os_error_text(e)}; cannot list the GT/prediction folders ({gt_root}, {pred_root}). "
+            "Fix or remove that entry (a symbolic link that points to itself, a folder without permission)"
+        ) from None
+
+
+def _list_sequences(gt_root: Path, pred_root: Path, sequences: list[str] | None = None) -> dict[str, list[str]]:
     gt_root, pred_root = Path(gt_root), Path(pred_root)
     if not gt_root.is_dir():
         raise DatasetLayoutError(f"{gt_root}: GT annotation folder not found")

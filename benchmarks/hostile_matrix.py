@@ -1,0 +1,288 @@
+"""The hostile-input matrix of issue 12: bad data, bad names, racing runs, full and read-only disks.
+
+Runs every case as a real ``vosbench`` subprocess on tiny generated data and prints one row per
+case: the exit code, the last line the command printed, and whether anything was written outside
+the run folder. Cases that need a tmpfs (full disk, read-only --out) run only as root with
+``mount`` available and are reported as ``skipped`` otherwise.
+
+    python benchmarks/hostile_matrix.py                 # this checkout
+    PYTHONPATH=/tmp/orig python benchmarks/hostile_matrix.py   # another copy of the package
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+PY = sys.executable
+CLI = "import sys; from vosbench.cli.main import main; main(sys.argv[1:])"
+
+
+def vb(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, wait: bool = True):
+    e = {**os.environ, "VOSBENCH_NO_PLUGINS": "1", "VOSBENCH_THREADS": "1", "COLUMNS": "200", **(env or {})}
+    cmd = [PY, "-c", CLI, *args]
+    if not wait:
+        return subprocess.Popen(cmd, env=e, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(cmd, env=e, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def last_line(p) -> str:
+    text = (p.stderr or "") + (p.stdout or "") if p.returncode else (p.stdout or "") + (p.stderr or "")
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    if p.returncode and any(ln.startswith("Traceback") for ln in lines):
+        return "TRACEBACK: " + lines[-1][:150]
+    err = [ln for ln in lines if ln.startswith("Error:")]
+    return (err[0] if err else (lines[-1] if lines else ""))[:220]
+
+
+def files_under(d: Path) -> set[Path]:
+    return {p for p in d.rglob("*") if p.is_file()} if d.exists() else set()
+
+
+def jf_of(out: Path) -> str:
+    for s in out.rglob("summary.json"):
+        rec = json.loads(s.read_text())
+        m = rec.get("metrics", {})
+        v = m.get("JF_mean", m.get("PCK@0.1"))
+        return f"status={rec.get('status')} score={None if v is None else round(100 * v, 1)}"
+    return "no summary.json"
+
+
+def main() -> None:
+    base = Path(tempfile.mkdtemp(prefix="vb-hostile-"))
+    rows: list[tuple[str, int | str, str]] = []
+    src = base / "src"
+    for kind, extra in (("davis", []), ("ytvos", []), ("jhmdb", [])):
+        p = vb(["data", "synth", kind, "--out", str(src / kind), "--videos", "2", "--frames", "6", "--size", "96x64", *extra])
+        assert p.returncode == 0, p.stderr
+
+    def case(name: str, kind: str) -> Path:
+        d = base / name / "data"
+        shutil.copytree(src / kind, d)
+        return d
+
+    def run(name: str, dataset: str, root: Path, model: str = "lab") -> None:
+        out = base / name / "runs"
+        start_ns = time.time_ns()
+        p = vb(["run", "--model", model, "--dataset", dataset, "--data-root", str(root), "--out", str(out),
+                "--device", "cpu"])
+        changed = {f for f in files_under(base) - files_under(out) if f.stat().st_mtime_ns >= start_ns}
+        run_dirs = [s.parent for s in out.rglob("summary.json")]
+        changed |= {f for f in files_under(out) if not any(r in f.parents for r in run_dirs)}
+        note = last_line(p)
+        if changed:
+            note += f" / WROTE {len(changed)} file(s) outside --out, e.g. {sorted(changed)[0].relative_to(base)}"
+        if p.returncode == 0:
+            note += f" / {jf_of(out)}"
+        rows.append((name, p.returncode, note))
+
+    # --- 1. names used as paths -------------------------------------------------------------------
+    d = case("ytvos-dotdot-name", "ytvos")
+    meta = json.loads((d / "valid/meta.json").read_text())
+    vid = sorted(meta["videos"])[1]
+    bad = "../../../ESCAPED_yt"
+    meta["videos"][bad] = meta["videos"].pop(vid)
+    (d / "valid/meta.json").write_text(json.dumps(meta))
+    shutil.move(d / "all_frames/valid_all_frames/JPEGImages" / vid, d / "ESCAPED_yt")
+    shutil.move(d / "valid_gt/Annotations" / vid, d.parent / "ESCAPED_yt")
+    shutil.rmtree(d / "valid/JPEGImages" / vid)
+    shutil.rmtree(d / "valid/Annotations" / vid)
+    run("ytvos-dotdot-name", "synthetic-ytvos", d)
+
+    d = case("ytvos-nested-name", "ytvos")
+    meta = json.loads((d / "valid/meta.json").read_text())
+    vid = sorted(meta["videos"])[1]
+    meta["videos"]["sub/" + vid] = meta["videos"].pop(vid)
+    (d / "valid/meta.json").write_text(json.dumps(meta))
+    for tree in ("all_frames/valid_all_frames/JPEGImages", "valid/JPEGImages", "valid/Annotations", "valid_gt/Annotations"):
+        (d / tree / "sub").mkdir()
+        shutil.move(d / tree / vid, d / tree / "sub" / vid)
+    run("ytvos-nested-name", "synthetic-ytvos", d)
+    z = next((base / "ytvos-nested-name/runs").rglob("submission.zip"), None)
+    if z is not None:
+        import zipfile
+
+        names = zipfile.ZipFile(z).namelist()
+        rows[-1] = (rows[-1][0], rows[-1][1], rows[-1][2] + f" | zip holds {len({n.split('/')[1] for n in names})} of 2 videos")
+
+    d = case("davis17-absolute-name", "davis")
+    seqs = (d / "ImageSets/2017/val.txt").read_text().split()
+    victim = base / "davis17-absolute-name" / "victim"
+    shutil.copytree(d / "JPEGImages/480p" / seqs[1], victim)
+    for png in (d / "Annotations/480p" / seqs[1]).iterdir():
+        shutil.copy(png, victim / png.name)
+    (d / "ImageSets/2017/val.txt").write_text(f"{seqs[0]}\n{victim}\n")
+    run("davis17-absolute-name", "synthetic-davis", d)
+
+    d = case("davis17-dotdot-name", "davis")
+    (d / "ImageSets/2017/val.txt").write_text(f"{seqs[0]}\n../../../{seqs[1]}\n")
+    run("davis17-dotdot-name", "synthetic-davis", d)
+
+    d = case("davis17-control-char-name", "davis")
+    (d / "ImageSets/2017/val.txt").write_text(f"{seqs[0]}\n{seqs[1]}\u202e\n")
+    os.rename(d / "JPEGImages/480p" / seqs[1], d / "JPEGImages/480p" / (seqs[1] + "\u202e"))
+    os.rename(d / "Annotations/480p" / seqs[1], d / "Annotations/480p" / (seqs[1] + "\u202e"))
+    run("davis17-control-char-name", "synthetic-davis", d)
+
+    d = case("davis16-dotdot-line", "davis")
+    lines = []
+    for s in seqs:
+        for f in sorted((d / "JPEGImages/480p" / s).iterdir()):
+            lines.append(f"/JPEGImages/480p/../../{s}/{f.name} /Annotations/480p/{s}/{f.stem}.png")
+    (d / "ImageSets/480p").mkdir(parents=True)
+    (d / "ImageSets/480p/val.txt").write_text("\n".join(lines) + "\n")
+    run("davis16-dotdot-line", "davis16-val", d)
+
+    d = case("jhmdb-dotdot-name", "jhmdb")
+    split = sorted((d / "splits").glob("*_test_split1.txt"))[0]
+    cls = split.name.split("_test_split")[0]
+    video = split.read_text().split()[0].removesuffix(".avi")
+    (d / "ESCAPED_jh").mkdir()
+    for f in (d / "Rename_Images" / cls / video).iterdir():
+        shutil.copy(f, d / "ESCAPED_jh" / f.name)
+    shutil.copy(d / "joint_positions" / cls / video / "joint_positions.mat", d / "ESCAPED_jh")
+    split.write_text(split.read_text().replace(f"{video}.avi", "../../ESCAPED_jh.avi", 1))
+    run("jhmdb-dotdot-name", "synthetic-jhmdb", d)
+
+    # --- 2. racing first-use runs on an empty cache --------------------------------------------------
+    for trial in range(2):
+        cache = base / f"race-cache-{trial}"
+        procs = [
+            vb(["run", "--model", "identity", "--out", str(base / f"race-{trial}-{k}"), "--device", "cpu"],
+               env={"VOSBENCH_CACHE": str(cache)}, wait=False)
+            for k in range(2)
+        ]
+        for k, pr in enumerate(procs):
+            pr.communicate(timeout=300)
+            pr.stdout, pr.stderr = "", ""
+            rows.append((f"race-first-use trial {trial} run {k}", pr.returncode,
+                         jf_of(base / f"race-{trial}-{k}")))
+
+    # --- 3. check that compares nothing / malformed baselines ----------------------------------------
+    runs = base / "check-runs"
+    vb(["run", "--model", "identity", "--dataset", "synthetic-davis", "--data-root", str(src / "davis"),
+        "--out", str(runs), "--device", "cpu"])
+    good = base / "baseline.csv"
+    p = vb(["leaderboard", "--format", "csv", "--runs", str(runs)])
+    good.write_text(p.stdout)
+    header, row = good.read_text().splitlines()[:2]
+    cols = header.split(",")
+    from vosbench.results.leaderboard import METRIC_BY_KEY  # noqa: E402  (columns only)
+
+    import csv
+    import io
+
+    cells = next(csv.reader([row]))
+    blank = [("" if c in METRIC_BY_KEY else v) for c, v in zip(cols, cells)]
+    keep = [i for i, c in enumerate(cols) if c not in METRIC_BY_KEY]
+
+    def csv_line(values: list[str]) -> str:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(values)
+        return buf.getvalue()
+
+    variants = {
+        "check-blank-metric-cells": header + "\n" + csv_line(blank),
+        "check-no-metric-columns": csv_line([cols[i] for i in keep]) + csv_line([cells[i] for i in keep]),
+        "check-unbalanced-quote": header + "\n" + row.replace(",", ',"', 1) + "\n",
+        "check-truncated-row": header + "\n" + ",".join(row.split(",")[:3]) + "\n",
+    }
+    for name, text in variants.items():
+        f = base / f"{name}.csv"
+        f.write_text(text)
+        p = vb(["check", "--baseline", str(f), "--runs", str(runs)])
+        rows.append((name, p.returncode, last_line(p)))
+
+    # --- 4. --dataset-option values ------------------------------------------------------------------
+    d = case("option-all-frames-false", "ytvos")
+    out = base / "option-all-frames-false/runs"
+    p = vb(["run", "--dataset", "synthetic-ytvos", "--data-root", str(d), "--out", str(out), "--device", "cpu",
+            "--dataset-option", "all_frames=false"])
+    rec = next(out.rglob("summary.json"), None)
+    af = json.loads(rec.read_text())["dataset"].get("all_frames") if rec else None
+    rows.append(("dataset-option all_frames=false", p.returncode, last_line(p) + f" | record all_frames={af}"))
+    for opt in ("frames=8", "bogus=1"):
+        p = vb(["run", "--dataset", "synthetic-davis", "--data-root", str(base / "opt-davis"), "--out",
+                str(base / "opt-runs"), "--device", "cpu", "--dataset-option", opt])
+        rows.append((f"dataset-option {opt}", p.returncode, last_line(p)))
+
+    # --- 5. bad inputs that change scores ------------------------------------------------------------
+    d = case("ytvos-object-without-mask", "ytvos")
+    meta = json.loads((d / "valid/meta.json").read_text())
+    vid = sorted(meta["videos"])[1]
+    objs = meta["videos"][vid]["objects"]
+    frames = max((o["frames"] for o in objs.values()), key=len)
+    objs["9"] = {"category": "ellipse", "frames": frames}
+    (d / "valid/meta.json").write_text(json.dumps(meta))
+    run("ytvos-object-without-mask", "synthetic-ytvos", d)
+
+    d = case("jhmdb-all-nan-video", "jhmdb")
+    import scipy.io
+
+    mat = sorted((d / "joint_positions").rglob("joint_positions.mat"))[0]
+    m = scipy.io.loadmat(str(mat))
+    m["pos_img"] = np.full_like(m["pos_img"], np.nan)
+    scipy.io.savemat(str(mat), {k: v for k, v in m.items() if not k.startswith("__")})
+    run("jhmdb-all-nan-video", "synthetic-jhmdb", d)
+
+    # --- 6. frame-0 annotation size -----------------------------------------------------------------
+    for model in ("lab", "identity"):
+        d = case(f"frame0-annotation-size-{model}", "davis")
+        png = sorted((d / "Annotations/480p").iterdir())[0] / "00000.png"
+        im = Image.open(png)
+        im.resize((80, 48), Image.NEAREST).save(png)
+        run(f"frame0-annotation-size-{model}", "synthetic-davis", d, model=model)
+
+    # --- 7. file-system failures ---------------------------------------------------------------------
+    afile = base / "a-file"
+    afile.write_text("x")
+    p = vb(["run", "--dataset", "synthetic-davis", "--data-root", str(src / "davis"), "--out", str(afile / "runs"),
+            "--device", "cpu"])
+    rows.append(("--out below a regular file", p.returncode, last_line(p)))
+    mnt = base / "mnt"
+    mnt.mkdir()
+    can_mount = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12k,ro", "tmpfs", str(mnt)]).returncode == 0
+    if can_mount:
+        p = vb(["run", "--dataset", "synthetic-davis", "--data-root", str(src / "davis"), "--out", str(mnt / "runs"),
+                "--device", "cpu"])
+        rows.append(("read-only --out (ro tmpfs)", p.returncode, last_line(p)))
+        subprocess.run(["umount", str(mnt)])
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", str(mnt)], check=True)
+        p = vb(["run", "--dataset", "synthetic-davis", "--data-root", str(src / "davis"), "--out", str(mnt / "runs"),
+                "--device", "cpu"])
+        rec = next(mnt.rglob("summary.json"), None)
+        st = json.loads(rec.read_text()).get("status") if rec else "none"
+        rows.append(("full disk (12 KiB tmpfs --out)", p.returncode, last_line(p) + f" | summary.json status: {st}"))
+        subprocess.run(["umount", str(mnt)])
+    else:
+        rows.append(("read-only --out / full disk", "skipped", "needs root and mount"))
+    gt = base / "loop-gt"
+    shutil.copytree(src / "davis/Annotations/480p", gt)
+    os.symlink(gt / "loop", gt / "loop")
+    p = vb(["eval", "--gt", str(gt), "--pred", str(src / "davis/Annotations/480p"), "--out", str(base / "scores.csv"),
+            "--workers", "1"])
+    rows.append(("symlink loop in eval --gt", p.returncode, last_line(p)))
+    (gt / "loop").unlink()
+    os.symlink(gt / "loop2", gt / "loop1")
+    os.symlink(gt / "loop1", gt / "loop2")
+    p = vb(["eval", "--gt", str(gt), "--pred", str(src / "davis/Annotations/480p"), "--workers", "1"])
+    rows.append(("symlink loop (pair) in eval --gt, no --out", p.returncode, last_line(p)))
+
+    print("| case | exit | message |")
+    print("|---|---|---|")
+    for name, code, msg in rows:
+        print(f"| {name} | {code} | {msg.replace('|', '/')} |")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
