@@ -24,7 +24,9 @@ ALLOWED: dict[str, set[str]] = {
     "runs": {"core", "models", "datasets", "propagation", "scoring", "results", "runs"},
     "cli": {"core", "models", "datasets", "propagation", "scoring", "results", "runs", "cli"},
     "harness": {"core"},  # re-exports kept for plugins written against vosbench 0.1
-    "": {"core", "models", "datasets", "cli"},  # vosbench/__init__.py and __main__.py
+    # vosbench/__init__.py and __main__.py; runs for the notebook API (vosbench.run / vosbench.evaluate,
+    # imported inside the functions, so `import vosbench` stays light)
+    "": {"core", "models", "datasets", "cli", "runs"},
 }
 
 

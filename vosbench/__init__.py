@@ -28,9 +28,11 @@ from vosbench.core.version import __version__
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
 
-    from vosbench.models.base import Encoder
+    from torch import nn
 
     from vosbench.datasets.base import VideoDataset
+    from vosbench.models.base import Encoder
+    from vosbench.runs.api import EvalOutput, RunOutput
 
 
 def list_models() -> list[str]:
@@ -71,6 +73,47 @@ def load_dataset(name: str, root: str | Path | None = None, **options: Any) -> V
     return _load(name, root, **options)
 
 
+def run(model: str | nn.Module, dataset: str = "synthetic-davis", *, name: str | None = None, **settings: Any) -> RunOutput:
+    """Run ``model`` on ``dataset`` like ``vosbench run`` and return the scores as DataFrames.
+
+    Args:
+        model: A registered model name, or any ``torch.nn.Module`` following the encoder contract
+            (RGB (B, 3, H, W) in [0, 1] -> features (B, C, ceil(H/s), ceil(W/s))): an
+            ``vosbench.models.base.Encoder``, or a plain module with a ``stride`` attribute (it
+            normalises its input itself; ``input_multiple`` pads inputs, optional).
+        dataset: Registered dataset name.
+        name: Name a module is recorded under (default: its class name).
+        **settings: Run options as in ``vosbench run`` (``checkpoint``, ``data_root``,
+            ``sequences``, ``protocol``, ``device``, ``out``, ``precision``, ``batch_size``,
+            ``save_predictions``, ``model_options``, ``dataset_options``) and any protocol setting
+            (``topk``, ``radius``, ``context``, ``temperature``, ...).
+
+    Returns:
+        A ``RunOutput``: ``run_dir``, ``record`` (summary.json), ``metrics`` and the DataFrames
+        ``per_object``, ``per_frame``, ``per_sequence`` (fractions in [0, 1]; frame names as strings).
+    """
+    from vosbench.runs.api import run as _run
+
+    return _run(model, dataset, name=name, **settings)
+
+
+def evaluate(gt: str | Path, pred: str | Path, **options: Any) -> EvalOutput:
+    """Score a folder of predicted masks against DAVIS-style GT, like ``vosbench eval``.
+
+    Args:
+        gt: ``GT_DIR/<sequence>/<frame>.png``.
+        pred: ``PRED_DIR/<sequence>/<frame>.png``.
+        **options: ``sequences`` (list or comma-separated), ``workers``, ``binary``.
+
+    Returns:
+        An ``EvalOutput``: ``metrics`` and the DataFrames ``per_object``, ``per_frame``,
+        ``per_sequence`` (fractions; frame names as strings).
+    """
+    from vosbench.runs.api import evaluate as _evaluate
+
+    return _evaluate(gt, pred, **options)
+
+
 __all__ = [
     "CheckpointError",
     "ConfigError",
@@ -89,7 +132,9 @@ __all__ = [
     "WeightFile",
     "__version__",
     "create_model",
+    "evaluate",
     "list_datasets",
     "list_models",
     "load_dataset",
+    "run",
 ]

@@ -15,6 +15,8 @@ Examples:
   vosbench check --baseline results/baseline.csv --both-ways    # any move beyond the tolerance fails
   vosbench check --baseline results/baseline.csv --update       # accept the current numbers on purpose
   vosbench check --baseline ci_baseline.csv --tolerance ci      # fail only below the baseline's CI lower bound
+  vosbench check --baseline results/baseline.csv --model lab --dataset synthetic-davis   # only what was run
+  vosbench check --baseline results/baseline.csv --only-run results/runs/synthetic-davis/lab/RUN_ID
 """
 
 
@@ -28,7 +30,13 @@ Examples:
               help="Runs folder holding the new run records.")
 @click.option("--both-ways", is_flag=True, help="Also fail when a metric improves by more than the tolerance.")
 @click.option("--update", is_flag=True, help="Rewrite the baseline from the latest runs instead of checking.")
-def check(baseline: Path, tolerance: str, runs: Path, both_ways: bool, update: bool) -> None:
+@click.option("--dataset", "datasets", multiple=True, help="Check only the baseline rows of this dataset (repeatable).")
+@click.option("--model", "models", multiple=True, help="Check only the baseline rows of this model (repeatable).")
+@click.option("--only-run", "only_runs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Check only the baseline rows matching this run folder (repeatable): a partial set of runs "
+                   "against the full baseline.")
+def check(baseline: Path, tolerance: str, runs: Path, both_ways: bool, update: bool,
+          datasets: tuple[str, ...] = (), models: tuple[str, ...] = (), only_runs: tuple[Path, ...] = ()) -> None:
     """Compare the latest run per (model, checkpoint, protocol, dataset) under RUNS with BASELINE.
     Exit 0 when every metric is within the tolerance, 1 when one got worse by more (or a baseline
     row has no run), 2 on malformed input. Runs the baseline does not know are listed, not failed."""
@@ -61,6 +69,11 @@ def check(baseline: Path, tolerance: str, runs: Path, both_ways: bool, update: b
             raise ConfigError(f"--tolerance must be a number of points or 'ci', got {tolerance!r}") from None
         result = run_check(baseline, runs, points, both_ways=both_ways)
         limit = f"tolerance {points:g} points"
+
+    if datasets or models or only_runs:
+        from vosbench.results.check_filter import filter_result
+
+        result = filter_result(result, datasets, models, only_runs)
 
     # Tell apart rows whose protocols share a name and version but differ in settings.
     variants: dict[str, list[str]] = {}

@@ -34,7 +34,7 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str | None) -
 
 @click.group("data", epilog=EXAMPLES)
 def data() -> None:
-    """Generate data sets: synthetic benchmarks in the exact layouts of the real ones."""
+    """Download and check data sets, or generate synthetic ones in the exact real layouts."""
 
 
 @data.command("synth", epilog=EXAMPLES)
@@ -88,3 +88,13 @@ def synth(
         click.echo(f"{out}: synthetic {kind} ({what}) is already there; nothing to do")
     else:
         click.echo(f"wrote synthetic {kind} ({what}) to {out} in {time.perf_counter() - start:.1f} s")
+
+
+def _add_download_commands() -> None:
+    from vosbench.cli.data_download import check_cmd, download_cmd
+
+    data.add_command(download_cmd)
+    data.add_command(check_cmd)
+
+
+_add_download_commands()

@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vosbench.cli.run:run", "Propagate labels with a model over a dataset and score it."),
     "eval": ("vosbench.cli.eval:eval_cmd", "Score a folder of predicted masks with the official DAVIS J&F."),
     "list": ("vosbench.cli.list:list_cmd", "List registered models, datasets and protocols."),
-    "data": ("vosbench.cli.data:data", "Generate synthetic DAVIS / YouTube-VOS / JHMDB data sets."),
+    "data": ("vosbench.cli.data:data", "Download, check or generate data sets (DAVIS, YouTube-VOS, JHMDB)."),
     "leaderboard": ("vosbench.cli.leaderboard:leaderboard", "Leaderboard tables (md/csv/json) from run records."),
     "check": ("vosbench.cli.check:check", "Fail when scores drop below a committed baseline."),
     "compare": ("vosbench.cli.compare:compare", "Paired significance test of runs on their shared sequences."),

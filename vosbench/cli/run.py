@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -18,6 +19,8 @@ Examples:
   vosbench run --model resnet18 --dataset davis17-val --device cuda --precision fp16
   vosbench run --model resnet18 --dataset jhmdb-split1 --data-root ~/data/JHMDB     # PCK, preset crw-jhmdb
   vosbench run --model lab --dataset ytvos18-train --dataset-option heldout=heldout.txt
+  vosbench run --config davis17.toml --device cuda      # a run described in a file; flags override it
+  vosbench run --replay results/runs/davis17-val/crw/20261125-184500-ab12cd/summary.json
 """
 
 
@@ -80,6 +83,22 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     "table compares the grid points. Sweepable: topk, temperature, radius, context, window, radius_on_first, "
     "pad_with_first, first_frame, feedback, norm_mask, label_downsample (not resize, size, l2_normalize).",
 )
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML file with any of these options (and protocol settings, model/dataset options, a sweep); options "
+    "given on the command line override it. See the README, 'Runs in files'.",
+)
+@click.option(
+    "--replay",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="RUN_DIR/summary.json of an earlier run: run it again with the same model, checkpoint (hash checked), "
+    "dataset, sequences, protocol and precision.",
+)
+@click.option("--force", is_flag=True, help="With --replay: run even if the checkpoint or vosbench version differs.")
 def run(
     model: str,
     dataset: str,
@@ -100,6 +119,9 @@ def run(
     save_predictions: bool,
     precision: str,
     sweeps: tuple[str, ...],
+    config_file: Path | None,
+    replay: Path | None,
+    force: bool,
 ) -> None:
     """Propagate first-frame labels with MODEL through every video of DATASET, write the
     predictions, score them (J&F, or PCK for keypoints) and store a run record.
@@ -136,6 +158,18 @@ def run(
         precision=precision,
         sweep=parse_sweep(sweeps),
     )
+    if config_file is not None and replay is not None:
+        raise click.UsageError("--config and --replay exclude each other: a replay takes its settings from the record")
+    if config_file is not None or replay is not None:
+        from vosbench.cli.run_config import from_config_file, from_replay
+
+        ctx = click.get_current_context()
+        if replay is not None:
+            cfg = from_replay(ctx, cfg, replay, force)
+        elif config_file is not None:
+            cfg = from_config_file(ctx, cfg, config_file)
+    elif force:
+        raise click.UsageError("--force only applies to --replay")
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]{task.description}"),

@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import difflib
-import http.client
 import json
 import os
 import re
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -239,65 +236,7 @@ def download(
 
 def _fetch(url: str, part: Path, dest: Path, progress: Progress | None, timeout: float) -> None:
     """Append the rest of ``url`` to ``part`` (resuming with a Range request when it has data)."""
-    from vosbench.core.version import __version__
+    from vosbench.core.download import fetch
 
-    start = part.stat().st_size if part.is_file() else 0
-    headers = {"User-Agent": f"vosbench/{__version__}"}
-    if start:
-        headers["Range"] = f"bytes={start}-"
-    try:
-        resp = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
-    except urllib.error.HTTPError as e:
-        if e.code == 416 and start:  # the partial file does not fit the remote one: start over
-            part.unlink()
-            return _fetch(url, part, dest, progress, timeout)
-        hint = " (the file may have moved; check the URL in `vosbench weights list`)" if e.code in (403, 404, 410) else ""
-        raise DownloadError(
-            f"download of {url} failed: HTTP {e.code} {e.reason}{hint}. You can also fetch the file by other "
-            f"means and save it as {dest}."
-        ) from None
-    except (urllib.error.URLError, OSError) as e:
-        reason = getattr(e, "reason", e)
-        raise DownloadError(f"cannot reach {url}: {reason}. Check the network (or {BASE_URL_ENV}).") from None
-    with resp:
-        if resp.headers.get("Content-Type", "").lower().startswith("text/html"):
-            raise DownloadError(
-                f"{url} returned a web page instead of the file (Google Drive does this for large files or "
-                f"when its quota is exceeded). Download it in a browser and save it as {dest}."
-            )
-        total: int | None
-        if resp.status == 206:
-            m = re.match(r"bytes (\d+)-\d+/(\d+|\*)", resp.headers.get("Content-Range", ""))
-            if m is None or int(m.group(1)) != start:  # not the range we asked for: start over
-                part.unlink()
-                return _fetch(url, part, dest, progress, timeout)
-            total = int(m.group(2)) if m.group(2) != "*" else None
-            mode = "ab"
-        else:  # 200: the server ignored the Range header (or there was none)
-            start, mode = 0, "wb"
-            length = resp.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-        done = start
-        if progress:
-            progress(done, total)
-        with open(part, mode) as f:
-            try:
-                while True:
-                    chunk = resp.read(CHUNK)
-                    if not chunk:
-                        break
-                    f.write(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total)
-            except (http.client.HTTPException, OSError) as e:
-                f.flush()
-                raise DownloadError(
-                    f"download of {url} was interrupted after {done} bytes ({type(e).__name__}: {e}); "
-                    f"the partial data is kept in {part}: run the same command again to resume"
-                ) from None
-    if total is not None and done != total:
-        raise DownloadError(
-            f"download of {url} stopped at {done} of {total} bytes; the partial data is kept in {part}: "
-            f"run the same command again to resume"
-        )
+    hint = " (the file may have moved; check the URL in `vosbench weights list`)"
+    fetch(url, part, dest, progress, timeout, missing_hint=hint, base_url_env=BASE_URL_ENV)

@@ -37,6 +37,7 @@ from vosbench.models.checkpoints import sha256_file
 from vosbench.propagation.engine import Timings
 from vosbench.results.schema import SCHEMA_VERSION, SUMMARY, write_summary
 from vosbench.runs.config import RunConfig
+from vosbench.runs.config_file import config_to_dict
 
 #: progress callback: (sequence name, frames done, frames in total)
 Progress = Callable[[str, int, int], None]
@@ -135,6 +136,7 @@ def new_record(
         },
         "dataset": {**ds.describe(), "root": str(Path(ds.root).resolve()), "sequences": names},
         "protocol": protocol,
+        "run_config": config_to_dict(cfg),  # what `vosbench run --replay` reads back
         "metrics": {},
         "environment": environment(device),
         "timings": {},

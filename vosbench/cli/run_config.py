@@ -1,0 +1,88 @@
+"""``vosbench run --config FILE.toml`` / ``--replay RUN/summary.json``: merging a file or a run
+record with the options given on the command line (explicit options win)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from vosbench.core.errors import ConfigError
+from vosbench.runs.config import RunConfig
+
+#: ``vosbench run`` parameter -> the RunConfig field it sets
+PARAM_FIELDS = {
+    "model": "model",
+    "dataset": "dataset",
+    "checkpoint": "checkpoint",
+    "data_root": "data_root",
+    "sequences": "sequences",
+    "protocol": "protocol",
+    "topk": "overrides",
+    "radius": "overrides",
+    "context": "overrides",
+    "temperature": "overrides",
+    "settings": "overrides",
+    "options": "model_options",
+    "dataset_options": "dataset_options",
+    "device": "device",
+    "batch_size": "batch_size",
+    "out": "out",
+    "save_predictions": "save_predictions",
+    "precision": "precision",
+    "sweeps": "sweep",
+}
+
+
+def given_fields(ctx: click.Context) -> set[str]:
+    """RunConfig fields set by options typed on the command line (or their environment variables)."""
+    out = set()
+    for param, field in PARAM_FIELDS.items():
+        src = ctx.get_parameter_source(param)
+        if src in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            out.add(field)
+    return out
+
+
+def from_config_file(ctx: click.Context, cli_cfg: RunConfig, path: Path) -> RunConfig:
+    """The run described by ``path``, with the explicit command-line options on top."""
+    from vosbench.runs.config_file import load_config_file, merge
+
+    file_kw, _ = load_config_file(path)
+    return merge(file_kw, cli_cfg, given_fields(ctx))
+
+
+def from_replay(ctx: click.Context, cli_cfg: RunConfig, path: Path, force: bool) -> RunConfig:
+    """The run recorded in ``path`` (``summary.json`` or its folder), checked against this
+    installation; explicit command-line options on top (``--out``, ``--device``, ...)."""
+    from vosbench.runs.config_file import check_replay_checkpoint, load_replay, merge
+
+    rep = load_replay(path)
+    given = given_fields(ctx)
+    changing = sorted(given & {"model", "dataset", "protocol", "overrides", "precision", "sweep", "sequences"})
+    if changing and not force:
+        raise ConfigError(
+            f"--replay {path}: {', '.join(changing)} given on the command line would change what is replayed; "
+            f"drop them, or add --force to run the changed settings anyway"
+        )
+    cfg = merge(rep.config, cli_cfg, given)
+    differences = list(rep.differences)
+    if "checkpoint" in given:  # the user points at the file (e.g. moved): it must be the same file
+        differences = [d for d in differences if not d.startswith("checkpoint:")] + check_replay_checkpoint(rep, cfg)
+    for note in rep.notes:
+        click.echo(f"note: {note}", err=True)
+    if differences:
+        if not force:
+            raise ConfigError(
+                f"--replay {path}: cannot replay exactly:\n  " + "\n  ".join(differences)
+                + "\nAdd --force to run anyway (the new record will show the difference)."
+            )
+        for d in differences:
+            click.echo(f"warning: replaying despite a difference: {d}", err=True)
+    click.echo(
+        f"replaying {rep.config['model']} on {rep.config['dataset']} ({len(cfg.sequences) or 'all'} sequences, "
+        f"protocol {rep.config.get('protocol')} with every setting pinned, precision {cfg.precision})",
+        err=True,
+    )
+    return cfg

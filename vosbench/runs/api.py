@@ -1,0 +1,275 @@
+"""The Python API for notebooks: :func:`run` and :func:`evaluate` (re-exported as
+``vosbench.run`` / ``vosbench.evaluate``), returning pandas DataFrames.
+
+``model`` is a registered name or any ``torch.nn.Module`` that follows the encoder contract: RGB
+(B, 3, H, W) in [0, 1] -> features (B, C, ceil(H / s), ceil(W / s)). A
+:class:`~vosbench.models.base.Encoder` is used as it is; a plain module needs a ``stride``
+attribute (and may have ``input_multiple``: inputs are padded to it) and does its own input
+normalisation. A module is registered for the duration of the run under ``name`` (default: its
+class name, ``@python`` appended when that name is taken by a registered model), so the run
+record and the leaderboard never mistake it for a registered model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from vosbench.core.errors import ConfigError
+from vosbench.core.registry import models
+from vosbench.core.specs import ModelSpec
+from vosbench.models.base import Encoder
+from vosbench.propagation.protocol import Protocol
+from vosbench.propagation.sweep import parse_sweep
+from vosbench.runs.config import RunConfig
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from vosbench.scoring.jf import ObjectScore
+
+#: protocol settings accepted as keyword arguments
+PROTOCOL_KEYS = tuple(f.name for f in dataclasses.fields(Protocol) if f.name not in ("name", "version"))
+#: run settings accepted as keyword arguments (``RunConfig`` fields)
+RUN_KEYS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name not in ("model", "dataset"))
+
+
+class ModuleEncoder(Encoder):
+    """A plain ``nn.Module`` with a ``stride`` attribute, wrapped as an :class:`Encoder`."""
+
+    def __init__(self, spec: ModelSpec, net: nn.Module):
+        super().__init__(spec)
+        self.net = net
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def _probe(module: nn.Module, stride: int, multiple: int, what: str) -> int:
+    """Feature channels of ``module``, checking the output shape on a small input."""
+    h, w = 4 * stride * max(multiple, 1), 5 * stride * max(multiple, 1)
+    try:
+        param = next(iter(module.parameters()), None)
+        device = param.device if param is not None else torch.device("cpu")
+        with torch.no_grad():
+            out = module(torch.zeros(1, 3, h, w, device=device))
+    except Exception as e:  # noqa: BLE001 - the user's module: say what we tried
+        raise ConfigError(f"{what}: calling it on a (1, 3, {h}, {w}) RGB tensor failed: {type(e).__name__}: {e}") from None
+    want = (math.ceil(h / stride), math.ceil(w / stride))
+    if not isinstance(out, torch.Tensor) or out.ndim != 4 or tuple(out.shape[-2:]) != want:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ConfigError(
+            f"{what}: on a (1, 3, {h}, {w}) input it returned {got}; the encoder contract is features of shape "
+            f"(B, C, ceil(H/stride), ceil(W/stride)) = (1, C, {want[0]}, {want[1]}) with stride={stride}"
+        )
+    return int(out.shape[1])
+
+
+def as_encoder(module: nn.Module, name: str | None = None) -> tuple[Encoder, ModelSpec]:
+    """``module`` as an :class:`Encoder` and the spec it is registered under for a run."""
+    if isinstance(module, Encoder):
+        enc: Encoder = module
+        base = enc.spec
+        default = base.name
+    else:
+        stride = getattr(module, "stride", None)
+        if isinstance(stride, (tuple, list)) and len(set(stride)) == 1:
+            stride = stride[0]
+        if not isinstance(stride, int) or isinstance(stride, bool) or stride < 1:
+            raise ConfigError(
+                f"model {type(module).__name__}: a plain nn.Module needs an integer attribute `stride` (its output "
+                f"stride, e.g. 8), got {stride!r}; or subclass vosbench.models.base.Encoder"
+            )
+        multiple = int(getattr(module, "input_multiple", 1) or 1)
+        channels = _probe(module.eval(), stride, multiple, f"model {type(module).__name__}")
+        base = ModelSpec(
+            name=type(module).__name__,
+            description=f"Python object {type(module).__module__}.{type(module).__qualname__}",
+            factory="",
+            stride=stride,
+            channels=channels,
+            input_multiple=multiple,
+        )
+        default = base.name
+        enc = ModuleEncoder(base, module)
+    chosen = name or default
+    if name is None and chosen in models:
+        chosen = f"{chosen}@python"
+    spec = dataclasses.replace(
+        base,
+        name=chosen,
+        factory=lambda spec, checkpoint=None, **options: enc,
+        checkpoint="none",  # weights are whatever the object holds; not a random-init run
+        weights=(),
+    )
+    return enc, spec
+
+
+def _frames_from_scores(scores: list[ObjectScore]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per_object, per_frame, per_sequence) DataFrames of J/F scores, as fractions; frame names
+    stay strings (``"00001"``)."""
+    import pandas as pd
+
+    from vosbench.scoring.jf import METRIC_KEYS
+
+    obj = pd.DataFrame(
+        [{"sequence": s.sequence, "object": int(s.object), **{k: float(getattr(s, k)) for k in METRIC_KEYS}} for s in scores],
+        columns=["sequence", "object", *METRIC_KEYS],
+    )
+    obj.insert(2, "JF_mean", (obj["J_mean"] + obj["F_mean"]) / 2)
+    rows = [
+        {"sequence": s.sequence, "object": int(s.object), "frame": str(f), "J": float(j), "F": float(ff)}
+        for s in scores
+        for f, j, ff in zip(s.frames, s.J_frames, s.F_frames)
+        if not math.isnan(j)
+    ]
+    frame = pd.DataFrame(rows, columns=["sequence", "object", "frame", "J", "F"]).astype({"frame": str})
+    seq = (
+        obj.dropna(subset=["J_mean"])
+        .groupby("sequence", sort=False)
+        .agg(objects=("object", "size"), J_mean=("J_mean", "mean"), F_mean=("F_mean", "mean"))
+        .reset_index()
+    )
+    seq.insert(2, "JF_mean", (seq["J_mean"] + seq["F_mean"]) / 2)
+    return obj, frame, seq
+
+
+@dataclass
+class RunOutput:
+    """What :func:`run` returns.
+
+    Attributes:
+        run_dir: The run folder (``summary.json``, predictions, CSVs).
+        record: The run record (``summary.json`` as a dict; metrics are fractions).
+        per_object: J/F per (sequence, object) with ``JF_mean``; for keypoint runs, PCK per joint.
+        per_frame: J and F per (sequence, object, frame); for keypoint runs, the predicted
+            keypoints (``video, frame, joint, x, y``). ``frame`` holds strings (``"00001"``).
+        per_sequence: Mean J, F, J&F per sequence; for keypoint runs, PCK per video.
+        unit: ``"fraction"``: every score here is in [0, 1] (multiply by 100 for percent).
+    """
+
+    run_dir: Path
+    record: dict[str, Any]
+    per_object: pd.DataFrame
+    per_frame: pd.DataFrame
+    per_sequence: pd.DataFrame
+    unit: str = "fraction"
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The run's overall metrics (fractions)."""
+        return dict(self.record.get("metrics", {}))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in self.metrics.items() if isinstance(v, float))
+        return f"RunOutput({self.record.get('model', {}).get('name')} on {self.record.get('dataset', {}).get('name')}: {shown}; {self.run_dir})"
+
+
+@dataclass
+class EvalOutput:
+    """What :func:`evaluate` returns: overall ``metrics`` and the per-object / per-frame /
+    per-sequence DataFrames (fractions; frame names as strings)."""
+
+    metrics: dict[str, float]
+    per_object: pd.DataFrame
+    per_frame: pd.DataFrame
+    per_sequence: pd.DataFrame
+    binary: dict[str, bool] = field(default_factory=dict)
+    unit: str = "fraction"
+
+
+def _pose_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    import pandas as pd
+
+    per_joint = pd.read_csv(run_dir / "per_joint_pck.csv", dtype={"joint": str})
+    per_video = pd.read_csv(run_dir / "per_video_pck.csv", dtype={"video": str})
+    parts = []
+    for f in sorted((run_dir / "keypoints").glob("*.csv")):
+        df = pd.read_csv(f, dtype={"frame": str})
+        df.insert(0, "video", f.stem)
+        parts.append(df)
+    kps = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["video", "frame", "joint", "x", "y"])
+    return per_joint, kps, per_video
+
+
+def build_config(model_name: str, dataset: str, settings: dict[str, Any]) -> RunConfig:
+    """A :class:`RunConfig` from keyword settings: run options (``RunConfig`` fields) and
+    protocol settings (``topk=5``, ``radius=None`` ...), checked by name."""
+    unknown = sorted(set(settings) - set(RUN_KEYS) - set(PROTOCOL_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"unknown setting(s) {', '.join(unknown)}. Run settings: {', '.join(RUN_KEYS)}; protocol settings: "
+            f"{', '.join(PROTOCOL_KEYS)}"
+        )
+    run_kw = {k: v for k, v in settings.items() if k in RUN_KEYS}
+    overrides = dict(run_kw.pop("overrides", {}) or {})
+    for k in PROTOCOL_KEYS:
+        if k in settings:
+            overrides[k] = settings[k]
+    for key in ("sequences", "model_options", "dataset_options", "sweep"):
+        if key in run_kw and run_kw[key] is None:  # None = the default (all sequences, no options)
+            del run_kw[key]
+    seqs = run_kw.get("sequences")
+    if isinstance(seqs, str):
+        run_kw["sequences"] = tuple(s.strip() for s in seqs.split(",") if s.strip())
+    elif seqs is not None:
+        run_kw["sequences"] = tuple(str(s) for s in seqs)
+    sweep = run_kw.get("sweep")
+    if isinstance(sweep, dict):
+        run_kw["sweep"] = parse_sweep(tuple(f"{k}={','.join(map(str, v))}" for k, v in sweep.items()))
+    for key in ("checkpoint", "data_root", "out"):
+        if isinstance(run_kw.get(key), Path):
+            run_kw[key] = str(run_kw[key])
+    return RunConfig(model=model_name, dataset=dataset, overrides=overrides, **run_kw)
+
+
+def run(model: str | nn.Module, dataset: str, *, name: str | None = None, **settings: Any) -> RunOutput:
+    """See :func:`vosbench.run`."""
+    from vosbench.runs import run_sweep
+
+    if isinstance(model, str):
+        cfg = build_config(model, dataset, settings)
+        results = run_sweep(cfg)
+    elif isinstance(model, nn.Module):
+        if settings.get("checkpoint") is not None:
+            raise ConfigError("checkpoint= applies to registered model names; load the weights into your module instead")
+        _, spec = as_encoder(model, name)
+        models.register(spec, source=f"python: {type(model).__module__}.{type(model).__qualname__}")
+        try:
+            cfg = build_config(spec.name, dataset, settings)
+            results = run_sweep(cfg)
+        finally:
+            models.unregister(spec.name)
+    else:
+        raise ConfigError(f"model must be a registered name or a torch.nn.Module, got {type(model).__name__}")
+    if len(results) > 1:
+        raise ConfigError("sweep= gives several runs; call vosbench.runs.run_sweep(RunConfig(...)) for grids")
+    res = results[0]
+    if res.record.get("task") == "pose":
+        per_object, per_frame, per_sequence = _pose_frames(res.run_dir)
+    else:
+        per_object, per_frame, per_sequence = _frames_from_scores(res.scores)
+    return RunOutput(res.run_dir, res.record, per_object, per_frame, per_sequence)
+
+
+def evaluate(gt: str | Path, pred: str | Path, **options: Any) -> EvalOutput:
+    """See :func:`vosbench.evaluate`."""
+    from vosbench.scoring.folders import evaluate_folders
+    from vosbench.scoring.jf import summarize
+
+    allowed = {"sequences", "workers", "binary"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(unknown)}; evaluate accepts {', '.join(sorted(allowed))}")
+    seqs = options.get("sequences")
+    if isinstance(seqs, str):
+        options["sequences"] = [s.strip() for s in seqs.split(",") if s.strip()]
+    res = evaluate_folders(gt, pred, **options)
+    per_object, per_frame, per_sequence = _frames_from_scores(res.scores)
+    return EvalOutput(summarize(res.scores), per_object, per_frame, per_sequence, binary=res.binary)

@@ -1,0 +1,295 @@
+"""Runs described in files: ``vosbench run --config FILE.toml`` and ``--replay RUN/summary.json``.
+
+A config file holds any ``vosbench run`` option under its option name (dashes or underscores)
+and any protocol setting::
+
+    model = "resnet18"
+    dataset = "davis17-val"
+    checkpoint = "resnet18-imagenet"      # a file path or an official weight name
+    data_root = "~/data/DAVIS-2017"
+    sequences = ["bike-packing", "dogs-jump"]   # or "a,b"
+    device = "cuda"
+    precision = "bf16"
+    batch_size = 8
+    out = "results/runs"
+    save_predictions = true
+    topk = 5                              # protocol settings at the top level ...
+    [protocol]                            # ... or in a table, with the preset
+    preset = "crw"
+    radius = 8
+    [model_options]
+    seed = 1
+    [dataset_options]
+    heldout = "heldout.txt"
+    [sweep]
+    temperature = [0.05, 0.07]
+
+Command-line options given explicitly override the file (``--set`` / ``--option`` /
+``--dataset-option`` / the protocol flags per key). Relative paths in a file are relative to the
+file's folder.
+
+A replay takes everything that decides the numbers from a run record: model, checkpoint (its
+SHA-256 must match the recorded one), dataset, root, options and sequences, every protocol setting
+(pinned, so later changes of a preset's defaults do not leak in) and precision. It refuses, naming
+the difference, when the checkpoint or the vosbench version differs, unless forced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from vosbench.core.errors import ConfigError, InputFileError
+from vosbench.core.version import __version__
+from vosbench.propagation.protocol import Protocol
+from vosbench.runs.config import RunConfig
+
+PROTOCOL_KEYS = tuple(f.name for f in dataclasses.fields(Protocol) if f.name not in ("name", "version"))
+_RUN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
+#: config-file keys that are not RunConfig field names
+_ALIASES = {"options": "model_options", "set": "overrides", "settings": "overrides", "sweeps": "sweep"}
+_PATH_KEYS = ("checkpoint", "data_root", "out")
+
+
+def as_setting(value: Any) -> str:
+    """A protocol value from a file or record as the text ``--set`` would take (checked by the
+    protocol's parser: ``none``, ``true``/``false``, numbers)."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
+    """``cfg`` as plain JSON/TOML data (what a run record keeps as ``run_config``)."""
+    d = dataclasses.asdict(cfg)
+    d["sequences"] = list(cfg.sequences)
+    d["sweep"] = {k: list(v) for k, v in cfg.sweep}
+    return d
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as f:
+            data: dict[str, Any] = tomllib.load(f)
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputFileError(f"{path}: cannot read ({e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputFileError(f"{path}: not valid TOML ({e}); see `vosbench run --help` for an example") from None
+    return data
+
+
+def _norm(key: str) -> str:
+    k = key.strip().replace("-", "_")
+    return _ALIASES.get(k, k)
+
+
+def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> tuple[dict[str, Any], set[str]]:
+    """Config data -> (RunConfig keyword arguments, the field names the data sets).
+
+    ``base`` resolves relative paths. Raises :class:`ConfigError` naming ``where`` and the key.
+    """
+    kw: dict[str, Any] = {}
+    overrides: dict[str, Any] = {}
+    for raw_key, value in data.items():
+        key = _norm(raw_key)
+        if key == "protocol" and isinstance(value, dict):
+            for pk, pv in value.items():
+                pk = _norm(pk)
+                if pk in ("preset", "name"):
+                    kw["protocol"] = str(pv)
+                elif pk in PROTOCOL_KEYS:
+                    overrides[pk] = pv
+                else:
+                    raise ConfigError(f"{where}: [protocol] {pk!r} is not a protocol setting; settable: preset, {', '.join(PROTOCOL_KEYS)}")
+        elif key in PROTOCOL_KEYS:
+            overrides[key] = value
+        elif key == "overrides":
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: {raw_key!r} must be a table of protocol settings")
+            for ok, ov in value.items():
+                if _norm(ok) not in PROTOCOL_KEYS:
+                    raise ConfigError(f"{where}: [{raw_key}] {ok!r} is not a protocol setting; settable: {', '.join(PROTOCOL_KEYS)}")
+                overrides[_norm(ok)] = ov
+        elif key in _RUN_FIELDS and key not in ("overrides",):
+            kw[key] = value
+        else:
+            keys = sorted((_RUN_FIELDS - {"overrides"}) | {"protocol"})
+            raise ConfigError(
+                f"{where}: unknown key {raw_key!r}. Run options: {', '.join(keys)}; protocol settings (top level or "
+                f"in [protocol]): {', '.join(PROTOCOL_KEYS)}"
+            )
+    for key in ("model_options", "dataset_options", "sweep"):
+        if key in kw and not isinstance(kw[key], dict):
+            raise ConfigError(f"{where}: {key!r} must be a table ([{key}] with KEY = VALUE lines)")
+    for key in ("model", "dataset", "device", "precision", "protocol", *_PATH_KEYS):
+        if key in kw and kw[key] is not None and not isinstance(kw[key], str):
+            raise ConfigError(f"{where}: {key!r} must be a string, got {kw[key]!r}")
+    if "batch_size" in kw and (isinstance(kw["batch_size"], bool) or not isinstance(kw["batch_size"], int) or kw["batch_size"] < 1):
+        raise ConfigError(f"{where}: 'batch_size' must be a positive integer, got {kw['batch_size']!r}")
+    if "save_predictions" in kw and not isinstance(kw["save_predictions"], bool):
+        raise ConfigError(f"{where}: 'save_predictions' must be true or false")
+    if "sequences" in kw:
+        seqs = kw["sequences"]
+        if isinstance(seqs, str):
+            seqs = [s.strip() for s in seqs.split(",") if s.strip()]
+        if not isinstance(seqs, list) or not all(isinstance(s, str) for s in seqs):
+            raise ConfigError(f"{where}: 'sequences' must be a list of names or a comma-separated string")
+        kw["sequences"] = tuple(seqs)
+    if "sweep" in kw:
+        from vosbench.propagation.sweep import parse_sweep
+
+        items = []
+        for k, v in kw["sweep"].items():
+            vals = v if isinstance(v, list) else [v]
+            items.append(f"{_norm(k)}={','.join('none' if x is None else str(x).lower() if isinstance(x, bool) else str(x) for x in vals)}")
+        kw["sweep"] = parse_sweep(items)
+    if base is not None:
+        for key in _PATH_KEYS:
+            v = kw.get(key)
+            if isinstance(v, str) and v and not Path(v).expanduser().is_absolute():
+                cand = base / v
+                # a checkpoint may also be an official weight name (no folder part): keep names as they are
+                if key != "checkpoint" or cand.exists() or "/" in v:
+                    kw[key] = str(cand)
+    # protocol values from TOML are typed already; strings are parsed later like --set values
+    kw["overrides"] = {k: as_setting(v) for k, v in overrides.items()}
+    given = set(kw)
+    if not overrides:
+        given.discard("overrides")
+    return kw, given
+
+
+def load_config_file(path: str | Path) -> tuple[dict[str, Any], set[str]]:
+    """Read a ``--config`` TOML file; see :func:`parse_config`."""
+    p = Path(path).expanduser()
+    return parse_config(_read_toml(p), str(p), p.resolve().parent)
+
+
+def merge(file_kw: dict[str, Any], cli_cfg: RunConfig, cli_given: set[str]) -> RunConfig:
+    """The run: ``cli_cfg`` where the command line gave an option, the file's value elsewhere;
+    dict-valued settings (protocol overrides, model and dataset options) merge key by key."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(RunConfig):
+        name = f.name
+        cli_val = getattr(cli_cfg, name)
+        if name in ("overrides", "model_options", "dataset_options"):
+            out[name] = {**(file_kw.get(name) or {}), **(cli_val if name in cli_given else {})}
+        elif name in cli_given or name not in file_kw:
+            out[name] = cli_val
+        else:
+            out[name] = file_kw[name]
+    return RunConfig(**out)
+
+
+# -- replay -------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Replay:
+    """A run record turned back into a run."""
+
+    source: Path
+    config: dict[str, Any]
+    given: set[str]
+    record: dict[str, Any]
+    differences: list[str]
+    notes: list[str]
+
+
+def _load_record(path: Path) -> dict[str, Any]:
+    p = path / "summary.json" if path.is_dir() else path
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputFileError(f"{p}: run record not found; give RUN_DIR/summary.json of an earlier run") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputFileError(f"{p}: cannot read the run record ({e})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("model"), dict) or not isinstance(data.get("dataset"), dict):
+        raise InputFileError(f"{p}: not a vosbench run record (no 'model' and 'dataset' sections)")
+    return data
+
+
+def load_replay(path: str | Path) -> Replay:
+    """Turn ``RUN_DIR/summary.json`` into run settings and list what differs from then.
+
+    Differences that can change the numbers (vosbench version, checkpoint file or its hash,
+    keypoint read-out constants) go to ``differences``; the caller refuses to run unless forced.
+    """
+    from vosbench.propagation.keypoints import READOUT_TOPK, SIGMA_CELLS
+
+    src = Path(path).expanduser()
+    rec = _load_record(src)
+    where = str(src)
+    model, ds = rec["model"], rec["dataset"]
+    proto = dict(rec.get("protocol") or {})
+    differences: list[str] = []
+    notes: list[str] = []
+    raw = rec.get("run_config")
+    stored: dict[str, Any] = raw if isinstance(raw, dict) else {}
+
+    kw: dict[str, Any] = {
+        "model": model.get("name"),
+        "dataset": ds.get("name"),
+        "model_options": dict(model.get("options") or {}),
+        "data_root": ds.get("root"),
+        "dataset_options": dict(stored.get("dataset_options") or {}),
+        "sequences": tuple(ds.get("sequences") or ()),
+        "protocol": proto.get("name"),
+        "overrides": {k: as_setting(proto[k]) for k in PROTOCOL_KEYS if k in proto},
+        "precision": rec.get("precision") or stored.get("precision") or "fp32",
+    }
+    for key in ("batch_size", "save_predictions"):
+        if key in stored:
+            kw[key] = stored[key]
+    if not kw["model"] or not kw["dataset"]:
+        raise InputFileError(f"{where}: the record names no model or dataset")
+    if not stored.get("dataset_options") and ds.get("task") == "vos" and ds.get("heldout", "").startswith("file "):
+        notes.append(f"the original run used a held-out list ({ds['heldout']}); pass it again with --dataset-option heldout=FILE")
+
+    version = (rec.get("environment") or {}).get("vosbench")
+    if version != __version__:
+        differences.append(f"vosbench version: the run was made with {version}, this is {__version__}")
+    if proto.get("keypoint_sigma") not in (None, SIGMA_CELLS) or proto.get("keypoint_readout_topk") not in (None, READOUT_TOPK):
+        differences.append(
+            f"keypoint read-out: the run used sigma {proto.get('keypoint_sigma')} / top-{proto.get('keypoint_readout_topk')}, "
+            f"this version uses {SIGMA_CELLS} / top-{READOUT_TOPK} (not settable)"
+        )
+    ckpt, want = model.get("checkpoint"), model.get("checkpoint_sha256")
+    if ckpt:
+        kw["checkpoint"] = ckpt
+        f = Path(ckpt).expanduser()
+        if want:
+            if not f.is_file():
+                differences.append(
+                    f"checkpoint: {f} (SHA-256 {want}) is not there any more; pass the same file with --checkpoint"
+                )
+            else:
+                from vosbench.core.download import file_digests
+
+                have = file_digests(f)[0]
+                if have != want:
+                    differences.append(f"checkpoint: {f} now has SHA-256 {have}, the run used {want}")
+    return Replay(src, kw, set(kw), rec, differences, notes)
+
+
+def check_replay_checkpoint(replay: Replay, cfg: RunConfig) -> list[str]:
+    """A ``--checkpoint`` given with ``--replay`` must be the recorded file (by hash)."""
+    want = replay.record["model"].get("checkpoint_sha256")
+    if cfg.checkpoint is None or cfg.checkpoint == replay.config.get("checkpoint") or not want:
+        return []
+    f = Path(cfg.checkpoint).expanduser()
+    if not f.is_file():
+        return []  # an official weight name: create_model resolves and the record will show its hash
+    from vosbench.core.download import file_digests
+
+    have = file_digests(f)[0]
+    return [] if have == want else [f"checkpoint: {f} has SHA-256 {have}, the run used {want}"]
