@@ -90,11 +90,20 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None) -> list[RunResult]:
         else:
             results = run_vos(cfg, ds, seqs, model, protocols, points, device, started, progress, place)
         if group is not None:
-            group.barrier()  # every rank's sequences are committed
-            if group.rank == 0:
+            try:
+                group.barrier()  # every rank's sequences are committed
+                if group.rank == 0:
+                    for r in results:
+                        r.record = merge(r.run_dir)
+                group.barrier()  # the record is written
+            except BaseException as e:  # stopped at the barrier: record what is in (complete if all is)
                 for r in results:
-                    r.record = merge(r.run_dir)
-            group.barrier()  # the record is written
+                    if ledger_record(r.run_dir) is None:
+                        try:
+                            merge(r.run_dir, stopped=e)
+                        except Exception:
+                            pass  # the original error matters more; `vosbench merge` can redo this
+                raise
             for r in results:
                 r.record = ledger_record(r.run_dir) or r.record
                 r.scores = load_scores(r.run_dir) if ds.task == "vos" else []
