@@ -506,10 +506,15 @@ def test_failed_record_is_written_in_place_when_the_disk_has_no_room_for_a_temp_
     import torch
 
     from vosbench.results.schema import SCHEMA_VERSION
+    import importlib
+
     from vosbench.runs import lifecycle
 
-    record = {"schema_version": SCHEMA_VERSION, "status": "running", "run_id": "r", "dataset": {"name": "d"},
-              "model": {"name": "m"}, "metrics": {}, "timings": {}, "pad": "x" * 300}
+    merge = importlib.import_module("vosbench.runs.merge")  # the package exports a function of that name
+
+    record = {"schema_version": SCHEMA_VERSION, "status": "running", "run_id": "r", "task": "vos",
+              "dataset": {"name": "d"}, "model": {"name": "m"}, "protocol": {}, "metrics": {}, "timings": {},
+              "pad": "x" * 300}
     folder = lifecycle.RunFolder(tmp_path, record, torch.device("cpu"), time.perf_counter())  # writes "running"
     summary = folder.run_dir / "summary.json"
     assert json.loads(summary.read_text())["status"] == "running"
@@ -517,7 +522,7 @@ def test_failed_record_is_written_in_place_when_the_disk_has_no_room_for_a_temp_
     def full(run_dir, rec):
         raise InputFileError(f"{run_dir}/summary.json: cannot write: No space left on device (ENOSPC)")
 
-    monkeypatch.setattr(lifecycle, "write_summary", full)
+    monkeypatch.setattr(merge, "write_summary", full)  # the record of a stopped run is written by merge
     err = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "p.png"))
     folder.record["pad"] = ""
     assert folder.fail(err) is None  # fits in the file's blocks

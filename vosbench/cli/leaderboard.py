@@ -66,13 +66,13 @@ def leaderboard(
     from vosbench.results import leaderboard as lb
     from vosbench.core.errors import ConfigError
     from vosbench.core.io import atomic_write_text
-    from vosbench.results.records import count_incomplete, find_records
+    from vosbench.results.records import find_records, unfinished_runs
 
     names = [n.strip() for d in datasets for n in d.split(",") if n.strip()]
     if fmt is None:
         fmt = {".csv": "csv", ".json": "json"}.get(out.suffix.lower(), "md") if out else "md"
     records = find_records(runs)
-    skipped = count_incomplete(find_records(runs, include_incomplete=True))
+    unfinished = unfinished_runs(runs)
     if per_sequence:
         if len(names) > 1:
             raise ConfigError("--per-sequence shows one dataset; give a single --dataset")
@@ -89,8 +89,10 @@ def leaderboard(
             if significance:
                 lbs.attach_significance(board, records)
         text = lb.render(board, fmt, decimals)
-    if skipped:
-        click.echo(f"note: {skipped} unfinished run(s) (failed, interrupted or running) left out", err=True)
+    if unfinished:
+        click.echo(f"note: {len(unfinished)} unfinished run(s) left out:", err=True)
+        for line in unfinished:
+            click.echo(f"  {line}", err=True)
     if out is None:
         click.echo(text, nl=False)
     else:

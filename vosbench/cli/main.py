@@ -14,11 +14,12 @@ from typing import Any
 import click
 
 from vosbench.core.version import __version__
-from vosbench.core.errors import VosbenchError
+from vosbench.core.errors import RunInterrupted, VosbenchError
 
 # name -> ("module:attribute", one-line help). Keep in the order shown by `vosbench --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vosbench.cli.run:run", "Propagate labels with a model over a dataset and score it."),
+    "merge": ("vosbench.cli.merge:merge", "Write the record of a sharded run once all its sequences are in."),
     "eval": ("vosbench.cli.eval:eval_cmd", "Score a folder of predicted masks with the official DAVIS J&F."),
     "list": ("vosbench.cli.list:list_cmd", "List registered models, datasets and protocols."),
     "data": ("vosbench.cli.data:data", "Download, check or generate data sets (DAVIS, YouTube-VOS, JHMDB)."),
@@ -56,6 +57,9 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except VosbenchError as e:
             raise UserError(str(e), e.exit_code) from None
+        except RunInterrupted as e:  # SIGTERM/SIGINT: 143/130, not click's "Aborted!" and 1
+            click.echo(f"Interrupted ({e.signal_name}); committed sequences are kept (vosbench run --resume RUN_DIR).", err=True)
+            raise click.exceptions.Exit(e.exit_code) from None
         except OSError as e:  # an ordinary file-system failure (full or read-only disk, ...): one line
             from vosbench.core.safepath import os_error_text
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 from typing import Any
 
 import click
@@ -19,6 +20,9 @@ Examples:
   vosbench run --model resnet18 --dataset davis17-val --device cuda --precision fp16
   vosbench run --model resnet18 --dataset jhmdb-split1 --data-root ~/data/JHMDB     # PCK, preset crw-jhmdb
   vosbench run --model lab --dataset ytvos18-train --dataset-option heldout=heldout.txt
+  vosbench run --model crw --checkpoint pretrained.pth --dataset ytvos18-val --shard 0/4 --run-id yt   # + 1/4 2/4 3/4
+  torchrun --nproc-per-node 8 -m vosbench run --model crw --checkpoint pretrained.pth --dataset ytvos18-val
+  vosbench run --resume results/runs/davis17-val/crw/20240101-120000-abcdef   # after SIGTERM, kill -9, ...
   vosbench run --config davis17.toml --device cuda      # a run described in a file; flags override it
   vosbench run --replay results/runs/davis17-val/crw/20261125-184500-ab12cd/summary.json
 """
@@ -99,7 +103,14 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     "dataset, sequences, protocol and precision.",
 )
 @click.option("--force", is_flag=True, help="With --replay: run even if the checkpoint or vosbench version differs.")
+@click.option("--shard", default=None, metavar="I/N", help="Do part I of N of the sequences (frame-count balanced) in the shared run folder; default: from torchrun (RANK/WORLD_SIZE) or a SLURM array (SLURM_ARRAY_TASK_ID/COUNT), else all.")
+@click.option("--run-id", default=None, help="Run folder id shared by every shard (default: new; sharded: derived from the settings). An existing run with this id is resumed.")
+@click.option("--resume", "resume", default=None, type=click.Path(file_okay=False, exists=True), metavar="RUN_DIR", help="Resume the run in RUN_DIR with its own settings: committed sequences are kept, the rest is (re)done. Other options given here must match the run's (per-process ones: --device, --batch-size, --shard).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or progress lines; only warnings, errors and the final table.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final record (summary.json) to stdout instead of the tables (a list for --sweep).")
+@click.pass_context
 def run(
+    ctx: click.Context,
     model: str,
     dataset: str,
     checkpoint: str | None,
@@ -122,6 +133,11 @@ def run(
     config_file: Path | None,
     replay: Path | None,
     force: bool,
+    shard: str | None,
+    run_id: str | None,
+    resume: str | None,
+    quiet: bool,
+    as_json: bool,
 ) -> None:
     """Propagate first-frame labels with MODEL through every video of DATASET, write the
     predictions, score them (J&F, or PCK for keypoints) and store a run record.
@@ -129,47 +145,94 @@ def run(
     With no options it runs the offline demo: the `lab` colour baseline on generated
     DAVIS-style videos (generated on first use into the vosbench cache).
     """
+    from vosbench.runs.signals import interruptible
+
+    with interruptible():  # SIGTERM/SIGINT from here on: exit 143/130, record says interrupted
+        _run(ctx, locals())
+
+
+#: command-line parameter -> the RunConfig field it sets (for --resume: what was given explicitly)
+CONFIG_OF_PARAM = {
+    "model": "model", "dataset": "dataset", "checkpoint": "checkpoint", "data_root": "data_root",
+    "sequences": "sequences", "protocol": "protocol", "topk": "overrides", "radius": "overrides",
+    "context": "overrides", "temperature": "overrides", "settings": "overrides", "options": "model_options",
+    "dataset_options": "dataset_options", "device": "device", "batch_size": "batch_size",
+    "save_predictions": "save_predictions", "precision": "precision", "sweeps": "sweep", "shard": "shard",
+}
+
+
+def _run(ctx: click.Context, a: dict[str, Any]) -> None:
+    import dataclasses
+    import sys
+
+    from vosbench.cli.progress import LogProgress, setup_logging
+    from vosbench.core.errors import ConfigError
+    from vosbench.propagation.sweep import parse_sweep
+    from vosbench.runs import RunConfig, resume_config, run_sweep
+
+    overrides: dict[str, Any] = _pairs(a["settings"], "--set")
+    for key in ("topk", "radius", "context", "temperature"):
+        if a[key] is not None:
+            overrides[key] = str(a[key])
+    cfg = RunConfig(
+        model=a["model"],
+        dataset=a["dataset"],
+        checkpoint=a["checkpoint"],
+        model_options=_model_options(a["options"]),
+        data_root=a["data_root"],
+        dataset_options=dict(_pairs(a["dataset_options"], "--dataset-option")),
+        sequences=tuple(s.strip() for s in a["sequences"].split(",") if s.strip()) if a["sequences"] else (),
+        protocol=a["protocol"],
+        overrides=overrides,
+        device=a["device"],
+        out=a["out"],
+        save_predictions=a["save_predictions"],
+        batch_size=a["batch_size"],
+        precision=a["precision"],
+        sweep=parse_sweep(a["sweeps"]),
+        shard=a["shard"],
+        run_id=a["run_id"],
+    )
+    if a["config_file"] is not None and a["replay"] is not None:
+        raise click.UsageError("--config and --replay exclude each other: a replay takes its settings from the record")
+    if (a["config_file"] is not None or a["replay"] is not None) and a["resume"] is not None:
+        raise click.UsageError("--resume takes the run's own settings; leave out --config / --replay")
+    if a["config_file"] is not None or a["replay"] is not None:
+        from vosbench.cli.run_config import from_config_file, from_replay
+
+        if a["replay"] is not None:
+            cfg = from_replay(ctx, cfg, a["replay"], a["force"])
+        else:
+            cfg = from_config_file(ctx, cfg, a["config_file"])
+    elif a["force"]:
+        raise click.UsageError("--force only applies to --replay")
+    if a["resume"] is not None:
+        for name in ("run_id", "out"):
+            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+                raise ConfigError(f"--resume RUN_DIR sets the run folder; leave out --{name.replace('_', '-')}")
+        given = {CONFIG_OF_PARAM[p] for p in CONFIG_OF_PARAM
+                 if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE}
+        stored = resume_config(a["resume"])
+        values = {f: getattr(cfg, f) for f in given}
+        if "overrides" in values:  # --topk 5 on top of the stored settings: the plan check names it
+            values["overrides"] = {**stored.overrides, **overrides}
+        cfg = dataclasses.replace(stored, **values)
+    log = setup_logging(quiet=a["quiet"], terminal=sys.stderr.isatty())
+    if a["quiet"]:
+        results = run_sweep(cfg)
+    elif not sys.stderr.isatty():
+        results = run_sweep(cfg, LogProgress(log))
+    else:
+        results = _run_with_bar(cfg)
+    _report(results, cfg, a["as_json"])
+
+
+def _run_with_bar(cfg: Any) -> list[Any]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from vosbench.cli.tables import print_run_summary
-    from vosbench.runs import RunConfig, run_sweep
-    from vosbench.cli.tables import print_sweep_table
-    from vosbench.propagation.sweep import parse_sweep
+    from vosbench.runs import run_sweep
 
-    overrides: dict[str, Any] = _pairs(settings, "--set")
-    for key, val in (("topk", topk), ("radius", radius), ("context", context), ("temperature", temperature)):
-        if val is not None:
-            overrides[key] = str(val)
-    cfg = RunConfig(
-        model=model,
-        dataset=dataset,
-        checkpoint=checkpoint,
-        model_options=_model_options(options),
-        data_root=data_root,
-        dataset_options=dict(_pairs(dataset_options, "--dataset-option")),
-        sequences=tuple(s.strip() for s in sequences.split(",") if s.strip()) if sequences else (),
-        protocol=protocol,
-        overrides=overrides,
-        device=device,
-        out=out,
-        save_predictions=save_predictions,
-        batch_size=batch_size,
-        precision=precision,
-        sweep=parse_sweep(sweeps),
-    )
-    if config_file is not None and replay is not None:
-        raise click.UsageError("--config and --replay exclude each other: a replay takes its settings from the record")
-    if config_file is not None or replay is not None:
-        from vosbench.cli.run_config import from_config_file, from_replay
-
-        ctx = click.get_current_context()
-        if replay is not None:
-            cfg = from_replay(ctx, cfg, replay, force)
-        elif config_file is not None:
-            cfg = from_config_file(ctx, cfg, config_file)
-    elif force:
-        raise click.UsageError("--force only applies to --replay")
     console = Console(stderr=True)
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -190,8 +253,47 @@ def run(
             bar.update(tasks[seq], advance=1)
             bar.update(overall, completed=done, total=total)
 
-        results = run_sweep(cfg, progress)
+        return run_sweep(cfg, progress)
+
+
+def _report(results: list[Any], cfg: Any, as_json: bool) -> None:
+    import json
+
+    from vosbench.cli.tables import print_run_summary, print_sweep_table
+    from vosbench.runs.shards import resolve_shard
+
+    shard = resolve_shard(cfg.shard)
+    if shard.launcher == "torchrun" and shard.index != 0:
+        return  # rank 0 reports the run
+    done = [r for r in results if r.record.get("status") == "complete"]
+    if len(done) < len(results):  # another shard is still working: it writes the record
+        if as_json:
+            click.echo(json.dumps([_waiting(r, shard) for r in results] if cfg.sweep else _waiting(results[0], shard)))
+        else:
+            for r in results:
+                click.echo(
+                    f"shard {shard}: done; the record of {r.run_dir} is written by the last shard to finish "
+                    f"(or `vosbench merge {r.run_dir}`)"
+                )
+        return
+    if as_json:
+        records = [r.record for r in results]
+        click.echo(json.dumps(records if cfg.sweep else records[0], indent=2))
+        return
     for result in results:
         print_run_summary(result.record, result.scores, result.run_dir)
     if cfg.sweep:
         print_sweep_table(results)
+
+
+def _waiting(result: Any, shard: Any) -> dict[str, Any]:
+    from vosbench.runs.ledger import committed_names, read_plan
+
+    names = [s["name"] for s in read_plan(result.run_dir)["sequences"]]
+    return {
+        "run_dir": str(result.run_dir),
+        "status": "waiting for other shards",
+        "shard": str(shard),
+        "sequences_done": len(committed_names(result.run_dir, names)),
+        "sequences_total": len(names),
+    }

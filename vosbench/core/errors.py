@@ -47,3 +47,21 @@ class ConfigError(VosbenchError):
 
 class DownloadError(VosbenchError):
     """A weight download failed or its hash did not match."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by SIGTERM or SIGINT (raised by the handler ``vosbench run`` installs).
+
+    A ``KeyboardInterrupt`` (not an ``Exception``), so ``except Exception`` clauses let it pass;
+    the command line exits with :attr:`exit_code` (128 + the signal number: 143 for SIGTERM,
+    130 for SIGINT).
+    """
+
+    def __init__(self, signum: int, name: str):
+        super().__init__(f"stopped by {name}")
+        self.signum = signum
+        self.signal_name = name
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

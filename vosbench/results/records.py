@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from vosbench.core.errors import InputFileError
-from vosbench.results.schema import SCHEMA_VERSION, SUMMARY
+from vosbench.results.schema import PLAN, SCHEMA_VERSION, SUMMARY
 
 
 
@@ -226,6 +226,48 @@ def find_records(runs_dir: str | Path, *, include_incomplete: bool = False) -> l
 def count_incomplete(records: Iterable[RunRecord]) -> int:
     """How many of ``records`` did not finish (status other than ``complete``)."""
     return sum(1 for r in records if not r.complete)
+
+
+def unfinished_runs(runs_dir: str | Path) -> list[str]:
+    """One line for each run under ``runs_dir`` that did not finish: its folder (relative to
+    ``runs_dir``) and why: the status its record gives (``interrupted``, ``failed``, with the
+    sequences done), or ``running or killed`` for a started run whose record is still the one
+    written at its start, or that has none (a live shard, or one killed with SIGKILL;
+    ``vosbench run --resume RUN_DIR`` continues it)."""
+    root = Path(runs_dir)
+    if not root.is_dir():
+        return []
+    out = []
+    for plan in sorted(root.rglob(PLAN)):
+        if _hidden(plan, root):
+            continue
+        run_dir = plan.parent
+        rel = run_dir.relative_to(root).as_posix()
+        if not (run_dir / SUMMARY).is_file():
+            out.append(f"{rel} (running or killed: no summary.json yet)")
+            continue
+        try:
+            data = json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # find_records reports unreadable records
+        status = str(data.get("status") or "complete")
+        if status == "running":  # the record written at the start: a live run or one killed with SIGKILL
+            out.append(f"{rel} (running or killed)")
+        elif status != "complete":
+            prog = data.get("progress") or {}
+            done = f", {prog['sequences_done']}/{prog['sequences_total']} sequences" if "sequences_done" in prog else ""
+            out.append(f"{rel} ({status}{done})")
+    for summary in sorted(root.rglob(SUMMARY)):  # runs from before plan.json
+        run_dir = summary.parent
+        if _hidden(summary, root) or (run_dir / PLAN).is_file():
+            continue
+        try:
+            status = str(json.loads(summary.read_text(encoding="utf-8")).get("status") or "complete")
+        except (OSError, ValueError):
+            continue
+        if status != "complete":
+            out.append(f"{run_dir.relative_to(root).as_posix()} ({status})")
+    return sorted(out)
 
 
 def _hidden(path: Path, root: Path) -> bool:

@@ -22,6 +22,8 @@ from vosbench.core.io import atomic_write_text
 SCHEMA_VERSION = 1
 #: file name of a run's record inside its run folder
 SUMMARY = "summary.json"
+#: file name of a run folder's plan (written when the run starts; see vosbench.runs.ledger)
+PLAN = "plan.json"
 #: run status values: ``complete`` only when every sequence finished
 STATUSES = ("running", "complete", "failed", "interrupted")
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
+from typing import Any
 
 from vosbench.core.errors import ConfigError
 from vosbench.core.registry import datasets, models
@@ -17,10 +19,16 @@ from vosbench.datasets.factory import load_dataset
 from vosbench.models.factory import create_model
 from vosbench.propagation.engine import precision_dtype
 from vosbench.propagation.sweep import grid
-from vosbench.runs.config import RunConfig, resolve_device, resolve_protocol
-from vosbench.runs.lifecycle import Progress, RunResult, check_sequence_names
+from vosbench.runs.config import RunConfig, config_from_dict, config_to_dict, resolve_device, resolve_protocol
+from vosbench.runs.distributed import ProcessGroup
+from vosbench.runs.ledger import read_plan
+from vosbench.runs.lifecycle import Placement, Progress, RunResult, check_sequence_names
+from vosbench.runs.merge import finished_record as ledger_record
+from vosbench.runs.merge import load_scores, merge
+from vosbench.runs.shards import derived_run_id, partition, resolve_shard, resolved_root
+from vosbench.runs.signals import interruptible
 
-__all__ = ["RunConfig", "RunResult", "run", "run_sweep"]
+__all__ = ["RunConfig", "RunResult", "merge", "resume_config", "run", "run_sweep"]
 
 
 def run(cfg: RunConfig, progress: Progress | None = None) -> RunResult:
@@ -34,7 +42,17 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunResult:
 
 def run_sweep(cfg: RunConfig, progress: Progress | None = None) -> list[RunResult]:
     """Run every grid point of ``cfg.sweep`` (one run folder and record each), computing the
-    features of each sequence once and reusing them for all grid points."""
+    features of each sequence once and reusing them for all grid points.
+
+    Sharded (``cfg.shard``, torchrun or a SLURM array), this process does its part of the
+    sequences in the shared run folder; the record is written when every sequence is in. SIGTERM
+    and SIGINT stop the run with ``status: interrupted`` (:class:`~vosbench.core.errors.RunInterrupted`).
+    """
+    with interruptible():
+        return _run_sweep(cfg, progress)
+
+
+def _run_sweep(cfg: RunConfig, progress: Progress | None) -> list[RunResult]:
     from vosbench.runs.pose import run_pose
     from vosbench.runs.vos import run_vos
 
@@ -49,14 +67,74 @@ def run_sweep(cfg: RunConfig, progress: Progress | None = None) -> list[RunResul
         resolve_protocol(dataclasses.replace(cfg, overrides={**cfg.overrides, **p}), model_spec, dataset_spec)
         for p in points
     ]
-    device = resolve_device(cfg.device)
+    shard = resolve_shard(cfg.shard)
+    device = resolve_device(cfg.device, shard.local_rank if shard.launcher == "torchrun" else None)
     precision_dtype(cfg.precision, device)  # refuse a bad --precision before loading anything
+    if cfg.run_id is not None:
+        check_run_id(cfg.run_id)
     ds = load_dataset(cfg.dataset, cfg.data_root, **cfg.dataset_options)
     if ds.task == "pose" and (cfg.sweep or cfg.precision != "fp32"):
         raise ConfigError(f"--sweep and --precision are not supported for {ds.task} datasets ({cfg.dataset}) yet")
     names = check_sequence_names(ds, ds.select(list(cfg.sequences)))
     seqs = [ds.sequence(n) for n in names]  # validates every layout before any work
-    model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
-    if ds.task == "pose":
-        return [run_pose(cfg, ds, seqs, model, protocols[0], device, started, progress)]
-    return run_vos(cfg, ds, seqs, model, protocols, points, device, started, progress)
+    run_id = cfg.run_id
+    if run_id is None and shard.sharded:
+        settings = {**config_to_dict(cfg), "data_root": resolved_root(cfg.data_root)}
+        run_id = derived_run_id(settings, shard)
+    part = partition([len(s) for s in seqs], shard.count)[shard.index]
+    place = Placement(run_id, shard, frozenset(seqs[i].name for i in part), config_to_dict(cfg))
+    group = ProcessGroup(device) if shard.launcher == "torchrun" and shard.sharded else None
+    try:
+        model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
+        if ds.task == "pose":
+            results = [run_pose(cfg, ds, seqs, model, protocols[0], device, started, progress, place)]
+        else:
+            results = run_vos(cfg, ds, seqs, model, protocols, points, device, started, progress, place)
+        if group is not None:
+            try:
+                group.barrier()  # every rank's sequences are committed
+                if group.rank == 0:
+                    for r in results:
+                        r.record = merge(r.run_dir)
+                group.barrier()  # the record is written
+            except BaseException as e:  # stopped at the barrier: record what is in (complete if all is)
+                for r in results:
+                    if ledger_record(r.run_dir) is None:
+                        try:
+                            merge(r.run_dir, stopped=e)
+                        except Exception:
+                            pass  # the original error matters more; `vosbench merge` can redo this
+                raise
+            for r in results:
+                r.record = ledger_record(r.run_dir) or r.record
+                r.scores = load_scores(r.run_dir) if ds.task == "vos" else []
+        return results
+    finally:
+        if group is not None:
+            group.close()
+
+
+def check_run_id(run_id: str) -> None:
+    """A run id is one plain folder name."""
+    if not run_id or run_id in (".", "..") or any(c in run_id for c in "/\\\0") or run_id.startswith("."):
+        raise ConfigError(f"--run-id {run_id!r}: expected a plain folder name (no '/', not starting with '.')")
+
+
+def resume_config(run_dir: str | Path, **given: Any) -> RunConfig:
+    """The configuration to resume the run in ``run_dir`` with: the one stored in its plan, the
+    run's id and ``--out``, and the settings in ``given`` (what the command line named
+    explicitly: per-process ones such as ``device``, or others, which the plan check then
+    compares with the stored run and refuses when they differ)."""
+    run_dir = Path(run_dir)
+    plan = read_plan(run_dir)
+    rec = plan["record"]
+    sweep = rec.get("sweep")
+    run_id = sweep["id"] if sweep else rec["run_id"]
+    out = run_dir.parent.parent.parent
+    if (out / rec["dataset"]["name"] / rec["model"]["name"] / rec["run_id"]).resolve() != run_dir.resolve():
+        raise ConfigError(
+            f"--resume {run_dir}: expected the run folder at <out>/{rec['dataset']['name']}/{rec['model']['name']}/"
+            f"{rec['run_id']} (as `vosbench run` made it); move it back there"
+        )
+    base = config_from_dict(plan["config"], out=str(out), run_id=run_id)
+    return dataclasses.replace(base, **given)

@@ -3,6 +3,7 @@ protocol are resolved."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,12 +35,45 @@ class RunConfig:
     precision: str = "fp32"
     #: protocol grid ((setting, (value, ...)), ...), see vosbench.propagation.sweep
     sweep: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: this process's part: "I/N"; None = from torchrun / a SLURM array, else the whole run
+    shard: str | None = None
+    #: run folder id shared by shards and resumed runs; None = new (or derived when sharded)
+    run_id: str | None = None
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``."""
+#: RunConfig fields that do not change a run's numbers, so they are not stored in its plan
+#: (a resumed or sharded run may use another device, output folder or batch size)
+PER_PROCESS = ("device", "out", "batch_size", "shard", "run_id")
+
+
+def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
+    """The plan's ``config``: what a resumed run needs to redo the same run (JSON types)."""
+    d = dataclasses.asdict(cfg)
+    for key in PER_PROCESS:
+        d.pop(key)
+    d["sequences"] = list(cfg.sequences)
+    d["sweep"] = [[k, list(v)] for k, v in cfg.sweep]
+    return d
+
+
+def config_from_dict(data: dict[str, Any], **per_process: Any) -> RunConfig:
+    """A :class:`RunConfig` from a plan's ``config`` (and this process's own settings)."""
+    known = {f.name for f in dataclasses.fields(RunConfig)}
+    d = {k: v for k, v in data.items() if k in known}
+    d["sequences"] = tuple(d.get("sequences", ()))
+    d["sweep"] = tuple((k, tuple(v)) for k, v in d.get("sweep", ()))
+    return RunConfig(**{**d, **per_process})
+
+
+def resolve_device(name: str, local_rank: int | None = None) -> torch.device:
+    """``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``; under torchrun
+    (``local_rank`` given) ``auto`` and ``cuda`` mean ``cuda:LOCAL_RANK``."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        name = "cuda"
+    if name == "cuda" and local_rank is not None and torch.cuda.is_available():
+        return torch.device(f"cuda:{local_rank}")
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda: no CUDA device is available (torch.cuda.is_available() is False)")
     if name not in ("cpu", "cuda") and not name.startswith("cuda:"):

@@ -65,8 +65,11 @@ def as_setting(value: Any) -> str:
 
 
 def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
-    """``cfg`` as plain JSON/TOML data (what a run record keeps as ``run_config``)."""
+    """``cfg`` as plain JSON/TOML data (what a run record keeps as ``run_config``); the shard and
+    run id are left out: a replay is a new run, not one more shard of the old one."""
     d = dataclasses.asdict(cfg)
+    d.pop("shard", None)
+    d.pop("run_id", None)
     d["sequences"] = list(cfg.sequences)
     d["sweep"] = {k: list(v) for k, v in cfg.sweep}
     return d

@@ -1,24 +1,26 @@
 """The life of one run folder, shared by segmentation and keypoint runs.
 
-:class:`RunFolder` creates ``<out>/<dataset>/<model>/<run-id>/``, holds the run record (built by
-:func:`new_record`), the stage timings, and the worker threads that write predictions and score
+:class:`RunFolder` creates (or, for shards and resumed runs, joins) ``<out>/<dataset>/<model>/<run-id>/``
+with its plan (the record head built by :func:`new_record`), stages and commits sequences one by
+one, keeps this process's stage timings and the worker threads that write predictions and score
 frames while propagation goes on (a bounded number of frames in flight, so memory does not grow
-with the video). It ends in exactly one of two ways: :meth:`RunFolder.finish` (status
-``complete``) or :meth:`RunFolder.fail` (``failed`` for an error, ``interrupted`` for Ctrl-C);
-either way ``summary.json`` is written last and atomically, and everything written before stays.
+with the video). This process's part ends in one of two ways: :meth:`RunFolder.finish` (the record
+is written, status ``complete``, when every sequence of the run is in) or :meth:`RunFolder.fail`
+(``failed`` for an error, ``interrupted`` for SIGTERM/SIGINT, with the committed sequences'
+scores); either way ``summary.json`` is written last and atomically, and every committed sequence
+stays.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
+import logging
 import platform
 import resource
 import secrets
 import subprocess
 import time
-import zipfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,14 +32,19 @@ import torch
 from vosbench.core.version import __version__
 from vosbench.core.errors import ConfigError, InputFileError, VosbenchError
 from vosbench.core.registry import models
-from vosbench.core.safepath import check_name, os_error_text, safe_join
+from vosbench.core.safepath import check_name, os_error_text
 from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
 from vosbench.models.checkpoints import sha256_file
 from vosbench.propagation.engine import Timings
 from vosbench.results.schema import SCHEMA_VERSION, SUMMARY, write_summary
+import vosbench.runs.ledger as ledger
 from vosbench.runs.config import RunConfig
 from vosbench.runs.config_file import config_to_dict
+from vosbench.runs.merge import merge
+from vosbench.runs.shards import Shard
+
+log = logging.getLogger("vosbench.runs")
 
 #: progress callback: (sequence name, frames done, frames in total)
 Progress = Callable[[str, int, int], None]
@@ -116,13 +123,14 @@ def new_record(
     protocol: dict[str, Any],
     device: torch.device,
     task: str,
+    run_id: str | None = None,
 ) -> dict[str, Any]:
     """The head of a run record (``summary.json``): who, what, how; metrics and timings come later."""
     spec = models.get(cfg.model)
     ckpt_file = model.checkpoint_path
     return {
         "schema_version": SCHEMA_VERSION,
-        "run_id": new_run_id(),
+        "run_id": run_id or new_run_id(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "status": "running",
         "task": task,
@@ -143,60 +151,49 @@ def new_record(
     }
 
 
-def write_submission_zip(pred_dir: Path, zip_path: Path, prefix: str, sequences: list[str]) -> Path:
-    """Zip ``pred_dir/<seq>/<frame>.png`` for exactly ``sequences``, with the sequence folders under
-    ``prefix`` at the zip root; a sequence without predictions is an error (a submission never
-    silently lacks a video)."""
-    tmp = zip_path.with_name(f".{zip_path.name}.tmp")
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for seq_dir in (safe_join(pred_dir, s) for s in sequences):
-                pngs = sorted(seq_dir.glob("*.png"))
-                if not pngs:
-                    raise InputFileError(f"{seq_dir}: no predictions for sequence {seq_dir.name!r}; not writing {zip_path}")
-                for png in pngs:
-                    zf.write(png, f"{prefix}{seq_dir.name}/{png.name}")
-        os.replace(tmp, zip_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return zip_path
+@dataclass(frozen=True)
+class Placement:
+    """Where this process's work goes: the run id (``None``: a new time-stamped one), its shard
+    and the sequences it does, and the configuration stored in the plan for ``--resume``."""
+
+    run_id: str | None
+    shard: Shard
+    mine: frozenset[str]
+    config: dict[str, Any]
+
+    @classmethod
+    def whole(cls, seqs: list[Any]) -> Placement:
+        return cls(None, Shard(), frozenset(s.name for s in seqs), {})
+
+    @property
+    def merge_here(self) -> bool:
+        """Whether this process writes the record when it finds every sequence in (under
+        torchrun rank 0 does, after the barrier)."""
+        return self.shard.launcher != "torchrun"
+
+    @property
+    def shard_label(self) -> str:
+        return f"shard {self.shard}" if self.shard.sharded else "run"
 
 
-def check_sequence_names(ds: VideoDataset, names: list[str]) -> list[str]:
-    """Every sequence name becomes a folder or file name in the run folder: refuse unsafe ones
-    (the adapters check their files line by line; this also covers plugin datasets)."""
-    for n in names:
-        check_name(n, f"dataset {ds.name} ({ds.root})", None, "sequence name")
-    return names
-
-
-def user_error(e: BaseException, where: Path | str) -> BaseException:
-    """The error to raise after a failure was recorded: OS errors (full disk, permissions) become
-    one-line vosbench errors naming the path; the run folder is named either way."""
-    if isinstance(e, OSError):
-        return InputFileError(f"{os_error_text(e)}\n(run folder with the work done so far: {where})")
-    if isinstance(e, VosbenchError):
-        e.args = (f"{e}\n(run folder with the work done so far: {where})",)
-    return e
-
-
-def fail_all(folders: list[RunFolder], error: BaseException, starts: list[float | None]) -> NoReturn:
-    """Record ``error`` in every folder's ``summary.json`` (where the disk still lets us), then
-    raise it as a user error naming the run folder (see :func:`user_error`)."""
-    unwritten = [w for f, s in zip(folders, starts) if (w := f.fail(error, s)) is not None]
-    where = folders[0].run_dir if len(folders) == 1 else folders[0].run_dir.parent
-    err = user_error(error, where)
-    if unwritten and isinstance(err, VosbenchError):
-        err.args = (f"{err}\n(summary.json could not be written either: {unwritten[0]})",)
-    if err is error:
-        raise error
-    raise err from None
+def announce(folder: RunFolder, place: Placement, todo: list[str], frames: int) -> None:
+    """Log where the run goes and what this process will do."""
+    before = len(folder.committed_before)
+    log.info(
+        "%s: run folder %s; %d sequence(s) (%d frames) to do here%s",
+        place.shard_label,
+        folder.run_dir,
+        len(todo),
+        frames,
+        f", {before} of {len(folder.names)} already committed" if before else "",
+    )
 
 
 class RunFolder:
-    """One run folder being filled: its record, timings, and the threads writing its files and
-    scoring its frames (at most a few frames in flight, so memory does not grow with videos).
+    """One run folder being filled by this process: the shared plan, this process's timings, and
+    the threads writing its files and scoring its frames (at most a few frames in flight, so
+    memory does not grow with videos). Sequences are staged and committed one by one
+    (:mod:`vosbench.runs.ledger`); the record is made from the committed ones (:func:`finish`).
 
     Args:
         out: The ``--out`` folder; the run folder is ``out/<dataset>/<model>/<run-id>``.
@@ -204,29 +201,109 @@ class RunFolder:
         device: The device the run computes on (for peak GPU memory).
         started: ``time.perf_counter()`` at the start of the run.
         writers: Threads writing prediction files.
+        config: The run's configuration as stored in the plan (to resume from).
+        sequences: ``(name, frames)`` of every sequence of the run, in dataset order.
+        shard: This process's part of the run.
+        submission_prefix: Zip-root prefix when the record includes ``submission.zip``.
+        fresh: The run id is new (not given, not derived): the folder must not exist yet.
     """
 
-    def __init__(self, out: str | Path, record: dict[str, Any], device: torch.device, started: float, writers: int = 2):
+    def __init__(
+        self,
+        out: str | Path,
+        record: dict[str, Any],
+        device: torch.device,
+        started: float,
+        writers: int = 2,
+        *,
+        config: dict[str, Any] | None = None,
+        sequences: list[tuple[str, int]] | None = None,
+        shard: Shard | None = None,
+        submission_prefix: str | None = None,
+        fresh: bool = True,
+    ):
         self.run_dir = Path(out) / record["dataset"]["name"] / record["model"]["name"] / record["run_id"]
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=False)
-        except OSError as e:
-            raise ConfigError(
-                f"--out {out}: cannot create the run folder ({os_error_text(e)}); choose a writable folder for --out"
-            ) from None
-        # the record says "running" from the start: a run that dies is never invisible, and the
-        # file holds the room to record "failed" on a disk that fills up
-        write_summary(self.run_dir, record)
-        self.pred_dir = self.run_dir / "predictions"
-        self.record = record
+        if fresh:
+            try:
+                self.run_dir.mkdir(parents=True, exist_ok=False)
+            except OSError as e:
+                raise ConfigError(
+                    f"--out {out}: cannot create the run folder ({os_error_text(e)}); choose a writable folder for --out"
+                ) from None
+        plan = {
+            "plan_version": ledger.PLAN_VERSION,
+            "record": record,
+            "config": config or {},
+            "sequences": [{"name": n, "frames": f} for n, f in (sequences or [])],
+            "submission_prefix": submission_prefix,
+        }
+        self.plan, created = ledger.create_or_read_plan(self.run_dir, plan)
+        if not created:
+            ledger.check_same_run(self.run_dir, self.plan, plan)
+        elif not (self.run_dir / SUMMARY).exists():
+            # the record says "running" from the start: a run that dies is never invisible, and
+            # the file holds the room to record "failed" on a disk that fills up
+            write_summary(self.run_dir, {**record, "status": "running"})
+        self.names = [s["name"] for s in self.plan["sequences"]]
+        self.committed_before = set(ledger.committed_names(self.run_dir, self.names))
+        self.record = dict(self.plan["record"])
         self.device = device
         self.started = started
+        self.shard = shard or Shard()
+        self.token = ledger.process_token()
+        self.process_started = time.time()
         self.timings = Timings()
         self.t_eval = 0.0  # seconds spent scoring
         self.elapsed = 0.0  # seconds of work attributed to this folder (its share of a sweep)
+        self.stage: Path | None = None  # staging folder of the sequence in progress
+        self._mark: tuple[float, float, float, int, float] = (0.0, 0.0, 0.0, 0, 0.0)
         self._pending: list[Future[float | None]] = []
         self._writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="vosbench-write")
         self._scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosbench-score")
+
+    # -- sequences -------------------------------------------------------------------------------
+    def is_committed(self, name: str) -> bool:
+        return ledger.committed(self.run_dir, name)
+
+    def begin_sequence(self, name: str) -> Path:
+        """Start (or redo) sequence ``name`` in a fresh staging folder, returned."""
+        self.stage = ledger.new_stage(self.run_dir, name, self.token)
+        t = self.timings
+        self._mark = (t.decode_s, t.features_s, t.propagation_s, t.frames, self.t_eval)
+        return self.stage
+
+    def commit_sequence(self, name: str, payload: dict[str, Any], moves: list[tuple[Path, Path]]) -> None:
+        """Commit the staged sequence ``name`` with its results ``payload`` (scores) and its
+        staged outputs ``moves`` (``(staged, final)`` paths); its timings are added here."""
+        assert self.stage is not None, "begin_sequence first"
+        t = self.timings
+        d0, f0, p0, n0, e0 = self._mark
+        timings: dict[str, Any] = {
+            "decode_s": t.decode_s - d0,
+            "features_s": t.features_s - f0,
+            "propagation_s": t.propagation_s - p0,
+            "evaluation_s": self.t_eval - e0,
+            "frames": t.frames - n0,
+            "peak_memory_mb": peak_memory_mb(),
+        }
+        if self.device.type == "cuda":
+            timings["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
+        result = {
+            "sequence": name,
+            **payload,
+            "timings": timings,
+            "shard": str(self.shard),
+            "launcher": self.shard.launcher,
+            "process": self.token,
+            "device": str(self.device),
+            "process_started": self.process_started,
+            "committed_at": time.time(),
+        }
+        ledger.commit(self.run_dir, name, self.stage, result, moves)
+        self.stage = None
+
+    def all_committed(self) -> bool:
+        return all(ledger.committed(self.run_dir, n) for n in self.names)
 
     # -- work in flight ------------------------------------------------------------------------
     def submit_write(self, fn: Callable[..., Any], *args: Any) -> None:
@@ -260,57 +337,77 @@ class RunFolder:
         self._scorer.shutdown(wait=True)
 
     # -- the end -------------------------------------------------------------------------------
-    def timings_dict(self, started: float | None = None) -> dict[str, Any]:
-        """The record's ``timings``, with the total counted from ``started`` (default: the run's start)."""
-        t = self.timings
-        total = time.perf_counter() - (self.started if started is None else started)
-        out: dict[str, Any] = {
-            "decode_s": round(t.decode_s, 3),
-            "features_s": round(t.features_s, 3),
-            "propagation_s": round(t.propagation_s, 3),
-            "evaluation_s": round(self.t_eval, 3),
-            "total_s": round(total, 3),
-            "frames": t.frames,
-            "frames_per_s": round(t.frames / total, 3) if total > 0 else None,
-            "peak_memory_mb": peak_memory_mb(),
-        }
-        if self.device.type == "cuda":
-            out["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
-        return out
+    def whole_run_here(self) -> bool:
+        """This process did the whole run in one go (not sharded, nothing committed before)."""
+        return not self.shard.sharded and not self.committed_before
 
-    def finish(self, metrics: dict[str, Any], started: float | None = None) -> dict[str, Any]:
-        """Record ``metrics``, status ``complete`` and the timings; write ``summary.json``."""
+    def finish(self, started: float | None = None, write_record: bool = True) -> dict[str, Any] | None:
+        """This process's part is done: write the record when every sequence is in (and
+        ``write_record``) and return it, else return None (other shards are still working)."""
         self.close()
         self.drain(0)
-        self.record["metrics"] = metrics
-        self.record["timings"] = self.timings_dict(started)
-        write_summary(self.run_dir, {**self.record, "status": "complete"})
-        self.record["status"] = "complete"
+        if not write_record or not self.all_committed():
+            return None
+        total = time.perf_counter() - (self.started if started is None else started)
+        self.record = merge(self.run_dir, total_s=total if self.whole_run_here() else None)
         return self.record
 
     def fail(self, error: BaseException, started: float | None = None) -> str | None:
-        """Record why the run stopped (``failed``, or ``interrupted`` for Ctrl-C and the like) and
-        write ``summary.json``; the files written so far stay. Returns why the record could not be
-        written (e.g. the disk is full), else ``None``.
+        """Record why this process stopped (``failed``, or ``interrupted`` for SIGTERM/SIGINT)
+        with the scores of the sequences committed so far, and write ``summary.json``; every
+        committed sequence stays, and ``vosbench run --resume`` redoes the rest. Returns why the
+        record could not be written (e.g. the disk is full), else ``None``.
 
         When the atomic write fails (a full disk has no room for the temporary file), the
-        ``running`` record is overwritten in place, but only when the new text fits in the blocks
-        that file already holds, so it is never left half-written."""
+        ``running`` record written at the start is overwritten in place, but only when the new
+        text fits in the blocks that file already holds, so it is never left half-written."""
         self.close()
-        self.record["status"] = "failed" if isinstance(error, Exception) else "interrupted"
-        self.record["error"] = os_error_text(error) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
-        self.record["timings"] = self.timings_dict(started)
+        total = time.perf_counter() - (self.started if started is None else started)
         try:
-            write_summary(self.run_dir, self.record)
-        except (OSError, VosbenchError) as w:
+            self.record = merge(self.run_dir, stopped=error, total_s=total if self.whole_run_here() else None)
+        except Exception as e:  # never hide why the run stopped behind a second error
+            log.warning("%s: could not write the record of the stopped run (%s: %s)", self.run_dir, type(e).__name__, e)
+            self.record["status"] = "failed" if isinstance(error, Exception) else "interrupted"
+            self.record["error"] = os_error_text(error) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
             path = self.run_dir / SUMMARY
             data = (json.dumps(self.record, indent=2) + "\n").encode("utf-8")
             try:
-                if len(data) > path.stat().st_blocks * 512:
-                    return str(w)
+                if not path.is_file() or len(data) > path.stat().st_blocks * 512:
+                    return str(e)
                 with path.open("r+b") as f:
                     f.write(data)
                     f.truncate()
             except OSError:
-                return str(w)
+                return str(e)
         return None
+
+
+def check_sequence_names(ds: VideoDataset, names: list[str]) -> list[str]:
+    """Every sequence name becomes a folder or file name in the run folder: refuse unsafe ones
+    (the adapters check their files line by line; this also covers plugin datasets)."""
+    for n in names:
+        check_name(n, f"dataset {ds.name} ({ds.root})", None, "sequence name")
+    return names
+
+
+def user_error(e: BaseException, where: Path | str) -> BaseException:
+    """The error to raise after a failure was recorded: OS errors (full disk, permissions) become
+    one-line vosbench errors naming the path; the run folder is named either way."""
+    if isinstance(e, OSError):
+        return InputFileError(f"{os_error_text(e)}\n(run folder with the work done so far: {where})")
+    if isinstance(e, VosbenchError):
+        e.args = (f"{e}\n(run folder with the work done so far: {where})",)
+    return e
+
+
+def fail_all(folders: list[RunFolder], error: BaseException, starts: list[float | None]) -> NoReturn:
+    """Record ``error`` in every folder's ``summary.json`` (where the disk still lets us), then
+    raise it as a user error naming the run folder (see :func:`user_error`)."""
+    unwritten = [w for f, s in zip(folders, starts) if (w := f.fail(error, s)) is not None]
+    where = folders[0].run_dir if len(folders) == 1 else folders[0].run_dir.parent
+    err = user_error(error, where)
+    if unwritten and isinstance(err, VosbenchError):
+        err.args = (f"{err}\n(summary.json could not be written either: {unwritten[0]})",)
+    if err is error:
+        raise error
+    raise err from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import time
 
 import numpy as np
@@ -23,9 +24,10 @@ from vosbench.models.base import Encoder
 from vosbench.propagation.keypoints import READOUT_TOPK, SIGMA_CELLS, propagate_pose
 from vosbench.propagation.protocol import Protocol
 from vosbench.runs.config import RunConfig
-from vosbench.runs.lifecycle import Progress, RunFolder, RunResult, fail_all, new_record
-from vosbench.results.stats_io import ci_for_pck
-from vosbench.scoring.pck import PCKAccumulator, per_video_csv_text, write_pck_csvs
+from vosbench.runs.lifecycle import Placement, Progress, RunFolder, RunResult, announce, fail_all, new_record
+from vosbench.scoring.pck import PCKAccumulator
+
+log = logging.getLogger("vosbench.runs")
 
 
 def keypoints_csv_text(frames: list[str], kps: np.ndarray) -> str:
@@ -49,18 +51,27 @@ def run_pose(
     device: torch.device,
     started: float,
     progress: Progress | None = None,
+    placement: Placement | None = None,
 ) -> RunResult:
-    """``vosbench run`` for a keypoint dataset: propagate, read out, score PCK, write the run folder."""
+    """``vosbench run`` for a keypoint dataset: propagate, read out, score PCK, write the run
+    folder; this process does its part (``placement``; default: all) of the videos ``seqs``."""
+    place = placement or Placement.whole(seqs)
     names = [s.name for s in seqs]
     # the keypoint-specific settings decide the numbers too, so they are part of the protocol
     settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK}
-    record = new_record(cfg, model, ds, names, settings, device, task="pose")
-    folder = RunFolder(cfg.out, record, device, started, writers=1)
-    acc = PCKAccumulator(JOINTS)
-    total = sum(len(s) for s in seqs)
+    record = new_record(cfg, model, ds, names, settings, device, task="pose", run_id=place.run_id)
+    folder = RunFolder(
+        cfg.out, record, device, started, writers=1,
+        config=place.config, sequences=[(s.name, len(s)) for s in seqs], shard=place.shard,
+        fresh=place.run_id is None,
+    )
+    todo = [s for s in seqs if s.name in place.mine and not folder.is_committed(s.name)]
+    announce(folder, place, [s.name for s in todo], sum(len(s) for s in todo))
+    total = sum(len(s) for s in todo)
     done = 0
     try:
-        for seq in seqs:
+        for seq in todo:
+            stage = folder.begin_sequence(seq.name)
             pred = np.full((len(seq), len(JOINTS), 2), np.nan)
             for t, kps in propagate_pose(
                 seq, model, protocol, device, folder.timings, cfg.batch_size, model.spec.copy_first_frame
@@ -71,18 +82,17 @@ def run_pose(
                     progress(seq.name, done, total)
             t0 = time.perf_counter()
             assert seq.keypoints is not None  # propagate_pose refuses a video without keypoints
-            acc.add(seq.name, pred, seq.keypoints)
+            hits, counts = PCKAccumulator(JOINTS).add(seq.name, pred, seq.keypoints)
             folder.t_eval += time.perf_counter() - t0
             if cfg.save_predictions:
-                path = safe_join(folder.run_dir, "keypoints", f"{seq.name}.csv")
-                folder.submit_write(atomic_write_text, path, keypoints_csv_text(seq.frames, pred))
-            folder.drain(4)
-        folder.close()
-        folder.drain(0)
-        result = acc.result()
-        write_pck_csvs(folder.run_dir, result)
-        folder.record["ci"] = ci_for_pck(per_video_csv_text(result))  # bootstrap over videos
-        record = folder.finish(result.metrics())
+                atomic_write_text(stage / "keypoints.csv", keypoints_csv_text(seq.frames, pred))
+            folder.commit_sequence(
+                seq.name,
+                {"frames": len(seq), "hits": hits.tolist(), "counts": counts.tolist()},
+                [(stage / "keypoints.csv", safe_join(folder.run_dir, "keypoints", f"{seq.name}.csv"))],
+            )
+            log.info("%s: video %s committed (%d frames)", place.shard_label, seq.name, len(seq))
+        folder.finish(write_record=place.merge_here)
     except BaseException as e:
         fail_all([folder], e, [None])
-    return RunResult(folder.run_dir, record, [])
+    return RunResult(folder.run_dir, folder.record, [])

@@ -8,8 +8,8 @@ each frame are computed once for all of them.
 
 from __future__ import annotations
 
+import logging
 import time
-from typing import Any
 
 import numpy as np
 import torch
@@ -21,25 +21,21 @@ from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
 from vosbench.propagation.engine import precision_dtype, propagate_many
 from vosbench.propagation.protocol import Protocol
-from vosbench.results.stats_io import ci_for_scores
 from vosbench.runs.config import RunConfig
 from vosbench.runs.lifecycle import (
+    Placement,
     Progress,
     RunFolder,
     RunResult,
+    announce,
     fail_all,
     new_record,
     new_run_id,
-    write_submission_zip,
 )
-from vosbench.scoring.jf import (
-    ObjectScore,
-    SequenceScorer,
-    group_metrics,
-    summarize,
-    write_per_frame_csv,
-    write_per_object_csv,
-)
+from vosbench.runs.merge import load_scores, scores_to_json
+from vosbench.scoring.jf import SequenceScorer
+
+log = logging.getLogger("vosbench.runs")
 
 
 def scorer_for(seq: VideoSequence) -> SequenceScorer:
@@ -62,15 +58,26 @@ def run_vos(
     device: torch.device,
     started: float,
     progress: Progress | None = None,
+    placement: Placement | None = None,
 ) -> list[RunResult]:
-    """Run every protocol of ``protocols`` (one per grid point of ``points``) over the sequences
-    ``seqs`` of ``ds``."""
+    """Run every protocol of ``protocols`` (one per grid point of ``points``) over this process's
+    part (``placement``; default: all) of the sequences ``seqs`` of ``ds``."""
+    place = placement or Placement.whole(seqs)
     dtype = precision_dtype(cfg.precision, device)
     names = [s.name for s in seqs]
-    sweep_id = new_run_id() if cfg.sweep else None
+    # a server submission when there is no local GT, or always when the dataset asks for it
+    # (YouTube-VOS valid with a local GT copy, e.g. the synthetic set)
+    zip_it = (
+        cfg.save_predictions
+        and ds.submission_prefix is not None
+        and (ds.submission_with_gt or not any(s.gt for s in seqs))
+    )
+    # grid point i goes to <id>-p<i>, so a resumed or sharded sweep finds every point's folder
+    sweep_id = (place.run_id or new_run_id()) if cfg.sweep else None
     folders: list[RunFolder] = []
     for i, (point, protocol) in enumerate(zip(points, protocols)):
-        record = new_record(cfg, model, ds, names, protocol.to_dict(), device, task="vos")
+        run_id = f"{sweep_id}-p{i}" if sweep_id else place.run_id
+        record = new_record(cfg, model, ds, names, protocol.to_dict(), device, task="vos", run_id=run_id)
         record["precision"] = cfg.precision
         if cfg.sweep:
             record["sweep"] = {
@@ -80,33 +87,42 @@ def run_vos(
                 "index": i,
                 "size": len(points),
             }
-        folders.append(RunFolder(cfg.out, record, device, started))
-    scores: list[list[ObjectScore]] = [[] for _ in folders]
-    total = sum(len(s.outputs()) for s in seqs)
+        folders.append(
+            RunFolder(
+                cfg.out, record, device, started,
+                config=place.config, sequences=[(s.name, len(s)) for s in seqs], shard=place.shard,
+                submission_prefix=ds.submission_prefix if zip_it else None, fresh=place.run_id is None,
+            )
+        )
+    todo = [s for s in seqs if s.name in place.mine and not all(f.is_committed(s.name) for f in folders)]
+    announce(folders[0], place, [s.name for s in todo], sum(len(s) for s in todo))
+    total = sum(len(s.outputs()) for s in todo)
     done = 0
     # model and dataset setup is counted once, in the first record (which also carries the
     # encoder's time); the other grid points' times are what each extra point costs
     folders[0].elapsed = time.perf_counter() - started
     try:
-        for seq in seqs:
-            scorers = [scorer_for(seq) if seq.gt else None for _ in folders]
+        for seq in todo:
+            # after an interruption between two grid points' commits, only the missing ones are redone
+            active = [f for f in folders if not f.is_committed(seq.name)]
+            protos = [p for f, p in zip(folders, protocols) if not f.is_committed(seq.name)]
+            stages = [f.begin_sequence(seq.name) for f in active]
+            scorers = [scorer_for(seq) if seq.gt else None for _ in active]
             outputs = set(seq.outputs())
             for t, outs in propagate_many(
                 seq,
                 model,
-                protocols,
+                protos,
                 device,
-                [f.timings for f in folders],
+                [f.timings for f in active],
                 cfg.batch_size,
                 model.spec.copy_first_frame,
                 dtype=dtype,
             ):
-                for folder, scorer, ids in zip(folders, scorers, outs):
+                for folder, stage, scorer, ids in zip(active, stages, scorers, outs):
                     t0 = time.perf_counter()
                     if t in outputs and cfg.save_predictions:
-                        folder.submit_write(
-                            write_label_png, safe_join(folder.pred_dir, seq.name, f"{seq.frames[t]}.png"), ids
-                        )
+                        folder.submit_write(write_label_png, safe_join(stage, "predictions", f"{seq.frames[t]}.png"), ids)
                     if scorer is not None and t in seq.gt:
                         folder.submit_score(_score_frame, scorer, seq, t, ids)
                     folder.drain(16)
@@ -115,44 +131,28 @@ def run_vos(
                     done += 1
                     if progress:
                         progress(seq.name, done, total)
-            for folder, scorer, got in zip(folders, scorers, scores):
+            for folder, stage, scorer in zip(active, stages, scorers):
                 t0 = time.perf_counter()
                 folder.drain(0)
-                if scorer is not None:
-                    got.extend(scorer.result())
+                got = scorer.result() if scorer is not None else []
+                groups = {int(s.object): ds.object_group(seq.name, int(s.object)) for s in got}
+                folder.commit_sequence(
+                    seq.name,
+                    {"frames": len(seq), "objects": scores_to_json(got, groups)},
+                    [(stage / "predictions", safe_join(folder.run_dir, "predictions", seq.name))],
+                )
                 folder.elapsed += time.perf_counter() - t0
+            log.info("%s: sequence %s committed (%d frames)", place.shard_label, seq.name, len(seq))
     except BaseException as e:
         fail_all(folders, e, [_start(f, len(folders)) for f in folders])
     results = []
-    # a server submission when there is no local GT, or always when the dataset asks for it
-    # (YouTube-VOS valid with a local GT copy, e.g. the synthetic set)
-    zip_it = (
-        cfg.save_predictions
-        and ds.submission_prefix is not None
-        and (ds.submission_with_gt or not any(s.gt for s in seqs))
-    )
-    for folder, got in zip(folders, scores):
+    for folder in folders:
         try:
-            t0 = time.perf_counter()
-            folder.close()
-            folder.drain(0)
-            metrics: dict[str, Any] = {}
-            if got:
-                write_per_object_csv(folder.run_dir / "per_object.csv", got)
-                write_per_frame_csv(folder.run_dir / "per_frame.csv", got)
-                metrics = {**summarize(got), **group_metrics(got, ds.object_group)}
-                folder.record["ci"] = ci_for_scores(got, ds.object_group)  # bootstrap over sequences
-            if zip_it and ds.submission_prefix is not None:
-                z = write_submission_zip(
-                    folder.pred_dir, folder.run_dir / "submission.zip", ds.submission_prefix, names
-                )
-                folder.record["submission_zip"] = str(z)
-            folder.elapsed += time.perf_counter() - t0
-            record = folder.finish(metrics, _start(folder, len(folders)))
-        except BaseException as e:
-            unfinished = [f for f in folders if f.record.get("status") != "complete"]
-            fail_all(unfinished, e, [_start(f, len(folders)) for f in unfinished])
-        results.append(RunResult(folder.run_dir, record, got))
+            merged = folder.finish(_start(folder, len(folders)), write_record=place.merge_here)
+        except BaseException as e:  # e.g. the disk filled up while writing the tables
+            fail_all([folder], e, [_start(folder, len(folders))])
+        scores = load_scores(folder.run_dir) if merged is not None else []
+        results.append(RunResult(folder.run_dir, folder.record, scores))
     return results
 
 

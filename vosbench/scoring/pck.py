@@ -175,6 +175,17 @@ class PCKAccumulator:
         self.per_video[video] = (hits, counts)
         return hits, counts
 
+    def add_counts(self, video: str, hits: np.ndarray, counts: np.ndarray) -> None:
+        """Add a video already scored by :meth:`add` elsewhere (its ``hits`` and ``counts``), e.g.
+        by another process of a sharded run."""
+        if hits.shape != self.hits.shape or counts.shape != self.counts.shape:
+            raise InputFileError(
+                f"{video}: PCK counts of shape {hits.shape}/{counts.shape}, expected {self.hits.shape}/{self.counts.shape}"
+            )
+        self.hits += hits
+        self.counts += counts
+        self.per_video[video] = (hits, counts)
+
     def result(self) -> PCKResult:
         return PCKResult(self.thresholds, self.joints, self.hits.copy(), self.counts.copy(), dict(self.per_video))
 
