@@ -12,6 +12,8 @@ Examples:
   vosbench eval --gt DAVIS/Annotations/480p --pred my_predictions
   vosbench eval --gt DAVIS/Annotations/480p --pred my_predictions --out scores.csv --workers 4
   vosbench eval --gt DAVIS-2016/Annotations/480p --pred preds --sequences blackswan,dog --binary
+  vosbench eval --benchmark ytvos --gt valid_gt/Annotations --meta valid/meta.json --pred RUN/submission.zip
+  vosbench eval --benchmark jhmdb --gt JHMDB --pred RUN/keypoints --split 1 --out pck.csv
 """
 
 
@@ -24,10 +26,23 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 @click.command("eval", epilog=EXAMPLES)
+@click.option("--benchmark", type=click.Choice(["davis", "ytvos", "jhmdb"]), default="davis", show_default=True,
+              help="davis: J&F of mask folders; ytvos: J/F from first appearance, seen/unseen, overall; "
+              "jhmdb: PCK of keypoint CSVs.")
 @click.option("--gt", "gt_dir", required=True, type=click.Path(path_type=Path),
-              help="GT annotation folder: GT_DIR/<sequence>/<frame>.png (e.g. DAVIS/Annotations/480p).")
+              help="davis/ytvos: GT annotation folder GT_DIR/<sequence>/<frame>.png (e.g. DAVIS/Annotations/480p, "
+              "valid_gt/Annotations); jhmdb: the JHMDB root (Rename_Images, joint_positions, splits).")
 @click.option("--pred", "pred_dir", required=True, type=click.Path(path_type=Path),
-              help="Prediction folder: PRED_DIR/<sequence>/<frame>.png, GT file names, palette or grey PNGs.")
+              help="davis: PRED_DIR/<sequence>/<frame>.png, GT file names, palette or grey PNGs; ytvos: the same "
+              "layout or a submission.zip (Annotations/<video>/<frame>.png); jhmdb: keypoints/<video>.csv "
+              "(frame,joint,x,y) or a run folder holding keypoints/.")
+@click.option("--meta", "meta_path", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="ytvos: the split's meta.json (required).")
+@click.option("--unseen", "unseen_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="ytvos: unseen categories, one per line (default: unseen_categories.txt beside or in the split "
+              "folder, else categories absent from train/meta.json).")
+@click.option("--split", "jhmdb_split", type=click.IntRange(1, 3), default=None, help="jhmdb: split 1-3 (default 1).")
+@click.option("--subset", type=click.Choice(["test", "train"]), default=None, help="jhmdb: split files' subset (default test).")
 @click.option("--sequences", default=None, help="Comma-separated subset of sequences (default: all GT sequences).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes, one sequence each at a time (default: CPU count).")
@@ -39,6 +54,7 @@ def _inside(path: Path, folder: Path) -> bool:
               help="Read the GT as DAVIS-2016 binary masks (object 1 = value > 128) or as id maps. "
               "Default: binary when a sequence's first GT frame is greyscale with only 0 and 255.")
 def eval_cmd(
+    benchmark: str,
     gt_dir: Path,
     pred_dir: Path,
     sequences: str | None,
@@ -46,13 +62,24 @@ def eval_cmd(
     out_csv: Path | None,
     per_frame: bool,
     binary: bool | None,
+    meta_path: Path | None,
+    unseen_file: Path | None,
+    jhmdb_split: int | None,
+    subset: str | None,
 ) -> None:
-    """Score predicted masks with the official DAVIS semi-supervised J&F rules.
+    """Score predictions made by any tool: DAVIS J&F (default), YouTube-VOS or JHMDB PCK.
 
-    First and last frames are not scored; objects are the ids 1..max of each sequence's first GT
-    frame; a predicted id that is not an object is an error. Prints per-object and overall scores
-    in percent; the CSV and JSON hold fractions at full precision.
+    DAVIS: the official semi-supervised J&F rules. First and last frames are not scored; objects
+    are the ids 1..max of each sequence's first GT frame; a predicted id that is not an object is
+    an error. YouTube-VOS and JHMDB: scored exactly as a vosbench run scores them (see the README).
+    Prints scores in percent; the CSV and JSON hold fractions at full precision.
     """
+    if benchmark != "davis" or meta_path or unseen_file or jhmdb_split or subset:
+        from vosbench.cli.eval_other import eval_other
+
+        eval_other(benchmark, gt_dir, pred_dir, sequences, workers, out_csv, per_frame, binary, meta_path,
+                   unseen_file, jhmdb_split, subset)
+        return
     import math
 
     from rich import box

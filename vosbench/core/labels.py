@@ -10,6 +10,7 @@ an ordinary value here; what it means is decided by the scorer.
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -41,15 +42,18 @@ def davis_palette() -> bytes:
 PALETTE = davis_palette()
 
 
-def decode_label_png(path: str | os.PathLike[str]) -> tuple[np.ndarray, str]:
+def decode_label_png(path: str | os.PathLike[str], *, data: bytes | None = None) -> tuple[np.ndarray, str]:
     """Decode a label PNG: (H, W) uint8 values as stored, and its PIL mode.
+
+    ``data``: the PNG's bytes (e.g. a zip member, never written to disk); ``path`` then only names
+    it in messages.
 
     Raises:
         InputFileError: missing, unreadable, colour/multi-channel, or values outside 0..255.
     """
     p = Path(path)
     try:
-        with Image.open(p) as im:
+        with Image.open(p if data is None else io.BytesIO(data)) as im:
             mode = im.mode
             if mode != "P" and mode not in GREY_MODES:
                 raise InputFileError(
@@ -60,7 +64,7 @@ def decode_label_png(path: str | os.PathLike[str]) -> tuple[np.ndarray, str]:
             arr = np.array(im)
     except FileNotFoundError:
         raise InputFileError(f"{p}: file not found") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as e:
         raise InputFileError(f"{p}: cannot read PNG ({e}); the file is corrupt or not a PNG") from None
     if arr.dtype == bool:
         arr = arr.astype(np.uint8) * 255

@@ -62,6 +62,7 @@ class ReportOptions:
         sequences: Only these sequences (default: all of the main run).
         max_frames: At most this many frames per video (evenly spaced); ``None`` = all.
         width: Videos are scaled down to at most this width in pixels.
+        scale: Then scaled by this factor (0 < scale <= 1).
         fps: Video frame rate.
         alpha: Opacity of the predicted mask colours.
     """
@@ -75,6 +76,7 @@ class ReportOptions:
     width: int = 480
     fps: float = 8.0
     alpha: float = 0.5
+    scale: float = 1.0
 
 
 @dataclass
@@ -86,6 +88,7 @@ class Report:
     images: list[Path] = field(default_factory=list)
     videos: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    total_bytes: int = 0  # report.html plus every video and plot it links
 
 
 # --- dependencies ---------------------------------------------------------------------------------
@@ -649,6 +652,10 @@ def make_report(
                     frames = _mask_video(main, seq, opts)
                 else:
                     frames, no_pred = [], True
+                if frames and opts.scale != 1.0:
+                    from vosbench.results.report_size import scale_frames
+
+                    frames = scale_frames(frames, opts.scale)
                 if frames:
                     video = write_video(frames, out_dir / f"video_{_safe(name)}.{opts.video}", opts.fps)
                     rep.videos.append(video)
@@ -696,7 +703,11 @@ def make_report(
     if notes:
         body.append('<h2>Notes</h2><ul class=notes>' + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
     from vosbench.core.version import __version__
+    from vosbench.results.report_size import human_size, media_bytes
 
+    media = media_bytes(rep.videos + rep.images)
+    body.append(f"<p class=sub>Report size: {human_size(media)} in {len(rep.videos)} video(s) "
+                f"({html.escape(opts.video)}) and {len(rep.images)} plot(s), plus this page.</p>")
     stamp = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     body.append(f"<footer>Made by vosbench {html.escape(__version__)} on {stamp}. Works offline: every link is relative.</footer>")
     doc = (
@@ -712,4 +723,5 @@ def make_report(
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(rep.html, 0o666 & ~umask)  # the temp-file writer creates 0600; a report is for sharing
+    rep.total_bytes = media + rep.html.stat().st_size
     return rep

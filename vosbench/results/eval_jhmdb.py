@@ -1,0 +1,117 @@
+"""Scoring JHMDB keypoint predictions (the engine of ``vosbench eval --benchmark jhmdb``).
+
+Predictions are keypoint CSVs in our format, ``KEYPOINTS/<video>.csv`` with rows
+``frame,joint,x,y`` (joint = 0-based index in SPEC order, pixels of the original frame, ``nan`` =
+no prediction), as a ``vosbench run`` writes them in ``RUN/keypoints/``. The GT is the JHMDB root
+read by the dataset adapter (split files, ``joint_positions.mat``, the frame folders that decide
+how many annotated frames a video has), so the videos, frames and GT coordinates are exactly those
+of a run on ``jhmdb-split<k>``; PCK uses the run's accumulator
+(:class:`vosbench.scoring.pck.PCKAccumulator`).
+
+Every frame of a video after the first needs a row for each of the 15 joints (a missing joint is
+written ``nan`` and counts as a miss, as in a run); the first frame is given and may be absent;
+a frame that the video does not have is an error, as is a joint index outside 0..14.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vosbench.core.errors import DatasetLayoutError, InputFileError
+from vosbench.datasets.factory import load_dataset
+from vosbench.datasets.joints import JOINTS
+from vosbench.results.records import read_keypoints
+from vosbench.scoring.pck import PCKAccumulator, PCKResult
+
+
+@dataclass
+class JHMDBEvaluation:
+    """PCK of a keypoint folder: the pooled result, frames per video, wall time, the folder read."""
+
+    result: PCKResult
+    frames: dict[str, int]
+    keypoints_dir: Path
+    seconds: float
+
+
+def keypoints_folder(pred: str | os.PathLike[str]) -> Path:
+    """``pred`` itself, or ``pred/keypoints`` when ``pred`` is a run folder."""
+    p = Path(pred)
+    if not p.is_dir():
+        raise DatasetLayoutError(f"{p}: keypoint folder not found (KEYPOINTS/<video>.csv, or a run folder)")
+    if (p / "keypoints").is_dir():
+        return p / "keypoints"
+    return p
+
+
+def predicted_array(path: Path, frames: list[str]) -> np.ndarray:
+    """One keypoint CSV -> (T, 15, 2) array over ``frames`` (NaN = no prediction).
+
+    Raises:
+        InputFileError: a frame the video does not have, a joint index outside 0..14, a scored
+            frame or joint without a row.
+    """
+    rows = read_keypoints(path)
+    index = {f: t for t, f in enumerate(frames)}
+    out = np.full((len(frames), len(JOINTS), 2), np.nan)
+    for frame, joints in rows.items():
+        if frame not in index:
+            raise InputFileError(
+                f"{path}: frame {frame!r} is not an annotated frame of this video (frames {frames[0]}..{frames[-1]}; "
+                "names are 5-digit strings as in Rename_Images)"
+            )
+        for j, (x, y) in joints.items():
+            if not 0 <= j < len(JOINTS):
+                raise InputFileError(f"{path}: joint index {j} in frame {frame!r}; expected 0..{len(JOINTS) - 1}")
+            out[index[frame], j] = (x, y)
+    for t, f in enumerate(frames[1:], start=1):
+        have = rows.get(f, {})
+        lacking = [j for j in range(len(JOINTS)) if j not in have]
+        if lacking:
+            raise InputFileError(
+                f"{path}: frame {f} has no row for joint(s) {', '.join(map(str, lacking[:5]))}"
+                f"{' ...' if len(lacking) > 5 else ''}; every frame after the first needs all {len(JOINTS)} joints "
+                "(write nan for a joint without a prediction)"
+            )
+    return out
+
+
+def evaluate_jhmdb(
+    root: str | os.PathLike[str],
+    pred: str | os.PathLike[str],
+    split: int = 1,
+    subset: str = "test",
+    sequences: list[str] | None = None,
+    on_video_done: Callable[[str], None] | None = None,
+) -> JHMDBEvaluation:
+    """PCK of ``pred`` (keypoint CSVs) against the JHMDB root's split ``split`` / ``subset``.
+
+    Raises:
+        DatasetLayoutError, InputFileError: a missing or malformed file, naming it.
+    """
+    start = time.perf_counter()
+    ds = load_dataset(f"jhmdb-split{int(split)}", root, subset=subset)
+    names = ds.select(sequences) if sequences else ds.sequence_names()
+    kdir = keypoints_folder(pred)
+    acc = PCKAccumulator(JOINTS)
+    frames: dict[str, int] = {}
+    for name in names:
+        seq = ds.sequence(name)
+        path = kdir / f"{name}.csv"  # video names are checked by the adapter
+        if not path.is_file():
+            raise InputFileError(
+                f"{path}: no keypoints for video {name!r}; predict every video of the split or choose some with "
+                "--sequences"
+            )
+        assert seq.keypoints is not None  # the JHMDB adapter always sets them
+        acc.add(name, predicted_array(path, seq.frames), seq.keypoints)
+        frames[name] = len(seq.frames)
+        if on_video_done:
+            on_video_done(name)
+    return JHMDBEvaluation(acc.result(), frames, kdir, time.perf_counter() - start)
