@@ -6,7 +6,12 @@ The presets restate the published evaluation scripts (see the README's protocol 
   20 previous frames, Euclidean radius 12 cells not applied to the first frame, top-10,
   temperature 0.05, bilinear soft one-hot labels, soft labels fed back). Like CRW, the previous-
   frame context is padded with copies of frame 0 while fewer than 20 frames precede the target.
-* ``crw-jhmdb``: the same on 320x320 inputs with 7 previous frames (CRW's JHMDB settings).
+* ``crw-jhmdb``: CRW's JHMDB pipeline (``test.py`` + ``data/jhmdb.py`` + ``eval/eval_pck.py``): the
+  same propagation on 320x320 inputs with 7 previous frames, keypoint maps, read-out, mapping back
+  and PCK visibility exactly as CRW's scripts (``keypoints="crw"``, see
+  :mod:`vosbench.propagation.keypoints`). The preset to compare with published JHMDB rows.
+* ``crw-jhmdb-centred``: the same propagation with vosbench's sub-cell keypoint encoding, cell-
+  centre decoding and GT-based PCK visibility (``keypoints="centred"``). Not CRW's protocol.
 * ``dino``: DINO ``eval_video_segmentation.py`` (short side 480, long side floored to a multiple
   of 64, first frame + 7 previous, square +/-12 window applied to every frame, top-5, T = 0.1,
   nearest one-hot labels, per-channel min-max before the arg-max).
@@ -30,6 +35,7 @@ RESIZE_MODES = ("native", "square", "short-side", "crop")
 WINDOWS = ("circle", "square")
 LABEL_DOWNSAMPLE = ("bilinear", "nearest", "bilinear-ids")
 FEEDBACK = ("soft", "hard")
+KEYPOINTS = ("crw", "centred")
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,9 @@ class Protocol:
         feedback: ``soft``: a frame's propagated soft labels are its context labels; ``hard``: its
             arg-maxed full-resolution prediction, down-sampled again.
         norm_mask: Per-channel min-max normalisation of the up-sampled soft labels before arg-max.
+        keypoints: Keypoint label maps, read-out and PCK visibility (keypoint datasets only):
+            ``crw`` (CRW's scripts exactly) or ``centred`` (sub-cell Gaussians, cell centres,
+            GT visibility); see :mod:`vosbench.propagation.keypoints`.
     """
 
     name: str = "crw"
@@ -77,6 +86,7 @@ class Protocol:
     label_downsample: str = "bilinear"
     feedback: str = "soft"
     norm_mask: bool = False
+    keypoints: str = "crw"
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ConfigError:
@@ -92,6 +102,8 @@ class Protocol:
             raise bad("label_downsample", f"expected one of {', '.join(LABEL_DOWNSAMPLE)}")
         if self.feedback not in FEEDBACK:
             raise bad("feedback", f"expected one of {', '.join(FEEDBACK)}")
+        if self.keypoints not in KEYPOINTS:
+            raise bad("keypoints", f"expected one of {', '.join(KEYPOINTS)}")
         if self.context < 0:
             raise bad("context", "must be >= 0")
         if self.context == 0 and not self.first_frame:
@@ -124,7 +136,10 @@ class Protocol:
 
 PRESETS: dict[str, Protocol] = {
     "crw": Protocol(),
-    "crw-jhmdb": Protocol(name="crw-jhmdb", resize="square", size=320, context=7),
+    "crw-jhmdb": Protocol(name="crw-jhmdb", version=2, resize="square", size=320, context=7),
+    "crw-jhmdb-centred": Protocol(
+        name="crw-jhmdb-centred", resize="square", size=320, context=7, keypoints="centred"
+    ),
     "dino": Protocol(
         name="dino",
         resize="short-side",

@@ -29,7 +29,9 @@ from vosbench.scoring.pck import PCKAccumulator, per_video_csv_text, write_pck_c
 
 
 def keypoints_csv_text(frames: list[str], kps: np.ndarray) -> str:
-    """``frame,joint,x,y`` rows (joint = 0-based index in SPEC order; ``nan`` = no prediction)."""
+    """``frame,joint,x,y`` rows: frame = the image's file stem (JHMDB: ``00001`` = first frame),
+    joint = 0-based index in SPEC order, x/y = 0-based original-frame pixels (``nan`` = no
+    prediction)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(("frame", "joint", "x", "y"))
@@ -56,7 +58,8 @@ def run_pose(
     settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK}
     record = new_record(cfg, model, ds, names, settings, device, task="pose")
     folder = RunFolder(cfg.out, record, device, started, writers=1)
-    acc = PCKAccumulator(JOINTS)
+    # CRW's eval_pck.py scores a joint only where its prediction exists (crw-jhmdb)
+    acc = PCKAccumulator(JOINTS, visibility="prediction" if protocol.keypoints == "crw" else "gt")
     total = sum(len(s) for s in seqs)
     done = 0
     try:
