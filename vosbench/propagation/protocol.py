@@ -13,8 +13,10 @@ The presets restate the published evaluation scripts (see the README's protocol 
 * ``crw-jhmdb-centred``: the same propagation with vosbench's sub-cell keypoint encoding, cell-
   centre decoding and GT-based PCK visibility (``keypoints="centred"``). Not CRW's protocol.
 * ``dino``: DINO ``eval_video_segmentation.py`` (short side 480, long side floored to a multiple
-  of 64, first frame + 7 previous, square +/-12 window applied to every frame, top-5, T = 0.1,
-  nearest one-hot labels, per-channel min-max before the arg-max).
+  of 64, the 8-bit frame resized with OpenCV's bilinear rule before /255, first frame + 7
+  previous, square +/-12 window applied to every frame, top-5, T = 0.1, first-frame labels PIL-
+  nearest in one step to the feature grid with void (255) as its own label, per-channel min-max
+  before the arg-max, PIL-nearest up-scaling to the original size, UVC's palette).
 * ``corrflow``: CorrFlow ``test.py`` (frames cropped to a multiple of 8, previous frame only,
   13x13 window, softmax over raw dot products, labels are the bilinearly down-sampled *id map*
   cast to integers, hard arg-max fed back).
@@ -33,8 +35,10 @@ from vosbench.core.errors import ConfigError
 
 RESIZE_MODES = ("native", "square", "short-side", "crop")
 WINDOWS = ("circle", "square")
-LABEL_DOWNSAMPLE = ("bilinear", "nearest", "bilinear-ids")
+LABEL_DOWNSAMPLE = ("bilinear", "nearest", "pil-nearest", "bilinear-ids")
 FEEDBACK = ("soft", "hard")
+UPSCALE = ("nearest-exact", "pil-nearest")
+PALETTES = ("davis", "uvc")
 KEYPOINTS = ("crw", "centred")
 
 
@@ -60,11 +64,22 @@ class Protocol:
         temperature: Softmax temperature on the similarities.
         l2_normalize: Cosine similarity (``True``) or raw dot product (``False``).
         label_downsample: How label maps reach feature resolution: ``bilinear`` on the one-hot
-            maps (soft labels), ``nearest`` (hard one-hot), ``bilinear-ids`` (bilinear on the
-            integer id map, truncated to integers, then one-hot; CorrFlow).
+            maps (soft labels), ``nearest`` (hard one-hot; torch ``nearest-exact``, original ->
+            processed frame -> feature grid), ``pil-nearest`` (hard one-hot; PIL nearest in one
+            step from the original id map to the feature grid, DINO), ``bilinear-ids`` (bilinear
+            on the integer id map, truncated to integers, then one-hot; CorrFlow).
         feedback: ``soft``: a frame's propagated soft labels are its context labels; ``hard``: its
             arg-maxed full-resolution prediction, down-sampled again.
         norm_mask: Per-channel min-max normalisation of the up-sampled soft labels before arg-max.
+        resize_uint8: Resize the 8-bit frame (OpenCV's fixed-point bilinear rule) and only then
+            divide by 255, as DINO's ``read_frame``; ``False``: divide first, resize in float.
+        upscale: From the processed to the original frame size: ``nearest-exact`` (torch) or
+            ``pil-nearest`` (PIL, as DINO; the two pick different columns at rounding ties).
+        void_label: Void (255) in an input annotation is a label of its own, propagated like an
+            object and written back as 255 (DINO's one-hot has a channel for every value up to
+            the largest); ``False``: void is background.
+        palette: Colours of the written prediction PNGs: ``davis`` (PASCAL VOC) or ``uvc`` (UVC's
+            ``palette.txt``, which DINO downloads). Changes no number.
         keypoints: Keypoint label maps, read-out and PCK visibility (keypoint datasets only):
             ``crw`` (CRW's scripts exactly) or ``centred`` (sub-cell Gaussians, cell centres,
             GT visibility); see :mod:`vosbench.propagation.keypoints`.
@@ -86,6 +101,10 @@ class Protocol:
     label_downsample: str = "bilinear"
     feedback: str = "soft"
     norm_mask: bool = False
+    resize_uint8: bool = False
+    upscale: str = "nearest-exact"
+    void_label: bool = False
+    palette: str = "davis"
     keypoints: str = "crw"
 
     def __post_init__(self) -> None:
@@ -102,6 +121,10 @@ class Protocol:
             raise bad("label_downsample", f"expected one of {', '.join(LABEL_DOWNSAMPLE)}")
         if self.feedback not in FEEDBACK:
             raise bad("feedback", f"expected one of {', '.join(FEEDBACK)}")
+        if self.upscale not in UPSCALE:
+            raise bad("upscale", f"expected one of {', '.join(UPSCALE)}")
+        if self.palette not in PALETTES:
+            raise bad("palette", f"expected one of {', '.join(PALETTES)}")
         if self.keypoints not in KEYPOINTS:
             raise bad("keypoints", f"expected one of {', '.join(KEYPOINTS)}")
         if self.context < 0:
@@ -142,6 +165,7 @@ PRESETS: dict[str, Protocol] = {
     ),
     "dino": Protocol(
         name="dino",
+        version=2,
         resize="short-side",
         size=480,
         context=7,
@@ -151,8 +175,12 @@ PRESETS: dict[str, Protocol] = {
         radius_on_first=True,
         topk=5,
         temperature=0.1,
-        label_downsample="nearest",
+        label_downsample="pil-nearest",
         norm_mask=True,
+        resize_uint8=True,
+        upscale="pil-nearest",
+        void_label=True,
+        palette="uvc",
     ),
     "corrflow": Protocol(
         name="corrflow",

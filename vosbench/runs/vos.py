@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from vosbench.core.errors import VosbenchError
-from vosbench.core.labels import write_label_png
+from vosbench.core.labels import PALETTES, VOID, write_label_png
 from vosbench.core.video import VideoSequence
 from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
@@ -93,11 +93,16 @@ def run_vos(
                 model.spec.copy_first_frame,
                 dtype=dtype,
             ):
-                for folder, scorer, ids in zip(folders, scorers, outs):
+                for folder, scorer, ids, protocol in zip(folders, scorers, outs, protocols):
                     t0 = time.perf_counter()
                     if t in outputs and cfg.save_predictions:
-                        folder.submit_write(write_label_png, folder.pred_dir / seq.name / f"{seq.frames[t]}.png", ids)
+                        path = folder.pred_dir / seq.name / f"{seq.frames[t]}.png"
+                        folder.submit_write(write_label_png, path, ids, PALETTES[protocol.palette])
                     if scorer is not None and t in seq.gt:
+                        if protocol.void_label:
+                            # a pixel predicted void is written as 255, as DINO's script writes it,
+                            # and scored as background (void is no object)
+                            ids = np.where(ids == VOID, 0, ids).astype(ids.dtype)
                         folder.submit_score(_score_frame, scorer, seq, t, ids)
                     folder.drain(16)
                     folder.elapsed += time.perf_counter() - t0
