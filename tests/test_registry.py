@@ -115,3 +115,19 @@ def test_resnet_checkpoint_is_loaded_strictly(tmp_path):
     torch.save(bad, tmp_path / "bad.pth")
     with pytest.raises(Exception, match="missing keys: layer2"):
         vosbench.create_model("resnet18", checkpoint=tmp_path / "bad.pth")
+
+
+def test_every_preset_names_its_reference_and_verification():
+    from click.testing import CliRunner
+
+    from vosbench.cli.main import cli
+    from vosbench.propagation.protocol import PRESET_INFO
+
+    assert set(PRESET_INFO) == set(PRESETS)
+    for name, info in PRESET_INFO.items():
+        assert info.reference.strip() and info.verified.strip(), name
+    out = CliRunner().invoke(cli, ["list", "protocols", "--verbose"], env={"COLUMNS": "4000"}).output
+    for name in PRESETS:
+        assert name in out
+    assert "@047f3f4" in out and "@7c446df" in out and "@f6bd381" in out
+    assert PRESETS["crw-jhmdb"].keypoints == "crw" and PRESETS["crw-jhmdb-centred"].keypoints == "centred"
