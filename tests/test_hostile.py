@@ -471,11 +471,11 @@ def test_full_disk_while_writing_predictions_records_failed(layouts, tmp_path, m
     real = runner.write_label_png
     count = [0]
 
-    def write(path, ids):
+    def write(path, ids, *palette):
         count[0] += 1
         if count[0] > 3:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
-        return real(path, ids)
+        return real(path, ids, *palette)
 
     monkeypatch.setattr(runner, "write_label_png", write)
     res = invoke("run", "--model", "identity", "--dataset", "synthetic-davis", "--data-root", layouts["davis"],

@@ -64,7 +64,10 @@ def test_protocol_presets_resolved_settings():
     assert crw.label_downsample == "bilinear" and crw.feedback == "soft" and not crw.norm_mask
     dino = PRESETS["dino"]
     assert (dino.context, dino.topk, dino.temperature, dino.window, dino.radius_on_first) == (7, 5, 0.1, "square", True)
-    assert (dino.resize, dino.size, dino.label_downsample, dino.norm_mask) == ("short-side", 480, "nearest", True)
+    # v2 (issue 17): DINO's uint8 OpenCV resize, one-step PIL-nearest labels, PIL-nearest up-scaling,
+    # void as a label, UVC palette
+    assert (dino.resize, dino.size, dino.label_downsample, dino.norm_mask) == ("short-side", 480, "pil-nearest", True)
+    assert (dino.version, dino.resize_uint8, dino.upscale, dino.void_label, dino.palette) == (2, True, "pil-nearest", True, "uvc")
     cf = PRESETS["corrflow"]
     assert (cf.context, cf.first_frame, cf.topk, cf.radius, cf.window) == (1, False, None, 6.0, "square")
     assert (cf.feedback, cf.l2_normalize, cf.label_downsample, cf.resize, cf.size) == ("hard", False, "bilinear-ids", "crop", 8)
@@ -112,3 +115,19 @@ def test_resnet_checkpoint_is_loaded_strictly(tmp_path):
     torch.save(bad, tmp_path / "bad.pth")
     with pytest.raises(Exception, match="missing keys: layer2"):
         vosbench.create_model("resnet18", checkpoint=tmp_path / "bad.pth")
+
+
+def test_every_preset_names_its_reference_and_verification():
+    from click.testing import CliRunner
+
+    from vosbench.cli.main import cli
+    from vosbench.propagation.protocol import PRESET_INFO
+
+    assert set(PRESET_INFO) == set(PRESETS)
+    for name, info in PRESET_INFO.items():
+        assert info.reference.strip() and info.verified.strip(), name
+    out = CliRunner().invoke(cli, ["list", "protocols", "--verbose"], env={"COLUMNS": "4000"}).output
+    for name in PRESETS:
+        assert name in out
+    assert "@047f3f4" in out and "@7c446df" in out and "@f6bd381" in out
+    assert PRESETS["crw-jhmdb"].keypoints == "crw" and PRESETS["crw-jhmdb-centred"].keypoints == "centred"

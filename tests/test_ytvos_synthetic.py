@@ -93,6 +93,8 @@ def test_j_f_seen_unseen(ytvos_run):
         assert m[f"F_{g}"] == pytest.approx(np.mean([float(r["F_mean"]) for r in rs]), abs=1e-12)
     assert m["overall"] == pytest.approx((m["J_seen"] + m["F_seen"] + m["J_unseen"] + m["F_unseen"]) / 4, abs=1e-12)
     assert "YouTube-VOS overall" in output
+    # one headline: the all-objects J&F row is not a second "overall"
+    assert output.lower().count("overall") == 1 and "all objects" in output
     # a late object is scored only from the frame after its first appearance
     per_frame = list(csv.DictReader((run_dir / "per_frame.csv").open()))
     (vid,) = meta

@@ -10,12 +10,14 @@ Examples:
   vosbench list models
   vosbench list datasets
   vosbench list protocols
+  vosbench list protocols --verbose
 """
 
 
 @click.command("list", epilog=EXAMPLES)
 @click.argument("what", type=click.Choice(["models", "datasets", "protocols"]))
-def list_cmd(what: str) -> None:
+@click.option("--verbose", "-v", is_flag=True, help="Protocols: also each preset's reference script and how it was verified.")
+def list_cmd(what: str, verbose: bool) -> None:
     """List registered models, datasets (with where they come from and what they need) or protocols."""
     from rich.console import Console
     from rich.table import Table
@@ -24,14 +26,21 @@ def list_cmd(what: str) -> None:
 
     console = Console()
     if what == "protocols":
-        from vosbench.propagation.protocol import PRESETS
+        from vosbench.propagation.protocol import PRESET_INFO, PRESETS
 
         table = Table(title="protocol presets")
         table.add_column("name", style="bold")
         table.add_column("version")
         table.add_column("settings")
+        if verbose:
+            table.add_column("reference")
+            table.add_column("verified")
         for name, p in PRESETS.items():
-            table.add_row(name, str(p.version), ", ".join(f"{k}={v}" for k, v in p.settings().items()))
+            row = [name, str(p.version), ", ".join(f"{k}={v}" for k, v in p.settings().items())]
+            if verbose:
+                info = PRESET_INFO[name]
+                row += [info.reference, info.verified]
+            table.add_row(*row)
         console.print(table)
         return
     reg = models if what == "models" else datasets

@@ -52,16 +52,18 @@ def print_run_summary(record: dict[str, Any], scores: list[Any], run_dir: Path) 
                 seq, str(n), pct(jf), *(pct(avg(a)) for a in ("J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay"))
             )
         table.add_section()
+        # J&F pooled over all objects; for YouTube-VOS the headline is the seen/unseen mean below,
+        # so this row is not called "overall" (one number only carries that name)
         table.add_row(
-            "[bold]overall",
+            "[bold]all objects",
             str(len(scores)),
             *(f"[bold]{pct(m.get(k))}" for k in ("JF_mean", "J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")),
         )
         console.print(table)
         if "overall" in m:
             console.print(
-                f"YouTube-VOS overall {pct(m.get('overall'))}  J seen {pct(m.get('J_seen'))}  F seen {pct(m.get('F_seen'))}"
-                f"  J unseen {pct(m.get('J_unseen'))}  F unseen {pct(m.get('F_unseen'))}"
+                f"YouTube-VOS overall (mean of the four) {pct(m.get('overall'))}  J seen {pct(m.get('J_seen'))}"
+                f"  F seen {pct(m.get('F_seen'))}  J unseen {pct(m.get('J_unseen'))}  F unseen {pct(m.get('F_unseen'))}"
             )
     else:
         console.print(f"{title}: no ground truth to score against; predictions only.")

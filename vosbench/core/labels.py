@@ -42,6 +42,20 @@ def davis_palette() -> bytes:
 PALETTE = davis_palette()
 
 
+def uvc_palette() -> bytes:
+    """The palette DINO's ``eval_video_segmentation.py`` writes with (UVC's ``libs/data/palette.txt``,
+    downloaded by the script): the DAVIS palette with 191 for 192 in ids 0..21, then grey (i, i, i)."""
+    pal = bytearray(davis_palette())
+    for i in range(256):
+        rgb = pal[3 * i : 3 * i + 3]
+        pal[3 * i : 3 * i + 3] = bytes((i, i, i)) if i >= 22 else bytes(191 if v == 192 else v for v in rgb)
+    return bytes(pal)
+
+
+#: palettes by name (the protocol's ``palette`` setting)
+PALETTES = {"davis": PALETTE, "uvc": uvc_palette()}
+
+
 def decode_label_png(path: str | os.PathLike[str], *, data: bytes | None = None) -> tuple[np.ndarray, str]:
     """Decode a label PNG: (H, W) uint8 values as stored, and its PIL mode.
 
@@ -100,22 +114,22 @@ def read_label_png(path: str | os.PathLike[str], *, binary: bool = False) -> np.
     return to_binary(arr) if binary else arr
 
 
-def encode_label_png(ids: np.ndarray) -> bytes:
-    """Encode an (H, W) uint8 id map as an indexed PNG with the DAVIS palette."""
+def encode_label_png(ids: np.ndarray, palette: bytes = PALETTE) -> bytes:
+    """Encode an (H, W) uint8 id map as an indexed PNG with ``palette`` (default: DAVIS)."""
     import io
 
     if ids.ndim != 2:
         raise ValueError(f"label map must be 2-D, got shape {ids.shape}")
     im = Image.fromarray(np.ascontiguousarray(ids, dtype=np.uint8), mode="P")
-    im.putpalette(PALETTE)
+    im.putpalette(palette)
     buf = io.BytesIO()
     im.save(buf, format="PNG", optimize=False)
     return buf.getvalue()
 
 
-def write_label_png(path: str | os.PathLike[str], ids: np.ndarray) -> None:
+def write_label_png(path: str | os.PathLike[str], ids: np.ndarray, palette: bytes = PALETTE) -> None:
     """Write an id map as an indexed palette PNG, atomically (temp file + rename)."""
-    atomic_write_bytes(Path(path), encode_label_png(ids))
+    atomic_write_bytes(Path(path), encode_label_png(ids, palette))
 
 
 def read_rgb(path: str | os.PathLike[str]) -> np.ndarray:

@@ -25,6 +25,7 @@ from vosbench.core.video import VideoSequence
 from vosbench.core.errors import ConfigError, InputFileError
 from vosbench.propagation.knn import ContextBuffer, Workspace, candidates, mix, predict
 from vosbench.propagation.protocol import Protocol
+from vosbench.propagation.resize import resize_bilinear_uint8
 
 
 class FeatureModel(typing.Protocol):
@@ -119,10 +120,17 @@ def processed_size(h: int, w: int, protocol: Protocol) -> tuple[int, int]:
 
 
 def to_input(img: np.ndarray, protocol: Protocol) -> torch.Tensor:
-    """(H, W, 3) uint8 -> (3, Hp, Wp) float in [0, 1], resized/cropped by the protocol."""
-    x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255.0)
+    """(H, W, 3) uint8 -> (3, Hp, Wp) float in [0, 1], resized/cropped by the protocol.
+
+    With ``protocol.resize_uint8`` the 8-bit frame is resized first (OpenCV's bilinear rule,
+    :mod:`vosbench.propagation.resize`) and divided by 255 afterwards, as DINO's ``read_frame``.
+    """
     h, w = img.shape[:2]
     hp, wp = processed_size(h, w, protocol)
+    if protocol.resize_uint8 and protocol.resize != "crop" and (hp, wp) != (h, w):
+        img = resize_bilinear_uint8(img, hp, wp)
+        h, w = hp, wp
+    x = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float().div_(255.0)
     if (hp, wp) == (h, w):
         return x
     if protocol.resize == "crop":
@@ -242,9 +250,40 @@ def labels_at_features(
         small = small.clamp_(0, len(label_ids) - 1)
         return F.one_hot(small, num_classes=len(label_ids)).permute(2, 0, 1).float()
     oh = ids_to_onehot(ids, label_ids, tables)[None]
-    if protocol.label_downsample == "nearest":
+    if protocol.label_downsample in ("nearest", "pil-nearest"):
         return F.interpolate(oh, size=size, mode="nearest-exact")[0]
     return F.interpolate(oh, size=size, mode="bilinear", align_corners=False)[0]
+
+
+def pil_nearest(ids: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(H, W) map of values 0..255 -> (h, w) by PIL's nearest resize (DINO's ``resize(..., 0)``),
+    on the map's device. PIL picks other source pixels than torch ``nearest-exact`` at ties."""
+    from PIL import Image
+
+    if tuple(ids.shape) == (h, w):
+        return ids
+    arr = ids.to("cpu", torch.uint8).numpy()
+    out = np.asarray(Image.fromarray(arr, mode="L").resize((w, h), Image.Resampling.NEAREST))
+    return torch.from_numpy(out.copy()).to(device=ids.device, dtype=ids.dtype)
+
+
+def frame_labels(
+    ids: torch.Tensor,
+    hp: int,
+    wp: int,
+    label_ids: list[int],
+    size: tuple[int, int],
+    protocol: Protocol,
+    tables: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """An original-resolution id map -> (K, h, w) labels at the feature grid ``size``.
+
+    ``pil-nearest`` goes in one step from the original map to the grid (DINO's ``read_seg``);
+    the other rules go through the processed frame (:func:`to_processed_ids`) first.
+    """
+    if protocol.label_downsample == "pil-nearest":
+        return ids_to_onehot(pil_nearest(ids, *size), label_ids, tables)
+    return labels_at_features(to_processed_ids(ids, hp, wp, protocol), label_ids, size, protocol, tables)
 
 
 def to_processed_ids(ids: torch.Tensor, hp: int, wp: int, protocol: Protocol) -> torch.Tensor:
@@ -271,6 +310,8 @@ def decode_labels(soft: torch.Tensor, hp: int, wp: int, h: int, w: int, protocol
         return idx
     if protocol.resize == "crop":  # give back the cropped right/bottom strip by edge replication
         return F.pad(idx[None, None].float(), (0, w - wp, 0, h - hp), mode="replicate")[0, 0].long()
+    if protocol.upscale == "pil-nearest":
+        return pil_nearest(idx, h, w)
     return F.interpolate(idx[None, None].float(), size=(h, w), mode="nearest-exact")[0, 0].long()
 
 
@@ -287,8 +328,11 @@ def image_size(path: Path) -> tuple[int, int]:
         raise InputFileError(f"{path}: cannot decode image ({e}); the file is corrupt or truncated") from None
 
 
-def sequence_label_ids(seq: VideoSequence) -> tuple[list[int], dict[int, np.ndarray]]:
-    """Read the input annotations; return ([0] + object ids, {frame: id map})."""
+def sequence_label_ids(seq: VideoSequence, void_label: bool = False) -> tuple[list[int], dict[int, np.ndarray]]:
+    """Read the input annotations; return ([0] + object ids, {frame: id map}).
+
+    Void (255) is one of the ids only with ``void_label`` and when an annotation holds it.
+    """
     annos = {t: seq.read_annotation(t) for t in sorted(seq.annotations)}
     for t, a in annos.items():  # blame the annotation itself, not the encoder or a later frame
         if type(seq).read_image is VideoSequence.read_image:
@@ -305,7 +349,8 @@ def sequence_label_ids(seq: VideoSequence) -> tuple[list[int], dict[int, np.ndar
     for a in annos.values():
         ids.update(int(v) for v in np.unique(a))
     ids.discard(0)
-    ids.discard(255)
+    if not void_label:
+        ids.discard(255)
     return [0, *sorted(ids)], annos
 
 
@@ -384,8 +429,12 @@ def propagate_many(
 
     if device.type == "cpu":
         use_all_cpu_threads()
-    lut = torch.tensor(label_ids, dtype=torch.uint8, device=device)
-    tables = _id_tables(label_ids, device)
+    # per protocol: its label ids (void is a label of its own under void_label, as in DINO's
+    # one-hot), the channel -> id table and the id -> channel tables
+    has_void = any(bool((a == 255).any()) for a in annos.values())
+    ids_per = [label_ids + [255] if p.void_label and has_void else label_ids for p in protocols]
+    luts = [torch.tensor(ids, dtype=torch.uint8, device=device) for ids in ids_per]
+    tabs = [_id_tables(ids, device) for ids in ids_per]
     bufs = [ContextBuffer(p) for p in protocols]
     groups: dict[tuple[object, ...], list[int]] = {}
     for i, p in enumerate(protocols):
@@ -415,12 +464,12 @@ def propagate_many(
         fsize = (int(feats.shape[-2]), int(feats.shape[-1]))
         outs: list[np.ndarray] = []
         if t == first_t:
-            ids_p = to_processed_ids(torch.from_numpy(annos[t]), hp, wp, p0).to(device)
+            ids0 = torch.from_numpy(annos[t]).to(device)
             for ws in group_ws:
                 ws.clear()
             for i, (p, buf) in enumerate(zip(protocols, bufs)):
                 t0 = time.perf_counter()
-                buf.start(feats, labels_at_features(ids_p, label_ids, fsize, p, tables))
+                buf.start(feats, frame_labels(ids0, hp, wp, ids_per[i], fsize, p, tabs[i]))
                 outs.append(annos[t])
                 timings[i].propagation_s += time.perf_counter() - t0
         else:
@@ -442,7 +491,7 @@ def propagate_many(
                 t0 = time.perf_counter()
                 soft = softs[i] if i in in_shared else predict(feats, buf.frames(), p, workspace=buf.workspace)
                 chan = decode_labels(soft, hp, wp, h, w, p)
-                out_t = lut[chan]
+                out_t = luts[i][chan]
                 if t in annos:  # new objects join: their first mask overrides the prediction
                     a = torch.from_numpy(annos[t]).to(device)
                     out_t = torch.where(a > 0, a, out_t)
@@ -450,7 +499,7 @@ def propagate_many(
                 if p.feedback == "soft" and t not in annos:
                     lab = soft
                 else:  # hard feedback: the arg-maxed prediction, from the copy still on the device
-                    lab = labels_at_features(to_processed_ids(out_t, hp, wp, p), label_ids, fsize, p, tables)
+                    lab = frame_labels(out_t, hp, wp, ids_per[i], fsize, p, tabs[i])
                 buf.push(feats, lab)
                 _sync(device)
                 timings[i].propagation_s += time.perf_counter() - t0

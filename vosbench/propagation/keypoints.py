@@ -1,36 +1,51 @@
 """Keypoint propagation (JHMDB): label maps, k-NN propagation, soft-argmax read-out, run folder.
 
-Coordinates. A keypoint is (x, y) in 0-based pixels of the original frame (pixel centres at
-integers). The protocol resizes the W x H frame to Wp x Hp (``sx = Wp / W``; bilinear resizing
-with half-pixel centres, so original x lands at ``(x + 0.5) * sx - 0.5``); the encoder's cell c
-(stride s) covers processed pixels ``[c*s, (c+1)*s)``, whose centre is ``c*s + (s-1)/2``. Hence::
+Two keypoint conventions, chosen by the protocol's ``keypoints`` setting. Keypoints are (x, y) in
+0-based pixels of the original W x H frame; the protocol resizes it to Wp x Hp (``sx = Wp / W``,
+``sy = Hp / H``) and the encoder has stride s.
+
+``crw`` (preset ``crw-jhmdb``): CRW's own pipeline (videowalk ``code/data/jhmdb.py``,
+``code/utils/test_utils.py:process_pose``, ``code/eval/eval_pck.py``), restated step by step:
+
+* to cells: ``x_cell = x * Wp / W / s`` (float64, in that order), i.e. a pixel index read as the
+  cell's corner coordinate;
+* label maps: per joint a 4x4 patch of ``exp(-d² / (2 σ²))`` (σ = 0.5, peak 1) whose peak sits at
+  ``int(x_cell - 1.5) + 2`` (``int`` truncates toward zero: the rounded cell for x_cell >= 1.5,
+  one cell further right near the left/top border), clipped to the map; nothing when the patch
+  lies wholly outside. Channel 0 (background) is 1 where every joint channel is 0;
+* read-out: per joint channel, on the CPU in float32, ``torch.topk`` of the 3 largest cells (its
+  order of equal values is CRW's tie-breaking), weights = values / their sum, position = weighted
+  mean of the integer cell indices (x = index % w, y = index // w); a channel that is 0 everywhere
+  gives no prediction (CRW writes -1, here NaN);
+* back to pixels: ``x = x_cell / w_feat * W`` in float32 (CRW hard-codes ``w_feat = 40``, the
+  320 / 8 grid; here the actual grid width, the same for CRW's setting);
+* PCK (:mod:`vosbench.scoring.pck`, ``visibility="prediction"``): a joint counts only where its
+  prediction exists, both for scoring and for the 0.6 x bounding-box-diagonal normaliser.
+
+Encoding (corner) and decoding (corner) cancel except for the rounding to a cell: reading the
+GT maps straight back gives a mean offset of about -0.9 / -0.6 px on 320x240 frames.
+
+``centred`` (preset ``crw-jhmdb-centred``): bilinear resizing puts original x at
+``(x + 0.5) * sx - 0.5`` and cell c covers processed pixels ``[c*s, (c+1)*s)`` (centre
+``c*s + (s-1)/2``), so::
 
     x_cell = (x + 0.5) * sx / s - 0.5            (to feature cells)
     x      = (x_cell + 0.5) * s / sx - 0.5       (back to original pixels, cell centres)
 
-and likewise for y with ``sy = Hp / H``. CRW's ``eval_pck.py`` maps back with ``x = x_cell / 40 * W``
-(``feat_res = 40``), i.e. the cell's *corner* instead of its centre; for a 320x240 JHMDB frame
-squashed to 320x320 that puts every prediction (s/sx - 1)/2 = 3.5 px left and (s/sy - 1)/2 = 2.5 px
-above ours (see :func:`crw_pixels_from_cells`). ``benchmarks/jhmdb_readout.py`` applies both
-mappings to the same propagated maps on synthetic-jhmdb (3 videos x 20 frames): with a random-init
-ResNet-18 the shortcut lowered PCK@0.1 by 4.1 points and PCK@0.2 by 1.4 (75.0 -> 70.9, 91.1 ->
-89.7); reading out the GT maps themselves it lowered PCK@0.05 from 100 to 89.2.
-
-Label maps (SPEC §3): one channel per joint, an un-normalised Gaussian ``exp(-d² / (2 σ²))`` with
-σ = 0.5 cells centred on the joint's exact (sub-cell) position, cut to zero beyond 3σ = 1.5 cells;
-plus a background channel (channel 0) that is 1 where every joint channel is 0. Invisible joints
-(NaN) have an empty channel. CRW centres the Gaussian on the *rounded* cell, which adds up to half a
-cell of quantisation error before any propagation.
+and likewise for y. Label maps are Gaussians (σ = 0.5 cells) centred on the exact sub-cell
+position, cut to zero beyond 3σ; the read-out is the same top-3 soft-argmax mapped back by cell
+centres; PCK scores every joint whose GT is visible. This removes CRW's rounding (reading GT maps
+back is exact) but is not CRW's protocol, so its numbers are not comparable with published JHMDB
+rows. ``python benchmarks/jhmdb_readout.py`` runs both presets on synthetic-jhmdb and prints the
+PCK difference (README, "JHMDB keypoints and PCK").
 
 Propagation: frame 0's maps are the context's first frame; every later frame is predicted from
 the protocol's context (frame 0 + previous frames) with the same windowed k-NN as segmentation.
 With ``feedback = soft`` the propagated maps become the frame's context labels; with ``hard`` the
-read-out keypoints are rendered to fresh Gaussian maps. The protocol's ``label_downsample`` and
-``norm_mask`` do not apply (maps are built at feature resolution).
-
-Read-out: per joint channel, the 3 cells with the largest values, weights = values / their sum,
-position = weighted mean of the cells' (x, y) indices, then mapped to pixels by cell centres. A
-channel whose top-3 values sum to 0 gives no prediction (NaN, scored as a miss).
+read-out keypoints are rendered to fresh maps. The protocol's ``label_downsample`` and
+``norm_mask`` do not apply (maps are built at feature resolution). Frame 0 yields, under ``crw``,
+CRW's read-out of its GT maps (what CRW's ``test.py`` dumps; frame 0 is never scored) and, under
+``centred``, the GT keypoints themselves.
 """
 
 from __future__ import annotations
@@ -75,13 +90,23 @@ def pixels_from_cells(xy_cell: np.ndarray, h: int, w: int, hp: int, wp: int, str
     return np.stack([(c[..., 0] + 0.5) * px - 0.5, (c[..., 1] + 0.5) * py - 0.5], axis=-1)
 
 
+def crw_cells_from_pixels(xy: np.ndarray, h: int, w: int, hp: int, wp: int, stride: int) -> np.ndarray:
+    """(..., 2) original-pixel (x, y) -> CRW's cell coordinates ``x * Wp / W / s`` (float64, CRW's
+    order of operations; the pixel index is read as a corner coordinate)."""
+    xy = np.asarray(xy, dtype=np.float64)
+    return np.stack([xy[..., 0] * float(wp) / float(w) / stride, xy[..., 1] * float(hp) / float(h) / stride], axis=-1)
+
+
 def crw_pixels_from_cells(xy_cell: np.ndarray, h: int, w: int, feat_h: int, feat_w: int) -> np.ndarray:
     """CRW ``eval_pck.py``'s mapping ``x / feat_res * W`` (cell index taken as the cell corner).
 
-    With ``feat_w = feat_h = 40`` this is CRW's hard-coded ``feat_res = 40``; kept for comparison.
+    Computed in float32 like CRW (its read-out is a float32 array); returned as float64 holding
+    those float32 values. CRW hard-codes ``feat_res = 40`` for both axes (the 320 / 8 grid).
     """
-    c = np.asarray(xy_cell, dtype=np.float64)
-    return np.stack([c[..., 0] / feat_w * w, c[..., 1] / feat_h * h], axis=-1)
+    c = np.asarray(xy_cell, dtype=np.float32)
+    x = c[..., 0] / np.float32(feat_w) * np.float32(w)
+    y = c[..., 1] / np.float32(feat_h) * np.float32(h)
+    return np.stack([x, y], axis=-1).astype(np.float32).astype(np.float64)
 
 
 # --- label maps and read-out ---------------------------------------------------------------------
@@ -111,6 +136,56 @@ def gaussian_maps(xy_cell: np.ndarray, fh: int, fw: int, sigma: float = SIGMA_CE
         maps[j + 1] = g
     maps[0] = (maps[1:].max(axis=0, initial=0.0) <= 0).astype(np.float32)
     return torch.from_numpy(maps)
+
+
+def crw_label_maps(xy_cell: np.ndarray, fh: int, fw: int, sigma: float = SIGMA_CELLS) -> torch.Tensor:
+    """CRW's keypoint maps: cell coordinates -> (1 + J, fh, fw) float32 (channel 0 = background).
+
+    Per joint, CRW's ``draw_labelmap_np``: a patch of ``6σ + 1`` cells (4 for σ = 0.5) of an
+    un-normalised Gaussian peaking at patch index ``(6σ + 1) // 2``, whose upper-left corner is
+    ``int(x - 3σ)`` (``int`` truncates toward zero), clipped to the map; nothing when the patch
+    lies wholly outside. NaN rows (joints vosbench's data marks invisible; CRW's data has none)
+    give empty channels. Background = 1 where the joint channels sum to 0.
+    """
+    pts = np.asarray(xy_cell, dtype=np.float64)
+    J = pts.shape[0]
+    maps = np.zeros((J + 1, fh, fw), dtype=np.float64)
+    size = 6.0 * sigma + 1.0
+    grid = np.arange(0, size, 1, dtype=np.float64)
+    c0 = size // 2
+    patch = np.exp(-((grid[None, :] - c0) ** 2 + (grid[:, None] - c0) ** 2) / (2.0 * sigma**2))
+    for j in range(J):
+        x, y = pts[j]
+        if not (math.isfinite(x) and math.isfinite(y)):
+            continue
+        ux, uy = int(x - 3 * sigma), int(y - 3 * sigma)  # int(): truncation toward zero, as CRW
+        bx, by = int(x + 3 * sigma + 1), int(y + 3 * sigma + 1)
+        if ux >= fw or uy >= fh or bx < 0 or by < 0:
+            continue
+        gx0, gx1 = max(0, -ux), min(bx, fw) - ux
+        gy0, gy1 = max(0, -uy), min(by, fh) - uy
+        maps[j + 1, max(0, uy) : min(by, fh), max(0, ux) : min(bx, fw)] = patch[gy0:gy1, gx0:gx1]
+    out = maps.astype(np.float32)
+    out[0] = (out[1:].sum(axis=0) == 0).astype(np.float32)
+    return torch.from_numpy(out)
+
+
+def crw_soft_argmax(maps: torch.Tensor, k: int = READOUT_TOPK) -> np.ndarray:
+    """CRW's read-out: (J, h, w) joint maps -> (J, 2) cell coordinates (float32 values).
+
+    On the CPU in float32: per joint the top-``k`` cells by ``torch.topk`` over the flattened map
+    (CRW's tie-breaking), weights = values / their sum, position = weighted sum of the integer
+    indices (x = index % w, y = index // w). A channel that is 0 everywhere gives NaN (CRW: -1).
+    """
+    J, h, w = maps.shape
+    flat = maps.detach().to("cpu", torch.float32).reshape(J, h * w).t()  # (h*w, J) as CRW
+    vals, ids = torch.topk(flat, k=min(k, h * w), dim=0)
+    vals = vals / vals.sum(0)[None]
+    x = (ids % w * vals).sum(0)
+    y = (torch.div(ids, w, rounding_mode="floor") * vals).sum(0)
+    out = torch.stack([x, y], dim=1).numpy().astype(np.float64)
+    out[(flat.sum(0) == 0).numpy()] = np.nan
+    return out
 
 
 def soft_argmax(maps: torch.Tensor, k: int = READOUT_TOPK) -> np.ndarray:
@@ -147,8 +222,9 @@ def propagate_pose(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(t, keypoints)`` for every frame: (J, 2) predicted (x, y) in original pixels.
 
-    Frame 0 yields its GT keypoints (the given input). ``cell_readout``, when a list, receives
-    each frame's read-out in feature-cell units (frame 0: its GT in cells), for read-out studies.
+    Frame 0 yields, under ``protocol.keypoints == "crw"``, CRW's read-out of its GT maps, else its
+    GT keypoints (the given input). ``cell_readout``, when a list, receives each frame's read-out
+    in feature-cell units (frame 0: its GT in cells), for read-out studies.
     """
     if seq.keypoints is None:
         raise InputFileError(f"{seq.name}: the dataset gave no keypoints for this video (a keypoint run needs them)")
@@ -158,10 +234,21 @@ def propagate_pose(
             yield t, kps0.copy()
         timings.frames += len(seq)
         return
+    crw = protocol.keypoints == "crw"
     buf = ContextBuffer(protocol)
     stride = int(model.stride)
     geo: tuple[int, int, int, int] = (0, 0, 0, 0)
     fsize: tuple[int, int] = (0, 0)
+
+    def maps(cells: np.ndarray) -> torch.Tensor:
+        m = crw_label_maps(cells, *fsize, sigma=sigma) if crw else gaussian_maps(cells, *fsize, sigma=sigma)
+        return m.to(device=device, dtype=feats.dtype)
+
+    def to_pixels(cells: np.ndarray) -> np.ndarray:
+        if crw:
+            return crw_pixels_from_cells(cells, geo[0], geo[1], *fsize)
+        return pixels_from_cells(cells, *geo, stride)
+
     for t, feats in frame_features(seq, model, protocol, device, timings, batch_size=batch_size):
         t0 = time.perf_counter()
         if t == 0:
@@ -174,21 +261,17 @@ def propagate_pose(
                     f"the encoder breaks the vosbench contract"
                 )
             geo = (img_h, img_w, hp, wp)
-            cells0 = cells_from_pixels(kps0, *geo, stride)
-            lab = gaussian_maps(cells0, *fsize, sigma=sigma).to(device=device, dtype=feats.dtype)
+            cells0 = (crw_cells_from_pixels if crw else cells_from_pixels)(kps0, *geo, stride)
+            lab = maps(cells0)
             buf.start(feats, lab)
-            out = kps0.copy()
+            out = to_pixels(crw_soft_argmax(lab[1:])) if crw else kps0.copy()
             if cell_readout is not None:
                 cell_readout.append(cells0)
         else:
             soft = predict(feats, buf.frames(), protocol, workspace=buf.workspace)
-            cells = soft_argmax(soft[1:])
-            out = pixels_from_cells(cells, *geo, stride)
-            if protocol.feedback == "soft":
-                lab = soft
-            else:
-                lab = gaussian_maps(cells, *fsize, sigma=sigma).to(device=device, dtype=feats.dtype)
-            buf.push(feats, lab)
+            cells = crw_soft_argmax(soft[1:]) if crw else soft_argmax(soft[1:])
+            out = to_pixels(cells)
+            buf.push(feats, soft if protocol.feedback == "soft" else maps(cells))
             if cell_readout is not None:
                 cell_readout.append(cells)
         if device.type == "cuda":

@@ -49,7 +49,9 @@ class Row:
         dataset: Dataset name.
         model: Model label (name plus options) or, for published rows, the method.
         checkpoint: Checkpoint label, or backbone and training data for published rows.
-        protocol: ``"<name> v<version>"``, or ``"published"``.
+        protocol: ``"<name> v<version>"``, or ``"published"`` (``"published, preset <name>"`` when
+            the source used the official script a vosbench preset restates: comparable only with
+            runs of that preset).
         protocol_settings: Canonical settings key (runs) or the protocol note (published).
         metrics: Metric key -> value in percent.
         sequences: The sequence set of the run (see :func:`~vosbench.results.records.sequences_label`);
@@ -177,7 +179,7 @@ def published_rows(datasets: Iterable[str] | None = None) -> list[Row]:
                 dataset=e["dataset"],
                 model=e["method"],
                 checkpoint=checkpoint,
-                protocol="published",
+                protocol=f"published, preset {e['preset']}" if e.get("preset") else "published",
                 protocol_settings=e.get("protocol_note", ""),
                 metrics={k: float(v) for k, v in e["metrics"].items() if k in METRIC_BY_KEY},
                 info={
@@ -185,6 +187,7 @@ def published_rows(datasets: Iterable[str] | None = None) -> list[Row]:
                     "source": e.get("source", ""),
                     "protocol_note": e.get("protocol_note", ""),
                     "note": e.get("note", ""),
+                    "preset": e.get("preset", ""),
                 },
             )
         )
@@ -347,6 +350,8 @@ def protocol_footnotes(protocols: list[tuple[str, dict[str, Any]]]) -> list[str]
 
 def _published_footnote(r: Row) -> str:
     text = f"[{r.ref}] {r.model} ({r.checkpoint}), {r.dataset}: {r.info.get('source', '')}. Protocol: {r.info.get('protocol_note', '')}."
+    if r.info.get("preset"):
+        text += f" Compare only with runs of preset {r.info['preset']}."
     if r.info.get("note"):
         text += f" Note: {r.info['note']}."
     return text
@@ -375,7 +380,7 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
         best = {c.key: _best(table, c, decimals) for c in table.columns}
         for r in table.rows:
             if r.kind == "published":
-                cells = [f"{_md_escape(r.model)} *(published)*", _md_escape(r.checkpoint), f"published [{r.ref}]"]
+                cells = [f"{_md_escape(r.model)} *(published)*", _md_escape(r.checkpoint), f"{r.protocol} [{r.ref}]"]
             else:
                 cells = [_md_escape(r.model), _md_escape(r.checkpoint), f"{r.protocol} [{r.ref}]"]
             if mixed:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 #: default cap on frames per GIF video (evenly spaced), chosen from the measurement in the README
-GIF_MAX_FRAMES = 24
+GIF_MAX_FRAMES = 18
 
 
 def mp4_available() -> bool:

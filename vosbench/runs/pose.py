@@ -31,7 +31,9 @@ log = logging.getLogger("vosbench.runs")
 
 
 def keypoints_csv_text(frames: list[str], kps: np.ndarray) -> str:
-    """``frame,joint,x,y`` rows (joint = 0-based index in SPEC order; ``nan`` = no prediction)."""
+    """``frame,joint,x,y`` rows: frame = the image's file stem (JHMDB: ``00001`` = first frame),
+    joint = 0-based index in SPEC order, x/y = 0-based original-frame pixels (``nan`` = no
+    prediction)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(("frame", "joint", "x", "y"))
@@ -67,6 +69,8 @@ def run_pose(
     )
     todo = [s for s in seqs if s.name in place.mine and not folder.is_committed(s.name)]
     announce(folder, place, [s.name for s in todo], sum(len(s) for s in todo))
+    # CRW's eval_pck.py scores a joint only where its prediction exists (crw-jhmdb)
+    visibility = "prediction" if protocol.keypoints == "crw" else "gt"
     total = sum(len(s) for s in todo)
     done = 0
     try:
@@ -82,7 +86,7 @@ def run_pose(
                     progress(seq.name, done, total)
             t0 = time.perf_counter()
             assert seq.keypoints is not None  # propagate_pose refuses a video without keypoints
-            hits, counts = PCKAccumulator(JOINTS).add(seq.name, pred, seq.keypoints)
+            hits, counts = PCKAccumulator(JOINTS, visibility=visibility).add(seq.name, pred, seq.keypoints)
             folder.t_eval += time.perf_counter() - t0
             if cfg.save_predictions:
                 atomic_write_text(stage / "keypoints.csv", keypoints_csv_text(seq.frames, pred))

@@ -14,8 +14,8 @@ import time
 import numpy as np
 import torch
 
+from vosbench.core.labels import PALETTES, VOID, write_label_png
 from vosbench.core.safepath import safe_join
-from vosbench.core.labels import write_label_png
 from vosbench.core.video import VideoSequence
 from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
@@ -119,11 +119,16 @@ def run_vos(
                 model.spec.copy_first_frame,
                 dtype=dtype,
             ):
-                for folder, stage, scorer, ids in zip(active, stages, scorers, outs):
+                for folder, stage, scorer, ids, protocol in zip(active, stages, scorers, outs, protos):
                     t0 = time.perf_counter()
                     if t in outputs and cfg.save_predictions:
-                        folder.submit_write(write_label_png, safe_join(stage, "predictions", f"{seq.frames[t]}.png"), ids)
+                        path = safe_join(stage, "predictions", f"{seq.frames[t]}.png")
+                        folder.submit_write(write_label_png, path, ids, PALETTES[protocol.palette])
                     if scorer is not None and t in seq.gt:
+                        if protocol.void_label:
+                            # a pixel predicted void is written as 255, as DINO's script writes it,
+                            # and scored as background (void is no object)
+                            ids = np.where(ids == VOID, 0, ids).astype(ids.dtype)
                         folder.submit_score(_score_frame, scorer, seq, t, ids)
                     folder.drain(16)
                     folder.elapsed += time.perf_counter() - t0

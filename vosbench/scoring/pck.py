@@ -1,10 +1,9 @@
 """PCK (percentage of correct keypoints) for JHMDB keypoint propagation (SPEC §3).
 
-Rules:
+Rules (``visibility="gt"``, used by the ``crw-jhmdb-centred`` preset):
 
 * A (frame, joint) pair is scored when its GT joint is visible (finite coordinates). A missing
-  prediction (NaN: the joint's label map was empty) counts as a miss. CRW's script instead drops
-  joints whose *prediction* is missing; with propagated label maps that almost never happens.
+  prediction (NaN: the joint's label map was empty) counts as a miss.
 * Normaliser per frame: ``0.6 * sqrt((max_x - min_x)² + (max_y - min_y)²)`` over the frame's
   visible GT joints (0.6 x the diagonal of their bounding box). A frame with a single visible
   joint has normaliser 0, so only an exact hit counts there.
@@ -13,6 +12,12 @@ Rules:
 * Frame 0 (the given frame) is excluded; all other frames of all videos are pooled.
 * Reported PCK@α = mean over the 15 joints of the per-joint PCK (joints with no scored pair are
   left out of the mean); ``PCK_pooled@α`` = correct pairs / scored pairs over all joints.
+
+``visibility="prediction"`` is CRW's ``eval_pck.py`` (preset ``crw-jhmdb``): a joint is "visible"
+where its *prediction* exists (CRW: x >= 0; here not NaN), and only visible joints are scored and
+enter the normaliser (whose box starts from CRW's ``min = 1e6``, ``max = -1``); a pair is correct
+when ``distance / normaliser <= α`` exactly (a zero normaliser scores nothing). A GT joint that is
+NaN (vosbench's data only; JHMDB has none) is not scored either.
 """
 
 from __future__ import annotations
@@ -58,8 +63,29 @@ def normalisers(gt: np.ndarray) -> np.ndarray:
     return out
 
 
+VISIBILITY = ("gt", "prediction")
+
+
+def crw_normalisers(gt: np.ndarray, visible: np.ndarray) -> np.ndarray:
+    """CRW's per-frame normaliser over the joints marked ``visible`` (T, J): 0.6 x the norm of
+    (max - min) with the box started at min = 1e6, max = -1, as ``eval_pck.py``."""
+    g = np.asarray(gt, dtype=np.float64)
+    out = np.empty(g.shape[0])
+    for t in range(g.shape[0]):
+        pts = g[t][visible[t]]
+        lo = np.minimum(pts.min(axis=0, initial=1e6), 1e6)
+        hi = np.maximum(pts.max(axis=0, initial=-1.0), -1.0)
+        dx, dy = float(hi[0] - lo[0]), float(hi[1] - lo[1])
+        out[t] = NORMALISER_FACTOR * math.sqrt(dx * dx + dy * dy)
+    return out
+
+
 def correct_pairs(
-    pred: np.ndarray, gt: np.ndarray, thresholds: tuple[float, ...] = CURVE, skip_first: bool = True
+    pred: np.ndarray,
+    gt: np.ndarray,
+    thresholds: tuple[float, ...] = CURVE,
+    skip_first: bool = True,
+    visibility: str = "gt",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Correctness of every scored (frame, joint) pair of one video.
 
@@ -68,6 +94,8 @@ def correct_pairs(
         gt: (T, J, 2) GT coordinates (NaN = invisible), same pixel frame as ``pred``.
         thresholds: α values.
         skip_first: Leave frame 0 out.
+        visibility: ``gt`` (score every visible GT joint) or ``prediction`` (CRW's rule: score
+            only joints with a prediction; see the module docstring).
 
     Returns:
         ``hits`` (A, J) counts of correct pairs per threshold and joint, and ``counts`` (J,) of
@@ -77,8 +105,12 @@ def correct_pairs(
     g = np.asarray(gt, dtype=np.float64)
     if p.shape != g.shape or p.ndim != 3 or p.shape[2] != 2:
         raise InputFileError(f"PCK: predictions {p.shape} and GT {g.shape} must both be (T, J, 2)")
+    if visibility not in VISIBILITY:
+        raise ValueError(f"visibility={visibility!r}: expected one of {', '.join(VISIBILITY)}")
     if skip_first:
         p, g = p[1:], g[1:]
+    if visibility == "prediction":
+        return _crw_correct_pairs(p, g, thresholds)
     norm = normalisers(g)  # (T,)
     scored = np.isfinite(g).all(axis=2)  # (T, J)
     dist = np.linalg.norm(p - g, axis=2)  # NaN where the prediction is missing
@@ -89,6 +121,21 @@ def correct_pairs(
             thr = alpha * norm[:, None]
             ok = scored & (dist <= thr * (1.0 + _REL_TOL))  # NaN distances compare False: misses
             hits[a] = ok.sum(axis=0)
+    return hits, counts
+
+
+def _crw_correct_pairs(p: np.ndarray, g: np.ndarray, thresholds: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    scored = np.isfinite(p).all(axis=2) & np.isfinite(g).all(axis=2)  # (T, J)
+    box = crw_normalisers(g, scored)
+    d = p - g
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dist = np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1])
+        dnorm = dist / box[:, None]  # a zero box gives inf or NaN: never correct
+    counts = scored.sum(axis=0).astype(np.int64)
+    hits = np.zeros((len(thresholds), g.shape[1]), dtype=np.int64)
+    for a, alpha in enumerate(thresholds):
+        with np.errstate(invalid="ignore"):
+            hits[a] = (scored & (dnorm <= alpha)).sum(axis=0)
     return hits, counts
 
 
@@ -158,10 +205,19 @@ def _nanmean_rows(a: np.ndarray) -> np.ndarray:
 class PCKAccumulator:
     """Adds videos one at a time; :meth:`result` gives the pooled :class:`PCKResult`."""
 
-    def __init__(self, joints: tuple[str, ...], thresholds: tuple[float, ...] = CURVE, skip_first: bool = True):
+    def __init__(
+        self,
+        joints: tuple[str, ...],
+        thresholds: tuple[float, ...] = CURVE,
+        skip_first: bool = True,
+        visibility: str = "gt",
+    ):
+        if visibility not in VISIBILITY:
+            raise ValueError(f"visibility={visibility!r}: expected one of {', '.join(VISIBILITY)}")
         self.joints = tuple(joints)
         self.thresholds = tuple(thresholds)
         self.skip_first = skip_first
+        self.visibility = visibility
         self.hits = np.zeros((len(self.thresholds), len(self.joints)), dtype=np.int64)
         self.counts = np.zeros(len(self.joints), dtype=np.int64)
         self.per_video: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -169,7 +225,7 @@ class PCKAccumulator:
     def add(self, video: str, pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if np.asarray(gt).shape[1] != len(self.joints):
             raise InputFileError(f"{video}: {np.asarray(gt).shape[1]} joints, expected {len(self.joints)}")
-        hits, counts = correct_pairs(pred, gt, self.thresholds, self.skip_first)
+        hits, counts = correct_pairs(pred, gt, self.thresholds, self.skip_first, self.visibility)
         self.hits += hits
         self.counts += counts
         self.per_video[video] = (hits, counts)
