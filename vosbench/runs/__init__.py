@@ -16,6 +16,7 @@ from vosbench.core.registry import datasets, models
 from vosbench.datasets.factory import load_dataset
 from vosbench.models.factory import create_model
 from vosbench.propagation.engine import precision_dtype
+from vosbench.propagation.precision import float32_mode
 from vosbench.propagation.sweep import grid
 from vosbench.runs.config import RunConfig, resolve_device, resolve_protocol
 from vosbench.runs.lifecycle import Progress, RunResult
@@ -56,6 +57,7 @@ def run_sweep(cfg: RunConfig, progress: Progress | None = None) -> list[RunResul
         raise ConfigError(f"--sweep and --precision are not supported for {ds.task} datasets ({cfg.dataset}) yet")
     seqs = [ds.sequence(n) for n in ds.select(list(cfg.sequences))]  # validates every layout before any work
     model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
-    if ds.task == "pose":
-        return [run_pose(cfg, ds, seqs, model, protocols[0], device, started, progress)]
-    return run_vos(cfg, ds, seqs, model, protocols, points, device, started, progress)
+    with float32_mode(cfg.precision):  # fp32 is true fp32 on GPUs (TF32 off) unless tf32 is asked for
+        if ds.task == "pose":
+            return [run_pose(cfg, ds, seqs, model, protocols[0], device, started, progress)]
+        return run_vos(cfg, ds, seqs, model, protocols, points, device, started, progress)

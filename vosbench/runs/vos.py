@@ -19,7 +19,9 @@ from vosbench.core.labels import write_label_png
 from vosbench.core.video import VideoSequence
 from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
+from vosbench.propagation.batched import propagation_path
 from vosbench.propagation.engine import precision_dtype, propagate_many
+from vosbench.propagation.precision import tf32_state
 from vosbench.propagation.protocol import Protocol
 from vosbench.results.stats_io import ci_for_scores
 from vosbench.runs.config import RunConfig
@@ -58,12 +60,15 @@ def run_vos(
     """Run every protocol of ``protocols`` (one per grid point of ``points``) over the sequences
     ``seqs`` of ``ds``."""
     dtype = precision_dtype(cfg.precision, device)
+    path = propagation_path(device)  # batched on CUDA, windowed on CPU (VOSBENCH_PROPAGATION forces one)
     names = [s.name for s in seqs]
     sweep_id = new_run_id() if cfg.sweep else None
     folders: list[RunFolder] = []
     for i, (point, protocol) in enumerate(zip(points, protocols)):
         record = new_record(cfg, model, ds, names, protocol.to_dict(), device, task="vos")
         record["precision"] = cfg.precision
+        record["environment"]["propagation"] = path
+        record["environment"]["tf32"] = tf32_state()  # as set for the run by runs.run_sweep
         if cfg.sweep:
             record["sweep"] = {
                 "id": sweep_id,
@@ -92,6 +97,7 @@ def run_vos(
                 cfg.batch_size,
                 model.spec.copy_first_frame,
                 dtype=dtype,
+                path=path,
             ):
                 for folder, scorer, ids in zip(folders, scorers, outs):
                     t0 = time.perf_counter()
