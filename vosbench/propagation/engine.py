@@ -373,6 +373,7 @@ def propagate_many(
     lut = torch.tensor(label_ids, dtype=torch.uint8, device=device)
     tables = _id_tables(label_ids, device)
     bufs = [ContextBuffer(p) for p in protocols]
+    new_ws: type[Workspace]
     if batched.propagation_path(device, path) == "batched":
         find, predict_fn, new_ws = batched.candidates, batched.predict, batched.BatchedWorkspace
         for buf in bufs:

@@ -30,7 +30,7 @@ def _switches() -> list[tuple[str, Any, str, Any, Any]]:
     if hasattr(mm, "fp32_precision") and hasattr(getattr(cudnn, "conv", None), "fp32_precision"):
         return [
             ("cuda.matmul.fp32_precision", mm, "fp32_precision", "ieee", "tf32"),
-            ("cudnn.conv.fp32_precision", cudnn.conv, "fp32_precision", "ieee", "tf32"),
+            ("cudnn.conv.fp32_precision", getattr(cudnn, "conv"), "fp32_precision", "ieee", "tf32"),
         ]
     return [
         ("cuda.matmul.allow_tf32", mm, "allow_tf32", False, True),
