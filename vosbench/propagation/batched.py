@@ -46,7 +46,6 @@ from vosbench.propagation.knn import (
     Candidates,
     ContextFrame,
     Workspace,
-    _SoftmaxSums,
     _small,
     mix,
     window_reach,
@@ -303,11 +302,11 @@ def candidates(
         nb, n = qb.shape[0], block * block
         val = torch.empty(nb, n, kk, device=dev)  # in block order
         pos = torch.empty(nb, n, kk, device=dev, dtype=torch.long)
-        # gathered windows (+ their float32 copy for half precision) and two score buffers
+        # gathered windows (+ their float32 copy for half precision), scores, top-k's work space
         per_block = win * nf * (C * (1 + (query.element_size() < 4)) + 2 * n)
         for b0, b1 in _slices(plan, per_block, budget):
             s = torch.bmm(qb[b0:b1], _windows(ws, plan, nf, b0, b1).transpose(1, 2))  # (blocks, n, win*nf)
-            s = s.view(b1 - b0, n, win, nf) + plan.bias[b0:b1, :, :, None]
+            s = s.view(b1 - b0, n, win, nf).add_(plan.bias[b0:b1, :, :, None])
             torch.topk(s.view(b1 - b0, n, win * nf), kk, dim=2, out=(val[b0:b1], pos[b0:b1]))
         cell = torch.gather(plan.cell[:, None, :].expand(-1, n, -1), 2, pos // nf)
         slot = pos % nf
@@ -335,28 +334,35 @@ def predict(
     if k is not None and k < hw * sum(f.count for f in context):
         cands = candidates(query, context, protocol, k, block, workspace, budget_mb)
         return mix(cands, [f.labels for f in context], k, protocol.temperature)
-    # softmax over every candidate (no top-k, e.g. CorrFlow): running log-sum-exp over the parts
+    # softmax over every candidate (no top-k, e.g. CorrFlow): each part's (max, weighted label
+    # sum, weight sum) per target, merged as log-sum-exp (no indexed writes: whole-tensor ops)
     dev = query.device
     K = context[0].labels.shape[0]
     budget = _budget_elems(budget_mb)
     inv_t = 1.0 / protocol.temperature
     dense, local = _split(context, protocol)
-    sums = _SoftmaxSums(hw, K, inv_t, dev, torch.float32)
     q = query.permute(1, 2, 0).float()
     ws = workspace if isinstance(workspace, BatchedWorkspace) else BatchedWorkspace()
+    parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
     if dense:
         keys = ws.dense([context[i] for i in dense])
         m = keys.shape[1]
         counts = torch.cat([torch.full((hw,), float(context[i].count), device=dev) for i in dense])
         labels = torch.cat([context[i].labels.reshape(K, hw).t() for i in dense], dim=0).float()
+        mx_d = torch.empty(hw, device=dev)
+        num_d = torch.empty(hw, K, device=dev)
+        den_d = torch.empty(hw, device=dev)
         qf = q.reshape(hw, C)
         step = max(1, min(hw, budget // m))
         for r0 in range(0, hw, step):
             r1 = min(hw, r0 + step)
             s = qf[r0:r1] @ keys
             mx = s.amax(dim=1, keepdim=True)
-            e = torch.exp((s - mx) * inv_t) * counts
-            sums.add(torch.arange(r0, r1, device=dev), mx[:, 0], e @ labels, e.sum(dim=1))
+            e = s.sub_(mx).mul_(inv_t).exp_().mul_(counts)
+            mx_d[r0:r1] = mx[:, 0]
+            torch.matmul(e, labels, out=num_d[r0:r1])
+            torch.sum(e, dim=1, out=den_d[r0:r1])
+        parts.append((mx_d, num_d, den_d))
     if local:
         plan = _plan(h, w, float(protocol.radius), protocol.window, block, dev)  # type: ignore[arg-type]
         ws.load_padded([context[i] for i in local], plan, protocol.context, labels=True)
@@ -370,22 +376,25 @@ def predict(
         mxs = torch.empty(nb, n, device=dev)  # in block order
         nums = torch.empty(nb, n, K, device=dev)
         dens = torch.empty(nb, n, device=dev)
-        per_block = win * nf * (C * (1 + (query.element_size() < 4)) + 3 * n + K)
+        per_block = win * nf * (C * (1 + (query.element_size() < 4)) + n + K)
         for b0, b1 in _slices(plan, per_block, budget):
             s = torch.bmm(qb[b0:b1], _windows(ws, plan, nf, b0, b1).transpose(1, 2))
-            s = s.view(b1 - b0, n, win, nf) + plan.bias[b0:b1, :, :, None]
+            s = s.view(b1 - b0, n, win, nf).add_(plan.bias[b0:b1, :, :, None])
             # finite for targets in the frame (a target's own cell is in its window); blocks'
             # targets beyond the frame may get NaN here, and are dropped below
             mx = s.amax(dim=(2, 3), keepdim=True)
-            e = (torch.exp((s - mx) * inv_t) * fcnt).view(b1 - b0, n, win * nf)
+            e = s.sub_(mx).mul_(inv_t).exp_().mul_(fcnt).view(b1 - b0, n, win * nf)
             lab = ws.plabels[:, :nf][plan.idx[b0:b1]].reshape(b1 - b0, win * nf, K)
             torch.bmm(e, lab, out=nums[b0:b1])
             torch.sum(e, dim=2, out=dens[b0:b1])
             mxs[b0:b1] = mx.view(b1 - b0, n)
-        sums.add(
-            torch.arange(hw, device=dev),
-            _to_frame_order(mxs, plan),
-            _to_frame_order(nums, plan),
-            _to_frame_order(dens, plan),
-        )
-    return sums.result().t().reshape(K, h, w)
+        parts.append((_to_frame_order(mxs, plan), _to_frame_order(nums, plan), _to_frame_order(dens, plan)))
+    mx, num, den = parts[0]
+    if len(parts) == 2:
+        (m1, n1, d1), (m2, n2, d2) = parts
+        mx = torch.maximum(m1, m2)
+        safe = torch.where(torch.isfinite(mx), mx, torch.zeros_like(mx))
+        a, b = torch.exp((m1 - safe) * inv_t), torch.exp((m2 - safe) * inv_t)
+        num = n1 * a[:, None] + n2 * b[:, None]
+        den = d1 * a + d2 * b
+    return (num / den[:, None]).t().reshape(K, h, w)
