@@ -74,7 +74,7 @@ def naive_step(
     kall = torch.stack(keys).reshape(n, C, hw).permute(1, 0, 2).reshape(C, n * hw)
     lall = torch.stack(labels).reshape(n, K, hw).permute(0, 2, 1).reshape(n * hw, K)
     q = query.reshape(C, hw).t()
-    out = torch.empty(hw, K)
+    out = torch.empty(hw, K, device=query.device)
     for r0 in range(0, hw, rows):
         r1 = min(hw, r0 + rows)
         a = q[r0:r1] @ kall  # (rows, 21 * hw): the full affinity

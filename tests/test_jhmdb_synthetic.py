@@ -32,7 +32,9 @@ def jhmdb_data(tmp_path_factory):
 
 
 def _run(data, runs, model):
-    res = invoke("run", "--model", model, "--dataset", "synthetic-jhmdb", "--data-root", str(data), "--out", str(runs))
+    res = invoke(
+        "run", "--model", model, "--dataset", "synthetic-jhmdb", "--data-root", str(data), "--out", str(runs), "--device", "cpu"
+    )
     (run_dir,) = list((runs / "synthetic-jhmdb" / model).iterdir())
     return run_dir, res.output
 

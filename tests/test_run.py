@@ -23,7 +23,7 @@ def lab_run(davis16_mini, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
     res = invoke(
         "run", "--model", "lab", "--dataset", "davis16-val", "--data-root", str(davis16_mini),
-        "--sequences", "car-shadow", "--out", str(out),
+        "--sequences", "car-shadow", "--out", str(out), "--device", "cpu",
     )
     assert res.exit_code == 0, res.output
     (run_dir,) = list((out / "davis16-val" / "lab").iterdir())
@@ -77,7 +77,10 @@ def test_run_scores_equal_standalone_eval(lab_run, davis16_mini, tmp_path):
 
 def test_identity_run_reproduces_official_reference(davis16_mini, tmp_path):
     """identity = frame-0 mask copied: the official evaluation's numbers (shared reference CSV)."""
-    res = invoke("run", "--model", "identity", "--dataset", "davis16-val", "--data-root", str(davis16_mini), "--out", str(tmp_path))
+    res = invoke(
+        "run", "--model", "identity", "--dataset", "davis16-val", "--data-root", str(davis16_mini), "--out", str(tmp_path),
+        "--device", "cpu",
+    )
     assert res.exit_code == 0, res.output
     (run_dir,) = list((tmp_path / "davis16-val/identity").iterdir())
     ours = {r["sequence"]: r for r in csv.DictReader((run_dir / "per_object.csv").open())}

@@ -28,7 +28,7 @@ SIZE, FRAMES, VIDEOS, SEED = (256, 144), 12, 2, 0
 
 
 def _key(x: torch.Tensor) -> str:
-    return hashlib.sha1(x.contiguous().numpy().tobytes()).hexdigest()
+    return hashlib.sha1(x.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
 
 
 class TrueCorrespondenceEncoder(Encoder):
@@ -38,7 +38,7 @@ class TrueCorrespondenceEncoder(Encoder):
     table: dict[str, torch.Tensor] = {}
 
     def forward_features(self, x):
-        return torch.stack([self.table[_key(xi)] for xi in x])
+        return torch.stack([self.table[_key(xi)] for xi in x]).to(x.device)
 
 
 def true_features(coords: np.ndarray, stride: int = 8) -> torch.Tensor:
@@ -84,7 +84,8 @@ def perfect_model(synth_root):
 
 def jf(model: str, root, out) -> float:
     res = CliRunner().invoke(
-        cli, ["run", "--model", model, "--dataset", "synthetic-davis", "--data-root", str(root), "--out", str(out)],
+        cli,
+        ["run", "--model", model, "--dataset", "synthetic-davis", "--data-root", str(root), "--out", str(out), "--device", "cpu"],
         catch_exceptions=False,
     )
     assert res.exit_code == 0, res.output

@@ -30,7 +30,9 @@ def ytvos_run(tmp_path_factory):
     # one video (the one with an object that first appears mid-video), 5 annotated frames,
     # 21 raw frames in the all-frames release
     invoke("data", "synth", "ytvos", "--out", str(data), "--videos", "1", "--frames", "5", "--size", "128x80")
-    res = invoke("run", "--model", "lab", "--dataset", "synthetic-ytvos", "--data-root", str(data), "--out", str(runs))
+    res = invoke(
+        "run", "--model", "lab", "--dataset", "synthetic-ytvos", "--data-root", str(data), "--out", str(runs), "--device", "cpu"
+    )
     (run_dir,) = list((runs / "synthetic-ytvos" / "lab").iterdir())
     meta = json.loads((data / "valid" / "meta.json").read_text())["videos"]
     return data, run_dir, meta, res.output

@@ -72,10 +72,12 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--save-predictions/--no-save-predictions", default=True, show_default=True, help="Write predicted PNGs.")
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "bf16", "fp16"]),
+    type=click.Choice(["fp32", "tf32", "bf16", "fp16"]),
     default="fp32",
     show_default=True,
-    help="Precision features are stored and matched in (fp16: GPU only; half precision may change a few top-k choices).",
+    help="fp32: true fp32 (TF32 off on GPUs); tf32: GPU matrix products and convolutions in TensorFloat-32; "
+    "bf16/fp16: features stored in half precision, matched in fp32 (fp16 and tf32: GPU only). Recorded; "
+    "runs in other than fp32 are kept apart on the leaderboard.",
 )
 @click.option(
     "--sweep",

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from vosbench.core.video import VideoSequence
 from vosbench.core.errors import ConfigError, InputFileError
+from vosbench.propagation import batched
 from vosbench.propagation.knn import ContextBuffer, Workspace, candidates, mix, predict
 from vosbench.propagation.protocol import Protocol
 from vosbench.propagation.resize import resize_bilinear_uint8
@@ -47,20 +48,26 @@ class Timings:
     frames: int = 0
 
 
-PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+PRECISIONS = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """The dtype features are stored and matched in for ``--precision`` on ``device``.
+    """The dtype features are stored in for ``--precision`` on ``device``.
 
-    Half precision changes the similarities slightly (and so, rarely, the top-k); its effect on
-    J&F is measured in benchmarks/propagation.py. fp16 is refused on CPUs, whose fp16 matrix
-    products are slow or emulated; bf16 runs on CPUs (fast where the CPU has bf16 units).
+    Half precision features are rounded to bf16/fp16 for storage and matched in float32 (see
+    :mod:`vosbench.propagation.knn`); the rounding changes the similarities slightly (and so,
+    rarely, the top-k); its effect on J&F is measured in benchmarks/propagation.py and
+    benchmarks/gpu.py. ``tf32`` stores fp32 features and lets the GPU's matrix products and
+    convolutions use TensorFloat-32 (see :mod:`vosbench.propagation.precision`); ``fp32`` keeps
+    them in true fp32. fp16 and tf32 are refused on CPUs (fp16: slow or emulated there; tf32: a
+    mode of NVIDIA GPUs); bf16 runs on CPUs.
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
     if precision == "fp16" and device.type == "cpu":
         raise ConfigError("--precision fp16 needs a GPU; on CPU use fp32 (default) or bf16")
+    if precision == "tf32" and device.type != "cuda":
+        raise ConfigError("--precision tf32 is a mode of NVIDIA GPUs (TensorFloat-32 products); on CPU use fp32 (default) or bf16")
     return PRECISIONS[precision]
 
 
@@ -397,6 +404,7 @@ def propagate_many(
     batch_size: int = 4,
     copy_first_frame: bool = False,
     dtype: torch.dtype | None = None,
+    path: str | None = None,
 ) -> Iterator[tuple[int, list[np.ndarray]]]:
     """:func:`propagate_vos` for several protocols at once (a sweep), in lockstep.
 
@@ -408,6 +416,9 @@ def propagate_many(
 
     Time is attributed to ``timings``: encoding to the first protocol, a shared search to the
     first protocol of its group, each protocol's own mixing and decoding to itself.
+
+    ``path`` picks the matching code (:func:`vosbench.propagation.batched.propagation_path`:
+    ``batched`` on CUDA, ``windowed`` on CPU by default); both give the same predictions.
     """
     feature_keys = {(p.resize, p.size, p.l2_normalize) for p in protocols}
     if len(feature_keys) > 1:
@@ -436,6 +447,13 @@ def propagate_many(
     luts = [torch.tensor(ids, dtype=torch.uint8, device=device) for ids in ids_per]
     tabs = [_id_tables(ids, device) for ids in ids_per]
     bufs = [ContextBuffer(p) for p in protocols]
+    new_ws: type[Workspace]
+    if batched.propagation_path(device, path) == "batched":
+        find, predict_fn, new_ws = batched.candidates, batched.predict, batched.BatchedWorkspace
+        for buf in bufs:
+            buf.workspace = new_ws()
+    else:
+        find, predict_fn, new_ws = candidates, predict, Workspace
     groups: dict[tuple[object, ...], list[int]] = {}
     for i, p in enumerate(protocols):
         key = _sharing_key(p)
@@ -443,7 +461,7 @@ def propagate_many(
             groups.setdefault(key, []).append(i)
     shared = [g for g in groups.values() if len(g) > 1]
     in_shared = {i for g in shared for i in g}
-    group_ws = [Workspace() for _ in shared]
+    group_ws = [new_ws() for _ in shared]
     h = w = hp = wp = 0
     stride = int(model.stride)
     p0 = protocols[0]
@@ -478,7 +496,7 @@ def propagate_many(
                 t0 = time.perf_counter()
                 lead = protocols[g[0]]
                 kmax = max(int(protocols[i].topk) for i in g)  # type: ignore[arg-type]
-                cands = candidates(feats, bufs[g[0]].frames(), lead, kmax, workspace=ws)
+                cands = find(feats, bufs[g[0]].frames(), lead, kmax, workspace=ws)
                 _sync(device)
                 timings[g[0]].propagation_s += time.perf_counter() - t0
                 for i in g:
@@ -489,7 +507,7 @@ def propagate_many(
                     timings[i].propagation_s += time.perf_counter() - t0
             for i, (p, buf) in enumerate(zip(protocols, bufs)):
                 t0 = time.perf_counter()
-                soft = softs[i] if i in in_shared else predict(feats, buf.frames(), p, workspace=buf.workspace)
+                soft = softs[i] if i in in_shared else predict_fn(feats, buf.frames(), p, workspace=buf.workspace)
                 chan = decode_labels(soft, hp, wp, h, w, p)
                 out_t = luts[i][chan]
                 if t in annos:  # new objects join: their first mask overrides the prediction

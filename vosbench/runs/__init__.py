@@ -18,6 +18,7 @@ from vosbench.core.registry import datasets, models
 from vosbench.datasets.factory import load_dataset
 from vosbench.models.factory import create_model
 from vosbench.propagation.engine import precision_dtype
+from vosbench.propagation.precision import float32_mode
 from vosbench.propagation.sweep import grid
 from vosbench.runs.config import RunConfig, config_from_dict, config_to_dict, resolve_device, resolve_protocol
 from vosbench.runs.distributed import ProcessGroup
@@ -86,10 +87,11 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None) -> list[RunResult]:
     group = ProcessGroup(device) if shard.launcher == "torchrun" and shard.sharded else None
     try:
         model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
-        if ds.task == "pose":
-            results = [run_pose(cfg, ds, seqs, model, protocols[0], device, started, progress, place)]
-        else:
-            results = run_vos(cfg, ds, seqs, model, protocols, points, device, started, progress, place)
+        with float32_mode(cfg.precision):  # fp32 is true fp32 on GPUs (TF32 off) unless tf32 is asked for
+            if ds.task == "pose":
+                results = [run_pose(cfg, ds, seqs, model, protocols[0], device, started, progress, place)]
+            else:
+                results = run_vos(cfg, ds, seqs, model, protocols, points, device, started, progress, place)
         if group is not None:
             try:
                 group.barrier()  # every rank's sequences are committed

@@ -31,7 +31,7 @@ class RunConfig:
     out: str = "results/runs"
     save_predictions: bool = True
     batch_size: int = 4
-    #: features stored and matched in fp32 (default), bf16 or fp16 (GPU only)
+    #: fp32 (default; true fp32, TF32 off), tf32 (GPU), bf16 or fp16 (GPU): see propagation/precision.py
     precision: str = "fp32"
     #: protocol grid ((setting, (value, ...)), ...), see vosbench.propagation.sweep
     sweep: tuple[tuple[str, tuple[str, ...]], ...] = ()

@@ -19,7 +19,9 @@ from vosbench.core.safepath import safe_join
 from vosbench.core.video import VideoSequence
 from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
+from vosbench.propagation.batched import propagation_path
 from vosbench.propagation.engine import precision_dtype, propagate_many
+from vosbench.propagation.precision import tf32_state
 from vosbench.propagation.protocol import Protocol
 from vosbench.runs.config import RunConfig
 from vosbench.runs.lifecycle import (
@@ -64,6 +66,7 @@ def run_vos(
     part (``placement``; default: all) of the sequences ``seqs`` of ``ds``."""
     place = placement or Placement.whole(seqs)
     dtype = precision_dtype(cfg.precision, device)
+    path = propagation_path(device)  # batched on CUDA, windowed on CPU (VOSBENCH_PROPAGATION forces one)
     names = [s.name for s in seqs]
     # a server submission when there is no local GT, or always when the dataset asks for it
     # (YouTube-VOS valid with a local GT copy, e.g. the synthetic set)
@@ -79,6 +82,8 @@ def run_vos(
         run_id = f"{sweep_id}-p{i}" if sweep_id else place.run_id
         record = new_record(cfg, model, ds, names, protocol.to_dict(), device, task="vos", run_id=run_id)
         record["precision"] = cfg.precision
+        record["environment"]["propagation"] = path
+        record["environment"]["tf32"] = tf32_state()  # as set for the run by runs.run_sweep
         if cfg.sweep:
             record["sweep"] = {
                 "id": sweep_id,
@@ -118,6 +123,7 @@ def run_vos(
                 cfg.batch_size,
                 model.spec.copy_first_frame,
                 dtype=dtype,
+                path=path,
             ):
                 for folder, stage, scorer, ids, protocol in zip(active, stages, scorers, outs, protos):
                     t0 = time.perf_counter()

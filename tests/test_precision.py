@@ -1,0 +1,67 @@
+"""--precision means what it says: fp32 is true fp32 (TF32 off for the run, restored after), tf32
+is asked for and recorded, half precision only rounds the stored features."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from vosbench.cli.main import cli
+from vosbench.core.errors import ConfigError
+from vosbench.propagation.engine import precision_dtype
+from vosbench.propagation.precision import float32_mode, tf32_state
+
+
+def test_float32_mode_sets_tf32_off_or_on_and_restores():
+    before = tf32_state()
+    with float32_mode("fp32"):
+        assert set(tf32_state().values()) <= {"ieee", False}
+    assert tf32_state() == before
+    with float32_mode("bf16"):  # half precision matches in float32: TF32 off as well
+        assert set(tf32_state().values()) <= {"ieee", False}
+    with float32_mode("tf32"):
+        assert set(tf32_state().values()) <= {"tf32", True}
+    assert tf32_state() == before
+    with pytest.raises(RuntimeError):
+        with float32_mode("tf32"):
+            raise RuntimeError("boom")
+    assert tf32_state() == before  # restored on errors too
+
+
+def test_tf32_is_refused_on_cpu_and_named():
+    assert precision_dtype("tf32", torch.device("cuda")) == torch.float32
+    with pytest.raises(ConfigError, match="tf32 is a mode of NVIDIA GPUs"):
+        precision_dtype("tf32", torch.device("cpu"))
+    res = CliRunner().invoke(cli, ["run", "--help"])
+    assert "tf32" in res.output
+
+
+def test_cpu_run_records_fp32_switches_and_tf32_runs_are_kept_apart(tiny_davis17, tmp_path):
+    from vosbench.results.records import find_records, identity
+
+    out = tmp_path / "runs"
+    res = CliRunner().invoke(
+        cli,
+        ["run", "--model", "lab", "--dataset", "davis17-val", "--data-root", str(tiny_davis17), "--out", str(out),
+         "--device", "cpu", "--no-save-predictions"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (run_dir,) = list((out / "davis17-val" / "lab").iterdir())
+    rec = json.loads((run_dir / "summary.json").read_text())
+    assert rec["precision"] == "fp32" and set(rec["environment"]["tf32"].values()) <= {"ieee", False}
+    assert rec["environment"]["propagation"] == "windowed"
+    # the same run as if made with --precision tf32 on a GPU: a row of its own
+    twin = run_dir.parent / (run_dir.name[:-1] + ("0" if run_dir.name[-1] != "0" else "1"))
+    shutil.copytree(run_dir, twin)
+    rec["precision"] = "tf32"
+    rec["run_id"] = twin.name
+    (twin / "summary.json").write_text(json.dumps(rec))
+    recs = find_records(out)
+    assert len(recs) == 2 and len({identity(r) for r in recs}) == 2
+    board = CliRunner().invoke(cli, ["leaderboard", "--runs", str(out)]).output
+    assert "precision=tf32" in board
