@@ -19,7 +19,7 @@ One short script (sized for under 8 minutes on one GPU) that prints, in one run:
 GPU would use it, so both code paths are compared): tests/test_gpu_benchmark.py runs it so that
 the script cannot rot. Example::
 
-    python benchmarks/gpu.py                 # on a GPU machine, about 5 minutes
+    python benchmarks/gpu.py                 # on a GPU machine (sized for under 8 minutes; not yet timed)
     python benchmarks/gpu.py --smoke         # anywhere, about a minute on CPU
 """
 

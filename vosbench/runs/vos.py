@@ -66,7 +66,7 @@ def run_vos(
     part (``placement``; default: all) of the sequences ``seqs`` of ``ds``."""
     place = placement or Placement.whole(seqs)
     dtype = precision_dtype(cfg.precision, device)
-    path = propagation_path(device)  # batched on CUDA, windowed on CPU (VOSBENCH_PROPAGATION forces one)
+    prop_path = propagation_path(device)  # batched on CUDA, windowed on CPU (VOSBENCH_PROPAGATION forces one)
     names = [s.name for s in seqs]
     # a server submission when there is no local GT, or always when the dataset asks for it
     # (YouTube-VOS valid with a local GT copy, e.g. the synthetic set)
@@ -82,7 +82,7 @@ def run_vos(
         run_id = f"{sweep_id}-p{i}" if sweep_id else place.run_id
         record = new_record(cfg, model, ds, names, protocol.to_dict(), device, task="vos", run_id=run_id)
         record["precision"] = cfg.precision
-        record["environment"]["propagation"] = path
+        record["environment"]["propagation"] = prop_path
         record["environment"]["tf32"] = tf32_state()  # as set for the run by runs.run_sweep
         if cfg.sweep:
             record["sweep"] = {
@@ -123,7 +123,7 @@ def run_vos(
                 cfg.batch_size,
                 model.spec.copy_first_frame,
                 dtype=dtype,
-                path=path,
+                path=prop_path,
             ):
                 for folder, stage, scorer, ids, protocol in zip(active, stages, scorers, outs, protos):
                     t0 = time.perf_counter()
