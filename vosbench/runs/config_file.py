@@ -64,7 +64,7 @@ def as_setting(value: Any) -> str:
     return str(value)
 
 
-def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
+def run_config_dict(cfg: RunConfig) -> dict[str, Any]:
     """``cfg`` as plain JSON/TOML data (what a run record keeps as ``run_config``); the shard and
     run id are left out: a replay is a new run, not one more shard of the old one."""
     d = dataclasses.asdict(cfg)

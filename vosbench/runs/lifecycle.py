@@ -40,7 +40,7 @@ from vosbench.propagation.engine import Timings
 from vosbench.results.schema import SCHEMA_VERSION, SUMMARY, write_summary
 import vosbench.runs.ledger as ledger
 from vosbench.runs.config import RunConfig
-from vosbench.runs.config_file import config_to_dict
+from vosbench.runs.config_file import run_config_dict
 from vosbench.runs.merge import merge
 from vosbench.runs.shards import Shard
 
@@ -144,7 +144,7 @@ def new_record(
         },
         "dataset": {**ds.describe(), "root": str(Path(ds.root).resolve()), "sequences": names},
         "protocol": protocol,
-        "run_config": config_to_dict(cfg),  # what `vosbench run --replay` reads back
+        "run_config": run_config_dict(cfg),  # what `vosbench run --replay` reads back
         "metrics": {},
         "environment": environment(device),
         "timings": {},
