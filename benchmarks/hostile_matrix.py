@@ -1,4 +1,4 @@
-"""The hostile-input matrix of issue 12: bad data, bad names, racing runs, full and read-only disks.
+"""The hostile-input matrix: bad data, bad names, racing runs, full and read-only disks.
 
 Runs every case as a real ``vosbench`` subprocess on tiny generated data and prints one row per
 case: the exit code, the last line the command printed, and whether anything was written outside

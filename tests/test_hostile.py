@@ -1,4 +1,4 @@
-"""Hostile and broken inputs (issue 12): names that escape folders, racing caches, checks that
+"""Hostile and broken inputs: names that escape folders, racing caches, checks that
 compare nothing, untyped dataset options, inputs that silently change scores, wrong blame, and
 ordinary file-system failures. Every case must end in one line and exit 2 (or a documented rule),
 never a traceback, and nothing may be written outside the run folder."""

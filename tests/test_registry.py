@@ -64,7 +64,7 @@ def test_protocol_presets_resolved_settings():
     assert crw.label_downsample == "bilinear" and crw.feedback == "soft" and not crw.norm_mask
     dino = PRESETS["dino"]
     assert (dino.context, dino.topk, dino.temperature, dino.window, dino.radius_on_first) == (7, 5, 0.1, "square", True)
-    # v2 (issue 17): DINO's uint8 OpenCV resize, one-step PIL-nearest labels, PIL-nearest up-scaling,
+    # v2: DINO's uint8 OpenCV resize, one-step PIL-nearest labels, PIL-nearest up-scaling,
     # void as a label, UVC palette
     assert (dino.resize, dino.size, dino.label_downsample, dino.norm_mask) == ("short-side", 480, "pil-nearest", True)
     assert (dino.version, dino.resize_uint8, dino.upscale, dino.void_label, dino.palette) == (2, True, "pil-nearest", True, "uvc")

@@ -1,4 +1,4 @@
-"""Sharded, resumable, interruptible runs (issue 13): torchrun (gloo), `--shard I/N` + `vosbench merge`,
+"""Sharded, resumable, interruptible runs: torchrun (gloo), `--shard I/N` + `vosbench merge`,
 a simulated SLURM array, kill -9 + `--resume`, SIGTERM/SIGINT, refused resumes, log lines.
 
 Every multi-process check compares with a one-process run of the same command: per-object and

@@ -28,8 +28,7 @@ appears m times occupies m places in the top-k and m times the weight, exactly a
 Everything is device-agnostic torch: on a GPU the whole computation stays on the device. Half
 precision features (bf16/fp16) are stored in half precision and matched in float32: products in
 half precision round each similarity to 8 (bf16) or 11 (fp16) bits, which at temperature 0.05
-reorders top-k candidates and reweights the softmax visibly (issue 16: -3.3 J&F for bf16 on a GPU). On a
-multi-core CPU the independent pieces of a frame (slices of rows, chunks of blocks) run on one
+reorders top-k candidates and reweights the softmax visibly. On a multi-core CPU the independent pieces of a frame (slices of rows, chunks of blocks) run on one
 worker thread per core (see :func:`_run_tasks`).
 """
 

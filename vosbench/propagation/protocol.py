@@ -218,7 +218,7 @@ PRESET_INFO: dict[str, PresetInfo] = {
         reference="ajabri/videowalk @047f3f4 code/test.py (+ code/data/vos.py, code/utils/test_utils.py), "
         "README DAVIS command: --topk 10 --videoLen 20 --radius 12 --temperature 0.05 --cropSize -1",
         verified="CRW's own test.py, real DAVIS frames, same deterministic random-init weights: 99.99998 % "
-        "identical predicted pixels (issue 17); the full-affinity restatement in benchmarks/propagation.py: "
+        "identical predicted pixels (measured with CRW's script); the full-affinity restatement in benchmarks/propagation.py: "
         "100.000 % on the real DAVIS-2016 sample",
     ),
     "crw-jhmdb": PresetInfo(
