@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from vosbench.cli.tables import fmt_size
+
 EXAMPLES = """
 \b
 Examples:
@@ -14,14 +16,6 @@ Examples:
   vosbench data download ytvos18                     # prints what to download by hand, and where
   vosbench data check davis17-val --data-root ~/data/DAVIS-2017
 """
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"  # pragma: no cover
 
 
 @click.command("download", epilog=EXAMPLES)
@@ -81,7 +75,7 @@ def download_cmd(name: str, directory: Path | None, force: bool, keep_archives: 
         rec = records.get(a.filename, {})
         origin = "official" if a.sha256 else "recorded at its first download"
         extra = f", md5 {rec.get('md5')} (matches the official)" if a.md5 else ""
-        click.echo(f"  {a.filename}: {_size(rec.get('size', 0))}, sha256 {rec.get('sha256')} ({origin}){extra}")
+        click.echo(f"  {a.filename}: {fmt_size(rec.get('size', 0))}, sha256 {rec.get('sha256')} ({origin}){extra}")
     click.echo(f"unpacked {result.files} files into {result.folder}; datasets: {', '.join(src.datasets)}")
 
 

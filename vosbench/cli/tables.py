@@ -10,6 +10,15 @@ if TYPE_CHECKING:
     from vosbench.runs.lifecycle import RunResult
 
 
+def fmt_size(n: float) -> str:
+    """A byte count for people: ``532 B``, ``1.5 KB``, ``44.6 MB`` (decimal units)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
 def pct(x: float | None) -> str:
     return "-" if x is None or x != x else f"{100.0 * x:.1f}"
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from vosbench.cli.tables import fmt_size
+
 EXAMPLES = """
 \b
 Examples:
@@ -44,9 +46,9 @@ def list_weights(directory: Path | None) -> None:
         path = d / wf.filename
         partial = d / f"{wf.filename}.part"
         if path.is_file():
-            cached, size = "yes", _size(path.stat().st_size)
+            cached, size = "yes", fmt_size(path.stat().st_size)
         elif partial.is_file():
-            cached, size = "partial (resumable)", _size(partial.stat().st_size)
+            cached, size = "partial (resumable)", fmt_size(partial.stat().st_size)
         else:
             cached, size = "no", "-"
         sha, origin = w.expected_hash(wf, d)
@@ -100,12 +102,4 @@ def download_weights(names: tuple[str, ...], directory: Path | None, force: bool
                 bar.update(task, completed=done, total=total)
 
             path = w.download(ow.file, directory, force=force, progress=update)
-        console.print(f"{ow.name}: {path} ({_size(path.stat().st_size)}, sha256 {sha256_file(path)})")
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"  # pragma: no cover
+        console.print(f"{ow.name}: {path} ({fmt_size(path.stat().st_size)}, sha256 {sha256_file(path)})")
