@@ -304,6 +304,32 @@ def load_baseline(path: str | Path) -> list[BaselineRow]:
 # --- comparing ------------------------------------------------------------------------------------
 
 
+def pair_rows(
+    baseline: Iterable[BaselineRow], current: Iterable[Row]
+) -> tuple[list[tuple[BaselineRow, Row]], list[BaselineRow], list[Row]]:
+    """Match baseline rows with the current run rows of the same identity: the pairs, the baseline
+    rows without a run, and the run rows the baseline does not have."""
+    current_by_key = {r.key: r for r in current if r.kind == "run"}
+    pairs: list[tuple[BaselineRow, Row]] = []
+    missing: list[BaselineRow] = []
+    for b in baseline:
+        row = current_by_key.get(b.key)
+        if row is None:
+            missing.append(b)
+        else:
+            pairs.append((b, row))
+    matched = {b.key for b, _ in pairs}
+    return pairs, missing, [r for k, r in current_by_key.items() if k not in matched]
+
+
+def current_value(b: BaselineRow, row: Row, metric: str) -> float | None:
+    """The run's value of ``metric`` rounded to the baseline's own precision; ``None`` when absent."""
+    now = row.metrics.get(metric)
+    if now is None or math.isnan(now):
+        return None
+    return round(now, b.decimals.get(metric, 12))
+
+
 def compare(
     baseline: Iterable[BaselineRow], current: Iterable[Row], tolerance: float = 0.5, *, both_ways: bool = False
 ) -> CheckResult:
@@ -317,22 +343,14 @@ def compare(
     """
     if not (tolerance >= 0 and math.isfinite(tolerance)):
         raise ConfigError(f"--tolerance must be a non-negative number of points, got {tolerance}")
-    current_by_key = {r.key: r for r in current if r.kind == "run"}
+    pairs, missing, extra = pair_rows(baseline, current)
     comparisons: list[Comparison] = []
-    missing: list[BaselineRow] = []
-    matched: set[tuple[str, ...]] = set()
-    for b in baseline:
-        row = current_by_key.get(b.key)
-        if row is None:
-            missing.append(b)
-            continue
-        matched.add(b.key)
+    for b, row in pairs:
         for metric, base in b.metrics.items():
-            now = row.metrics.get(metric)
-            if now is None or math.isnan(now):
+            now = current_value(b, row, metric)
+            if now is None:
                 comparisons.append(Comparison(b, metric, base, None, "missing"))
                 continue
-            now = round(now, b.decimals.get(metric, 12))  # the baseline's own precision
             change = now - base
             worse = -change if METRIC_BY_KEY[metric].higher_is_better else change
             if worse > tolerance + _EPS:
@@ -342,7 +360,6 @@ def compare(
             else:
                 status = "pass"
             comparisons.append(Comparison(b, metric, base, now, status))
-    extra = [r for k, r in current_by_key.items() if k not in matched]
     return CheckResult(comparisons=comparisons, missing=missing, extra=extra, tolerance=tolerance, both_ways=both_ways)
 
 

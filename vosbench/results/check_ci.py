@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Iterable
 
-from vosbench.results.check import _EPS, BaselineRow, CheckResult, Comparison, load_baseline
+from vosbench.results.check import _EPS, BaselineRow, CheckResult, Comparison, current_value, load_baseline, pair_rows
 from vosbench.core.errors import InputFileError
 from vosbench.results.leaderboard import Row, build
 from vosbench.results.schema import METRIC_BY_KEY
@@ -27,29 +27,20 @@ def compare_ci(baseline: Iterable[BaselineRow], current: Iterable[Row], *, both_
     Args:
         both_ways: Also fail (as ``changed``) when a score leaves the interval on the good side.
     """
-    current_by_key = {r.key: r for r in current if r.kind == "run"}
+    pairs, missing, extra = pair_rows(baseline, current)
     comparisons: list[Comparison] = []
-    missing: list[BaselineRow] = []
-    matched = set()
-    for b in baseline:
-        row = current_by_key.get(b.key)
-        if row is None:
-            missing.append(b)
-            continue
-        matched.add(b.key)
+    for b, row in pairs:
         for metric, (low, high) in b.ci.items():
             base = b.metrics.get(metric, (low + high) / 2)
-            now = row.metrics.get(metric)
-            if now is None or math.isnan(now):
+            now = current_value(b, row, metric)
+            if now is None:
                 comparisons.append(Comparison(b, metric, base, None, "missing"))
                 continue
-            now = round(now, b.decimals.get(metric, 12))
             higher_better = METRIC_BY_KEY[metric].higher_is_better
             bad = now < low - _EPS if higher_better else now > high + _EPS
             good = now > high + _EPS if higher_better else now < low - _EPS
             status = "fail" if bad else "changed" if both_ways and good else "pass"
             comparisons.append(Comparison(b, metric, base, now, status))
-    extra = [r for k, r in current_by_key.items() if k not in matched]
     return CheckResult(comparisons=comparisons, missing=missing, extra=extra, tolerance=math.nan,
                        both_ways=both_ways, ci=True)
 
