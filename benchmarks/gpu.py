@@ -187,10 +187,10 @@ def precision_section(title: str, base, precisions: list[str], dev: torch.device
         if breakdown:
             line += (
                 f"  wall {wall:6.1f} s, {frames / wall:6.1f} frames/s ({frames} frames): decode {ti['decode_s']:.1f} s, "
-                f"features {ti['features_s']:.1f} s, propagation {ti['propagation_s']:.1f} s, scoring {ti['evaluation_s']:.1f} s"
+                f"features {ti['features_s']:.1f} s, propagation {ti['propagation_s']:.1f} s, scoring {ti['evaluation_s']:.1f} worker-s"
             )
             line += f"; peak GPU memory {peak:.0f} MB" if peak is not None else f"; peak RSS {ti['peak_memory_mb']:.0f} MB"
-        line += f"  [{rec['environment']['propagation']} path]"
+        line += f"  [{rec['environment']['propagation']} path, {rec['environment'].get('host_workers', 0)} host workers]"
         print(line)
 
 

@@ -466,7 +466,7 @@ def test_read_only_out(layouts, tmp_path, monkeypatch):
 
 
 def test_full_disk_while_writing_predictions_records_failed(layouts, tmp_path, monkeypatch):
-    from vosbench.runs import vos as runner
+    from vosbench.scoring import frame_output as runner  # the run's frame writer (in-process on CPU runs)
 
     real = runner.write_label_png
     count = [0]

@@ -68,6 +68,14 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE", help="Dataset option (repeatable), e.g. --dataset-option gt_root=DIR.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--batch-size", default=4, show_default=True, type=click.IntRange(1, 256), help="Frames per encoder batch.")
+@click.option(
+    "--workers",
+    default="auto",
+    show_default=True,
+    callback=lambda ctx, param, value: _workers(value),
+    help="Worker processes decoding frames, writing PNGs and scoring (0: threads of the run process). "
+    "auto: the CPUs on a GPU run (shared by the processes of a torchrun node, at most 16), 0 on a CPU run.",
+)
 @click.option("--out", "-o", default="results/runs", show_default=True, type=click.Path(file_okay=False), help="Runs folder; the run goes to OUT/<dataset>/<model>/<run-id>/.")
 @click.option("--save-predictions/--no-save-predictions", default=True, show_default=True, help="Write predicted PNGs.")
 @click.option(
@@ -107,7 +115,7 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--force", is_flag=True, help="With --replay: run even if the checkpoint or vosbench version differs.")
 @click.option("--shard", default=None, metavar="I/N", help="Do part I of N of the sequences (frame-count balanced) in the shared run folder; default: from torchrun (RANK/WORLD_SIZE) or a SLURM array (SLURM_ARRAY_TASK_ID/COUNT), else all.")
 @click.option("--run-id", default=None, help="Run folder id shared by every shard (default: new; sharded: derived from the settings). An existing run with this id is resumed.")
-@click.option("--resume", "resume", default=None, type=click.Path(file_okay=False, exists=True), metavar="RUN_DIR", help="Resume the run in RUN_DIR with its own settings: committed sequences are kept, the rest is (re)done. Other options given here must match the run's (per-process ones: --device, --batch-size, --shard).")
+@click.option("--resume", "resume", default=None, type=click.Path(file_okay=False, exists=True), metavar="RUN_DIR", help="Resume the run in RUN_DIR with its own settings: committed sequences are kept, the rest is (re)done. Other options given here must match the run's (per-process ones: --device, --batch-size, --workers, --shard).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or progress lines; only warnings, errors and the final table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final record (summary.json) to stdout instead of the tables (a list for --sweep).")
 @click.pass_context
@@ -128,6 +136,7 @@ def run(
     dataset_options: tuple[str, ...],
     device: str,
     batch_size: int,
+    workers: int | None,
     out: str,
     save_predictions: bool,
     precision: str,
@@ -159,7 +168,7 @@ CONFIG_OF_PARAM = {
     "sequences": "sequences", "protocol": "protocol", "topk": "overrides", "radius": "overrides",
     "context": "overrides", "temperature": "overrides", "settings": "overrides", "options": "model_options",
     "dataset_options": "dataset_options", "device": "device", "batch_size": "batch_size",
-    "save_predictions": "save_predictions", "precision": "precision", "sweeps": "sweep", "shard": "shard",
+    "workers": "workers", "save_predictions": "save_predictions", "precision": "precision", "sweeps": "sweep", "shard": "shard",
 }
 
 
@@ -190,6 +199,7 @@ def _run(ctx: click.Context, a: dict[str, Any]) -> None:
         out=a["out"],
         save_predictions=a["save_predictions"],
         batch_size=a["batch_size"],
+        workers=a["workers"],
         precision=a["precision"],
         sweep=parse_sweep(a["sweeps"]),
         shard=a["shard"],
@@ -299,3 +309,16 @@ def _waiting(result: Any, shard: Any) -> dict[str, Any]:
         "sequences_done": len(committed_names(result.run_dir, names)),
         "sequences_total": len(names),
     }
+
+
+def _workers(value: str | int | None) -> int | None:
+    """``--workers``: ``auto`` (None) or a number of processes >= 0."""
+    if value is None or str(value).strip().lower() == "auto":
+        return None
+    try:
+        n = int(str(value))
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise click.BadParameter(f"{value!r}: expected auto or a number of processes (0 = none)")
+    return n

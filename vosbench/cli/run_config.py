@@ -28,6 +28,7 @@ PARAM_FIELDS = {
     "dataset_options": "dataset_options",
     "device": "device",
     "batch_size": "batch_size",
+    "workers": "workers",
     "out": "out",
     "save_predictions": "save_predictions",
     "precision": "precision",

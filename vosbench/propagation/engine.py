@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from vosbench.core.video import VideoSequence
+from vosbench.core.workers import FrameReader
 from vosbench.core.errors import ConfigError, InputFileError
 from vosbench.propagation import batched
 from vosbench.propagation.knn import ContextBuffer, Workspace, candidates, mix, predict
@@ -159,10 +160,13 @@ def frame_features(
     prefetch: int = 4,
     frames: list[int] | None = None,
     dtype: torch.dtype | None = None,
+    reader: FrameReader | None = None,
 ) -> Iterator[tuple[int, torch.Tensor]]:
     """Yield ``(t, features)`` for every frame, features (C, h, w) on ``device``.
 
-    Decoding runs ahead in a thread; the encoder sees batches of ``batch_size`` frames.
+    Decoding runs ahead: in ``reader`` (a run's :class:`~vosbench.core.workers.FrameReader`,
+    decoding in worker processes and across sequences) or else in a thread of its own, ``prefetch``
+    frames ahead. The encoder sees batches of ``batch_size`` frames.
     Features are L2-normalised over channels when the protocol says so (in float32), then
     stored as ``dtype`` (default: as the encoder returns them) for half-precision matching.
     """
@@ -170,8 +174,9 @@ def frame_features(
     size0: tuple[int, int] | None = None
 
     def load(t: int) -> np.ndarray:
-        return seq.read_image(t)
+        return seq.read_image(t) if reader is None else reader.read(seq, t)
 
+    # with a reader, frames are decoded ahead there; the one thread here only hands them over
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosbench-decode") as pool:
         pending = [pool.submit(load, t) for t in idx[:prefetch]]
         nxt = len(pending)
@@ -405,6 +410,7 @@ def propagate_many(
     copy_first_frame: bool = False,
     dtype: torch.dtype | None = None,
     path: str | None = None,
+    reader: FrameReader | None = None,
 ) -> Iterator[tuple[int, list[np.ndarray]]]:
     """:func:`propagate_vos` for several protocols at once (a sweep), in lockstep.
 
@@ -419,6 +425,7 @@ def propagate_many(
 
     ``path`` picks the matching code (:func:`vosbench.propagation.batched.propagation_path`:
     ``batched`` on CUDA, ``windowed`` on CPU by default); both give the same predictions.
+    ``reader`` decodes the frames (see :func:`frame_features`).
     """
     feature_keys = {(p.resize, p.size, p.l2_normalize) for p in protocols}
     if len(feature_keys) > 1:
@@ -465,7 +472,7 @@ def propagate_many(
     h = w = hp = wp = 0
     stride = int(model.stride)
     p0 = protocols[0]
-    features = frame_features(seq, model, p0, device, timings[0], batch_size=batch_size, dtype=dtype)
+    features = frame_features(seq, model, p0, device, timings[0], batch_size=batch_size, dtype=dtype, reader=reader)
     for t, feats in features:
         if dtype is not None and feats.dtype != dtype:
             feats = feats.to(dtype)

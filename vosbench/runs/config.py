@@ -31,6 +31,9 @@ class RunConfig:
     out: str = "results/runs"
     save_predictions: bool = True
     batch_size: int = 4
+    #: host worker processes decoding frames, writing PNGs and scoring; None = auto
+    #: (vosbench.core.workers.auto_workers: the CPUs on GPU runs, 0 = in-process on CPU runs)
+    workers: int | None = None
     #: fp32 (default; true fp32, TF32 off), tf32 (GPU), bf16 or fp16 (GPU): see propagation/precision.py
     precision: str = "fp32"
     #: protocol grid ((setting, (value, ...)), ...), see vosbench.propagation.sweep
@@ -42,8 +45,8 @@ class RunConfig:
 
 
 #: RunConfig fields that do not change a run's numbers, so they are not stored in its plan
-#: (a resumed or sharded run may use another device, output folder or batch size)
-PER_PROCESS = ("device", "out", "batch_size", "shard", "run_id")
+#: (a resumed or sharded run may use another device, output folder, batch size or worker count)
+PER_PROCESS = ("device", "out", "batch_size", "workers", "shard", "run_id")
 
 
 def config_to_dict(cfg: RunConfig) -> dict[str, Any]:

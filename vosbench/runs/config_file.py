@@ -11,6 +11,7 @@ and any protocol setting::
     device = "cuda"
     precision = "bf16"
     batch_size = 8
+    workers = 8                           # host worker processes, or "auto"
     out = "results/runs"
     save_predictions = true
     topk = 5                              # protocol settings at the top level ...
@@ -140,6 +141,12 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
             raise ConfigError(f"{where}: {key!r} must be a string, got {kw[key]!r}")
     if "batch_size" in kw and (isinstance(kw["batch_size"], bool) or not isinstance(kw["batch_size"], int) or kw["batch_size"] < 1):
         raise ConfigError(f"{where}: 'batch_size' must be a positive integer, got {kw['batch_size']!r}")
+    if "workers" in kw:
+        w = kw["workers"]
+        if w == "auto":
+            kw["workers"] = None
+        elif isinstance(w, bool) or not isinstance(w, int) or w < 0:
+            raise ConfigError(f"{where}: 'workers' must be \"auto\" or a number of processes (0 = none), got {w!r}")
     if "save_predictions" in kw and not isinstance(kw["save_predictions"], bool):
         raise ConfigError(f"{where}: 'save_predictions' must be true or false")
     if "sequences" in kw:

@@ -22,10 +22,10 @@ import secrets
 import subprocess
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import torch
 
@@ -33,6 +33,7 @@ from vosbench.core.version import __version__
 from vosbench.core.errors import ConfigError, InputFileError, VosbenchError
 from vosbench.core.registry import models
 from vosbench.core.safepath import check_name, os_error_text
+from vosbench.core.workers import HostPool
 from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
 from vosbench.models.checkpoints import sha256_file
@@ -43,6 +44,8 @@ from vosbench.runs.config import RunConfig
 from vosbench.runs.config_file import run_config_dict
 from vosbench.runs.merge import merge
 from vosbench.runs.shards import Shard
+
+T = TypeVar("T")
 
 log = logging.getLogger("vosbench.runs")
 
@@ -200,7 +203,7 @@ class RunFolder:
         record: The record head from :func:`new_record`.
         device: The device the run computes on (for peak GPU memory).
         started: ``time.perf_counter()`` at the start of the run.
-        writers: Threads writing prediction files.
+        host: The run's host workers (writing and scoring frames; default: threads of its own).
         config: The run's configuration as stored in the plan (to resume from).
         sequences: ``(name, frames)`` of every sequence of the run, in dataset order.
         shard: This process's part of the run.
@@ -214,8 +217,8 @@ class RunFolder:
         record: dict[str, Any],
         device: torch.device,
         started: float,
-        writers: int = 2,
         *,
+        host: HostPool | None = None,
         config: dict[str, Any] | None = None,
         sequences: list[tuple[str, int]] | None = None,
         shard: Shard | None = None,
@@ -257,9 +260,9 @@ class RunFolder:
         self.elapsed = 0.0  # seconds of work attributed to this folder (its share of a sweep)
         self.stage: Path | None = None  # staging folder of the sequence in progress
         self._mark: tuple[float, float, float, int, float] = (0.0, 0.0, 0.0, 0, 0.0)
-        self._pending: list[Future[float | None]] = []
-        self._writer = ThreadPoolExecutor(max_workers=writers, thread_name_prefix="vosbench-write")
-        self._scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vosbench-score")
+        self._own_host = host is None
+        self.host = host or HostPool(0)
+        self._pending: list[tuple[Future[Any], Callable[[Any], None] | None]] = []
 
     # -- sequences -------------------------------------------------------------------------------
     def is_committed(self, name: str) -> bool:
@@ -306,35 +309,29 @@ class RunFolder:
         return all(ledger.committed(self.run_dir, n) for n in self.names)
 
     # -- work in flight ------------------------------------------------------------------------
-    def submit_write(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Write a file in the background (``fn(*args)``)."""
-
-        def write() -> None:
-            fn(*args)
-
-        self._pending.append(self._writer.submit(write))
-
-    def submit_score(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Score in the background (``fn(*args)``); the time it takes counts as evaluation."""
-
-        def score() -> float:
-            t0 = time.perf_counter()
-            fn(*args)
-            return time.perf_counter() - t0
-
-        self._pending.append(self._scorer.submit(score))
+    def submit(self, fn: Callable[..., T], *args: Any, then: Callable[[T], None] | None = None) -> None:
+        """Run ``fn(*args)`` in a host worker (:meth:`HostPool.submit`: a module-level function
+        with picklable arguments); ``then(result)`` runs here, in order of submission, when
+        :meth:`drain` collects it."""
+        self._pending.append((self.host.submit(fn, *args), then))
 
     def drain(self, limit: int = 0) -> None:
         """Wait until at most ``limit`` jobs are in flight (re-raises their errors)."""
-        while self._pending and (len(self._pending) > limit or self._pending[0].done()):
-            r = self._pending.pop(0).result()
-            if r is not None:
-                self.t_eval += r
+        while self._pending and (len(self._pending) > limit or self._pending[0][0].done()):
+            fut, then = self._pending.pop(0)
+            value, _ = self.host.result(fut)
+            if then is not None:
+                then(value)
 
     def close(self) -> None:
-        """Wait for every background job to end (errors of jobs not drained are dropped)."""
-        self._writer.shutdown(wait=True)
-        self._scorer.shutdown(wait=True)
+        """Drop the jobs not started and wait for the running ones (their errors are dropped:
+        this is the way out after a failure; :meth:`drain` is the way that reports them)."""
+        for fut, _ in self._pending:
+            fut.cancel()
+        wait([fut for fut, _ in self._pending])
+        self._pending.clear()
+        if self._own_host:
+            self.host.close()
 
     # -- the end -------------------------------------------------------------------------------
     def whole_run_here(self) -> bool:
@@ -344,8 +341,8 @@ class RunFolder:
     def finish(self, started: float | None = None, write_record: bool = True) -> dict[str, Any] | None:
         """This process's part is done: write the record when every sequence is in (and
         ``write_record``) and return it, else return None (other shards are still working)."""
-        self.close()
         self.drain(0)
+        self.close()
         if not write_record or not self.all_committed():
             return None
         total = time.perf_counter() - (self.started if started is None else started)

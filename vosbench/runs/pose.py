@@ -63,7 +63,7 @@ def run_pose(
     settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK}
     record = new_record(cfg, model, ds, names, settings, device, task="pose", run_id=place.run_id)
     folder = RunFolder(
-        cfg.out, record, device, started, writers=1,
+        cfg.out, record, device, started,
         config=place.config, sequences=[(s.name, len(s)) for s in seqs], shard=place.shard,
         fresh=place.run_id is None,
     )

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from vosbench.core.labels import PALETTES, VOID, write_label_png
+from vosbench.core.labels import PALETTES
 from vosbench.core.safepath import safe_join
 from vosbench.core.video import VideoSequence
+from vosbench.core.workers import FrameReader, HostPool, auto_workers
 from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
 from vosbench.propagation.batched import propagation_path
@@ -35,7 +38,8 @@ from vosbench.runs.lifecycle import (
     new_run_id,
 )
 from vosbench.runs.merge import load_scores, scores_to_json
-from vosbench.scoring.jf import SequenceScorer
+from vosbench.scoring.frame_output import FrameMeasure, write_and_measure
+from vosbench.scoring.jf import FrameCheck, SequenceScorer
 
 log = logging.getLogger("vosbench.runs")
 
@@ -65,6 +69,24 @@ def run_vos(
     """Run every protocol of ``protocols`` (one per grid point of ``points``) over this process's
     part (``placement``; default: all) of the sequences ``seqs`` of ``ds``."""
     place = placement or Placement.whole(seqs)
+    workers = cfg.workers if cfg.workers is not None else auto_workers(device.type)
+    with HostPool(workers) as host:
+        return _run_folders(cfg, ds, seqs, model, protocols, points, device, started, progress, place, host)
+
+
+def _run_folders(
+    cfg: RunConfig,
+    ds: VideoDataset,
+    seqs: list[VideoSequence],
+    model: Encoder,
+    protocols: list[Protocol],
+    points: list[dict[str, str]],
+    device: torch.device,
+    started: float,
+    progress: Progress | None,
+    place: Placement,
+    host: HostPool,
+) -> list[RunResult]:
     dtype = precision_dtype(cfg.precision, device)
     prop_path = propagation_path(device)  # batched on CUDA, windowed on CPU (VOSBENCH_PROPAGATION forces one)
     names = [s.name for s in seqs]
@@ -84,6 +106,7 @@ def run_vos(
         record["precision"] = cfg.precision
         record["environment"]["propagation"] = prop_path
         record["environment"]["tf32"] = tf32_state()  # as set for the run by runs.run_sweep
+        record["environment"]["host_workers"] = host.workers
         if cfg.sweep:
             record["sweep"] = {
                 "id": sweep_id,
@@ -97,6 +120,7 @@ def run_vos(
                 cfg.out, record, device, started,
                 config=place.config, sequences=[(s.name, len(s)) for s in seqs], shard=place.shard,
                 submission_prefix=ds.submission_prefix if zip_it else None, fresh=place.run_id is None,
+                host=host,
             )
         )
     todo = [s for s in seqs if s.name in place.mine and not all(f.is_committed(s.name) for f in folders)]
@@ -106,69 +130,105 @@ def run_vos(
     # model and dataset setup is counted once, in the first record (which also carries the
     # encoder's time); the other grid points' times are what each extra point costs
     folders[0].elapsed = time.perf_counter() - started
+    # frames decoded ahead (across sequences) and frame jobs in flight per grid point: enough to
+    # keep every worker busy, few enough to bound memory
+    reader = FrameReader(host, todo, depth=max(8, 2 * host.workers))
+    in_flight = max(16, 4 * host.workers)
     try:
-        for seq in todo:
-            # after an interruption between two grid points' commits, only the missing ones are redone
-            active = [f for f in folders if not f.is_committed(seq.name)]
-            protos = [p for f, p in zip(folders, protocols) if not f.is_committed(seq.name)]
-            stages = [f.begin_sequence(seq.name) for f in active]
-            scorers = [scorer_for(seq) if seq.gt else None for _ in active]
-            outputs = set(seq.outputs())
-            for t, outs in propagate_many(
-                seq,
-                model,
-                protos,
-                device,
-                [f.timings for f in active],
-                cfg.batch_size,
-                model.spec.copy_first_frame,
-                dtype=dtype,
-                path=prop_path,
-            ):
-                for folder, stage, scorer, ids, protocol in zip(active, stages, scorers, outs, protos):
-                    t0 = time.perf_counter()
-                    if t in outputs and cfg.save_predictions:
-                        path = safe_join(stage, "predictions", f"{seq.frames[t]}.png")
-                        folder.submit_write(write_label_png, path, ids, PALETTES[protocol.palette])
-                    if scorer is not None and t in seq.gt:
-                        if protocol.void_label:
+        try:
+            for seq in todo:
+                # after an interruption between two grid points' commits, only the missing ones are redone
+                active = [f for f in folders if not f.is_committed(seq.name)]
+                protos = [p for f, p in zip(folders, protocols) if not f.is_committed(seq.name)]
+                stages = [f.begin_sequence(seq.name) for f in active]
+                scorers = [scorer_for(seq) if seq.gt else None for _ in active]
+                outputs = set(seq.outputs())
+                gt_src = _gt_source(seq)
+                for t, outs in propagate_many(
+                    seq,
+                    model,
+                    protos,
+                    device,
+                    [f.timings for f in active],
+                    cfg.batch_size,
+                    model.spec.copy_first_frame,
+                    dtype=dtype,
+                    path=prop_path,
+                    reader=reader,
+                ):
+                    for folder, stage, scorer, ids, protocol in zip(active, stages, scorers, outs, protos):
+                        t0 = time.perf_counter()
+                        png = None
+                        if t in outputs and cfg.save_predictions:
+                            png = safe_join(stage, "predictions", f"{seq.frames[t]}.png")
+                        check = None
+                        if scorer is not None and t in seq.gt:
+                            # the first GT frame is the given reference (never scored)
+                            if scorer.frames == 0:
+                                check = scorer.expect(seq.frames[t], gt0=seq.read_gt(t))
+                            else:
+                                check = scorer.expect(seq.frames[t])
+                        if png is not None or (check is not None and check.index > 0):
                             # a pixel predicted void is written as 255, as DINO's script writes it,
                             # and scored as background (void is no object)
-                            ids = np.where(ids == VOID, 0, ids).astype(ids.dtype)
-                        folder.submit_score(_score_frame, scorer, seq, t, ids)
-                    folder.drain(16)
+                            folder.submit(
+                                write_and_measure, ids, png, PALETTES[protocol.palette], check,
+                                gt_src(t) if check is not None and check.index > 0 else None,
+                                seq.binary_masks, protocol.void_label,
+                                then=_store(folder, scorer, check),
+                            )
+                        folder.drain(in_flight)
+                        folder.elapsed += time.perf_counter() - t0
+                    if t in outputs:
+                        done += 1
+                        if progress:
+                            progress(seq.name, done, total)
+                for folder, stage, scorer in zip(active, stages, scorers):
+                    t0 = time.perf_counter()
+                    folder.drain(0)
+                    got = scorer.result() if scorer is not None else []
+                    groups = {int(s.object): ds.object_group(seq.name, int(s.object)) for s in got}
+                    folder.commit_sequence(
+                        seq.name,
+                        {"frames": len(seq), "objects": scores_to_json(got, groups)},
+                        [(stage / "predictions", safe_join(folder.run_dir, "predictions", seq.name))],
+                    )
                     folder.elapsed += time.perf_counter() - t0
-                if t in outputs:
-                    done += 1
-                    if progress:
-                        progress(seq.name, done, total)
-            for folder, stage, scorer in zip(active, stages, scorers):
-                t0 = time.perf_counter()
-                folder.drain(0)
-                got = scorer.result() if scorer is not None else []
-                groups = {int(s.object): ds.object_group(seq.name, int(s.object)) for s in got}
-                folder.commit_sequence(
-                    seq.name,
-                    {"frames": len(seq), "objects": scores_to_json(got, groups)},
-                    [(stage / "predictions", safe_join(folder.run_dir, "predictions", seq.name))],
-                )
-                folder.elapsed += time.perf_counter() - t0
-            log.info("%s: sequence %s committed (%d frames)", place.shard_label, seq.name, len(seq))
-    except BaseException as e:
-        fail_all(folders, e, [_start(f, len(folders)) for f in folders])
-    results = []
-    for folder in folders:
-        try:
-            merged = folder.finish(_start(folder, len(folders)), write_record=place.merge_here)
-        except BaseException as e:  # e.g. the disk filled up while writing the tables
-            fail_all([folder], e, [_start(folder, len(folders))])
-        scores = load_scores(folder.run_dir) if merged is not None else []
-        results.append(RunResult(folder.run_dir, folder.record, scores))
+                log.info("%s: sequence %s committed (%d frames)", place.shard_label, seq.name, len(seq))
+        except BaseException as e:
+            fail_all(folders, e, [_start(f, len(folders)) for f in folders])
+        results = []
+        for folder in folders:
+            try:
+                merged = folder.finish(_start(folder, len(folders)), write_record=place.merge_here)
+            except BaseException as e:  # e.g. the disk filled up while writing the tables
+                fail_all([folder], e, [_start(folder, len(folders))])
+            scores = load_scores(folder.run_dir) if merged is not None else []
+            results.append(RunResult(folder.run_dir, folder.record, scores))
+    finally:
+        reader.close()
     return results
 
 
-def _score_frame(scorer: SequenceScorer, seq: VideoSequence, t: int, ids: np.ndarray) -> None:
-    scorer.add(seq.read_gt(t), ids, frame=seq.frames[t])
+def _gt_source(seq: VideoSequence) -> Callable[[int], np.ndarray | Path]:
+    """How a worker gets GT frame ``t``: its path (read there) when the sequence reads GT files
+    the standard way, else the map read here (plugin sequences with their own ``read_gt``)."""
+    if type(seq).read_gt is VideoSequence.read_gt:
+        return lambda t: seq.gt[t]
+    return seq.read_gt
+
+
+def _store(
+    folder: RunFolder, scorer: SequenceScorer | None, check: FrameCheck | None
+) -> Callable[[FrameMeasure | None], None]:
+    """What to do with a frame job's result: hand the measures to the scorer, count the time."""
+
+    def store(measured: FrameMeasure | None) -> None:
+        if measured is not None and scorer is not None and check is not None:
+            scorer.put(check, measured.j, measured.f)
+            folder.t_eval += measured.seconds
+
+    return store
 
 
 def _start(folder: RunFolder, n_folders: int) -> float:

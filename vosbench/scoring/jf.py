@@ -269,6 +269,75 @@ def _check_ids(name: str, arr: np.ndarray, what: str) -> np.ndarray:
     return a.astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class FrameCheck:
+    """What measuring one GT frame of a sequence takes (see :meth:`SequenceScorer.expect`);
+    small and picklable, so frames can be measured in worker processes."""
+
+    label: str  # "<sequence>/<frame>", for messages
+    index: int  # position among the sequence's GT frames
+    shape: tuple[int, int]  # (H, W) of the sequence's first GT frame
+    radius: int  # boundary tolerance
+    objects: tuple[int, ...]  # the sequence's object ids
+    live: tuple[int, ...]  # positions in ``objects`` scored on this frame (empty: none)
+    max_id: int
+    contiguous: bool  # objects are 1..K
+
+
+def measure_frame(
+    check: FrameCheck, gt: np.ndarray, pred: np.ndarray | None
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Check one GT frame (and its prediction) and measure J and F of the live objects: two
+    arrays over all objects (NaN where not live), or ``(None, None)`` when nothing is scored.
+
+    Raises:
+        InputFileError: GT or prediction of the wrong size or type, a predicted id that is no
+            object of the sequence.
+    """
+    gt = _check_ids(check.label, gt, "GT")
+    if gt.shape != check.shape:
+        raise InputFileError(
+            f"{check.label}: GT frame is {gt.shape[1]}x{gt.shape[0]} but the sequence's first "
+            f"frame is {check.shape[1]}x{check.shape[0]} (W x H)"
+        )
+    if check.index == 0 or pred is None:
+        return None, None
+    pred = _check_ids(check.label, pred, "prediction")
+    if pred.shape != gt.shape:
+        raise InputFileError(
+            f"{check.label}: prediction is {pred.shape[1]}x{pred.shape[0]} but the GT is "
+            f"{gt.shape[1]}x{gt.shape[0]} (W x H); predictions must have the GT resolution"
+        )
+    _check_pred_ids(check, pred)
+    if not check.live:
+        return None, None
+    objs = check.objects
+    j, f = score_frame(gt, pred, [objs[i] for i in check.live], check.radius)
+    jr = np.full(len(objs), np.nan)
+    fr = np.full(len(objs), np.nan)
+    jr[list(check.live)], fr[list(check.live)] = j, f
+    return jr, fr
+
+
+def _check_pred_ids(check: FrameCheck, pred: np.ndarray) -> None:
+    top = int(pred.max()) if pred.size else 0
+    if top == 0 or (check.contiguous and top <= check.max_id):
+        return
+    allowed = np.zeros(256, dtype=bool)
+    allowed[0] = True
+    allowed[list(check.objects)] = True
+    present = np.flatnonzero(np.bincount(pred.ravel(), minlength=256))
+    bad = [int(v) for v in present if not allowed[v]]
+    if bad:
+        objs = list(check.objects)
+        which = f"{objs}" if objs else "none (its first GT frame holds no object)"
+        raise InputFileError(
+            f"{check.label}: predicted id {bad[0]}"
+            f"{' (and ' + str(bad[1:]) + ')' if len(bad) > 1 else ''} is not an object of the GT; "
+            f"objects of this sequence: {which}. Predictions must use the GT ids (0 = background)."
+        )
+
+
 class SequenceScorer:
     """Accumulates one sequence frame by frame (memory: per-frame scores only).
 
@@ -327,13 +396,15 @@ class SequenceScorer:
         if len(set(objects)) != len(objects):
             raise ConfigError(f"{self.sequence}: duplicate object ids in {objects}")
         self._objects = objects
-        self._allowed = np.zeros(256, dtype=bool)
-        self._allowed[0] = True
-        self._allowed[objects] = True
         self._max_id = max(objects, default=0)
         # ids 1..K contiguous: "pred.max() <= K" already proves every id is allowed
         self._contiguous = objects == list(range(1, len(objects) + 1))
         self._start = np.array([self._first.get(k, 0) for k in objects], dtype=np.int64)
+
+    @property
+    def frames(self) -> int:
+        """GT frames registered so far."""
+        return self._n
 
     @property
     def objects(self) -> list[int]:
@@ -353,6 +424,23 @@ class SequenceScorer:
             InputFileError: size mismatch, a predicted id that is not an object, a missing
                 prediction for a scored frame.
         """
+        if self._n == 0:
+            self.expect(frame, gt0=gt)
+            return
+        check = self.expect(frame, predicted=pred is not None)
+        self.put(check, *measure_frame(check, gt, pred))
+
+    def expect(
+        self, frame: str | None = None, *, predicted: bool = True, gt0: np.ndarray | None = None
+    ) -> FrameCheck:
+        """Register the next GT frame and return what measuring it takes (:func:`measure_frame`,
+        which may run in another process); hand the result to :meth:`put`. Frames are
+        registered in order; results may come back in any order.
+
+        The first frame is the given reference: pass its GT map as ``gt0`` (it fixes the size
+        and, unless given, the objects); it is never scored. ``predicted=False``: the frame has
+        no prediction (allowed for the last frame only; a later frame then raises).
+        """
         index = self._n
         name = frame if frame is not None else f"{index:05d}"
         if self._unpredicted is not None:
@@ -360,61 +448,37 @@ class SequenceScorer:
                 f"{self.sequence}/{self._unpredicted}: no prediction given for a scored frame "
                 "(only the first and last frames may lack one)"
             )
-        gt = _check_ids(f"{self.sequence}/{name}", gt, "GT")
         if index == 0:
-            self._shape = gt.shape
-            self._radius = boundary_radius(gt.shape)
+            if gt0 is None:
+                raise ValueError("the first frame's GT map (gt0) fixes the sequence's size and objects")
+            gt0 = _check_ids(f"{self.sequence}/{name}", gt0, "GT")
+            self._shape = (int(gt0.shape[0]), int(gt0.shape[1]))
+            self._radius = boundary_radius(gt0.shape)
             if self._objects is None:
-                counts = np.bincount(gt.ravel(), minlength=256)
+                counts = np.bincount(gt0.ravel(), minlength=256)
                 present = np.flatnonzero(counts[1:VOID]) + 1
                 self._set_objects(list(range(1, int(present[-1]) + 1)) if present.size else [])
-        elif gt.shape != self._shape:
-            assert self._shape is not None
-            raise InputFileError(
-                f"{self.sequence}/{name}: GT frame is {gt.shape[1]}x{gt.shape[0]} but the sequence's first "
-                f"frame is {self._shape[1]}x{self._shape[0]} (W x H)"
-            )
         self._n += 1
         self._names.append(name)
         self._j.append(None)
         self._f.append(None)
-        if index == 0:
-            return  # the first frame is the given reference: never scored
-        if pred is None:
+        if index > 0 and not predicted:
             self._unpredicted = name
-            return
-        pred = _check_ids(f"{self.sequence}/{name}", pred, "prediction")
-        if pred.shape != gt.shape:
-            raise InputFileError(
-                f"{self.sequence}/{name}: prediction is {pred.shape[1]}x{pred.shape[0]} but the GT is "
-                f"{gt.shape[1]}x{gt.shape[0]} (W x H); predictions must have the GT resolution"
-            )
-        self._check_pred_ids(pred, name)
-        objs = self._objects or []
-        live = [i for i, s in enumerate(self._start) if index > s]
-        if not live:
-            return
-        sub = [objs[i] for i in live]
-        j, f = score_frame(gt, pred, sub, self._radius)
-        jr = np.full(len(objs), np.nan)
-        fr = np.full(len(objs), np.nan)
-        jr[live], fr[live] = j, f
-        self._j[-1], self._f[-1] = jr, fr
+        assert self._shape is not None
+        return FrameCheck(
+            label=f"{self.sequence}/{name}",
+            index=index,
+            shape=self._shape,
+            radius=self._radius,
+            objects=tuple(self._objects or []),
+            live=tuple(i for i, s in enumerate(self._start) if index > s) if index > 0 and predicted else (),
+            max_id=self._max_id,
+            contiguous=self._contiguous,
+        )
 
-    def _check_pred_ids(self, pred: np.ndarray, name: str) -> None:
-        top = int(pred.max()) if pred.size else 0
-        if top == 0 or (self._contiguous and top <= self._max_id):
-            return
-        present = np.flatnonzero(np.bincount(pred.ravel(), minlength=256))
-        bad = [int(v) for v in present if not self._allowed[v]]
-        if bad:
-            objs = self._objects or []
-            which = f"{objs}" if objs else "none (its first GT frame holds no object)"
-            raise InputFileError(
-                f"{self.sequence}/{name}: predicted id {bad[0]}"
-                f"{' (and ' + str(bad[1:]) + ')' if len(bad) > 1 else ''} is not an object of the GT; "
-                f"objects of this sequence: {which}. Predictions must use the GT ids (0 = background)."
-            )
+    def put(self, check: FrameCheck, j: np.ndarray | None, f: np.ndarray | None) -> None:
+        """Store the measures of a frame registered with :meth:`expect` (None: not scored)."""
+        self._j[check.index], self._f[check.index] = j, f
 
     def result(self) -> list[ObjectScore]:
         """Per-object scores over the scored frames (first and last frame left out)."""

@@ -1,0 +1,295 @@
+"""Host worker processes (`--workers`): frame decoding, PNG writing and scoring outside the run
+process give the same files and numbers as in-process threads; their failure modes (a corrupt
+file, a killed worker, a killed run process, SIGTERM to the whole process group) end in clear
+errors, kept work and no processes left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tests.test_shards import assert_same_predictions, assert_same_record, env, run, synth, vosbench
+from vosbench.cli.main import cli
+from vosbench.core.errors import InputFileError
+from vosbench.core.labels import read_rgb
+from vosbench.core.video import VideoSequence
+from vosbench.core.workers import FrameReader, HostPool, HostWorkerError, auto_workers
+from vosbench.scoring.jf import SequenceScorer
+
+
+# --- the scorer's two-step interface ---------------------------------------------------------------------
+
+
+def random_video(rng: np.random.Generator, n: int, objects: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    gts, preds = [], []
+    for _ in range(n):
+        gt = np.zeros((40, 56), np.uint8)
+        pred = np.zeros((40, 56), np.uint8)
+        for k in range(1, objects + 1):
+            y, x = rng.integers(0, 30), rng.integers(0, 44)
+            gt[y : y + 10, x : x + 12] = k
+            dy, dx = rng.integers(-3, 4, size=2)
+            pred[max(0, y + dy) : y + dy + 10, max(0, x + dx) : x + dx + 12] = k
+        gt[rng.random(gt.shape) < 0.01] = 255  # void
+        gts.append(gt)
+        preds.append(pred)
+    return gts, preds
+
+
+def test_measures_put_back_in_any_order_equal_add():
+    from vosbench.scoring.jf import measure_frame
+
+    rng = np.random.default_rng(0)
+    gts, preds = random_video(rng, 12, 3)
+    starts = {1: 0, 2: 3, 3: 7}  # objects 2 and 3 join later (YouTube-VOS rule)
+    ref = SequenceScorer("v", first_frames=starts)
+    for gt, pred in zip(gts, preds):
+        ref.add(gt, pred)
+    two = SequenceScorer("v", first_frames=starts)
+    checks = [two.expect(gt0=gts[0])] + [two.expect() for _ in gts[1:]]
+    for i in rng.permutation(len(gts))[::-1]:  # measured elsewhere, back in another order
+        two.put(checks[i], *measure_frame(checks[i], gts[i], preds[i]))
+    a, b = ref.result(), two.result()
+    assert [s.object for s in a] == [s.object for s in b] == [1, 2, 3]
+    for x, y in zip(a, b):
+        assert x.metrics() == y.metrics()
+        assert np.array_equal(x.J_frames, y.J_frames, equal_nan=True)
+
+
+def test_measure_frame_errors_name_the_frame():
+    from vosbench.scoring.jf import measure_frame
+
+    s = SequenceScorer("seq")
+    gt = np.zeros((8, 8), np.uint8)
+    gt[2:5, 2:5] = 1
+    s.expect("00000", gt0=gt)
+    check = s.expect("00001")
+    with pytest.raises(InputFileError, match=r"seq/00001: predicted id 7 is not an object"):
+        measure_frame(check, gt, np.full((8, 8), 7, np.uint8))
+    with pytest.raises(InputFileError, match=r"seq/00001: GT frame is 9x8 but the sequence's first frame is 8x8"):
+        measure_frame(check, np.zeros((8, 9), np.uint8), gt)
+
+
+# --- the pool and the frame reader -----------------------------------------------------------------------
+
+
+def test_pool_returns_results_and_errors_and_reports_a_dead_worker(davis16_mini, tmp_path):
+    frame = davis16_mini / "JPEGImages/480p/car-shadow/00000.jpg"
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 not a jpeg")
+    with HostPool(2) as pool:
+        img, seconds = pool.result(pool.submit(read_rgb, frame))
+        assert np.array_equal(img, read_rgb(frame)) and seconds > 0
+        with pytest.raises(InputFileError, match="bad.jpg"):  # the worker's error, as raised there
+            pool.result(pool.submit(read_rgb, bad))
+        with pytest.raises(HostWorkerError, match=r"--resume RUN_DIR.*--workers 0"):
+            pool.result(pool.submit(os._exit, 1))  # a worker that dies (as if killed)
+        with pytest.raises(HostWorkerError):  # and the pool says so from then on
+            pool.submit(read_rgb, frame)
+
+
+class Flipped(VideoSequence):
+    """A plugin-style sequence that makes its own frames (cannot be decoded in a worker)."""
+
+    def read_image(self, i: int) -> np.ndarray:
+        return read_rgb(self.image_paths[i])[::-1].copy()
+
+
+def test_frame_reader_decodes_ahead_across_sequences(davis16_mini):
+    def seq(name: str, n: int, cls: type[VideoSequence] = VideoSequence) -> VideoSequence:
+        paths = sorted((davis16_mini / "JPEGImages/480p" / name).glob("*.jpg"))[:n]
+        return cls(name, [p.stem for p in paths], paths)
+
+    a, b, c, d = seq("car-shadow", 5), seq("dog", 4), seq("libby", 3, Flipped), seq("scooter-black", 3)
+    with HostPool(2) as pool:
+        reader = FrameReader(pool, [a, b, c, d], depth=6)
+        for t in range(len(a)):
+            assert np.array_equal(reader.read(a, t), a.read_image(t))
+        # the next sequence's first frames were decoded while this one was in use
+        assert [(s.name, t) for s, t, _ in reader._ahead][:2] == [("dog", 0), ("dog", 1)]
+        # a sequence left out (b) is skipped; a plugin sequence is read through its own method
+        for t in range(len(c)):
+            assert np.array_equal(reader.read(c, t), c.read_image(t))
+        assert np.array_equal(reader.read(d, 2), d.read_image(2))  # out of order: still right
+        assert np.array_equal(reader.read(a, 0), a.read_image(0))  # not scheduled: read directly
+        reader.close()
+
+
+def test_auto_workers_only_on_gpu_runs(monkeypatch):
+    assert auto_workers("cpu") == 0
+    monkeypatch.setattr("vosbench.core.workers.usable_cpus", lambda: 32)
+    assert auto_workers("cuda") == 16
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")
+    assert auto_workers("cuda") == 4
+
+
+def children(pid: int) -> set[int]:
+    out = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out.update(int(x) for x in (task / "children").read_text().split())
+        except FileNotFoundError:  # the thread ended meanwhile
+            pass
+    return out
+
+
+def workers_of(pid: int) -> set[int]:
+    """The pool's worker processes among ``pid``'s children (not multiprocessing's resource tracker)."""
+    out = set()
+    for c in children(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes():
+                out.add(c)
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def wait_gone(pids: set[int], seconds: float = 20) -> set[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(alive(p) for p in pids):
+        time.sleep(0.1)
+    return {p for p in pids if alive(p)}
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_workers_end_when_the_run_process_is_killed(tmp_path):
+    script = textwrap.dedent(
+        """
+        import os, sys, time
+        from vosbench.core.workers import HostPool
+        pool = HostPool(2)
+        jobs = [pool.submit(time.sleep, 1.0) for _ in range(2)]  # both workers busy: both started
+        [pool.result(j) for j in jobs]
+        print("ready", flush=True)
+        time.sleep(600)
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        workers = workers_of(proc.pid)
+        assert len(workers) == 2
+        proc.kill()  # kill -9: no clean-up runs in the parent
+        proc.wait()
+        assert wait_gone(workers) == set()
+    finally:
+        proc.kill()
+
+
+# --- whole runs ------------------------------------------------------------------------------------------
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_real_davis_identity_with_workers_equals_in_process_and_official(davis16_mini, tmp_path):
+    """Writing and scoring the six real sequences in 2 worker processes: the same PNGs and CSVs as
+    in the run process, and the official evaluation's numbers."""
+    runs = {}
+    for w in ("0", "2"):
+        res = invoke("run", "--model", "identity", "--dataset", "davis16-val", "--data-root", str(davis16_mini),
+                     "--out", str(tmp_path / w), "--device", "cpu", "--workers", w, "--quiet")
+        assert res.exit_code == 0, res.output
+        (runs[w],) = (tmp_path / w / "davis16-val/identity").iterdir()
+    assert_same_record(runs["0"], runs["2"], ("per_object.csv", "per_frame.csv"))
+    assert_same_predictions(runs["0"], runs["2"])
+    rec = json.loads((runs["2"] / "summary.json").read_text())
+    assert rec["environment"]["host_workers"] == 2
+    assert abs(rec["metrics"]["JF_mean"] - 0.2655281305) < 1e-6
+    assert json.loads((runs["0"] / "summary.json").read_text())["environment"]["host_workers"] == 0
+
+
+def test_workers_option_is_checked_and_per_process(tmp_path):
+    res = CliRunner().invoke(cli, ["run", "--workers", "-1", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "expected auto or a number of processes" in res.output
+    res = CliRunner().invoke(cli, ["run", "--workers", "many", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "expected auto or a number of processes" in res.output
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('workers = "all"\n')
+    res = CliRunner().invoke(cli, ["run", "--config", str(cfg), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "'workers' must be" in res.output
+
+
+@pytest.fixture(scope="module")
+def tmp(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("workers")
+
+
+ARGS = ("--model", "lab", "--dataset", "synthetic-davis", "--data-root", "long", "--device", "cpu")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp) -> Path:
+    """A synthetic set with videos long enough to be caught mid-run, and its in-process run."""
+    synth(tmp, "davis", "long", "--videos", "3", "--frames", "24", "--size", "160x96")
+    run(vosbench(tmp, "run", *ARGS, "--out", "ref", "--workers", "0"), tmp)
+    (run_dir,) = (tmp / "ref/synthetic-davis/lab").iterdir()
+    return run_dir
+
+
+def start_with_workers(tmp: Path, out: str) -> tuple[subprocess.Popen[str], set[int]]:
+    """Start a run with 2 workers in its own process group; return it once its workers are up
+    and one sequence is committed (so there is work to keep and work in flight)."""
+    proc = subprocess.Popen(vosbench(tmp, "run", *ARGS, "--out", out, "--workers", "2"), env=env(tmp), cwd=tmp,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        workers = workers_of(proc.pid)
+        if len(workers) == 2 and list(tmp.glob(f"{out}/synthetic-davis/lab/*/sequences/*/result.json")):
+            return proc, workers
+        time.sleep(0.02)
+    raise AssertionError("the run never started its workers and committed a sequence")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_killed_worker_fails_the_run_clearly_and_resume_completes_it(tmp, reference):
+    proc, workers = start_with_workers(tmp, "kw")
+    os.kill(min(workers), signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, err
+    assert "host worker process" in err and "--resume" in err and "Traceback" not in err
+    (run_dir,) = (tmp / "kw/synthetic-davis/lab").iterdir()
+    rec = json.loads((run_dir / "summary.json").read_text())
+    assert rec["status"] == "failed" and "host worker" in rec["error"]
+    assert wait_gone(workers) == set()
+    run(vosbench(tmp, "run", "--resume", str(run_dir), "--workers", "2"), tmp)
+    assert_same_record(reference, run_dir, ("per_object.csv", "per_frame.csv"))
+    assert_same_predictions(reference, run_dir)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
+def test_sigterm_to_the_process_group_records_interrupted_and_leaves_no_workers(tmp, reference):
+    proc, workers = start_with_workers(tmp, "term")
+    os.killpg(proc.pid, signal.SIGTERM)  # as SLURM does: every process of the job gets it
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err
+    (run_dir,) = (tmp / "term/synthetic-davis/lab").iterdir()
+    rec = json.loads((run_dir / "summary.json").read_text())
+    assert rec["status"] == "interrupted" and rec["signal"] == "SIGTERM"
+    assert wait_gone(workers) == set()
+    done = sorted(p.parent.name for p in (run_dir / "sequences").glob("*/result.json"))
+    rows = (run_dir / "per_object.csv").read_text().splitlines()[1:]
+    ref = {r for r in (reference / "per_object.csv").read_text().splitlines()[1:] if r.split(",")[0] in done}
+    assert done and set(rows) == ref

@@ -1,0 +1,228 @@
+"""Host-side work of a run (JPEG decoding, PNG writing, scoring) in a pool of worker processes.
+
+A GPU propagates a 480p frame in a few milliseconds; decoding its JPEG, writing its prediction
+PNG and scoring it against the GT take about 14 ms of one CPU core (measured on the DAVIS sample,
+``benchmarks/host.py``). One Python process cannot keep up with the GPU, so a run hands this work
+to :class:`HostPool`: ``workers`` processes (``spawn``: nothing of the parent's CUDA or OpenMP
+state is inherited; they import numpy and Pillow only) plus a couple of threads for work that
+cannot leave the process (sequences of plugins that decode frames themselves).
+
+:class:`FrameReader` decodes the frames of a whole list of sequences in order, a fixed number of
+frames ahead of their use, so the next sequence's first frames are decoded while this one still
+propagates.
+
+Failure modes: an error raised by a job (a corrupt file) comes back as that error; a worker that
+dies (killed, out of memory) becomes a :class:`HostWorkerError` naming what to do. Workers ignore
+SIGINT and outlive a SIGTERM by :data:`TERM_GRACE_S` seconds (both reach the whole process group;
+the run process decides when to stop and shuts the pool down), and end by themselves when the
+run process is gone (e.g. after ``kill -9``): nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
+
+import numpy as np
+
+from vosbench.core.errors import VosbenchError
+from vosbench.core.labels import read_rgb
+from vosbench.core.video import VideoSequence
+
+T = TypeVar("T")
+
+#: seconds a worker goes on after SIGTERM (its job in hand ends; the run process shuts it down)
+TERM_GRACE_S = 2.0
+
+#: most worker processes ``auto`` starts (more rarely pays: one worker handles ~70 frames/s)
+MAX_AUTO_WORKERS = 16
+
+
+class HostWorkerError(VosbenchError):
+    """A host worker process ended without finishing its job (killed, out of memory)."""
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def auto_workers(device_type: str) -> int:
+    """Worker processes for ``--workers auto``: on a GPU run, the CPUs of this process shared by
+    the run processes on this node (``LOCAL_WORLD_SIZE`` under torchrun), at most
+    :data:`MAX_AUTO_WORKERS`; on a CPU run 0 (in-process threads: the CPUs are busy propagating,
+    and starting processes would only add to a short run; ``benchmarks/host.py`` measures both)."""
+    if device_type != "cuda":
+        return 0
+    try:
+        per_node = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    except ValueError:
+        per_node = 1
+    return max(1, min(MAX_AUTO_WORKERS, usable_cpus() // per_node))
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:  # re-parented: the run process is gone
+            os._exit(0)
+
+
+def _exit_soon(signum: int, frame: object) -> None:
+    # SIGTERM to the whole process group (SLURM, `kill -- -PGID`): the run process is stopping
+    # too and shuts the pool down; give the job in hand the time to end, then go. SIGTERM from
+    # the pool itself (a broken pool terminates its workers) ends the worker the same way.
+    timer = threading.Timer(TERM_GRACE_S, os._exit, args=(128 + signum,))
+    timer.daemon = True
+    timer.start()
+
+
+def _worker_init(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the run process decides
+    signal.signal(signal.SIGTERM, _exit_soon)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="vosbench-watch").start()
+
+
+def _timed(fn: Callable[..., T], args: tuple[Any, ...]) -> tuple[T, float]:
+    t0 = time.perf_counter()
+    return fn(*args), time.perf_counter() - t0
+
+
+class HostPool:
+    """``workers`` processes (0: none, everything in threads of this process) and two threads.
+
+    Use as a context manager; :meth:`submit` runs a module-level function with picklable
+    arguments in a worker process (in a thread when there are none), :meth:`submit_local` runs
+    anything in a thread of this process. :meth:`result` waits for a job and turns a dead worker
+    into :class:`HostWorkerError`.
+    """
+
+    def __init__(self, workers: int = 0):
+        if workers < 0:
+            raise ValueError("workers must be >= 0")
+        self.workers = workers
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vosbench-host")
+        self._procs: ProcessPoolExecutor | None = None
+        if workers:
+            self._procs = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_init,
+                initargs=(os.getpid(),),
+            )
+
+    def __enter__(self) -> HostPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(cancel=exc[0] is not None)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[tuple[T, float]]:
+        """Run ``fn(*args)`` in a worker process (a thread without workers); the future's
+        result is ``(value, seconds the job took)``."""
+        ex = self._procs or self._threads
+        try:
+            return ex.submit(_timed, fn, args)
+        except BrokenProcessPool:
+            raise self._broken() from None
+
+    def submit_local(self, fn: Callable[..., T], *args: Any) -> Future[tuple[T, float]]:
+        """Run ``fn(*args)`` in a thread of this process (for what cannot be pickled)."""
+        return self._threads.submit(_timed, fn, args)
+
+    def result(self, fut: Future[T]) -> T:
+        """The job's result (re-raises its error; a dead worker: :class:`HostWorkerError`)."""
+        try:
+            return fut.result()
+        except BrokenProcessPool:
+            raise self._broken() from None
+
+    def _broken(self) -> HostWorkerError:
+        return HostWorkerError(
+            "a host worker process (frame decoding, PNG writing, scoring) ended without finishing "
+            "its job: it was killed or ran out of memory. Sequences committed so far are kept; "
+            "continue with `vosbench run --resume RUN_DIR`, with fewer --workers (or --workers 0 "
+            "to do this work in the run process) if memory is short"
+        )
+
+    def close(self, cancel: bool = False) -> None:
+        """Wait for the jobs in flight (``cancel``: drop the queued ones first) and stop."""
+        if self._procs is not None:
+            self._procs.shutdown(wait=True, cancel_futures=cancel)
+        self._threads.shutdown(wait=True, cancel_futures=cancel)
+
+
+def _read_default(seq: VideoSequence) -> bool:
+    return type(seq).read_image is VideoSequence.read_image
+
+
+class FrameReader:
+    """Decodes the frames of ``sequences`` in order, ``depth`` frames ahead of :meth:`read`,
+    across sequence boundaries, in ``pool``'s workers (frames of sequences that read images
+    their own way: in its threads).
+
+    :meth:`read` of a frame that was not scheduled (another order, another sequence) decodes it
+    directly, so any access pattern gives the right frames; in-order access gets them decoded
+    ahead.
+    """
+
+    def __init__(self, pool: HostPool, sequences: Iterable[VideoSequence], depth: int = 8):
+        self.pool = pool
+        self.depth = max(1, depth)
+        self._todo = deque((seq, t) for seq in sequences for t in range(len(seq)))
+        self._ahead: deque[tuple[VideoSequence, int, Future[tuple[np.ndarray, float]]]] = deque()
+        self._fill()
+
+    def _fill(self) -> None:
+        while self._todo and len(self._ahead) < self.depth:
+            seq, t = self._todo.popleft()
+            if _read_default(seq):
+                fut = self.pool.submit(read_rgb, seq.image_paths[t])
+            else:
+                fut = self.pool.submit_local(seq.read_image, t)
+            self._ahead.append((seq, t, fut))
+
+    def read(self, seq: VideoSequence, t: int) -> np.ndarray:
+        """Frame ``t`` of ``seq`` as (H, W, 3) uint8 RGB."""
+        if not self._at_head(seq, t):
+            self._skip_to(seq, t)
+        if self._at_head(seq, t):
+            fut = self._ahead.popleft()[2]
+            self._fill()
+            return self.pool.result(fut)[0]
+        return seq.read_image(t)
+
+    def _at_head(self, seq: VideoSequence, t: int) -> bool:
+        return bool(self._ahead) and self._ahead[0][0] is seq and self._ahead[0][1] == t
+
+    def _skip_to(self, seq: VideoSequence, t: int) -> None:
+        """Frames scheduled before (seq, t) will not be read (e.g. a sequence left out): drop
+        them. A frame not scheduled at all is left to be decoded directly."""
+        if any(s is seq and i == t for s, i, _ in self._ahead):
+            while not self._at_head(seq, t):
+                self._ahead.popleft()[2].cancel()
+        elif any(s is seq and i == t for s, i in self._todo):
+            for _, _, fut in self._ahead:
+                fut.cancel()
+            self._ahead.clear()
+            while not (self._todo[0][0] is seq and self._todo[0][1] == t):
+                self._todo.popleft()
+            self._fill()
+
+    def close(self) -> None:
+        """Drop the frames decoded ahead and not read."""
+        for _, _, fut in self._ahead:
+            fut.cancel()
+        self._ahead.clear()
+        self._todo.clear()
