@@ -11,7 +11,10 @@ the same run:
 1. the reference: everything one frame after the other in this process (what one Python thread
    can do, whatever the threads around it);
 2. ``--workers 0``: the run's in-process threads;
-3. ``--workers N`` for N = 1, 2, 4, ... up to the CPUs: worker processes.
+3. ``--workers N`` for N = 1, 2, 4, ... up to the CPUs: worker processes;
+4. the same settings beside a Python-bound main thread that stands in for a GPU run's per-frame
+   kernel dispatch (``--dispatch-ops`` tiny torch ops per frame): threads in the run process share
+   its interpreter lock, processes do not.
 
 It prints frames/s and the ratio to the reference for each, and checks that every setting gives
 the reference's J and F exactly. The GPU path needs about 200 frames/s of host work to keep a
@@ -84,13 +87,29 @@ def reference(seqs: list[VideoSequence], preds: dict[str, list[np.ndarray]], out
     return results
 
 
+def dispatch_stand_in(ops: int):
+    """A Python-bound step standing in for a GPU run's per-frame dispatch (the profile of a GPU
+    run shows ~1,250 small kernels per frame launched from Python): ``ops`` tiny torch ops."""
+    import torch
+
+    x = torch.zeros(64)
+
+    def step() -> None:
+        for _ in range(ops // 2):
+            x.add_(1.0).mul_(0.5)
+
+    return step
+
+
 def pooled(
-    seqs: list[VideoSequence], preds: dict[str, list[np.ndarray]], out: Path, workers: int
+    seqs: list[VideoSequence], preds: dict[str, list[np.ndarray]], out: Path, workers: int, step=None
 ) -> list[np.ndarray]:
-    """As ``vosbench run --workers N`` does it (see vosbench.runs.vos)."""
+    """As ``vosbench run --workers N`` does it (see vosbench.runs.vos); ``step()`` runs in this
+    thread once per frame (``None``: nothing, no propagation at all)."""
     results = []
     with HostPool(workers) as pool:
-        reader = FrameReader(pool, seqs, depth=max(8, 2 * workers))
+        # with workers: decoded there, ahead, across sequences; without: the engine's own thread
+        reader = FrameReader(pool, seqs, depth=2 * workers) if workers else None
         in_flight = max(16, 4 * workers)
         pending: list = []
 
@@ -103,8 +122,14 @@ def pooled(
 
         for s in seqs:
             scorer = SequenceScorer(s.name)
+            frames = engine_thread(s) if reader is None else None
             for t in range(len(s)):
-                reader.read(s, t)
+                if reader is not None:
+                    reader.read(s, t)
+                else:
+                    next(frames)
+                if step is not None:
+                    step()
                 png = out / f"{s.name}-{t}.png"
                 if t == 0:
                     check = scorer.expect(s.frames[t], gt0=s.read_gt(t))
@@ -117,14 +142,30 @@ def pooled(
                 drain(in_flight)
             drain(0)
             results.extend(np.array([o.J_mean, o.F_mean]) for o in scorer.result())
-        reader.close()
+        if reader is not None:
+            reader.close()
     return results
+
+
+def engine_thread(seq: VideoSequence, prefetch: int = 4):
+    """Frames decoded by one thread, ``prefetch`` ahead (``propagation.engine.frame_features``
+    without a reader)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        pending = [ex.submit(seq.read_image, t) for t in range(min(prefetch, len(seq)))]
+        for t in range(len(seq)):
+            img = pending.pop(0).result()
+            if t + prefetch < len(seq):
+                pending.append(ex.submit(seq.read_image, t + prefetch))
+            yield img
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", type=Path, default=DATA, help="DAVIS-2016 layout (default: the shared sample)")
     ap.add_argument("--repeat", type=int, default=3, help="timed repetitions per setting (median reported)")
+    ap.add_argument("--dispatch-ops", type=int, default=1000, help="tiny torch ops per frame in the Python-bound stand-in for GPU dispatch (0: skip that table)")
     ap.add_argument("--workers", default=None, help="comma-separated worker counts (default: 1, 2, 4, ... up to the CPUs)")
     args = ap.parse_args()
     if not (args.data / "JPEGImages/480p").is_dir():
@@ -152,9 +193,30 @@ def main() -> None:
             print(f"{label:<28}{secs:>9.2f}{n_frames / secs:>10.1f}{ref_s / secs:>13.2f}x  {'yes' if same else 'NO'}")
             if not same:
                 sys.exit("a pooled setting gave other J/F than the reference")
+        if args.dispatch_ops:
+            dispatch_table(seqs, preds, out, counts, args)
     per_core = n_frames / ref_s
     print(f"\none core does about {per_core:.0f} frames/s of host work; 200 frames/s needs about "
           f"{int(np.ceil(200 / per_core))} busy worker(s) (worker start-up included in each timed run above)")
+
+
+def dispatch_table(seqs, preds, out: Path, counts: list[int], args) -> None:
+    """The host work beside a Python-bound main thread: threads share its GIL, processes do not."""
+    n_frames = sum(len(s) for s in seqs)
+    step = dispatch_stand_in(args.dispatch_ops)
+
+    def alone() -> None:
+        for _ in range(n_frames):
+            step()
+
+    base = statistics.median(time_it(alone) for _ in range(args.repeat))
+    print(f"\nwith a Python-bound main thread ({args.dispatch_ops} tiny torch ops per frame, "
+          f"{1e3 * base / n_frames:.1f} ms per frame alone, {n_frames / base:.0f} frames/s):")
+    print(f"{'setting':<28}{'seconds':>9}{'frames/s':>10}{'vs dispatch alone':>19}")
+    for w in counts:
+        secs = statistics.median(time_it(lambda: pooled(seqs, preds, out, w, step)) for _ in range(args.repeat))
+        label = "--workers 0 (threads)" if w == 0 else f"--workers {w} (processes)"
+        print(f"{label:<28}{secs:>9.2f}{n_frames / secs:>10.1f}{secs / base:>18.2f}x")
 
 
 def time_it(fn) -> float:

@@ -148,7 +148,7 @@ def workers_of(pid: int) -> set[int]:
     out = set()
     for c in children(pid):
         try:
-            if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes():
+            if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes():
                 out.add(c)
         except FileNotFoundError:
             pass
@@ -293,3 +293,39 @@ def test_sigterm_to_the_process_group_records_interrupted_and_leaves_no_workers(
     rows = (run_dir / "per_object.csv").read_text().splitlines()[1:]
     ref = {r for r in (reference / "per_object.csv").read_text().splitlines()[1:] if r.split(",")[0] in done}
     assert done and set(rows) == ref
+
+
+def test_api_script_without_main_guard_runs_once_with_workers(tmp, reference):
+    """Workers never re-run the caller's script (as `spawn` would for a script without an
+    ``if __name__ == "__main__"`` guard)."""
+    script = tmp / "unguarded.py"
+    script.write_text(textwrap.dedent(
+        """
+        import vosbench
+        print("script started", flush=True)
+        out = vosbench.run("lab", "synthetic-davis", data_root="long", device="cpu", out="api", workers=2)
+        print(out.record["environment"]["host_workers"], round(out.metrics["JF_mean"], 12))
+        """
+    ))
+    res = run([sys.executable, str(script)], tmp)
+    ref = json.loads((reference / "summary.json").read_text())["metrics"]["JF_mean"]
+    assert res.stdout.splitlines() == ["script started", f"2 {round(ref, 12)}"]
+
+
+def test_api_refuses_a_bad_worker_count(tmp, reference):
+    import vosbench
+
+    with pytest.raises(vosbench.ConfigError, match=r"workers=-2: expected \"auto\" or a number"):
+        vosbench.run("lab", "synthetic-davis", data_root=str(tmp / "long"), device="cpu", out=str(tmp / "bad"), workers=-2)
+
+
+def test_host_benchmark_runs_and_every_setting_scores_alike(davis16_mini):
+    res = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve().parents[1] / "benchmarks/host.py"), "--data", str(davis16_mini),
+         "--repeat", "1", "--workers", "0,2", "--dispatch-ops", "50"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
+    rows = [ln for ln in res.stdout.splitlines() if ln.startswith("--workers")]
+    assert len(rows) == 4 and all(ln.endswith("yes") for ln in rows[:2]), res.stdout
+    assert "282 frames (854x480)" in res.stdout

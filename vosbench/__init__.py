@@ -84,7 +84,7 @@ def run(model: str | nn.Module, dataset: str = "synthetic-davis", *, name: str |
         dataset: Registered dataset name.
         name: Name a module is recorded under (default: its class name).
         **settings: Run options as in ``vosbench run`` (``checkpoint``, ``data_root``,
-            ``sequences``, ``protocol``, ``device``, ``out``, ``precision``, ``batch_size``,
+            ``sequences``, ``protocol``, ``device``, ``out``, ``precision``, ``batch_size``, ``workers``,
             ``save_predictions``, ``model_options``, ``dataset_options``) and any protocol setting
             (``topk``, ``radius``, ``context``, ``temperature``, ...).
 

@@ -3,9 +3,12 @@
 A GPU propagates a 480p frame in a few milliseconds; decoding its JPEG, writing its prediction
 PNG and scoring it against the GT take about 14 ms of one CPU core (measured on the DAVIS sample,
 ``benchmarks/host.py``). One Python process cannot keep up with the GPU, so a run hands this work
-to :class:`HostPool`: ``workers`` processes (``spawn``: nothing of the parent's CUDA or OpenMP
-state is inherited; they import numpy and Pillow only) plus a couple of threads for work that
-cannot leave the process (sequences of plugins that decode frames themselves).
+to :class:`HostPool`: ``workers`` processes plus three threads for work that cannot leave
+the process (sequences of plugins that decode frames themselves). Workers are forked where the
+platform can (as torch's DataLoader does): they start in milliseconds and never re-run the
+caller's script, which ``spawn`` does for scripts without an ``if __name__ == "__main__"`` guard
+(a user's script calling :func:`vosbench.run` would run again in every worker). They use numpy
+and Pillow only, never torch or CUDA state inherited from the run process.
 
 :class:`FrameReader` decodes the frames of a whole list of sequences in order, a fixed number of
 frames ahead of their use, so the next sequence's first frames are decoded while this one still
@@ -33,7 +36,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from vosbench.core.errors import VosbenchError
+from vosbench.core.errors import ConfigError, VosbenchError
 from vosbench.core.labels import read_rgb
 from vosbench.core.video import VideoSequence
 
@@ -72,6 +75,15 @@ def auto_workers(device_type: str) -> int:
     return max(1, min(MAX_AUTO_WORKERS, usable_cpus() // per_node))
 
 
+def resolve_workers(value: object, device_type: str) -> int:
+    """``workers`` as given (``None`` or ``"auto"``: :func:`auto_workers`; else a count >= 0)."""
+    if value is None or value == "auto":
+        return auto_workers(device_type)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"workers={value!r}: expected \"auto\" or a number of processes (0 = none)")
+    return value
+
+
 def _watch_parent(parent: int) -> None:
     while True:
         time.sleep(0.5)
@@ -99,8 +111,13 @@ def _timed(fn: Callable[..., T], args: tuple[Any, ...]) -> tuple[T, float]:
     return fn(*args), time.perf_counter() - t0
 
 
+def _context() -> multiprocessing.context.BaseContext:
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
 class HostPool:
-    """``workers`` processes (0: none, everything in threads of this process) and two threads.
+    """``workers`` processes (0: none, everything in threads of this process) and three threads.
 
     Use as a context manager; :meth:`submit` runs a module-level function with picklable
     arguments in a worker process (in a thread when there are none), :meth:`submit_local` runs
@@ -112,12 +129,12 @@ class HostPool:
         if workers < 0:
             raise ValueError("workers must be >= 0")
         self.workers = workers
-        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vosbench-host")
+        self._threads = ThreadPoolExecutor(max_workers=3, thread_name_prefix="vosbench-host")
         self._procs: ProcessPoolExecutor | None = None
         if workers:
             self._procs = ProcessPoolExecutor(
                 max_workers=workers,
-                mp_context=multiprocessing.get_context("spawn"),
+                mp_context=_context(),
                 initializer=_worker_init,
                 initargs=(os.getpid(),),
             )

@@ -33,7 +33,7 @@ class RunConfig:
     batch_size: int = 4
     #: host worker processes decoding frames, writing PNGs and scoring; None = auto
     #: (vosbench.core.workers.auto_workers: the CPUs on GPU runs, 0 = in-process on CPU runs)
-    workers: int | None = None
+    workers: int | str | None = None
     #: fp32 (default; true fp32, TF32 off), tf32 (GPU), bf16 or fp16 (GPU): see propagation/precision.py
     precision: str = "fp32"
     #: protocol grid ((setting, (value, ...)), ...), see vosbench.propagation.sweep

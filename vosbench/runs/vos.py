@@ -19,7 +19,7 @@ import torch
 from vosbench.core.labels import PALETTES
 from vosbench.core.safepath import safe_join
 from vosbench.core.video import VideoSequence
-from vosbench.core.workers import FrameReader, HostPool, auto_workers
+from vosbench.core.workers import FrameReader, HostPool, resolve_workers
 from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
 from vosbench.propagation.batched import propagation_path
@@ -69,8 +69,7 @@ def run_vos(
     """Run every protocol of ``protocols`` (one per grid point of ``points``) over this process's
     part (``placement``; default: all) of the sequences ``seqs`` of ``ds``."""
     place = placement or Placement.whole(seqs)
-    workers = cfg.workers if cfg.workers is not None else auto_workers(device.type)
-    with HostPool(workers) as host:
+    with HostPool(resolve_workers(cfg.workers, device.type)) as host:
         return _run_folders(cfg, ds, seqs, model, protocols, points, device, started, progress, place, host)
 
 
@@ -130,9 +129,10 @@ def _run_folders(
     # model and dataset setup is counted once, in the first record (which also carries the
     # encoder's time); the other grid points' times are what each extra point costs
     folders[0].elapsed = time.perf_counter() - started
-    # frames decoded ahead (across sequences) and frame jobs in flight per grid point: enough to
-    # keep every worker busy, few enough to bound memory
-    reader = FrameReader(host, todo, depth=max(8, 2 * host.workers))
+    # with worker processes: frames decoded there, ahead and across sequences; without, the
+    # engine's own decoding thread (as fast on CPU runs, where propagation takes the time).
+    # Frame jobs in flight per grid point: enough to keep every worker busy, few enough to bound memory
+    reader = FrameReader(host, todo, depth=2 * host.workers) if host.workers else None
     in_flight = max(16, 4 * host.workers)
     try:
         try:
@@ -206,7 +206,8 @@ def _run_folders(
             scores = load_scores(folder.run_dir) if merged is not None else []
             results.append(RunResult(folder.run_dir, folder.record, scores))
     finally:
-        reader.close()
+        if reader is not None:
+            reader.close()
     return results
 
 
