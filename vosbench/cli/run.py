@@ -71,6 +71,7 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option(
     "--workers",
     default="auto",
+    metavar="auto|N",
     show_default=True,
     callback=lambda ctx, param, value: _workers(value),
     help="Worker processes decoding frames, writing PNGs and scoring (0: threads of the run process). "
