@@ -70,145 +70,129 @@ def run_vos(
     part (``placement``; default: all) of the sequences ``seqs`` of ``ds``."""
     place = placement or Placement.whole(seqs)
     with HostPool(resolve_workers(cfg.workers, device.type)) as host:
-        return _run_folders(cfg, ds, seqs, model, protocols, points, device, started, progress, place, host)
-
-
-def _run_folders(
-    cfg: RunConfig,
-    ds: VideoDataset,
-    seqs: list[VideoSequence],
-    model: Encoder,
-    protocols: list[Protocol],
-    points: list[dict[str, str]],
-    device: torch.device,
-    started: float,
-    progress: Progress | None,
-    place: Placement,
-    host: HostPool,
-) -> list[RunResult]:
-    dtype = precision_dtype(cfg.precision, device)
-    prop_path = propagation_path(device)  # batched on CUDA, windowed on CPU (VOSBENCH_PROPAGATION forces one)
-    names = [s.name for s in seqs]
-    # a server submission when there is no local GT, or always when the dataset asks for it
-    # (YouTube-VOS valid with a local GT copy, e.g. the synthetic set)
-    zip_it = (
-        cfg.save_predictions
-        and ds.submission_prefix is not None
-        and (ds.submission_with_gt or not any(s.gt for s in seqs))
-    )
-    # grid point i goes to <id>-p<i>, so a resumed or sharded sweep finds every point's folder
-    sweep_id = (place.run_id or new_run_id()) if cfg.sweep else None
-    folders: list[RunFolder] = []
-    for i, (point, protocol) in enumerate(zip(points, protocols)):
-        run_id = f"{sweep_id}-p{i}" if sweep_id else place.run_id
-        record = new_record(cfg, model, ds, names, protocol.to_dict(), device, task="vos", run_id=run_id)
-        record["precision"] = cfg.precision
-        record["environment"]["propagation"] = prop_path
-        record["environment"]["tf32"] = tf32_state()  # as set for the run by runs.run_sweep
-        record["environment"]["host_workers"] = host.workers
-        if cfg.sweep:
-            record["sweep"] = {
-                "id": sweep_id,
-                "settings": {k: list(v) for k, v in cfg.sweep},
-                "point": point,
-                "index": i,
-                "size": len(points),
-            }
-        folders.append(
-            RunFolder(
-                cfg.out, record, device, started,
-                config=place.config, sequences=[(s.name, len(s)) for s in seqs], shard=place.shard,
-                submission_prefix=ds.submission_prefix if zip_it else None, fresh=place.run_id is None,
-                host=host,
-            )
+        dtype = precision_dtype(cfg.precision, device)
+        prop_path = propagation_path(device)  # batched on CUDA, windowed on CPU (VOSBENCH_PROPAGATION forces one)
+        names = [s.name for s in seqs]
+        # a server submission when there is no local GT, or always when the dataset asks for it
+        # (YouTube-VOS valid with a local GT copy, e.g. the synthetic set)
+        zip_it = (
+            cfg.save_predictions
+            and ds.submission_prefix is not None
+            and (ds.submission_with_gt or not any(s.gt for s in seqs))
         )
-    todo = [s for s in seqs if s.name in place.mine and not all(f.is_committed(s.name) for f in folders)]
-    announce(folders[0], place, [s.name for s in todo], sum(len(s) for s in todo))
-    total = sum(len(s.outputs()) for s in todo)
-    done = 0
-    # model and dataset setup is counted once, in the first record (which also carries the
-    # encoder's time); the other grid points' times are what each extra point costs
-    folders[0].elapsed = time.perf_counter() - started
-    # with worker processes: frames decoded there, ahead and across sequences; without, the
-    # engine's own decoding thread (as fast on CPU runs, where propagation takes the time).
-    # Frame jobs in flight per grid point: enough to keep every worker busy, few enough to bound memory
-    reader = FrameReader(host, todo, depth=2 * host.workers) if host.workers else None
-    in_flight = max(16, 4 * host.workers)
-    try:
+        # grid point i goes to <id>-p<i>, so a resumed or sharded sweep finds every point's folder
+        sweep_id = (place.run_id or new_run_id()) if cfg.sweep else None
+        folders: list[RunFolder] = []
+        for i, (point, protocol) in enumerate(zip(points, protocols)):
+            run_id = f"{sweep_id}-p{i}" if sweep_id else place.run_id
+            record = new_record(cfg, model, ds, names, protocol.to_dict(), device, task="vos", run_id=run_id)
+            record["precision"] = cfg.precision
+            record["environment"]["propagation"] = prop_path
+            record["environment"]["tf32"] = tf32_state()  # as set for the run by runs.run_sweep
+            record["environment"]["host_workers"] = host.workers
+            if cfg.sweep:
+                record["sweep"] = {
+                    "id": sweep_id,
+                    "settings": {k: list(v) for k, v in cfg.sweep},
+                    "point": point,
+                    "index": i,
+                    "size": len(points),
+                }
+            folders.append(
+                RunFolder(
+                    cfg.out, record, device, started,
+                    config=place.config, sequences=[(s.name, len(s)) for s in seqs], shard=place.shard,
+                    submission_prefix=ds.submission_prefix if zip_it else None, fresh=place.run_id is None,
+                    host=host,
+                )
+            )
+        todo = [s for s in seqs if s.name in place.mine and not all(f.is_committed(s.name) for f in folders)]
+        announce(folders[0], place, [s.name for s in todo], sum(len(s) for s in todo))
+        total = sum(len(s.outputs()) for s in todo)
+        done = 0
+        # model and dataset setup is counted once, in the first record (which also carries the
+        # encoder's time); the other grid points' times are what each extra point costs
+        folders[0].elapsed = time.perf_counter() - started
+        # with worker processes: frames decoded there, ahead and across sequences; without, the
+        # engine's own decoding thread (as fast on CPU runs, where propagation takes the time).
+        # Frame jobs in flight per grid point: enough to keep every worker busy, few enough to bound memory
+        reader = FrameReader(host, todo, depth=2 * host.workers) if host.workers else None
+        in_flight = max(16, 4 * host.workers)
         try:
-            for seq in todo:
-                # after an interruption between two grid points' commits, only the missing ones are redone
-                active = [f for f in folders if not f.is_committed(seq.name)]
-                protos = [p for f, p in zip(folders, protocols) if not f.is_committed(seq.name)]
-                stages = [f.begin_sequence(seq.name) for f in active]
-                scorers = [scorer_for(seq) if seq.gt else None for _ in active]
-                outputs = set(seq.outputs())
-                gt_src = _gt_source(seq)
-                for t, outs in propagate_many(
-                    seq,
-                    model,
-                    protos,
-                    device,
-                    [f.timings for f in active],
-                    cfg.batch_size,
-                    model.spec.copy_first_frame,
-                    dtype=dtype,
-                    path=prop_path,
-                    reader=reader,
-                ):
-                    for folder, stage, scorer, ids, protocol in zip(active, stages, scorers, outs, protos):
-                        t0 = time.perf_counter()
-                        png = None
-                        if t in outputs and cfg.save_predictions:
-                            png = safe_join(stage, "predictions", f"{seq.frames[t]}.png")
-                        check = None
-                        if scorer is not None and t in seq.gt:
-                            # the first GT frame is the given reference (never scored)
-                            if scorer.frames == 0:
-                                check = scorer.expect(seq.frames[t], gt0=seq.read_gt(t))
-                            else:
-                                check = scorer.expect(seq.frames[t])
-                        if png is not None or (check is not None and check.index > 0):
-                            # a pixel predicted void is written as 255, as DINO's script writes it,
-                            # and scored as background (void is no object)
-                            folder.submit(
-                                write_and_measure, ids, png, PALETTES[protocol.palette], check,
-                                gt_src(t) if check is not None and check.index > 0 else None,
-                                seq.binary_masks, protocol.void_label,
-                                then=_store(folder, scorer, check),
-                            )
-                        folder.drain(in_flight)
-                        folder.elapsed += time.perf_counter() - t0
-                    if t in outputs:
-                        done += 1
-                        if progress:
-                            progress(seq.name, done, total)
-                for folder, stage, scorer in zip(active, stages, scorers):
-                    t0 = time.perf_counter()
-                    folder.drain(0)
-                    got = scorer.result() if scorer is not None else []
-                    groups = {int(s.object): ds.object_group(seq.name, int(s.object)) for s in got}
-                    folder.commit_sequence(
-                        seq.name,
-                        {"frames": len(seq), "objects": scores_to_json(got, groups)},
-                        [(stage / "predictions", safe_join(folder.run_dir, "predictions", seq.name))],
-                    )
-                    folder.elapsed += time.perf_counter() - t0
-                log.info("%s: sequence %s committed (%d frames)", place.shard_label, seq.name, len(seq))
-        except BaseException as e:
-            fail_all(folders, e, [_start(f, len(folders)) for f in folders])
-        results = []
-        for folder in folders:
             try:
-                merged = folder.finish(_start(folder, len(folders)), write_record=place.merge_here)
-            except BaseException as e:  # e.g. the disk filled up while writing the tables
-                fail_all([folder], e, [_start(folder, len(folders))])
-            scores = load_scores(folder.run_dir) if merged is not None else []
-            results.append(RunResult(folder.run_dir, folder.record, scores))
-    finally:
-        if reader is not None:
-            reader.close()
-    return results
+                for seq in todo:
+                    # after an interruption between two grid points' commits, only the missing ones are redone
+                    active = [f for f in folders if not f.is_committed(seq.name)]
+                    protos = [p for f, p in zip(folders, protocols) if not f.is_committed(seq.name)]
+                    stages = [f.begin_sequence(seq.name) for f in active]
+                    scorers = [scorer_for(seq) if seq.gt else None for _ in active]
+                    outputs = set(seq.outputs())
+                    gt_src = _gt_source(seq)
+                    for t, outs in propagate_many(
+                        seq,
+                        model,
+                        protos,
+                        device,
+                        [f.timings for f in active],
+                        cfg.batch_size,
+                        model.spec.copy_first_frame,
+                        dtype=dtype,
+                        path=prop_path,
+                        reader=reader,
+                    ):
+                        for folder, stage, scorer, ids, protocol in zip(active, stages, scorers, outs, protos):
+                            t0 = time.perf_counter()
+                            png = None
+                            if t in outputs and cfg.save_predictions:
+                                png = safe_join(stage, "predictions", f"{seq.frames[t]}.png")
+                            check = None
+                            if scorer is not None and t in seq.gt:
+                                # the first GT frame is the given reference (never scored)
+                                if scorer.frames == 0:
+                                    check = scorer.expect(seq.frames[t], gt0=seq.read_gt(t))
+                                else:
+                                    check = scorer.expect(seq.frames[t])
+                            if png is not None or (check is not None and check.index > 0):
+                                # a pixel predicted void is written as 255, as DINO's script writes it,
+                                # and scored as background (void is no object)
+                                folder.submit(
+                                    write_and_measure, ids, png, PALETTES[protocol.palette], check,
+                                    gt_src(t) if check is not None and check.index > 0 else None,
+                                    seq.binary_masks, protocol.void_label,
+                                    then=_store(folder, scorer, check),
+                                )
+                            folder.drain(in_flight)
+                            folder.elapsed += time.perf_counter() - t0
+                        if t in outputs:
+                            done += 1
+                            if progress:
+                                progress(seq.name, done, total)
+                    for folder, stage, scorer in zip(active, stages, scorers):
+                        t0 = time.perf_counter()
+                        folder.drain(0)
+                        got = scorer.result() if scorer is not None else []
+                        groups = {int(s.object): ds.object_group(seq.name, int(s.object)) for s in got}
+                        folder.commit_sequence(
+                            seq.name,
+                            {"frames": len(seq), "objects": scores_to_json(got, groups)},
+                            [(stage / "predictions", safe_join(folder.run_dir, "predictions", seq.name))],
+                        )
+                        folder.elapsed += time.perf_counter() - t0
+                    log.info("%s: sequence %s committed (%d frames)", place.shard_label, seq.name, len(seq))
+            except BaseException as e:
+                fail_all(folders, e, [_start(f, len(folders)) for f in folders])
+            results = []
+            for folder in folders:
+                try:
+                    merged = folder.finish(_start(folder, len(folders)), write_record=place.merge_here)
+                except BaseException as e:  # e.g. the disk filled up while writing the tables
+                    fail_all([folder], e, [_start(folder, len(folders))])
+                scores = load_scores(folder.run_dir) if merged is not None else []
+                results.append(RunResult(folder.run_dir, folder.record, scores))
+        finally:
+            if reader is not None:
+                reader.close()
+        return results
 
 
 def _gt_source(seq: VideoSequence) -> Callable[[int], np.ndarray | Path]:
