@@ -65,3 +65,40 @@ def test_cpu_run_records_fp32_switches_and_tf32_runs_are_kept_apart(tiny_davis17
     assert len(recs) == 2 and len({identity(r) for r in recs}) == 2
     board = CliRunner().invoke(cli, ["leaderboard", "--runs", str(out)]).output
     assert "precision=tf32" in board
+
+
+def test_records_from_before_true_fp32_are_kept_apart(tiny_davis17, tmp_path):
+    """Records without environment.tf32 were written when GPU fp32 runs let cuDNN convolutions use
+    TF32 and half-precision features were matched in half precision: their numbers come from other
+    arithmetic, so the leaderboard keeps them apart; CPU fp32 records of then are the same as now."""
+    from vosbench.results.records import find_records, identity
+
+    out = tmp_path / "runs"
+    res = CliRunner().invoke(
+        cli,
+        ["run", "--model", "lab", "--dataset", "davis17-val", "--data-root", str(tiny_davis17), "--out", str(out),
+         "--device", "cpu", "--no-save-predictions"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (run_dir,) = list((out / "davis17-val" / "lab").iterdir())
+    rec = json.loads((run_dir / "summary.json").read_text())
+
+    def twin(suffix: str, precision: str, device: str) -> None:
+        old = json.loads(json.dumps(rec))
+        del old["environment"]["tf32"]
+        old["environment"]["device"] = device
+        old["precision"] = precision
+        old["run_id"] = run_dir.name + suffix
+        (run_dir.parent / old["run_id"]).mkdir()
+        shutil.copy(run_dir / "per_object.csv", run_dir.parent / old["run_id"] / "per_object.csv")
+        (run_dir.parent / old["run_id"] / "summary.json").write_text(json.dumps(old))
+
+    twin("-oldcpu", "fp32", "cpu")  # same arithmetic as today's CPU fp32
+    twin("-oldgpu", "fp32", "cuda:0")
+    twin("-oldbf16", "bf16", "cpu")
+    recs = {r.run_id: identity(r) for r in find_records(out)}
+    assert recs[run_dir.name + "-oldcpu"] == recs[run_dir.name]
+    assert len(set(recs.values())) == 3
+    board = CliRunner().invoke(cli, ["leaderboard", "--runs", str(out)]).output
+    assert "precision=fp32-cudnn-tf32" in board and "precision=bf16-half-products" in board

@@ -111,6 +111,29 @@ def _as_fraction(value: Any) -> float | None:
     return None
 
 
+#: what a record without ``environment.tf32`` (written before --precision fp32 meant true fp32 on
+#: GPUs and half-precision features were matched in fp32) actually computed
+LEGACY_GPU_FP32 = "fp32-cudnn-tf32"  # cuDNN convolutions in TF32, torch's default then
+LEGACY_HALF = "{}-half-products"  # similarities, top-k and softmax in bf16/fp16
+
+
+def arithmetic(data: dict[str, Any]) -> str:
+    """The arithmetic a record's numbers come from: its ``precision`` (fp32, tf32, bf16, fp16),
+    or for records written before vosbench switched TF32 off and matched half-precision features
+    in fp32 (no ``environment.tf32``): ``fp32-cudnn-tf32`` for fp32 runs on a GPU and
+    ``bf16-half-products`` / ``fp16-half-products`` for half-precision runs; a leaderboard keeps
+    each apart from today's runs."""
+    precision = data.get("precision") or "fp32"
+    env = data.get("environment")
+    if not isinstance(env, dict) or "tf32" in env:
+        return str(precision)
+    if precision == "fp32" and str(env.get("device", "")).startswith("cuda"):
+        return LEGACY_GPU_FP32
+    if precision in ("bf16", "fp16"):
+        return LEGACY_HALF.format(precision)
+    return str(precision)
+
+
 def load_record(run_dir: str | Path) -> RunRecord:
     """Read ``RUN_DIR/summary.json``.
 
@@ -146,9 +169,11 @@ def load_record(run_dir: str | Path) -> RunRecord:
         return value
 
     model, dataset, protocol, metrics = (section(k) for k in ("model", "dataset", "protocol", "metrics"))
-    if data.get("precision") not in (None, "fp32"):
-        # half-precision features may change top-k choices: such runs are never merged with fp32 ones
-        protocol = {**protocol, "precision": data["precision"]}
+    precision = arithmetic(data)
+    if precision != "fp32":
+        # half-precision features (or TF32 products) may change top-k choices: such runs are never
+        # merged with true-fp32 ones
+        protocol = {**protocol, "precision": precision}
     run_id = data.get("run_id")
     if not isinstance(run_id, str) or not run_id:
         raise _fail(path, "missing 'run_id'")

@@ -38,6 +38,7 @@ from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
 from vosbench.models.checkpoints import sha256_file
 from vosbench.propagation.engine import Timings
+from vosbench.propagation.precision import tf32_state
 from vosbench.results.schema import SCHEMA_VERSION, SUMMARY, write_summary
 import vosbench.runs.ledger as ledger
 from vosbench.runs.config import RunConfig
@@ -92,6 +93,9 @@ def environment(device: torch.device) -> dict[str, Any]:
         "device": str(device),
         "platform": platform.platform(),
         "threads": torch.get_num_threads(),
+        # the TF32 switches as the run set them (runs.run_sweep); a record without them was written
+        # before --precision fp32 meant true fp32 on GPUs (see results.records.read_record)
+        "tf32": tf32_state(),
     }
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)

@@ -24,7 +24,6 @@ from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
 from vosbench.propagation.batched import propagation_path
 from vosbench.propagation.engine import precision_dtype, propagate_many
-from vosbench.propagation.precision import tf32_state
 from vosbench.propagation.protocol import Protocol
 from vosbench.runs.config import RunConfig
 from vosbench.runs.lifecycle import (
@@ -88,7 +87,6 @@ def run_vos(
             record = new_record(cfg, model, ds, names, protocol.to_dict(), device, task="vos", run_id=run_id)
             record["precision"] = cfg.precision
             record["environment"]["propagation"] = prop_path
-            record["environment"]["tf32"] = tf32_state()  # as set for the run by runs.run_sweep
             record["environment"]["host_workers"] = host.workers
             if cfg.sweep:
                 record["sweep"] = {
