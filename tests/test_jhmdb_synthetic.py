@@ -102,3 +102,22 @@ def test_identity_copies_frame_zero(jhmdb_data, tmp_path):
         assert np.asarray(pred[t]) == pytest.approx(np.asarray(gt[0]), abs=1e-3)
     m = json.loads((run_dir / "summary.json").read_text())["metrics"]
     assert m["PCK@0.2"] == pytest.approx(_pck(pred, gt, 0.2), abs=1e-9)
+
+
+@pytest.mark.parametrize("protocol", ["crw-jhmdb", "crw"])
+def test_keypoint_runs_on_the_batched_path_equal_the_windowed_path(jhmdb_data, tmp_path, monkeypatch, protocol):
+    """Keypoint runs take the batched (GPU) path on CUDA; forced here on CPU, it predicts the same
+    keypoints as the windowed path and the record names the path that ran."""
+    got = {}
+    for path in ("windowed", "batched"):
+        monkeypatch.setenv("VOSBENCH_PROPAGATION", path)
+        runs = tmp_path / path
+        invoke("run", "--model", "resnet18", "--dataset", "synthetic-jhmdb", "--data-root", str(jhmdb_data),
+               "--out", str(runs), "--device", "cpu", "--protocol", protocol)
+        (run_dir,) = list((runs / "synthetic-jhmdb" / "resnet18").iterdir())
+        rec = json.loads((run_dir / "summary.json").read_text())
+        assert rec["environment"]["propagation"] == path
+        video, _ = _gt(jhmdb_data)
+        got[path] = (np.array(_pred(run_dir, video)), rec["metrics"])
+    assert np.allclose(got["windowed"][0], got["batched"][0], atol=1e-3)
+    assert got["windowed"][1] == got["batched"][1]

@@ -60,6 +60,7 @@ import torch
 from vosbench.core.errors import InputFileError
 from vosbench.core.video import VideoSequence
 from vosbench.propagation.engine import FeatureModel, Timings, feature_size, frame_features, processed_size
+from vosbench.propagation import batched
 from vosbench.propagation.knn import ContextBuffer, predict
 from vosbench.propagation.protocol import Protocol
 
@@ -219,12 +220,14 @@ def propagate_pose(
     copy_first_frame: bool = False,
     sigma: float = SIGMA_CELLS,
     cell_readout: list[np.ndarray] | None = None,
+    path: str | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(t, keypoints)`` for every frame: (J, 2) predicted (x, y) in original pixels.
 
     Frame 0 yields, under ``protocol.keypoints == "crw"``, CRW's read-out of its GT maps, else its
     GT keypoints (the given input). ``cell_readout``, when a list, receives each frame's read-out
-    in feature-cell units (frame 0: its GT in cells), for read-out studies.
+    in feature-cell units (frame 0: its GT in cells), for read-out studies. ``path`` picks the
+    matching code as for segmentation (:func:`vosbench.propagation.batched.propagation_path`).
     """
     if seq.keypoints is None:
         raise InputFileError(f"{seq.name}: the dataset gave no keypoints for this video (a keypoint run needs them)")
@@ -236,6 +239,10 @@ def propagate_pose(
         return
     crw = protocol.keypoints == "crw"
     buf = ContextBuffer(protocol)
+    predict_fn = predict
+    if batched.propagation_path(device, path) == "batched":
+        predict_fn = batched.predict
+        buf.workspace = batched.BatchedWorkspace()
     stride = int(model.stride)
     geo: tuple[int, int, int, int] = (0, 0, 0, 0)
     fsize: tuple[int, int] = (0, 0)
@@ -268,7 +275,7 @@ def propagate_pose(
             if cell_readout is not None:
                 cell_readout.append(cells0)
         else:
-            soft = predict(feats, buf.frames(), protocol, workspace=buf.workspace)
+            soft = predict_fn(feats, buf.frames(), protocol, workspace=buf.workspace)
             cells = crw_soft_argmax(soft[1:]) if crw else soft_argmax(soft[1:])
             out = to_pixels(cells)
             buf.push(feats, soft if protocol.feedback == "soft" else maps(cells))

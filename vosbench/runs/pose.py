@@ -21,6 +21,7 @@ from vosbench.core.video import VideoSequence
 from vosbench.datasets.base import VideoDataset
 from vosbench.datasets.joints import JOINTS
 from vosbench.models.base import Encoder
+from vosbench.propagation.batched import propagation_path
 from vosbench.propagation.keypoints import READOUT_TOPK, SIGMA_CELLS, propagate_pose
 from vosbench.propagation.protocol import Protocol
 from vosbench.runs.config import RunConfig
@@ -62,6 +63,8 @@ def run_pose(
     # the keypoint-specific settings decide the numbers too, so they are part of the protocol
     settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK}
     record = new_record(cfg, model, ds, names, settings, device, task="pose", run_id=place.run_id)
+    prop_path = propagation_path(device)  # batched on CUDA, windowed on CPU (VOSBENCH_PROPAGATION forces one)
+    record["environment"]["propagation"] = prop_path
     folder = RunFolder(
         cfg.out, record, device, started,
         config=place.config, sequences=[(s.name, len(s)) for s in seqs], shard=place.shard,
@@ -78,7 +81,7 @@ def run_pose(
             stage = folder.begin_sequence(seq.name)
             pred = np.full((len(seq), len(JOINTS), 2), np.nan)
             for t, kps in propagate_pose(
-                seq, model, protocol, device, folder.timings, cfg.batch_size, model.spec.copy_first_frame
+                seq, model, protocol, device, folder.timings, cfg.batch_size, model.spec.copy_first_frame, path=prop_path
             ):
                 pred[t] = kps
                 done += 1
