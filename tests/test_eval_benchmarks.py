@@ -68,12 +68,13 @@ def _independent_j(data, pred_dir) -> dict[tuple[str, int], float]:
     return out
 
 
-@pytest.mark.parametrize("source", ["zip", "folder"])
-def test_ytvos_equals_the_run_and_independent_numbers(ytvos, tmp_path, source):
+@pytest.mark.parametrize("source,workers", [("zip", "1"), ("zip", "2"), ("folder", "1"), ("folder", "2")])
+def test_ytvos_equals_the_run_and_independent_numbers(ytvos, tmp_path, source, workers):
+    """In this process (1) or in worker processes (2; each opens the zip itself): the same numbers."""
     data, run_dir = ytvos
     pred = run_dir / "submission.zip" if source == "zip" else run_dir / "predictions"
     out = tmp_path / "yt.csv"
-    res = invoke(*_yt_args(data, pred, "--out", out))
+    res = invoke(*_yt_args(data, pred, "--out", out, "--workers", workers))
     assert "YouTube-VOS overall" in res.output and res.output.count("overall") == 1
     # per-object CSV byte for byte, summary metrics exactly
     assert out.read_text() == (run_dir / "per_object.csv").read_text()

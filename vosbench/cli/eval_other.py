@@ -45,7 +45,7 @@ def eval_other(
         "--split": (jhmdb_split is not None, "jhmdb"),
         "--subset": (subset is not None, "jhmdb"),
         "--binary/--no-binary": (binary is not None, "davis"),
-        "--workers": (workers is not None, "davis"),
+        "--workers": (workers is not None, "davis or ytvos"),
         "--per-frame": (per_frame and benchmark == "jhmdb", "davis or ytvos"),
     }
     for opt, (given, where) in applies.items():
@@ -62,7 +62,7 @@ def eval_other(
     if benchmark == "ytvos":
         if meta_path is None:
             raise ConfigError("--benchmark ytvos needs --meta <split>/meta.json (the frames and first appearances)")
-        _eval_ytvos(gt_dir, pred, meta_path, unseen_file, seqs, out_csv, per_frame)
+        _eval_ytvos(gt_dir, pred, meta_path, unseen_file, seqs, out_csv, per_frame, workers)
     else:
         _eval_jhmdb(gt_dir, pred, jhmdb_split or 1, subset or "test", seqs, out_csv)
 
@@ -75,6 +75,7 @@ def _eval_ytvos(
     seqs: list[str] | None,
     out_csv: Path | None,
     per_frame: bool,
+    workers: int | None,
 ) -> None:
     from rich import box
     from rich.console import Console
@@ -85,7 +86,7 @@ def _eval_ytvos(
     from vosbench.results.schema import write_eval_summary
     from vosbench.scoring.jf import write_per_frame_csv, write_per_object_csv
 
-    res = evaluate_ytvos(gt_dir, pred, meta_path, unseen_file, seqs)
+    res = evaluate_ytvos(gt_dir, pred, meta_path, unseen_file, seqs, workers=workers)
     m = res.metrics
     if m.get("JF_mean") is None or math.isnan(float(m["JF_mean"] or math.nan)):
         raise ConfigError(f"{meta_path}: nothing to score: no object has a frame between its first appearance and "

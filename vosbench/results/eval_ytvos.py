@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +34,7 @@ from vosbench.core.errors import DatasetLayoutError, InputFileError
 from vosbench.core.labels import decode_label_png, read_label_png
 from vosbench.core.safepath import check_name
 from vosbench.datasets.ytvos import _frame_key, _load_meta, _read_list
+from vosbench.scoring.folders import pool_context, default_workers
 from vosbench.scoring.jf import ObjectScore, SequenceScorer, group_metrics, summarize
 
 #: zip members larger than this (uncompressed) are refused: a label PNG is a few hundred kB at most
@@ -202,6 +204,67 @@ class YTVOSEvaluation:
         return "unseen" if self.categories.get((video, int(obj))) in self.unseen else "seen"
 
 
+#: predictions opened by this process (worker processes open their own: a zip's file position is
+#: not to be shared between processes)
+_PREDICTIONS: dict[tuple[int, str], Predictions] = {}
+
+
+def _predictions(path: Path) -> Predictions:
+    key = (os.getpid(), str(path))
+    if key not in _PREDICTIONS:
+        _PREDICTIONS[key] = open_predictions(path)
+    return _PREDICTIONS[key]
+
+
+def _check_video(gt_root: Path, meta_path: Path, preds: Predictions, video: str, objects: dict[int, dict]) -> None:
+    """Every file the scoring of ``video`` reads is there (else an error naming what is missing)."""
+    if not objects:
+        raise DatasetLayoutError(f"{meta_path}: video {video!r} has no objects")
+    frames, _ = video_frames(objects)
+    gdir = gt_root / video
+    missing_gt = [f for f in frames if not (gdir / f"{f}.png").is_file()]
+    if missing_gt:
+        raise DatasetLayoutError(
+            f"{gdir}: GT of video {video!r} lacks {len(missing_gt)} meta.json frame(s) "
+            f"({', '.join(missing_gt[:3])}{', ...' if len(missing_gt) > 3 else ''}); every meta.json frame "
+            "needs a full GT PNG (or choose videos with --sequences)"
+        )
+    if not preds.has_video(video):
+        hint = ""
+        if isinstance(preds, FolderPredictions) and (preds.root / ZIP_PREFIX / video).is_dir():
+            hint = f" (an extracted submission? use {preds.root / ZIP_PREFIX})"
+        raise InputFileError(
+            f"{preds.where(video, frames[0]).rsplit('/', 1)[0]}: no predictions for video {video!r}; "
+            f"predict every meta.json video or choose some with --sequences{hint}"
+        )
+    scored = frames[1:-1]  # the first and the last frame are never scored
+    missing = [f for f in scored if not preds.has(video, f)]
+    if missing:
+        raise InputFileError(
+            f"{preds.where(video, missing[0])}: {len(missing)} prediction frame(s) of video {video!r} missing "
+            f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); expected one PNG per "
+            "meta.json frame"
+        )
+
+
+def _score_video(job: tuple[Path, Path, str, dict[int, dict]]) -> tuple[list[ObjectScore], int]:
+    """Scores of one video (checked by :func:`_check_video`) and its number of meta.json frames."""
+    gt_root, pred, video, objects = job
+    preds = _predictions(pred)
+    frames, _ = video_frames(objects)
+    gdir = gt_root / video
+    scorer = scorer_for_video(video, objects)
+    last = len(frames) - 1
+    for t, f in enumerate(frames):
+        gt = read_label_png(gdir / f"{f}.png")
+        p = preds.read(video, f) if 0 < t < last else None
+        try:
+            scorer.add(gt, p, f)
+        except InputFileError as e:
+            raise InputFileError(f"{e} [prediction {preds.where(video, f)}; GT {gdir / f'{f}.png'}]") from None
+    return scorer.result(), len(frames)
+
+
 def evaluate_ytvos(
     gt_root: str | os.PathLike[str],
     pred: str | os.PathLike[str],
@@ -209,8 +272,10 @@ def evaluate_ytvos(
     unseen: str | os.PathLike[str] | None = None,
     sequences: list[str] | None = None,
     on_video_done: Callable[[str], None] | None = None,
+    workers: int | None = None,
 ) -> YTVOSEvaluation:
-    """Score YouTube-VOS predictions (folder or zip) against full GT, from first appearance.
+    """Score YouTube-VOS predictions (folder or zip) against full GT, from first appearance, in
+    ``workers`` processes (default: the CPUs; 1 = in this process), one video per job.
 
     Raises:
         DatasetLayoutError, InputFileError: a missing or malformed file, naming it.
@@ -232,51 +297,30 @@ def evaluate_ytvos(
     frames_of: dict[str, int] = {}
     categories: dict[tuple[str, int], str | None] = {}
     try:
-        for video in names:
-            objects = videos[video]
-            if not objects:
-                raise DatasetLayoutError(f"{meta_path}: video {video!r} has no objects")
-            frames, _ = video_frames(objects)
-            gdir = gt_root / video
-            missing_gt = [f for f in frames if not (gdir / f"{f}.png").is_file()]
-            if missing_gt:
-                raise DatasetLayoutError(
-                    f"{gdir}: GT of video {video!r} lacks {len(missing_gt)} meta.json frame(s) "
-                    f"({', '.join(missing_gt[:3])}{', ...' if len(missing_gt) > 3 else ''}); every meta.json frame "
-                    "needs a full GT PNG (or choose videos with --sequences)"
-                )
-            if not preds.has_video(video):
-                hint = ""
-                if isinstance(preds, FolderPredictions) and (preds.root / ZIP_PREFIX / video).is_dir():
-                    hint = f" (an extracted submission? use {preds.root / ZIP_PREFIX})"
-                raise InputFileError(
-                    f"{preds.where(video, frames[0]).rsplit('/', 1)[0]}: no predictions for video {video!r}; "
-                    f"predict every meta.json video or choose some with --sequences{hint}"
-                )
-            scored = frames[1:-1]  # the first and the last frame are never scored
-            missing = [f for f in scored if not preds.has(video, f)]
-            if missing:
-                raise InputFileError(
-                    f"{preds.where(video, missing[0])}: {len(missing)} prediction frame(s) of video {video!r} missing "
-                    f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); expected one PNG per "
-                    "meta.json frame"
-                )
-            scorer = scorer_for_video(video, objects)
-            last = len(frames) - 1
-            for t, f in enumerate(frames):
-                gt = read_label_png(gdir / f"{f}.png")
-                p = preds.read(video, f) if 0 < t < last else None
-                try:
-                    scorer.add(gt, p, f)
-                except InputFileError as e:
-                    raise InputFileError(f"{e} [prediction {preds.where(video, f)}; GT {gdir / f'{f}.png'}]") from None
-            scores.extend(scorer.result())
-            frames_of[video] = len(frames)
-            for oid, o in objects.items():
-                categories[(video, oid)] = o["category"]
-            if on_video_done:
-                on_video_done(video)
+        jobs = [(gt_root, Path(pred), video, videos[video]) for video in names]
+        for _, _, video, objects in jobs:  # every file is there before anything is scored
+            _check_video(gt_root, meta_path, preds, video, objects)
+        n_workers = max(1, min(workers or default_workers(), len(jobs)))
+        if n_workers == 1:
+            _PREDICTIONS[(os.getpid(), str(Path(pred)))] = preds
+            done: Iterator[tuple[list[ObjectScore], int]] = (_score_video(job) for job in jobs)
+        else:
+            pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=pool_context())
+            futures = [pool.submit(_score_video, job) for job in jobs]
+            done = (f.result() for f in futures)  # in video order: the first video's error is the one raised
+        try:
+            for (_, _, video, objects), (got, n_frames) in zip(jobs, done):
+                scores.extend(got)
+                frames_of[video] = n_frames
+                for oid, o in objects.items():
+                    categories[(video, oid)] = o["category"]
+                if on_video_done:
+                    on_video_done(video)
+        finally:
+            if n_workers > 1:
+                pool.shutdown(wait=True, cancel_futures=True)
     finally:
+        _PREDICTIONS.pop((os.getpid(), str(Path(pred))), None)
         if isinstance(preds, ZipPredictions):
             preds.close()
     result = YTVOSEvaluation(scores, {}, frames_of, categories, unseen_set, source)

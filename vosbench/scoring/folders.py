@@ -180,8 +180,9 @@ def _job(args: tuple[Path, Path, str, list[str], bool | None]) -> tuple[str, lis
     return seq, scores, is_bin
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # fork starts workers in milliseconds and they need nothing but numpy and Pillow
+def pool_context() -> multiprocessing.context.BaseContext:
+    """Fork where the platform has it: scoring workers start in milliseconds and need nothing
+    but numpy and Pillow."""
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
@@ -223,7 +224,7 @@ def evaluate_folders(
             if on_sequence_done:
                 on_sequence_done(seq)
     else:
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=_pool_context()) as ex:
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=pool_context()) as ex:
             pending = {ex.submit(_job, job) for job in jobs}
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
