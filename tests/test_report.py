@@ -121,7 +121,7 @@ def test_report_with_comparison(tmp_path, davis17):
     runs = tmp_path / "runs"
     a = make_run(runs, "lab", "20261125-184500-aaaaaa", davis17, 0.8)
     b = make_run(runs, "identity", "20261125-184600-bbbbbb", davis17, 0.4)
-    res = CliRunner().invoke(cli, ["report", str(a), "--compare", str(b)])
+    res = CliRunner().invoke(cli, ["report", str(a), "--compare", str(b), "--video", "gif"])
     assert res.exit_code == 0, res.output
     out = a / "report"
     html_path = out / "report.html"
@@ -156,7 +156,7 @@ def test_report_without_frames_still_writes_plots_and_says_why(tmp_path, davis17
     assert "frames not available" in res.output and "--data-root" in res.output
     assert_offline_and_complete(a / "report" / "report.html")
     assert not list((a / "report").glob("video_*"))
-    res = CliRunner().invoke(cli, ["report", str(a), "--max-frames", "3", "--data-root", str(davis17)])
+    res = CliRunner().invoke(cli, ["report", str(a), "--max-frames", "3", "--data-root", str(davis17), "--video", "gif"])
     assert res.exit_code == 0, res.output
     with Image.open(a / "report" / "video_alpha.gif") as gif:
         assert gif.n_frames == 3
@@ -220,6 +220,24 @@ def test_mp4_without_encoder_is_a_clear_error(tmp_path, davis17, monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)
     res = CliRunner().invoke(cli, ["report", str(a), "--video", "mp4"])
     assert res.exit_code == 2 and "imageio-ffmpeg" in res.output and "--video gif" in res.output
+
+
+def test_mp4_videos_play_back_with_every_frame(tmp_path, davis17):
+    """auto picks MP4 where imageio-ffmpeg is installed (the test extra installs it); the videos
+    decode back to every frame at the frame size (H.264 needs even sides: 64x48 is kept)."""
+    import imageio.v3 as iio
+
+    from vosbench.results.report_size import mp4_available
+
+    assert mp4_available(), "the test extra installs imageio-ffmpeg"
+    a = make_run(tmp_path / "runs", "lab", "20261125-184500-aaaaaa", davis17, 0.8)
+    res = CliRunner().invoke(cli, ["report", str(a)])
+    assert res.exit_code == 0, res.output
+    links = assert_offline_and_complete(a / "report" / "report.html")
+    assert {"video_alpha.mp4", "video_beta.mp4"} <= {Path(u).name for u in links.urls}
+    for seq, n in SEQS.items():
+        frames = iio.imread(a / "report" / f"video_{seq}.mp4", )
+        assert frames.shape[0] == n and frames.shape[1:3] == (H, W)
 
 
 def test_not_a_run_folder(tmp_path):
