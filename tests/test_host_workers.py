@@ -98,6 +98,41 @@ def test_pool_returns_results_and_errors_and_reports_a_dead_worker(davis16_mini,
             pool.submit(read_rgb, frame)
 
 
+def big_result(n: int) -> np.ndarray:
+    return np.ones(n, np.uint8)
+
+
+def bytes_written(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("wchar:"):
+            return int(line.split()[1])
+    raise AssertionError("no wchar")
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").is_file(), reason="reads /proc (Linux)")
+def test_a_worker_killed_while_sending_its_result_fails_the_job_instead_of_hanging():
+    """Killed in the middle of a message (a pool sharing one result pipe waits forever for the
+    rest): the job in flight and the queued ones fail with HostWorkerError, at once."""
+    with HostPool(1) as pool:
+        (worker,) = pool._pool
+        pid = worker.proc.pid
+        before = bytes_written(pid)
+        fut = pool.submit(big_result, 128 * 2**20)
+        queued = pool.submit(os.getpid)
+        deadline = time.monotonic() + 60
+        # a message is a 4-byte length, then one write of the payload: once the length is out, the
+        # worker is inside the long write
+        while bytes_written(pid) - before < 4:
+            assert time.monotonic() < deadline and not fut.done()
+            time.sleep(0.0002)
+        os.kill(pid, signal.SIGKILL)
+        for f in (fut, queued):
+            with pytest.raises(HostWorkerError):
+                f.result(timeout=30)
+        with pytest.raises(HostWorkerError):
+            pool.submit(os.getpid)
+
+
 class Flipped(VideoSequence):
     """A plugin-style sequence that makes its own frames (cannot be decoded in a worker)."""
 

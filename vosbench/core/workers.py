@@ -30,8 +30,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import Future, ThreadPoolExecutor
+from multiprocessing import connection as mp_connection
+from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
 import numpy as np
@@ -100,10 +101,30 @@ def _exit_soon(signum: int, frame: object) -> None:
     timer.start()
 
 
-def _worker_init(parent: int) -> None:
+def _worker_main(conn: Connection, parent: int) -> None:
+    """A worker: run each ``(fn, args)`` received on ``conn`` and send back ``(True, (value,
+    seconds))`` or ``(False, error)``; ``None`` (or the run process gone) ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the run process decides
     signal.signal(signal.SIGTERM, _exit_soon)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="vosbench-watch").start()
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        fn, args = job
+        try:
+            reply: tuple[bool, Any] = (True, _timed(fn, args))
+        except BaseException as e:  # the job's own error goes back to the run process
+            reply = (False, e)
+        try:
+            conn.send(reply)
+        except (EOFError, OSError):
+            return
+        except Exception as e:  # a result or error that does not pickle
+            conn.send((False, RuntimeError(f"{getattr(fn, '__name__', fn)}: result could not be sent back ({e!r})")))
 
 
 def _timed(fn: Callable[..., T], args: tuple[Any, ...]) -> tuple[T, float]:
@@ -116,6 +137,15 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
+class _Worker:
+    def __init__(self, ctx: Any, parent: int):
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, parent), daemon=True, name="vosbench-host-worker")
+        self.proc.start()
+        child.close()  # only the worker holds its end: its death is an end of file here
+        self.job: Future[Any] | None = None
+
+
 class HostPool:
     """``workers`` processes (0: none, everything in threads of this process) and three threads.
 
@@ -123,6 +153,13 @@ class HostPool:
     arguments in a worker process (in a thread when there are none), :meth:`submit_local` runs
     anything in a thread of this process. :meth:`result` waits for a job and turns a dead worker
     into :class:`HostWorkerError`.
+
+    Each worker has a pipe of its own and one job at a time, and a collector thread here reads
+    every pipe and watches every worker process. So a worker killed at any instant, even in the
+    middle of sending a result, is seen as an end of file or a dead process, and every job in
+    flight or queued fails with :class:`HostWorkerError` (``concurrent.futures``'
+    ProcessPoolExecutor shares one result pipe between workers and waits forever for the rest of
+    a message cut off that way).
     """
 
     def __init__(self, workers: int = 0):
@@ -130,14 +167,18 @@ class HostPool:
             raise ValueError("workers must be >= 0")
         self.workers = workers
         self._threads = ThreadPoolExecutor(max_workers=3, thread_name_prefix="vosbench-host")
-        self._procs: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._queue: deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]] = deque()
+        self._broken_error: HostWorkerError | None = None
+        self._closing = False
+        self._pool: list[_Worker] = []
+        self._collector: threading.Thread | None = None
         if workers:
-            self._procs = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=_context(),
-                initializer=_worker_init,
-                initargs=(os.getpid(),),
-            )
+            ctx = _context()
+            self._wake_r, self._wake_w = ctx.Pipe(duplex=False)
+            self._pool = [_Worker(ctx, os.getpid()) for _ in range(workers)]
+            self._collector = threading.Thread(target=self._collect, daemon=True, name="vosbench-host-collect")
+            self._collector.start()
 
     def __enter__(self) -> HostPool:
         return self
@@ -148,11 +189,17 @@ class HostPool:
     def submit(self, fn: Callable[..., T], *args: Any) -> Future[tuple[T, float]]:
         """Run ``fn(*args)`` in a worker process (a thread without workers); the future's
         result is ``(value, seconds the job took)``."""
-        ex = self._procs or self._threads
-        try:
-            return ex.submit(_timed, fn, args)
-        except BrokenProcessPool:
-            raise self._broken() from None
+        if not self._pool:
+            return self._threads.submit(_timed, fn, args)
+        fut: Future[tuple[T, float]] = Future()
+        with self._lock:
+            if self._broken_error is not None:
+                raise self._broken_error
+            if self._closing:
+                raise RuntimeError("HostPool: submit after close")
+            self._queue.append((fut, fn, args))
+            self._dispatch()
+        return fut
 
     def submit_local(self, fn: Callable[..., T], *args: Any) -> Future[tuple[T, float]]:
         """Run ``fn(*args)`` in a thread of this process (for what cannot be pickled)."""
@@ -160,23 +207,111 @@ class HostPool:
 
     def result(self, fut: Future[T]) -> T:
         """The job's result (re-raises its error; a dead worker: :class:`HostWorkerError`)."""
-        try:
-            return fut.result()
-        except BrokenProcessPool:
-            raise self._broken() from None
+        return fut.result()
 
-    def _broken(self) -> HostWorkerError:
-        return HostWorkerError(
+    # -- inside ------------------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        """Hand queued jobs to idle workers (call with the lock held)."""
+        for w in self._pool:
+            if w.job is not None:
+                continue
+            while self._queue:
+                fut, fn, args = self._queue.popleft()
+                if not fut.set_running_or_notify_cancel():
+                    continue  # cancelled while queued
+                try:
+                    w.conn.send((fn, args))
+                except (OSError, EOFError):  # the worker is gone: the collector says so
+                    self._queue.appendleft((fut, fn, args))
+                    return
+                except Exception as e:  # the job does not pickle: its own error
+                    fut.set_exception(e)
+                    continue
+                w.job = fut
+                break
+            if not self._queue:
+                return
+
+    def _collect(self) -> None:
+        # every pipe is watched, busy or not: a job handed to an idle worker while this thread
+        # waits is seen without waking it; an idle worker's pipe becomes readable only when the
+        # worker dies (end of file)
+        waits: list[Any] = [w.conn for w in self._pool] + [w.proc.sentinel for w in self._pool] + [self._wake_r]
+        while True:
+            with self._lock:
+                if self._closing and not any(w.job for w in self._pool) and not self._queue:
+                    return
+            ready = mp_connection.wait(waits)
+            if self._wake_r in ready:
+                try:
+                    self._wake_r.recv()
+                except (EOFError, OSError):
+                    pass
+            for w in self._pool:
+                if w.conn not in ready:
+                    continue
+                try:
+                    ok, value = w.conn.recv()
+                except (EOFError, OSError):  # died while sending (or before)
+                    self._break()
+                    return
+                with self._lock:
+                    fut, w.job = w.job, None
+                    self._dispatch()
+                assert fut is not None
+                if ok:
+                    fut.set_result(value)
+                else:
+                    fut.set_exception(value)
+            if any(w.proc.sentinel in ready for w in self._pool):
+                self._break()
+                return
+
+    def _break(self) -> None:
+        """A worker died: fail every job in flight or queued, stop the other workers."""
+        err = HostWorkerError(
             "a host worker process (frame decoding, PNG writing, scoring) ended without finishing "
             "its job: it was killed or ran out of memory. Sequences committed so far are kept; "
             "continue with `vosbench run --resume RUN_DIR`, with fewer --workers (or --workers 0 "
             "to do this work in the run process) if memory is short"
         )
+        with self._lock:
+            self._broken_error = err
+            failed = [w.job for w in self._pool if w.job is not None] + [f for f, _, _ in self._queue]
+            self._queue.clear()
+            for w in self._pool:
+                w.job = None
+        for fut in failed:
+            if not fut.done() and (fut.running() or fut.set_running_or_notify_cancel()):
+                fut.set_exception(err)
+        for w in self._pool:
+            if w.proc.is_alive():
+                w.proc.kill()
 
     def close(self, cancel: bool = False) -> None:
         """Wait for the jobs in flight (``cancel``: drop the queued ones first) and stop."""
-        if self._procs is not None:
-            self._procs.shutdown(wait=True, cancel_futures=cancel)
+        if self._pool:
+            with self._lock:
+                if cancel:
+                    for fut, _, _ in self._queue:
+                        fut.cancel()
+                    self._queue.clear()
+                self._closing = True
+            self._wake_w.send(None)
+            assert self._collector is not None
+            self._collector.join()
+            for w in self._pool:
+                try:
+                    w.conn.send(None)
+                except (OSError, EOFError):
+                    pass
+            for w in self._pool:
+                w.proc.join(timeout=5)
+                if w.proc.is_alive():
+                    w.proc.kill()
+                    w.proc.join()
+                w.conn.close()
+            self._pool = []
         self._threads.shutdown(wait=True, cancel_futures=cancel)
 
 
