@@ -24,7 +24,6 @@ import os
 import time
 import zipfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from vosbench.core.errors import DatasetLayoutError, InputFileError
 from vosbench.core.labels import decode_label_png, read_label_png
 from vosbench.core.safepath import check_name
 from vosbench.datasets.ytvos import _frame_key, _load_meta, _read_list
-from vosbench.scoring.folders import pool_context, default_workers
+from vosbench.core.workers import HostPool, usable_cpus
 from vosbench.scoring.jf import ObjectScore, SequenceScorer, group_metrics, summarize
 
 #: zip members larger than this (uncompressed) are refused: a label PNG is a few hundred kB at most
@@ -300,14 +299,14 @@ def evaluate_ytvos(
         jobs = [(gt_root, Path(pred), video, videos[video]) for video in names]
         for _, _, video, objects in jobs:  # every file is there before anything is scored
             _check_video(gt_root, meta_path, preds, video, objects)
-        n_workers = max(1, min(workers or default_workers(), len(jobs)))
+        n_workers = max(1, min(workers or usable_cpus(), len(jobs)))
         if n_workers == 1:
             _PREDICTIONS[(os.getpid(), str(Path(pred)))] = preds
             done: Iterator[tuple[list[ObjectScore], int]] = (_score_video(job) for job in jobs)
         else:
-            pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=pool_context())
+            pool = HostPool(n_workers)
             futures = [pool.submit(_score_video, job) for job in jobs]
-            done = (f.result() for f in futures)  # in video order: the first video's error is the one raised
+            done = (f.result()[0] for f in futures)  # in video order: the first video's error is the one raised
         try:
             for (_, _, video, objects), (got, n_frames) in zip(jobs, done):
                 scores.extend(got)
@@ -318,7 +317,7 @@ def evaluate_ytvos(
                     on_video_done(video)
         finally:
             if n_workers > 1:
-                pool.shutdown(wait=True, cancel_futures=True)
+                pool.close(cancel=True)
     finally:
         _PREDICTIONS.pop((os.getpid(), str(Path(pred))), None)
         if isinstance(preds, ZipPredictions):

@@ -19,11 +19,10 @@ Formats:
 from __future__ import annotations
 
 import difflib
-import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import numpy as np
 
 from vosbench.core.errors import DatasetLayoutError, InputFileError
 from vosbench.core.labels import decode_label_png, is_binary_mask, to_binary
+from vosbench.core.workers import HostPool, usable_cpus
 from vosbench.scoring.jf import ObjectScore, SequenceScorer
 
 
@@ -56,14 +56,6 @@ def _pred_ids(arr: np.ndarray, mode: str, binary: bool) -> np.ndarray:
     if binary and mode != "P" and arr.size and arr.max() > 1:
         return to_binary(arr)
     return arr
-
-
-def default_workers() -> int:
-    """Number of CPUs this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        return os.cpu_count() or 1
 
 
 def _pngs(folder: Path) -> list[str]:
@@ -180,13 +172,6 @@ def _job(args: tuple[Path, Path, str, list[str], bool | None]) -> tuple[str, lis
     return seq, scores, is_bin
 
 
-def pool_context() -> multiprocessing.context.BaseContext:
-    """Fork where the platform has it: scoring workers start in milliseconds and need nothing
-    but numpy and Pillow."""
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
-
-
 def evaluate_folders(
     gt_root: str | os.PathLike[str],
     pred_root: str | os.PathLike[str],
@@ -212,7 +197,7 @@ def evaluate_folders(
     start = time.perf_counter()
     gt_root, pred_root = Path(gt_root), Path(pred_root)
     table = list_sequences(gt_root, pred_root, sequences)
-    n_workers = max(1, min(workers or default_workers(), len(table)))
+    n_workers = max(1, min(workers or usable_cpus(), len(table)))
     # longest sequences first, so no worker is left with a long one at the end
     order = sorted(table, key=lambda s: -len(table[s]))
     jobs = [(gt_root, pred_root, s, table[s], binary) for s in order]
@@ -224,8 +209,8 @@ def evaluate_folders(
             if on_sequence_done:
                 on_sequence_done(seq)
     else:
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=pool_context()) as ex:
-            pending = {ex.submit(_job, job) for job in jobs}
+        with HostPool(n_workers) as pool:
+            pending = {pool.submit(_job, job) for job in jobs}
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_EXCEPTION)
                 for fut in finished:
@@ -234,7 +219,7 @@ def evaluate_folders(
                         for p in pending:
                             p.cancel()
                         raise error
-                    seq, scores, is_bin = fut.result()
+                    (seq, scores, is_bin), _ = fut.result()
                     done[seq] = (scores, is_bin)
                     if on_sequence_done:
                         on_sequence_done(seq)
