@@ -1,7 +1,7 @@
 """Host-side work of a run (JPEG decoding, PNG writing, scoring) in a pool of worker processes.
 
 A GPU propagates a 480p frame in a few milliseconds; decoding its JPEG, writing its prediction
-PNG and scoring it against the GT take about 14 ms of one CPU core (measured on the DAVIS sample,
+PNG and scoring it against the GT take 13-16 ms of one CPU core (measured on the DAVIS sample,
 ``benchmarks/host.py``). One Python process cannot keep up with the GPU, so a run hands this work
 to :class:`HostPool`: ``workers`` processes plus three threads for work that cannot leave
 the process (sequences of plugins that decode frames themselves). Workers are forked where the
@@ -94,8 +94,7 @@ def _watch_parent(parent: int) -> None:
 
 def _exit_soon(signum: int, frame: object) -> None:
     # SIGTERM to the whole process group (SLURM, `kill -- -PGID`): the run process is stopping
-    # too and shuts the pool down; give the job in hand the time to end, then go. SIGTERM from
-    # the pool itself (a broken pool terminates its workers) ends the worker the same way.
+    # too and shuts the pool down; give the job in hand the time to end, then go.
     timer = threading.Timer(TERM_GRACE_S, os._exit, args=(128 + signum,))
     timer.daemon = True
     timer.start()
