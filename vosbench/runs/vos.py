@@ -140,25 +140,8 @@ def run_vos(
                     ):
                         for folder, stage, scorer, ids, protocol in zip(active, stages, scorers, outs, protos):
                             t0 = time.perf_counter()
-                            png = None
-                            if t in outputs and cfg.save_predictions:
-                                png = safe_join(stage, "predictions", f"{seq.frames[t]}.png")
-                            check = None
-                            if scorer is not None and t in seq.gt:
-                                # the first GT frame is the given reference (never scored)
-                                if scorer.frames == 0:
-                                    check = scorer.expect(seq.frames[t], gt0=seq.read_gt(t))
-                                else:
-                                    check = scorer.expect(seq.frames[t])
-                            if png is not None or (check is not None and check.index > 0):
-                                # a pixel predicted void is written as 255, as DINO's script writes it,
-                                # and scored as background (void is no object)
-                                folder.submit(
-                                    write_and_measure, ids, png, PALETTES[protocol.palette], check,
-                                    gt_src(t) if check is not None and check.index > 0 else None,
-                                    seq.binary_masks, protocol.void_label,
-                                    then=_store(folder, scorer, check),
-                                )
+                            save = cfg.save_predictions and t in outputs
+                            _hand_off(folder, stage, scorer, seq, t, ids, protocol, save, gt_src)
                             folder.drain(in_flight)
                             folder.elapsed += time.perf_counter() - t0
                         if t in outputs:
@@ -191,6 +174,37 @@ def run_vos(
             if reader is not None:
                 reader.close()
         return results
+
+
+def _hand_off(
+    folder: RunFolder,
+    stage: Path,
+    scorer: SequenceScorer | None,
+    seq: VideoSequence,
+    t: int,
+    ids: np.ndarray,
+    protocol: Protocol,
+    save: bool,
+    gt_src: Callable[[int], np.ndarray | Path],
+) -> None:
+    """Give frame ``t``'s prediction ``ids`` to the host workers: its PNG (when ``save``) and,
+    on a GT frame, its J and F (into ``scorer``, in order, when the folder drains)."""
+    png = safe_join(stage, "predictions", f"{seq.frames[t]}.png") if save else None
+    check = None
+    if scorer is not None and t in seq.gt:
+        # the first GT frame is the given reference: it fixes size and objects, is never scored
+        first = scorer.frames == 0
+        check = scorer.expect(seq.frames[t], gt0=seq.read_gt(t)) if first else scorer.expect(seq.frames[t])
+    measure = check is not None and check.index > 0
+    if png is None and not measure:
+        return
+    # a pixel predicted void is written as 255, as DINO's script writes it, and scored as
+    # background (void is no object)
+    folder.submit(
+        write_and_measure, ids, png, PALETTES[protocol.palette], check if measure else None,
+        gt_src(t) if measure else None, seq.binary_masks, protocol.void_label,
+        then=_store(folder, scorer, check),
+    )
 
 
 def _gt_source(seq: VideoSequence) -> Callable[[int], np.ndarray | Path]:
