@@ -133,6 +133,24 @@ def test_a_worker_killed_while_sending_its_result_fails_the_job_instead_of_hangi
             pool.submit(os.getpid)
 
 
+class OddError(Exception):
+    """An error whose pickle does not load back (its __init__ takes two arguments)."""
+
+    def __init__(self, a: str, b: str):
+        super().__init__(a + b)
+
+
+def raise_odd() -> None:
+    raise OddError("no ", "way back")
+
+
+def test_a_reply_that_does_not_unpickle_fails_its_job_only():
+    with HostPool(1) as pool:
+        with pytest.raises(RuntimeError, match="could not be read back"):
+            pool.result(pool.submit(raise_odd))
+        assert pool.result(pool.submit(os.getpid))[0] != os.getpid()  # the pool goes on
+
+
 class Flipped(VideoSequence):
     """A plugin-style sequence that makes its own frames (cannot be decoded in a worker)."""
 

@@ -232,6 +232,12 @@ class HostPool:
                 return
 
     def _collect(self) -> None:
+        try:
+            self._collect_loop()
+        except BaseException as e:  # never leave futures waiting on a thread that is gone
+            self._break(f"the pool's collector thread failed ({type(e).__name__}: {e})")
+
+    def _collect_loop(self) -> None:
         # every pipe is watched, busy or not: a job handed to an idle worker while this thread
         # waits is seen without waking it; an idle worker's pipe becomes readable only when the
         # worker dies (end of file)
@@ -254,6 +260,8 @@ class HostPool:
                 except (EOFError, OSError):  # died while sending (or before)
                     self._break()
                     return
+                except Exception as e:  # a whole message that does not unpickle here (e.g. an odd exception)
+                    ok, value = False, RuntimeError(f"a host worker's reply could not be read back ({type(e).__name__}: {e})")
                 with self._lock:
                     fut, w.job = w.job, None
                     self._dispatch()
@@ -266,13 +274,13 @@ class HostPool:
                 self._break()
                 return
 
-    def _break(self) -> None:
-        """A worker died: fail every job in flight or queued, stop the other workers."""
+    def _break(self, why: str | None = None) -> None:
+        """A worker died (or ``why``): fail every job in flight or queued, stop the workers."""
         err = HostWorkerError(
-            "a host worker process (frame decoding, PNG writing, scoring) ended without finishing "
-            "its job: it was killed or ran out of memory. Sequences committed so far are kept; "
-            "continue with `vosbench run --resume RUN_DIR`, with fewer --workers (or --workers 0 "
-            "to do this work in the run process) if memory is short"
+            (why or "a host worker process (frame decoding, PNG writing, scoring) ended without finishing "
+             "its job: it was killed or ran out of memory")
+            + ". Sequences committed so far are kept; continue with `vosbench run --resume RUN_DIR`, "
+            "with fewer --workers (or --workers 0 to do this work in the run process) if memory is short"
         )
         with self._lock:
             self._broken_error = err
