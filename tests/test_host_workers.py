@@ -191,21 +191,22 @@ def children(pid: int) -> set[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             out.update(int(x) for x in (task / "children").read_text().split())
-        except FileNotFoundError:  # the thread ended meanwhile
+        except OSError:  # the thread ended meanwhile
             pass
     return out
 
 
 def workers_of(pid: int) -> set[int]:
-    """The pool's worker processes among ``pid``'s children (not multiprocessing's resource tracker)."""
-    out = set()
-    for c in children(pid):
+    """The pool's worker processes among ``pid``'s children: forked, so they share its command
+    line (a short-lived `git` child of the run does not)."""
+    for _ in range(100):
         try:
-            if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes():
-                out.add(c)
-        except FileNotFoundError:
-            pass
-    return out
+            parent = Path(f"/proc/{pid}/cmdline").read_bytes()
+            return {c for c in children(pid) if Path(f"/proc/{c}/cmdline").read_bytes() == parent}
+        except OSError:  # a process ended meanwhile (FileNotFoundError or ProcessLookupError)
+            if not Path(f"/proc/{pid}").exists():
+                return set()
+    return set()
 
 
 def alive(pid: int) -> bool:
@@ -300,11 +301,24 @@ def reference(tmp) -> Path:
     return run_dir
 
 
-def start_with_workers(tmp: Path, out: str) -> tuple[subprocess.Popen[str], set[int]]:
-    """Start a run with 2 workers in its own process group; return it once its workers are up
-    and one sequence is committed (so there is work to keep and work in flight)."""
+@pytest.fixture
+def stop_after():
+    """Whatever happens in the test, the run it started (and its process group) is gone after."""
+    started: list[subprocess.Popen[str]] = []
+    yield started.append
+    for proc in started:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+
+
+def start_with_workers(tmp: Path, out: str, stop_after) -> tuple[subprocess.Popen[str], set[int]]:
+    """Start a run with 2 workers in its own process group (handed to ``stop_after``); return it
+    once its workers are up and one sequence is committed (so there is work to keep and work in
+    flight)."""
     proc = subprocess.Popen(vosbench(tmp, "run", *ARGS, "--out", out, "--workers", "2"), env=env(tmp), cwd=tmp,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    stop_after(proc)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
@@ -316,8 +330,8 @@ def start_with_workers(tmp: Path, out: str) -> tuple[subprocess.Popen[str], set[
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
-def test_killed_worker_fails_the_run_clearly_and_resume_completes_it(tmp, reference):
-    proc, workers = start_with_workers(tmp, "kw")
+def test_killed_worker_fails_the_run_clearly_and_resume_completes_it(tmp, reference, stop_after):
+    proc, workers = start_with_workers(tmp, "kw", stop_after)
     os.kill(min(workers), signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2, err
@@ -332,8 +346,8 @@ def test_killed_worker_fails_the_run_clearly_and_resume_completes_it(tmp, refere
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads /proc (Linux)")
-def test_sigterm_to_the_process_group_records_interrupted_and_leaves_no_workers(tmp, reference):
-    proc, workers = start_with_workers(tmp, "term")
+def test_sigterm_to_the_process_group_records_interrupted_and_leaves_no_workers(tmp, reference, stop_after):
+    proc, workers = start_with_workers(tmp, "term", stop_after)
     os.killpg(proc.pid, signal.SIGTERM)  # as SLURM does: every process of the job gets it
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
