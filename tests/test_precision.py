@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -40,19 +41,24 @@ def test_tf32_is_refused_on_cpu_and_named():
     assert "tf32" in res.output
 
 
-def test_cpu_run_records_fp32_switches_and_tf32_runs_are_kept_apart(tiny_davis17, tmp_path):
-    from vosbench.results.records import find_records, identity
-
-    out = tmp_path / "runs"
+def lab_run(data_root: Path, out: Path) -> tuple[Path, dict]:
+    """A CPU fp32 `lab` run of the tiny DAVIS-2017 set: its folder and record."""
     res = CliRunner().invoke(
         cli,
-        ["run", "--model", "lab", "--dataset", "davis17-val", "--data-root", str(tiny_davis17), "--out", str(out),
+        ["run", "--model", "lab", "--dataset", "davis17-val", "--data-root", str(data_root), "--out", str(out),
          "--device", "cpu", "--no-save-predictions"],
         catch_exceptions=False,
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     (run_dir,) = list((out / "davis17-val" / "lab").iterdir())
-    rec = json.loads((run_dir / "summary.json").read_text())
+    return run_dir, json.loads((run_dir / "summary.json").read_text())
+
+
+def test_cpu_run_records_fp32_switches_and_tf32_runs_are_kept_apart(tiny_davis17, tmp_path):
+    from vosbench.results.records import find_records, identity
+
+    out = tmp_path / "runs"
+    run_dir, rec = lab_run(tiny_davis17, out)
     assert rec["precision"] == "fp32" and set(rec["environment"]["tf32"].values()) <= {"ieee", False}
     assert rec["environment"]["propagation"] == "windowed"
     # the same run as if made with --precision tf32 on a GPU: a row of its own
@@ -74,15 +80,7 @@ def test_records_from_before_true_fp32_are_kept_apart(tiny_davis17, tmp_path):
     from vosbench.results.records import find_records, identity
 
     out = tmp_path / "runs"
-    res = CliRunner().invoke(
-        cli,
-        ["run", "--model", "lab", "--dataset", "davis17-val", "--data-root", str(tiny_davis17), "--out", str(out),
-         "--device", "cpu", "--no-save-predictions"],
-        catch_exceptions=False,
-    )  # fmt: skip
-    assert res.exit_code == 0, res.output
-    (run_dir,) = list((out / "davis17-val" / "lab").iterdir())
-    rec = json.loads((run_dir / "summary.json").read_text())
+    run_dir, rec = lab_run(tiny_davis17, out)
 
     def twin(suffix: str, precision: str, device: str) -> None:
         old = json.loads(json.dumps(rec))

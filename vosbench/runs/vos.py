@@ -8,6 +8,7 @@ each frame are computed once for all of them.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -126,6 +127,7 @@ def run_vos(
                     scorers = [scorer_for(seq) if seq.gt else None for _ in active]
                     outputs = set(seq.outputs())
                     gt_src = _gt_source(seq)
+                    first_gt = functools.lru_cache(maxsize=1)(seq.read_gt)  # read once for all grid points
                     for t, outs in propagate_many(
                         seq,
                         model,
@@ -141,7 +143,7 @@ def run_vos(
                         for folder, stage, scorer, ids, protocol in zip(active, stages, scorers, outs, protos):
                             t0 = time.perf_counter()
                             save = cfg.save_predictions and t in outputs
-                            _hand_off(folder, stage, scorer, seq, t, ids, protocol, save, gt_src)
+                            _hand_off(folder, stage, scorer, seq, t, ids, protocol, save, gt_src, first_gt)
                             folder.drain(in_flight)
                             folder.elapsed += time.perf_counter() - t0
                         if t in outputs:
@@ -186,6 +188,7 @@ def _hand_off(
     protocol: Protocol,
     save: bool,
     gt_src: Callable[[int], np.ndarray | Path],
+    first_gt: Callable[[int], np.ndarray],
 ) -> None:
     """Give frame ``t``'s prediction ``ids`` to the host workers: its PNG (when ``save``) and,
     on a GT frame, its J and F (into ``scorer``, in order, when the folder drains)."""
@@ -194,7 +197,7 @@ def _hand_off(
     if scorer is not None and t in seq.gt:
         # the first GT frame is the given reference: it fixes size and objects, is never scored
         first = scorer.frames == 0
-        check = scorer.expect(seq.frames[t], gt0=seq.read_gt(t)) if first else scorer.expect(seq.frames[t])
+        check = scorer.expect(seq.frames[t], gt0=first_gt(t)) if first else scorer.expect(seq.frames[t])
     measure = check is not None and check.index > 0
     if png is None and not measure:
         return
