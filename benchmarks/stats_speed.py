@@ -60,7 +60,7 @@ def main() -> None:
 
     from vosbench.harness import leaderboard as lb
     from vosbench.harness import leaderboard_stats as lbs
-    from vosbench.results.records import find_records
+    from vosbench.records.reader import find_records
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -1,7 +1,7 @@
 """The package's import structure: no import loops, and imports flow one way.
 
-cli -> runs -> propagation / scoring / results -> core, with models/ and datasets/ depending only
-on core. Every import counts, including those inside functions and under TYPE_CHECKING: a lazy
+cli -> runs -> evaluate / results -> records, propagation, scoring, datasets, models -> core;
+records/ (the run-record contract) depends only on core and scoring, and models/ and datasets/ only on core. Every import counts, including those inside functions and under TYPE_CHECKING: a lazy
 import is still a dependency.
 """
 
@@ -20,13 +20,18 @@ ALLOWED: dict[str, set[str]] = {
     "datasets": {"core", "datasets"},
     "propagation": {"core", "propagation"},
     "scoring": {"core", "scoring"},
-    "results": {"core", "scoring", "datasets", "results"},  # reports read frames through the adapters
-    "runs": {"core", "models", "datasets", "propagation", "scoring", "results", "runs"},
-    "cli": {"core", "models", "datasets", "propagation", "scoring", "results", "runs", "cli"},
+    # the run-record contract: what a run writes and every reader reads back
+    "records": {"core", "scoring", "records"},  # per-object scores are scoring.jf.ObjectScore
+    # folder evaluators, one per benchmark: dataset adapters for the ground truth, scoring for the numbers
+    "evaluate": {"core", "datasets", "scoring", "records", "evaluate"},
+    # analyses of records (leaderboard, check, compare, report); reports read frames through the adapters
+    "results": {"core", "scoring", "datasets", "records", "results"},
+    "runs": {"core", "models", "datasets", "propagation", "scoring", "records", "evaluate", "results", "runs"},
+    "cli": {"core", "models", "datasets", "propagation", "scoring", "records", "evaluate", "results", "runs", "cli"},
     "harness": {"core"},  # re-exports kept for plugins written against vosbench 0.1
     # vosbench/__init__.py and __main__.py; runs for the notebook API (vosbench.run / vosbench.evaluate,
     # imported inside the functions, so `import vosbench` stays light)
-    "": {"core", "models", "datasets", "cli", "runs"},
+    "": {"core", "models", "datasets", "cli", "runs", "evaluate"},
 }
 
 

@@ -143,9 +143,9 @@ def test_bad_input_exits_2_naming_the_file(tmp_path):
 
 
 def test_leaderboard_ci_and_significance(tmp_path):
-    from vosbench.results.stats import bootstrap_intervals
-    from vosbench.results.stats_io import clustered_objects
-    from vosbench.results.records import read_per_object
+    from vosbench.records.stats import bootstrap_intervals
+    from vosbench.records.stats_io import clustered_objects
+    from vosbench.records.reader import read_per_object
 
     a, _ = make_run(tmp_path, "alpha", A), make_run(tmp_path, "beta", B)
     text = invoke("leaderboard", "--runs", tmp_path, "--ci", "0.9", "--format", "csv").stdout

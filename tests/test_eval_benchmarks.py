@@ -101,7 +101,7 @@ def test_ytvos_equals_the_run_and_independent_numbers(ytvos, tmp_path, source, w
 
 def test_ytvos_scorer_matches_the_run_scorer(ytvos):
     from vosbench.datasets.factory import load_dataset
-    from vosbench.results.eval_ytvos import scorer_for_video
+    from vosbench.evaluate.ytvos import scorer_for_video
     from vosbench.runs.vos import scorer_for
 
     data, _ = ytvos

@@ -15,7 +15,7 @@ from PIL import Image
 from vosbench.cli.main import cli
 from vosbench.core.errors import InputFileError
 from vosbench.core.labels import decode_label_png
-from vosbench.scoring.folders import evaluate_folders
+from vosbench.evaluate.davis import evaluate_folders
 from vosbench.core.labels import write_label_png
 from vosbench.scoring.jf import SequenceScorer
 

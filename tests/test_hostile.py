@@ -505,7 +505,7 @@ def test_failed_record_is_written_in_place_when_the_disk_has_no_room_for_a_temp_
 
     import torch
 
-    from vosbench.results.schema import SCHEMA_VERSION
+    from vosbench.records.schema import SCHEMA_VERSION
     import importlib
 
     from vosbench.runs import lifecycle

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from vosbench.results import leaderboard as lb
 from vosbench.cli.main import cli
-from vosbench.results.records import find_records, load_record
+from vosbench.records.reader import find_records, load_record
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 RUNS = GOLDEN / "runs"

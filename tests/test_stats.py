@@ -1,4 +1,4 @@
-"""Bootstrap intervals and paired tests (vosbench.results.stats), checked against values computed
+"""Bootstrap intervals and paired tests (vosbench.records.stats), checked against values computed
 independently here: scipy.stats.bootstrap for a plain mean, brute-force loops over the draws for
 the nested (cluster) resampling, all 2^n sign patterns for the permutation test, and
 scipy.stats.wilcoxon."""
@@ -12,7 +12,7 @@ import pytest
 from scipy import stats as sps
 
 from vosbench.core.errors import ConfigError
-from vosbench.results.stats import (
+from vosbench.records.stats import (
     Clustered,
     bootstrap_intervals,
     draw_counts,
@@ -21,7 +21,7 @@ from vosbench.results.stats import (
     sign_flip_test,
     wilcoxon_test,
 )
-from vosbench.results.stats_io import clustered_objects, clustered_videos
+from vosbench.records.stats_io import clustered_objects, clustered_videos
 
 
 def objects(table: dict[str, list[tuple[float, float]]]) -> list[dict]:

@@ -89,8 +89,8 @@ def eval_cmd(
 
     from vosbench.core.version import __version__
     from vosbench.core.errors import ConfigError
-    from vosbench.scoring.folders import evaluate_folders, list_sequences
-    from vosbench.results.schema import write_eval_summary
+    from vosbench.evaluate.davis import evaluate_folders, list_sequences
+    from vosbench.records.schema import write_eval_summary
     from vosbench.scoring.jf import METRIC_KEYS, summarize, write_per_frame_csv, write_per_object_csv
 
     if per_frame and out_csv is None:

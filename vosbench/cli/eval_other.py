@@ -82,8 +82,8 @@ def _eval_ytvos(
     from rich.table import Table
 
     from vosbench.core.version import __version__
-    from vosbench.results.eval_ytvos import evaluate_ytvos
-    from vosbench.results.schema import write_eval_summary
+    from vosbench.evaluate.ytvos import evaluate_ytvos
+    from vosbench.records.schema import write_eval_summary
     from vosbench.scoring.jf import write_per_frame_csv, write_per_object_csv
 
     res = evaluate_ytvos(gt_dir, pred, meta_path, unseen_file, seqs, workers=workers)
@@ -156,8 +156,8 @@ def _eval_jhmdb(root: Path, pred: Path, split: int, subset: str, seqs: list[str]
 
     from vosbench.core.io import atomic_write_text
     from vosbench.core.version import __version__
-    from vosbench.results.eval_jhmdb import evaluate_jhmdb
-    from vosbench.results.schema import write_eval_summary
+    from vosbench.evaluate.jhmdb import evaluate_jhmdb
+    from vosbench.records.schema import write_eval_summary
     from vosbench.scoring.pck import HEADLINE, PCKResult, per_joint_csv_text, per_video_csv_text, threshold_key
 
     ev = evaluate_jhmdb(root, pred, split, subset, seqs)

@@ -66,7 +66,7 @@ def leaderboard(
     from vosbench.results import leaderboard as lb
     from vosbench.core.errors import ConfigError
     from vosbench.core.io import atomic_write_text
-    from vosbench.results.records import find_records, unfinished_runs
+    from vosbench.records.reader import find_records, unfinished_runs
 
     names = [n.strip() for d in datasets for n in d.split(",") if n.strip()]
     if fmt is None:

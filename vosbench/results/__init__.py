@@ -1,1 +1,1 @@
-"""Run records (schema, reading, writing), leaderboards, regression checks and reports."""
+"""Run-record analyses: leaderboards, regression checks, comparisons and reports."""

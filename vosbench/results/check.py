@@ -30,8 +30,8 @@ from vosbench.results.leaderboard import (
     to_csv,
     to_json,
 )
-from vosbench.results.records import RunRecord, find_records
-from vosbench.results.schema import METRIC_BY_KEY
+from vosbench.records.reader import RunRecord, find_records
+from vosbench.records.schema import METRIC_BY_KEY
 
 # Float noise from rounding the baseline to its decimals must never flip a verdict.
 _EPS = 1e-9

@@ -17,8 +17,8 @@ from typing import Iterable
 from vosbench.results.check import _EPS, BaselineRow, CheckResult, Comparison, current_value, load_baseline, pair_rows
 from vosbench.core.errors import InputFileError
 from vosbench.results.leaderboard import Row, build
-from vosbench.results.schema import METRIC_BY_KEY
-from vosbench.results.records import find_records
+from vosbench.records.schema import METRIC_BY_KEY
+from vosbench.records.reader import find_records
 
 
 def compare_ci(baseline: Iterable[BaselineRow], current: Iterable[Row], *, both_ways: bool = False) -> CheckResult:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from vosbench.core.errors import ConfigError
 from vosbench.results.check import CheckResult
-from vosbench.results.records import identity, load_record
+from vosbench.records.reader import identity, load_record
 
 
 def _model_matches(label: str, names: Sequence[str]) -> bool:

@@ -6,7 +6,7 @@ most. With more than two runs every pair is compared and the p-values are Holm-c
 The difference of a metric is the difference of the runs' scores as the leaderboard computes
 them (mean over all objects of the shared sequences), so a sequence weighs with its number of
 objects; the sign-flip test uses the same weights, the Wilcoxon test the plain per-sequence
-differences. See :mod:`vosbench.results.stats` for the resampling.
+differences. See :mod:`vosbench.records.stats` for the resampling.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from vosbench.core.errors import ConfigError, InputFileError
-from vosbench.results.records import RunRecord, checkpoint_label, fmt_setting, load_record, model_label
-from vosbench.results.stats import (
+from vosbench.records.reader import RunRecord, checkpoint_label, fmt_setting, load_record, model_label
+from vosbench.records.stats import (
     DEFAULT_LEVEL,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -36,7 +36,7 @@ from vosbench.results.stats import (
     sign_flip_test,
     wilcoxon_test,
 )
-from vosbench.results.stats_io import load_clustered
+from vosbench.records.stats_io import load_clustered
 
 # Differences smaller than this (in percent points) count as a tie when counting wins.
 TIE = 1e-9

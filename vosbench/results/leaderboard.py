@@ -20,8 +20,8 @@ from importlib import resources
 from typing import Any, Iterable
 
 from vosbench.core.errors import ConfigError, InputFileError
-from vosbench.results.schema import METRIC_BY_KEY, METRICS, PRIMARY, Metric
-from vosbench.results.records import (
+from vosbench.records.schema import METRIC_BY_KEY, METRICS, PRIMARY, Metric
+from vosbench.records.reader import (
     RunRecord,
     checkpoint_label,
     fmt_setting,
@@ -54,7 +54,7 @@ class Row:
             runs of that preset).
         protocol_settings: Canonical settings key (runs) or the protocol note (published).
         metrics: Metric key -> value in percent.
-        sequences: The sequence set of the run (see :func:`~vosbench.results.records.sequences_label`);
+        sequences: The sequence set of the run (see :func:`~vosbench.records.reader.sequences_label`);
             empty for published rows.
         run_id, created: Which run (empty for published rows).
         protocol_dict: The full recorded protocol (runs only).
@@ -231,7 +231,7 @@ def build(
     """Group run records into per-dataset tables.
 
     Args:
-        records: Run records (see :func:`vosbench.results.records.find_records`).
+        records: Run records (see :func:`vosbench.records.reader.find_records`).
         datasets: Only these datasets (in this order); default: every dataset with runs, sorted.
         metric: Sort column (a key of :data:`METRICS`) or ``"auto"`` (each table's primary metric:
             YouTube-VOS overall, else J&F, else PCK@0.1). A table without the chosen metric falls

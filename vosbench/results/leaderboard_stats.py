@@ -1,6 +1,6 @@
 """Opt-in statistics on a built leaderboard: confidence intervals per row
 (``vosbench leaderboard --ci``) and which rows are indistinguishable from the best
-(``--significance``). Both read the rows' per-sequence files; see :mod:`vosbench.results.stats`.
+(``--significance``). Both read the rows' per-sequence files; see :mod:`vosbench.records.stats`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from typing import Iterable
 from vosbench.results.compare import PairComparison, apply_holm, compare_pair
 from vosbench.core.errors import ConfigError, VosbenchError
 from vosbench.results.leaderboard import Leaderboard, Row
-from vosbench.results.records import RunRecord
-from vosbench.results.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, Clustered, bootstrap_intervals
-from vosbench.results.stats_io import load_clustered
+from vosbench.records.reader import RunRecord
+from vosbench.records.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, Clustered, bootstrap_intervals
+from vosbench.records.stats_io import load_clustered
 
 
 def _data_by_run(board: Leaderboard, records: Iterable[RunRecord]) -> tuple[dict[str, Clustered], list[str]]:

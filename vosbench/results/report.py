@@ -23,8 +23,8 @@ import numpy as np
 
 from vosbench.core.errors import ConfigError, InputFileError, VosbenchError
 from vosbench.results.leaderboard import fmt_value, protocol_footnotes
-from vosbench.results.schema import METRICS
-from vosbench.results.records import (
+from vosbench.records.schema import METRICS
+from vosbench.records.reader import (
     RunRecord,
     checkpoint_label,
     load_record,

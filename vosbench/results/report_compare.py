@@ -13,8 +13,8 @@ import numpy as np
 
 from vosbench.results.compare import PairComparison, apply_holm, compare_pair, default_metric
 from vosbench.core.errors import VosbenchError
-from vosbench.results.records import RunRecord
-from vosbench.results.stats_io import load_clustered
+from vosbench.records.reader import RunRecord
+from vosbench.records.stats_io import load_clustered
 
 
 def plot_paired_differences(pair: PairComparison, path: Path, figure: Any, save: Callable[[Any, Path], Path]) -> Path:

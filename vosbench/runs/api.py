@@ -260,7 +260,7 @@ def run(model: str | nn.Module, dataset: str, *, name: str | None = None, **sett
 
 def evaluate(gt: str | Path, pred: str | Path, **options: Any) -> EvalOutput:
     """See :func:`vosbench.evaluate`."""
-    from vosbench.scoring.folders import evaluate_folders
+    from vosbench.evaluate.davis import evaluate_folders
     from vosbench.scoring.jf import summarize
 
     allowed = {"sequences", "workers", "binary"}

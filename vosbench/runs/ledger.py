@@ -29,7 +29,7 @@ from typing import Any
 
 from vosbench.core.errors import ConfigError, InputFileError
 from vosbench.core.io import atomic_write_text
-from vosbench.results.schema import PLAN
+from vosbench.records.schema import PLAN
 
 PLAN_VERSION = 1
 COMMITTED = "sequences"

@@ -39,7 +39,7 @@ from vosbench.models.base import Encoder
 from vosbench.models.checkpoints import sha256_file
 from vosbench.propagation.engine import Timings
 from vosbench.propagation.precision import tf32_state
-from vosbench.results.schema import SCHEMA_VERSION, SUMMARY, write_summary
+from vosbench.records.schema import SCHEMA_VERSION, SUMMARY, write_summary
 import vosbench.runs.ledger as ledger
 from vosbench.runs.config import RunConfig
 from vosbench.runs.config_file import run_config_dict

@@ -21,8 +21,8 @@ import numpy as np
 from vosbench.core.errors import InputFileError, RunInterrupted
 from vosbench.core.safepath import os_error_text, safe_join
 from vosbench.datasets.joints import JOINTS
-from vosbench.results.schema import SUMMARY, write_summary
-from vosbench.results.stats_io import ci_for_pck, ci_for_scores
+from vosbench.records.schema import SUMMARY, write_summary
+from vosbench.records.stats_io import ci_for_pck, ci_for_scores
 import vosbench.runs.ledger as ledger
 from vosbench.scoring.jf import ObjectScore, group_metrics, summarize, write_per_frame_csv, write_per_object_csv
 from vosbench.scoring.pck import CURVE, PCKAccumulator, per_video_csv_text, write_pck_csvs

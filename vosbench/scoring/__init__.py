@@ -1,1 +1,1 @@
-"""Scores: DAVIS J&F (and its YouTube-VOS form), JHMDB PCK, and scoring folders of predictions."""
+"""Scores: DAVIS J&F (and its YouTube-VOS form) and JHMDB PCK."""

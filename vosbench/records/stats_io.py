@@ -1,4 +1,4 @@
-"""Run folders -> the per-sequence data that :mod:`vosbench.results.stats` resamples, and the
+"""Run folders -> the per-sequence data that :mod:`vosbench.records.stats` resamples, and the
 confidence-interval block that ``vosbench run`` writes into ``summary.json``.
 
 VOS runs: ``per_object.csv`` gives each object's J/F statistics; an object's J&F is
@@ -27,8 +27,8 @@ import numpy as np
 
 from vosbench.core.errors import InputFileError
 from vosbench.scoring.jf import ObjectScore
-from vosbench.results.records import PER_OBJECT_COLUMNS, RunRecord, _num, _read_csv, read_per_object
-from vosbench.results.stats import (
+from vosbench.records.reader import PER_OBJECT_COLUMNS, RunRecord, _num, _read_csv, read_per_object
+from vosbench.records.stats import (
     DEFAULT_LEVEL,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -55,7 +55,7 @@ def clustered_objects(
 
     Args:
         rows: Dicts with ``sequence``, ``object`` and the per-object statistics (fractions), as
-            :func:`~vosbench.results.records.read_per_object` gives them.
+            :func:`~vosbench.records.reader.read_per_object` gives them.
         unseen: Objects (``<sequence>/<object>``) of unseen categories; when given, the
             YouTube-VOS groups ``J_seen`` ... and ``overall`` are added.
         unit: ``sequence`` (resample sequences with all their objects: the right unit) or

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from vosbench.core.errors import InputFileError
-from vosbench.results.schema import PLAN, SCHEMA_VERSION, SUMMARY
+from vosbench.records.schema import PLAN, SCHEMA_VERSION, SUMMARY
 
 
 

@@ -1,7 +1,7 @@
 """Statistics of runs: bootstrap confidence intervals and paired tests between runs.
 
 Pure numpy (plus ``scipy.stats`` for the Wilcoxon test and the normal quantiles of BCa), no I/O.
-Reading run folders into these structures is :mod:`vosbench.results.stats_io`.
+Reading run folders into these structures is :mod:`vosbench.records.stats_io`.
 
 **The resampling unit is the sequence (video), not the object.** The objects of one DAVIS
 sequence share its frames, camera and difficulty, so they are not independent samples; treating

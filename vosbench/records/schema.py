@@ -1,7 +1,7 @@
 """The run record: its schema version, its metrics, and the one writer of ``summary.json``.
 
 A run folder's ``summary.json`` is written by :func:`write_summary` (atomically, always last) and
-read back by :func:`vosbench.results.records.load_record`; both use the constants here. Metric
+read back by :func:`vosbench.records.reader.load_record`; both use the constants here. Metric
 values are fractions in [0, 1] in every machine-readable file; human tables show percent.
 
 :data:`METRICS` is the one table of metric names: the record key, the header papers print, the
@@ -63,7 +63,7 @@ PRIMARY = ("overall", "JF_mean", "PCK@0.1", "J_mean")
 def write_summary(run_dir: Path, record: dict[str, Any]) -> Path:
     """Write ``record`` as ``run_dir/summary.json`` (atomically) and return the path.
 
-    The record must carry this schema's ``schema_version``; :func:`~vosbench.results.records.load_record`
+    The record must carry this schema's ``schema_version``; :func:`~vosbench.records.reader.load_record`
     reads it back.
     """
     if record.get("schema_version") != SCHEMA_VERSION:

@@ -26,7 +26,7 @@ import numpy as np
 from vosbench.core.errors import DatasetLayoutError, InputFileError
 from vosbench.datasets.factory import load_dataset
 from vosbench.datasets.joints import JOINTS
-from vosbench.results.records import read_keypoints
+from vosbench.records.reader import read_keypoints
 from vosbench.scoring.pck import PCKAccumulator, PCKResult
 
 
