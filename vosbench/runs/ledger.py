@@ -19,6 +19,7 @@ Every run (one process, shards, resumed) fills its folder the same way:
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -29,7 +30,11 @@ from typing import Any
 
 from vosbench.core.errors import ConfigError, InputFileError
 from vosbench.core.io import atomic_write_text
+from vosbench.core.safepath import name_problem, safe_join
 from vosbench.records.schema import PLAN
+from vosbench.runs.locks import FileLock, holder
+
+log = logging.getLogger("vosbench.runs")
 
 PLAN_VERSION = 1
 COMMITTED = "sequences"
@@ -42,20 +47,68 @@ def plan_path(run_dir: Path) -> Path:
 
 
 def read_plan(run_dir: Path) -> dict[str, Any]:
-    """The plan of ``run_dir`` (``InputFileError`` naming the file when absent or unreadable)."""
+    """The plan of ``run_dir`` (``InputFileError`` naming the file when absent, unreadable or
+    not a plan this vosbench wrote: every sequence once, each name one safe folder name)."""
     path = plan_path(run_dir)
     if not path.is_file():
         raise InputFileError(
             f"{path} not found: {run_dir} is not a run folder written by this vosbench (runs made before "
             "resumable runs cannot be resumed or merged; start a new run)"
         )
+    refuse_link(path, run_dir)
     try:
         plan: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise InputFileError(f"{path}: cannot read the run plan ({e})") from None
-    if plan.get("plan_version") != PLAN_VERSION:
-        raise InputFileError(f"{path}: plan_version {plan.get('plan_version')!r}, this vosbench reads {PLAN_VERSION}")
+    if not isinstance(plan, dict) or plan.get("plan_version") != PLAN_VERSION:
+        got = plan.get("plan_version") if isinstance(plan, dict) else None
+        raise InputFileError(f"{path}: plan_version {got!r}, this vosbench reads {PLAN_VERSION}")
+    check_plan(path, plan)
     return plan
+
+
+def check_plan(path: Path, plan: dict[str, Any]) -> None:
+    """Refuse a plan whose sequences are not a list of distinct safe names with frame counts,
+    or without a record head (the plan was edited or damaged)."""
+    seqs = plan.get("sequences")
+    record = plan.get("record")
+    if not isinstance(seqs, list) or not isinstance(record, dict) or not isinstance(plan.get("config"), dict):
+        raise InputFileError(f"{path}: not a run plan (no record, config or sequences list); the file was edited or damaged")
+    seen: set[str] = set()
+    for entry in seqs:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        problem = name_problem(name)
+        if problem is not None:
+            raise InputFileError(
+                f"{path}: sequence name {name!r} is not a single safe folder name ({problem}); the plan was edited or damaged"
+            )
+        assert isinstance(name, str) and isinstance(entry, dict)
+        if name in seen:
+            raise InputFileError(f"{path}: sequence {name!r} is listed twice; the plan was edited or damaged")
+        frames = entry.get("frames")
+        if isinstance(frames, bool) or not isinstance(frames, int) or frames < 0:
+            raise InputFileError(f"{path}: sequence {name!r} has frames {frames!r}, expected a count; the plan was edited or damaged")
+        seen.add(name)
+
+
+def refuse_link(path: Path, run_dir: Path) -> None:
+    """Refuse (``InputFileError``, one line) when ``path`` in ``run_dir`` is a symbolic link:
+    vosbench makes none, and one could make a run read or write outside its folder."""
+    if path.is_symlink():
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        raise InputFileError(
+            f"{path} is a symbolic link (to {target}); vosbench writes no links in a run folder "
+            f"and reads none from it: remove the link (run folder {run_dir})"
+        )
+
+
+def check_folder_links(run_dir: Path) -> None:
+    """Refuse a run folder whose staging or commit area is a symbolic link (before any write)."""
+    for name in (STAGING, COMMITTED):
+        refuse_link(Path(run_dir) / name, run_dir)
 
 
 def create_or_read_plan(run_dir: Path, plan: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -132,12 +185,40 @@ def committed_names(run_dir: Path, names: Iterable[str]) -> list[str]:
     return [n for n in names if committed(run_dir, n)]
 
 
+def check_committed(run_dir: Path, names: list[str]) -> None:
+    """Refuse a commit area holding a sequence the plan does not list (a plan edited after the
+    fact, or two runs mixed) or a symbolic link."""
+    area = Path(run_dir) / COMMITTED
+    refuse_link(area, run_dir)
+    if not area.is_dir():
+        return
+    planned = set(names)
+    for entry in sorted(area.iterdir()):
+        refuse_link(entry, run_dir)
+        if entry.name not in planned:
+            raise InputFileError(
+                f"{entry}: a committed sequence that {plan_path(run_dir)} does not list; the plan was edited "
+                "or the folder mixes two runs"
+            )
+
+
 def load_result(run_dir: Path, name: str) -> dict[str, Any]:
-    path = Path(run_dir) / COMMITTED / name / RESULT
+    """The committed result of sequence ``name`` (refused when it is reached through a symbolic
+    link or claims another sequence)."""
+    folder = Path(run_dir) / COMMITTED / name
+    path = folder / RESULT
+    refuse_link(folder, run_dir)
+    refuse_link(path, run_dir)
     try:
         result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise InputFileError(f"{path}: cannot read a committed sequence ({e}); delete {path.parent} to redo it") from None
+    claimed = result.get("sequence") if isinstance(result, dict) else None
+    if claimed != name:
+        raise InputFileError(
+            f"{path}: holds the result of sequence {claimed!r}, not {name!r}; the file was edited or moved "
+            f"(delete {folder} to redo the sequence)"
+        )
     return result
 
 
@@ -146,15 +227,34 @@ def process_token() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-def new_stage(run_dir: Path, name: str, token: str) -> Path:
-    """A fresh staging folder for sequence ``name``; stale ones (a killed attempt) are removed
-    first. Only the shard that owns ``name`` calls this, so no live attempt is removed."""
-    base = Path(run_dir) / STAGING / name
-    if base.exists():
-        shutil.rmtree(base, ignore_errors=True)
-    stage = base / token
-    stage.mkdir(parents=True)
-    return stage
+def claim_sequence(run_dir: Path, name: str, token: str) -> tuple[FileLock, Path] | None:
+    """Lock sequence ``name`` (waiting while another process stages or commits it) and give it
+    a fresh staging folder ``.partial/<name>/<token>``, removing what a killed attempt left
+    there; ``None`` when the sequence is committed (by the other process meanwhile). The lock
+    is held until the sequence is committed (:func:`commit`) or dropped."""
+    run_dir = Path(run_dir)
+    staging = run_dir / STAGING
+    refuse_link(staging, run_dir)
+    staging.mkdir(exist_ok=True)
+    path = staging / f"{name}.lock"
+    lock = FileLock.take(path, wait=False)
+    if lock is None:
+        log.info("sequence %s is being written by %s: waiting for it", name, holder(path).describe())
+        lock = FileLock.wait_for(path)
+    try:
+        if committed(run_dir, name):
+            lock.release()
+            return None
+        base = safe_join(staging, name)
+        if base.is_symlink() or base.exists():
+            refuse_link(base, run_dir)
+            shutil.rmtree(base)
+        stage = base / token
+        stage.mkdir(parents=True)
+    except BaseException:
+        lock.release()
+        raise
+    return lock, stage
 
 
 def commit(run_dir: Path, name: str, stage: Path, result: dict[str, Any], moves: list[tuple[Path, Path]]) -> bool:
@@ -174,7 +274,7 @@ def commit(run_dir: Path, name: str, stage: Path, result: dict[str, Any], moves:
         if dst.is_dir():
             shutil.rmtree(dst)
         os.replace(src, dst)
-    final = run_dir / COMMITTED / name
+    final = safe_join(run_dir, COMMITTED, name)
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists():  # a commit marker folder without result.json: an interrupted commit
         shutil.rmtree(final)

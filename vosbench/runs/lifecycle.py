@@ -44,6 +44,7 @@ import vosbench.runs.ledger as ledger
 from vosbench.runs.config import RunConfig
 from vosbench.runs.config_file import run_config_dict
 from vosbench.runs.merge import merge
+from vosbench.runs.locks import FileLock, holder, shard_lock_name
 from vosbench.runs.shards import Shard
 
 T = TypeVar("T")
@@ -230,13 +231,56 @@ class RunFolder:
         fresh: bool = True,
     ):
         self.run_dir = Path(out) / record["dataset"]["name"] / record["model"]["name"] / record["run_id"]
-        if fresh:
-            try:
-                self.run_dir.mkdir(parents=True, exist_ok=False)
-            except OSError as e:
-                raise ConfigError(
-                    f"--out {out}: cannot create the run folder ({os_error_text(e)}); choose a writable folder for --out"
-                ) from None
+        self.shard = shard or Shard()
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=not fresh)
+        except OSError as e:
+            raise ConfigError(
+                f"--out {out}: cannot create the run folder ({os_error_text(e)}); choose a writable folder for --out"
+            ) from None
+        self.lock = self._take_lock()
+        try:
+            self._open_plan(record, config, sequences, submission_prefix)
+        except BaseException:
+            self.lock.release()
+            raise
+        self.record = dict(self.plan["record"])
+        self.device = device
+        self.started = started
+        self.token = ledger.process_token()
+        self.process_started = time.time()
+        self.timings = Timings()
+        self.t_eval = 0.0  # seconds spent scoring
+        self.elapsed = 0.0  # seconds of work attributed to this folder (its share of a sweep)
+        self.stage: Path | None = None  # staging folder of the sequence in progress
+        self._seq_lock: FileLock | None = None  # held from staging to commit
+        self._mark: tuple[float, float, float, int, float] = (0.0, 0.0, 0.0, 0, 0.0)
+        self._own_host = host is None
+        self.host = host or HostPool(0)
+        self._pending: list[tuple[Future[Any], Callable[[Any], None] | None]] = []
+
+    def _take_lock(self) -> FileLock:
+        """This process's part of the run (its shard) for the run's life; refused (``ConfigError``,
+        one line naming the holder) while another process has it."""
+        ledger.check_folder_links(self.run_dir)
+        path = self.run_dir / shard_lock_name(self.shard.index, self.shard.count)
+        lock = FileLock.take(path, wait=False)
+        if lock is None:
+            part = f"shard {self.shard} of this run" if self.shard.sharded else "this run"
+            raise ConfigError(
+                f"{self.run_dir}: {part} is being written by another process, {holder(path).describe()}; "
+                "wait for it to end, or use another --run-id"
+            )
+        return lock
+
+    def _open_plan(
+        self,
+        record: dict[str, Any],
+        config: dict[str, Any] | None,
+        sequences: list[tuple[str, int]] | None,
+        submission_prefix: str | None,
+    ) -> None:
+        """Write the plan (first process) or read and check it (shards, resumed runs)."""
         plan = {
             "plan_version": ledger.PLAN_VERSION,
             "record": record,
@@ -252,29 +296,20 @@ class RunFolder:
             # the file holds the room to record "failed" on a disk that fills up
             write_summary(self.run_dir, {**record, "status": "running"})
         self.names = [s["name"] for s in self.plan["sequences"]]
+        ledger.check_committed(self.run_dir, self.names)
         self.committed_before = set(ledger.committed_names(self.run_dir, self.names))
-        self.record = dict(self.plan["record"])
-        self.device = device
-        self.started = started
-        self.shard = shard or Shard()
-        self.token = ledger.process_token()
-        self.process_started = time.time()
-        self.timings = Timings()
-        self.t_eval = 0.0  # seconds spent scoring
-        self.elapsed = 0.0  # seconds of work attributed to this folder (its share of a sweep)
-        self.stage: Path | None = None  # staging folder of the sequence in progress
-        self._mark: tuple[float, float, float, int, float] = (0.0, 0.0, 0.0, 0, 0.0)
-        self._own_host = host is None
-        self.host = host or HostPool(0)
-        self._pending: list[tuple[Future[Any], Callable[[Any], None] | None]] = []
 
     # -- sequences -------------------------------------------------------------------------------
     def is_committed(self, name: str) -> bool:
         return ledger.committed(self.run_dir, name)
 
-    def begin_sequence(self, name: str) -> Path:
-        """Start (or redo) sequence ``name`` in a fresh staging folder, returned."""
-        self.stage = ledger.new_stage(self.run_dir, name, self.token)
+    def begin_sequence(self, name: str) -> Path | None:
+        """Start (or redo) sequence ``name`` in a fresh staging folder, returned; ``None`` when
+        another process committed it meanwhile (see :func:`ledger.claim_sequence`)."""
+        claimed = ledger.claim_sequence(self.run_dir, name, self.token)
+        if claimed is None:
+            return None
+        self._seq_lock, self.stage = claimed
         t = self.timings
         self._mark = (t.decode_s, t.features_s, t.propagation_s, t.frames, self.t_eval)
         return self.stage
@@ -308,6 +343,12 @@ class RunFolder:
         }
         ledger.commit(self.run_dir, name, self.stage, result, moves)
         self.stage = None
+        self._drop_sequence()
+
+    def _drop_sequence(self) -> None:
+        if self._seq_lock is not None:
+            self._seq_lock.release()
+            self._seq_lock = None
 
     def all_committed(self) -> bool:
         return all(ledger.committed(self.run_dir, n) for n in self.names)
@@ -334,6 +375,7 @@ class RunFolder:
             fut.cancel()
         wait([fut for fut, _ in self._pending])
         self._pending.clear()
+        self._drop_sequence()
         if self._own_host:
             self.host.close()
 

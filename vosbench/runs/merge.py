@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-import time
+import secrets
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from vosbench.datasets.joints import JOINTS
 from vosbench.records.schema import SUMMARY, write_summary
 from vosbench.records.stats_io import ci_for_pck, ci_for_scores
 import vosbench.runs.ledger as ledger
+from vosbench.runs.locks import RECORD_LOCK, FileLock
 from vosbench.scoring.jf import ObjectScore, group_metrics, summarize, write_per_frame_csv, write_per_object_csv
 from vosbench.scoring.pck import CURVE, PCKAccumulator, per_video_csv_text, write_pck_csvs
 
@@ -66,7 +67,7 @@ def write_submission_zip(pred_dir: Path, zip_path: Path, prefix: str, sequences:
     """Zip ``pred_dir/<seq>/<frame>.png`` for exactly ``sequences``, with the sequence folders under
     ``prefix`` at the zip root; a sequence without predictions is an error (a submission never
     silently lacks a video)."""
-    tmp = zip_path.with_name(f".{zip_path.name}.tmp")
+    tmp = zip_path.with_name(f".{zip_path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for seq_dir in (safe_join(pred_dir, s) for s in sequences):
@@ -117,7 +118,13 @@ def merge(
     """
     run_dir = Path(run_dir)
     plan = ledger.read_plan(run_dir)
+    with FileLock.wait_for(run_dir / RECORD_LOCK):
+        return _merge(run_dir, plan, stopped, total_s)
+
+
+def _merge(run_dir: Path, plan: dict[str, Any], stopped: BaseException | None, total_s: float | None) -> dict[str, Any]:
     names = [s["name"] for s in plan["sequences"]]
+    ledger.check_committed(run_dir, names)
     done = ledger.committed_names(run_dir, names)
     missing = [n for n in names if n not in set(done)]
     if missing and stopped is None:
@@ -234,8 +241,3 @@ def finished_record(run_dir: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return rec if rec.get("status") == "complete" else None
-
-
-def now() -> float:
-    """Wall-clock time stamp stored with each commit (seconds since the epoch)."""
-    return time.time()

@@ -33,8 +33,8 @@ log = logging.getLogger("vosbench.runs")
 
 def keypoints_csv_text(frames: list[str], kps: np.ndarray) -> str:
     """``frame,joint,x,y`` rows: frame = the image's file stem (JHMDB: ``00001`` = first frame),
-    joint = 0-based index in SPEC order, x/y = 0-based original-frame pixels (``nan`` = no
-    prediction)."""
+    joint = 0-based index in :data:`vosbench.datasets.joints.JOINTS` (the order of JHMDB's
+    ``joint_positions.mat``), x/y = 0-based original-frame pixels (``nan`` = no prediction)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(("frame", "joint", "x", "y"))
@@ -79,6 +79,8 @@ def run_pose(
     try:
         for seq in todo:
             stage = folder.begin_sequence(seq.name)
+            if stage is None:  # another process committed it meanwhile
+                continue
             pred = np.full((len(seq), len(JOINTS), 2), np.nan)
             for t, kps in propagate_pose(
                 seq, model, protocol, device, folder.timings, cfg.batch_size, model.spec.copy_first_frame, path=prop_path
@@ -102,4 +104,6 @@ def run_pose(
         folder.finish(write_record=place.merge_here)
     except BaseException as e:
         fail_all([folder], e, [None])
+    finally:
+        folder.lock.release()
     return RunResult(folder.run_dir, folder.record, [])

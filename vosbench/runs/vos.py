@@ -121,9 +121,13 @@ def run_vos(
             try:
                 for seq in todo:
                     # after an interruption between two grid points' commits, only the missing ones are redone
-                    active = [f for f in folders if not f.is_committed(seq.name)]
-                    protos = [p for f, p in zip(folders, protocols) if not f.is_committed(seq.name)]
-                    stages = [f.begin_sequence(seq.name) for f in active]
+                    claims = [(f, p, f.begin_sequence(seq.name)) for f, p in zip(folders, protocols)
+                              if not f.is_committed(seq.name)]
+                    active = [f for f, _, st in claims if st is not None]
+                    protos = [p for _, p, st in claims if st is not None]
+                    stages = [st for _, _, st in claims if st is not None]
+                    if not active:  # another process committed it meanwhile
+                        continue
                     scorers = [scorer_for(seq) if seq.gt else None for _ in active]
                     outputs = set(seq.outputs())
                     gt_src = _gt_source(seq)
@@ -175,6 +179,8 @@ def run_vos(
         finally:
             if reader is not None:
                 reader.close()
+            for folder in folders:
+                folder.lock.release()
         return results
 
 
