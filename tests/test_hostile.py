@@ -506,11 +506,7 @@ def test_failed_record_is_written_in_place_when_the_disk_has_no_room_for_a_temp_
     import torch
 
     from vosbench.records.schema import SCHEMA_VERSION
-    import importlib
-
-    from vosbench.runs import lifecycle
-
-    merge = importlib.import_module("vosbench.runs.merge")  # the package exports a function of that name
+    from vosbench.runs import lifecycle, record as run_record
 
     record = {"schema_version": SCHEMA_VERSION, "status": "running", "run_id": "r", "task": "vos",
               "dataset": {"name": "d"}, "model": {"name": "m"}, "protocol": {}, "metrics": {}, "timings": {},
@@ -522,7 +518,7 @@ def test_failed_record_is_written_in_place_when_the_disk_has_no_room_for_a_temp_
     def full(run_dir, rec):
         raise InputFileError(f"{run_dir}/summary.json: cannot write: No space left on device (ENOSPC)")
 
-    monkeypatch.setattr(merge, "write_summary", full)  # the record of a stopped run is written by merge
+    monkeypatch.setattr(run_record, "write_summary", full)  # the record of a stopped run is written there
     err = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "p.png"))
     folder.record["pad"] = ""
     assert folder.fail(err) is None  # fits in the file's blocks

@@ -28,14 +28,13 @@ def merge(run_dirs: tuple[Path, ...], as_json: bool) -> None:
     import json
 
     from vosbench.cli.tables import print_run_summary
-    from vosbench.runs.merge import load_scores
     from vosbench.runs.merge import merge as merge_run
 
     records = []
     for run_dir in run_dirs:
-        record = merge_run(run_dir)
-        records.append(record)
+        written = merge_run(run_dir)
+        records.append(written.record)
         if not as_json:
-            print_run_summary(record, load_scores(run_dir) if record.get("task") != "pose" else [], run_dir)
+            print_run_summary(written.record, written.scores, run_dir)
     if as_json:
         click.echo(json.dumps(records[0] if len(records) == 1 else records, indent=2))

@@ -1,9 +1,13 @@
 """The run lifecycle: from a model and a dataset to a run folder with predictions, scores and a record.
 
-:func:`run` and :func:`run_sweep` are the entry points (``vosbench run`` calls them);
-:mod:`~vosbench.runs.lifecycle` holds what every run shares (run folder, record, timings, failure
-handling, atomic writes), :mod:`~vosbench.runs.vos` and :mod:`~vosbench.runs.pose` the
-segmentation and keypoint loops.
+:func:`run` and :func:`run_sweep` are the entry points (``vosbench run`` calls them): they
+resolve the settings, the dataset, this process's part and the model into a
+:class:`~vosbench.runs.context.RunContext` and hand it to the one run loop,
+:func:`~vosbench.runs.driver.drive`, with the task kind's per-sequence work
+(:mod:`~vosbench.runs.vos` for segmentation, :mod:`~vosbench.runs.pose` for keypoints).
+:mod:`~vosbench.runs.lifecycle` is one run folder's life, :mod:`~vosbench.runs.ledger` its plan
+and committed sequences, :mod:`~vosbench.runs.locks` its writers' locks,
+:mod:`~vosbench.runs.record` the record and :mod:`~vosbench.runs.tables` its tables.
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from vosbench.propagation.engine import precision_dtype
 from vosbench.propagation.precision import float32_mode
 from vosbench.propagation.sweep import grid
 from vosbench.runs.config import RunConfig, config_from_dict, config_to_dict, resolve_device, resolve_protocol
+from vosbench.runs.context import Placement, Progress, RunContext
 from vosbench.runs.distributed import ProcessGroup
+from vosbench.runs.driver import drive
 from vosbench.runs.ledger import read_plan
-from vosbench.runs.lifecycle import Placement, Progress, RunResult, check_sequence_names
-from vosbench.runs.merge import finished_record as ledger_record
-from vosbench.runs.merge import load_scores, merge
+from vosbench.runs.lifecycle import RunResult, check_sequence_names
+from vosbench.runs.merge import merge
 from vosbench.runs.shards import derived_run_id, partition, resolve_shard, resolved_root
 from vosbench.runs.signals import interruptible
 
@@ -54,8 +59,8 @@ def run_sweep(cfg: RunConfig, progress: Progress | None = None) -> list[RunResul
 
 
 def _run_sweep(cfg: RunConfig, progress: Progress | None) -> list[RunResult]:
-    from vosbench.runs.pose import run_pose
-    from vosbench.runs.vos import run_vos
+    from vosbench.runs.pose import Keypoints
+    from vosbench.runs.vos import Segmentation
 
     started = time.perf_counter()
     model_spec = models.get(cfg.model)
@@ -87,30 +92,10 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None) -> list[RunResult]:
     group = ProcessGroup(device) if shard.launcher == "torchrun" and shard.sharded else None
     try:
         model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
+        ctx = RunContext(cfg, ds, seqs, model, device, protocols, points, place, started, progress, group)
+        kind = Keypoints(ctx) if ds.task == "pose" else Segmentation(ctx)
         with float32_mode(cfg.precision):  # fp32 is true fp32 on GPUs (TF32 off) unless tf32 is asked for
-            if ds.task == "pose":
-                results = [run_pose(cfg, ds, seqs, model, protocols[0], device, started, progress, place)]
-            else:
-                results = run_vos(cfg, ds, seqs, model, protocols, points, device, started, progress, place)
-        if group is not None:
-            try:
-                group.barrier()  # every rank's sequences are committed
-                if group.rank == 0:
-                    for r in results:
-                        r.record = merge(r.run_dir)
-                group.barrier()  # the record is written
-            except BaseException as e:  # stopped at the barrier: record what is in (complete if all is)
-                for r in results:
-                    if ledger_record(r.run_dir) is None:
-                        try:
-                            merge(r.run_dir, stopped=e)
-                        except Exception:
-                            pass  # the original error matters more; `vosbench merge` can redo this
-                raise
-            for r in results:
-                r.record = ledger_record(r.run_dir) or r.record
-                r.scores = load_scores(r.run_dir) if ds.task == "vos" else []
-        return results
+            return drive(ctx, kind)
     finally:
         if group is not None:
             group.close()

@@ -1,25 +1,21 @@
-"""The life of one run folder, shared by segmentation and keypoint runs.
+"""The life of one run folder, shared by every task kind.
 
 :class:`RunFolder` creates (or, for shards and resumed runs, joins) ``<out>/<dataset>/<model>/<run-id>/``
-with its plan (the record head built by :func:`new_record`), stages and commits sequences one by
-one, keeps this process's stage timings and the worker threads that write predictions and score
-frames while propagation goes on (a bounded number of frames in flight, so memory does not grow
-with the video). This process's part ends in one of two ways: :meth:`RunFolder.finish` (the record
-is written, status ``complete``, when every sequence of the run is in) or :meth:`RunFolder.fail`
-(``failed`` for an error, ``interrupted`` for SIGTERM/SIGINT, with the committed sequences'
-scores); either way ``summary.json`` is written last and atomically, and every committed sequence
-stays.
+under this process's shard lock (:mod:`vosbench.runs.locks`) with its plan (the record head of
+:func:`vosbench.runs.record.head`), stages and commits sequences one by one, keeps this process's
+stage timings and the worker jobs that write predictions and score frames while propagation goes
+on (a bounded number of frames in flight, so memory does not grow with the video). This process's
+part ends in one of two ways: :meth:`RunFolder.finish` (the record is written, status
+``complete``, when every sequence of the run is in) or :meth:`RunFolder.fail` (``failed`` for an
+error, ``interrupted`` for SIGTERM/SIGINT, with the committed sequences' scores); either way
+``summary.json`` is written last and atomically (:func:`vosbench.runs.record.write_record`), and
+every committed sequence stays.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import logging
-import platform
 import resource
-import secrets
-import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
@@ -29,30 +25,20 @@ from typing import Any, NoReturn, TypeVar
 
 import torch
 
-from vosbench.core.version import __version__
 from vosbench.core.errors import ConfigError, InputFileError, VosbenchError
-from vosbench.core.registry import models
 from vosbench.core.safepath import check_name, os_error_text
 from vosbench.core.workers import HostPool
 from vosbench.datasets.base import VideoDataset
-from vosbench.models.base import Encoder
-from vosbench.models.checkpoints import sha256_file
 from vosbench.propagation.engine import Timings
-from vosbench.propagation.precision import tf32_state
-from vosbench.records.schema import SCHEMA_VERSION, SUMMARY, write_summary
+from vosbench.records.schema import SUMMARY, write_summary
 import vosbench.runs.ledger as ledger
-from vosbench.runs.config import RunConfig
-from vosbench.runs.config_file import run_config_dict
-from vosbench.runs.merge import merge
 from vosbench.runs.locks import FileLock, holder, shard_lock_name
+from vosbench.runs.record import Written, error_text, write_in_place, write_record
 from vosbench.runs.shards import Shard
 
 T = TypeVar("T")
 
 log = logging.getLogger("vosbench.runs")
-
-#: progress callback: (sequence name, frames done, frames in total)
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -62,46 +48,6 @@ class RunResult:
     run_dir: Path
     record: dict[str, Any]
     scores: list[Any]
-
-
-def git_commit() -> str | None:
-    """The vosbench source checkout's commit (``-dirty`` with local changes), when run from one."""
-    root = Path(__file__).resolve().parents[2]
-    if not (root / ".git").exists():
-        return None
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
-        )
-        dirty = subprocess.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    """Versions and hardware that go into the record."""
-    env: dict[str, Any] = {
-        "vosbench": __version__,
-        "git_commit": git_commit(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "device": str(device),
-        "platform": platform.platform(),
-        "threads": torch.get_num_threads(),
-        # the TF32 switches as the run set them (runs.run_sweep); a record without them was written
-        # before --precision fp32 meant true fp32 on GPUs (see results.records.read_record)
-        "tf32": tf32_state(),
-    }
-    if device.type == "cuda":
-        env["gpu"] = torch.cuda.get_device_name(device)
-        env["cuda"] = torch.version.cuda
-    return env
 
 
 def peak_memory_mb() -> float:
@@ -117,86 +63,6 @@ def peak_memory_mb() -> float:
     return round(rss, 1)
 
 
-def new_run_id() -> str:
-    """``YYYYmmdd-HHMMSS-<6 hex>`` (UTC), so run folders sort by start time."""
-    now = _dt.datetime.now(_dt.timezone.utc)
-    return now.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
-
-
-def new_record(
-    cfg: RunConfig,
-    model: Encoder,
-    ds: VideoDataset,
-    names: list[str],
-    protocol: dict[str, Any],
-    device: torch.device,
-    task: str,
-    run_id: str | None = None,
-) -> dict[str, Any]:
-    """The head of a run record (``summary.json``): who, what, how; metrics and timings come later."""
-    spec = models.get(cfg.model)
-    ckpt_file = model.checkpoint_path
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id or new_run_id(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "status": "running",
-        "task": task,
-        "model": {
-            "name": cfg.model,
-            "checkpoint": str(Path(ckpt_file).resolve()) if ckpt_file is not None else cfg.checkpoint,
-            "checkpoint_sha256": sha256_file(ckpt_file) if ckpt_file is not None else None,
-            "options": dict(cfg.model_options),
-            "source": models.source(cfg.model),
-            "random_init": spec.checkpoint == "optional" and cfg.checkpoint is None,
-        },
-        "dataset": {**ds.describe(), "root": str(Path(ds.root).resolve()), "sequences": names},
-        "protocol": protocol,
-        "run_config": run_config_dict(cfg),  # what `vosbench run --replay` reads back
-        "metrics": {},
-        "environment": environment(device),
-        "timings": {},
-    }
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where this process's work goes: the run id (``None``: a new time-stamped one), its shard
-    and the sequences it does, and the configuration stored in the plan for ``--resume``."""
-
-    run_id: str | None
-    shard: Shard
-    mine: frozenset[str]
-    config: dict[str, Any]
-
-    @classmethod
-    def whole(cls, seqs: list[Any]) -> Placement:
-        return cls(None, Shard(), frozenset(s.name for s in seqs), {})
-
-    @property
-    def merge_here(self) -> bool:
-        """Whether this process writes the record when it finds every sequence in (under
-        torchrun rank 0 does, after the barrier)."""
-        return self.shard.launcher != "torchrun"
-
-    @property
-    def shard_label(self) -> str:
-        return f"shard {self.shard}" if self.shard.sharded else "run"
-
-
-def announce(folder: RunFolder, place: Placement, todo: list[str], frames: int) -> None:
-    """Log where the run goes and what this process will do."""
-    before = len(folder.committed_before)
-    log.info(
-        "%s: run folder %s; %d sequence(s) (%d frames) to do here%s",
-        place.shard_label,
-        folder.run_dir,
-        len(todo),
-        frames,
-        f", {before} of {len(folder.names)} already committed" if before else "",
-    )
-
-
 class RunFolder:
     """One run folder being filled by this process: the shared plan, this process's timings, and
     the threads writing its files and scoring its frames (at most a few frames in flight, so
@@ -205,7 +71,7 @@ class RunFolder:
 
     Args:
         out: The ``--out`` folder; the run folder is ``out/<dataset>/<model>/<run-id>``.
-        record: The record head from :func:`new_record`.
+        record: The record head from :func:`vosbench.runs.record.head`.
         device: The device the run computes on (for peak GPU memory).
         started: ``time.perf_counter()`` at the start of the run.
         host: The run's host workers (writing and scoring frames; default: threads of its own).
@@ -384,7 +250,14 @@ class RunFolder:
         """This process did the whole run in one go (not sharded, nothing committed before)."""
         return not self.shard.sharded and not self.committed_before
 
-    def finish(self, started: float | None = None, write_record: bool = True) -> dict[str, Any] | None:
+    def write_record(self, *, stopped: BaseException | None = None, total_s: float | None = None) -> Written:
+        """Write the run record from the plan and the committed sequences (see
+        :func:`vosbench.runs.record.write_record`) and keep it as :attr:`record`."""
+        written = write_record(self.run_dir, stopped=stopped, total_s=total_s)
+        self.record = written.record
+        return written
+
+    def finish(self, started: float | None = None, write_record: bool = True) -> Written | None:
         """This process's part is done: write the record when every sequence is in (and
         ``write_record``) and return it, else return None (other shards are still working)."""
         self.drain(0)
@@ -392,8 +265,7 @@ class RunFolder:
         if not write_record or not self.all_committed():
             return None
         total = time.perf_counter() - (self.started if started is None else started)
-        self.record = merge(self.run_dir, total_s=total if self.whole_run_here() else None)
-        return self.record
+        return self.write_record(total_s=total if self.whole_run_here() else None)
 
     def fail(self, error: BaseException, started: float | None = None) -> str | None:
         """Record why this process stopped (``failed``, or ``interrupted`` for SIGTERM/SIGINT)
@@ -407,20 +279,12 @@ class RunFolder:
         self.close()
         total = time.perf_counter() - (self.started if started is None else started)
         try:
-            self.record = merge(self.run_dir, stopped=error, total_s=total if self.whole_run_here() else None)
+            self.write_record(stopped=error, total_s=total if self.whole_run_here() else None)
         except Exception as e:  # never hide why the run stopped behind a second error
             log.warning("%s: could not write the record of the stopped run (%s: %s)", self.run_dir, type(e).__name__, e)
             self.record["status"] = "failed" if isinstance(error, Exception) else "interrupted"
-            self.record["error"] = os_error_text(error) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
-            path = self.run_dir / SUMMARY
-            data = (json.dumps(self.record, indent=2) + "\n").encode("utf-8")
-            try:
-                if not path.is_file() or len(data) > path.stat().st_blocks * 512:
-                    return str(e)
-                with path.open("r+b") as f:
-                    f.write(data)
-                    f.truncate()
-            except OSError:
+            self.record["error"] = error_text(error)
+            if not write_in_place(self.run_dir, self.record):
                 return str(e)
         return None
 

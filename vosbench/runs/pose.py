@@ -9,26 +9,22 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 import time
 
 import numpy as np
-import torch
 
-from vosbench.core.safepath import safe_join
 from vosbench.core.io import atomic_write_text
+from vosbench.core.safepath import safe_join
 from vosbench.core.video import VideoSequence
-from vosbench.datasets.base import VideoDataset
+from vosbench.core.workers import HostPool
 from vosbench.datasets.joints import JOINTS
-from vosbench.models.base import Encoder
 from vosbench.propagation.batched import propagation_path
 from vosbench.propagation.keypoints import READOUT_TOPK, SIGMA_CELLS, propagate_pose
 from vosbench.propagation.protocol import Protocol
-from vosbench.runs.config import RunConfig
-from vosbench.runs.lifecycle import Placement, Progress, RunFolder, RunResult, announce, fail_all, new_record
+from vosbench.runs.context import RunContext
+from vosbench.runs.driver import FrameCounter, Outcome, Slot, TaskKind
+from vosbench.runs.record import HeadParts
 from vosbench.scoring.pck import PCKAccumulator
-
-log = logging.getLogger("vosbench.runs")
 
 
 def keypoints_csv_text(frames: list[str], kps: np.ndarray) -> str:
@@ -45,65 +41,42 @@ def keypoints_csv_text(frames: list[str], kps: np.ndarray) -> str:
     return buf.getvalue()
 
 
-def run_pose(
-    cfg: RunConfig,
-    ds: VideoDataset,
-    seqs: list[VideoSequence],
-    model: Encoder,
-    protocol: Protocol,
-    device: torch.device,
-    started: float,
-    progress: Progress | None = None,
-    placement: Placement | None = None,
-) -> RunResult:
-    """``vosbench run`` for a keypoint dataset: propagate, read out, score PCK, write the run
-    folder; this process does its part (``placement``; default: all) of the videos ``seqs``."""
-    place = placement or Placement.whole(seqs)
-    names = [s.name for s in seqs]
-    # the keypoint-specific settings decide the numbers too, so they are part of the protocol
-    settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK}
-    record = new_record(cfg, model, ds, names, settings, device, task="pose", run_id=place.run_id)
-    prop_path = propagation_path(device)  # batched on CUDA, windowed on CPU (VOSBENCH_PROPAGATION forces one)
-    record["environment"]["propagation"] = prop_path
-    folder = RunFolder(
-        cfg.out, record, device, started,
-        config=place.config, sequences=[(s.name, len(s)) for s in seqs], shard=place.shard,
-        fresh=place.run_id is None,
-    )
-    todo = [s for s in seqs if s.name in place.mine and not folder.is_committed(s.name)]
-    announce(folder, place, [s.name for s in todo], sum(len(s) for s in todo))
-    # CRW's eval_pck.py scores a joint only where its prediction exists (crw-jhmdb)
-    visibility = "prediction" if protocol.keypoints == "crw" else "gt"
-    total = sum(len(s) for s in todo)
-    done = 0
-    try:
-        for seq in todo:
-            stage = folder.begin_sequence(seq.name)
-            if stage is None:  # another process committed it meanwhile
-                continue
-            pred = np.full((len(seq), len(JOINTS), 2), np.nan)
-            for t, kps in propagate_pose(
-                seq, model, protocol, device, folder.timings, cfg.batch_size, model.spec.copy_first_frame, path=prop_path
-            ):
-                pred[t] = kps
-                done += 1
-                if progress:
-                    progress(seq.name, done, total)
-            t0 = time.perf_counter()
-            assert seq.keypoints is not None  # propagate_pose refuses a video without keypoints
-            hits, counts = PCKAccumulator(JOINTS, visibility=visibility).add(seq.name, pred, seq.keypoints)
-            folder.t_eval += time.perf_counter() - t0
-            if cfg.save_predictions:
-                atomic_write_text(stage / "keypoints.csv", keypoints_csv_text(seq.frames, pred))
-            folder.commit_sequence(
-                seq.name,
-                {"frames": len(seq), "hits": hits.tolist(), "counts": counts.tolist()},
-                [(stage / "keypoints.csv", safe_join(folder.run_dir, "keypoints", f"{seq.name}.csv"))],
-            )
-            log.info("%s: video %s committed (%d frames)", place.shard_label, seq.name, len(seq))
-        folder.finish(write_record=place.merge_here)
-    except BaseException as e:
-        fail_all([folder], e, [None])
-    finally:
-        folder.lock.release()
-    return RunResult(folder.run_dir, folder.record, [])
+class Keypoints(TaskKind[np.ndarray]):
+    """Keypoint runs in the run loop (:mod:`vosbench.runs.driver`): joint maps propagated, the
+    keypoints read out per frame, PCK counted per video."""
+
+    task = "pose"
+    unit = "video"
+
+    def __init__(self, ctx: RunContext):
+        super().__init__(ctx)
+        self.path = propagation_path(ctx.device)  # batched on CUDA, windowed on CPU (VOSBENCH_PROPAGATION forces one)
+        # CRW's eval_pck.py scores a joint only where its prediction exists (crw-jhmdb)
+        self.visibility = "prediction" if ctx.protocols[0].keypoints == "crw" else "gt"
+
+    def head_parts(self, protocol: Protocol, host: HostPool) -> HeadParts:
+        # the keypoint-specific settings decide the numbers too, so they are part of the protocol
+        settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK}
+        return HeadParts(settings, environment={"propagation": self.path})
+
+    def predict(self, seq: VideoSequence, slots: list[Slot], count: FrameCounter) -> list[np.ndarray]:
+        (slot,) = slots  # no grid for keypoint runs
+        model = self.ctx.model
+        pred = np.full((len(seq), len(JOINTS), 2), np.nan)
+        for t, kps in propagate_pose(
+            seq, model, slot.protocol, self.ctx.device, slot.folder.timings, self.ctx.cfg.batch_size,
+            model.spec.copy_first_frame, path=self.path,
+        ):
+            pred[t] = kps
+            count(seq.name)
+        return [pred]
+
+    def outcome(self, seq: VideoSequence, slot: Slot, state: np.ndarray) -> Outcome:
+        t0 = time.perf_counter()
+        assert seq.keypoints is not None  # propagate_pose refuses a video without keypoints
+        hits, counts = PCKAccumulator(JOINTS, visibility=self.visibility).add(seq.name, state, seq.keypoints)
+        slot.folder.t_eval += time.perf_counter() - t0
+        if self.ctx.cfg.save_predictions:
+            atomic_write_text(slot.stage / "keypoints.csv", keypoints_csv_text(seq.frames, state))
+        payload = {"frames": len(seq), "hits": hits.tolist(), "counts": counts.tolist()}
+        return payload, [(slot.stage / "keypoints.csv", safe_join(slot.folder.run_dir, "keypoints", f"{seq.name}.csv"))]
