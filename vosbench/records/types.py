@@ -30,10 +30,14 @@ Status = Literal["running", "complete", "failed", "interrupted"]
 Task = Literal["vos", "pose"]
 
 
-class ModelInfo(TypedDict):
-    """``summary.json`` ``model``: which encoder, with which weights."""
-
+class _ModelHead(TypedDict):
     name: str
+
+
+class ModelInfo(_ModelHead, total=False):
+    """``summary.json`` ``model``: which encoder, with which weights (``vosbench run`` writes
+    every key; a reader relies on ``name`` only)."""
+
     checkpoint: str | None
     checkpoint_sha256: str | None
     options: Settings
@@ -43,15 +47,15 @@ class ModelInfo(TypedDict):
 
 class _DatasetHead(TypedDict):
     name: str
-    root: str
-    task: str
-    sequences: list[str]
 
 
 class DatasetInfo(_DatasetHead, total=False):
-    """``summary.json`` ``dataset``: the adapter's ``describe()`` and the sequences run; the
-    optional keys are those the built-in adapters add."""
+    """``summary.json`` ``dataset``: the adapter's ``describe()`` (name, root, task and what the
+    built-in adapters add) and the sequences run."""
 
+    root: str
+    task: str
+    sequences: list[str]
     resolution: str
     split: str | int
     has_gt: bool
@@ -91,19 +95,16 @@ Metrics = TypedDict(
 )
 
 
-class _EnvironmentHead(TypedDict):
+class Environment(TypedDict, total=False):
+    """``summary.json`` ``environment``: versions and hardware. ``tf32`` (the TF32 switches) is
+    absent from records written before ``--precision fp32`` meant true fp32 on GPUs."""
+
     vosbench: str
     git_commit: str | None
     torch: str
     python: str
     device: str
     platform: str
-
-
-class Environment(_EnvironmentHead, total=False):
-    """``summary.json`` ``environment``: versions and hardware. ``tf32`` (the TF32 switches) is
-    absent from records written before ``--precision fp32`` meant true fp32 on GPUs."""
-
     threads: int
     tf32: dict[str, JSONValue]
     gpu: str
@@ -112,24 +113,23 @@ class Environment(_EnvironmentHead, total=False):
     host_workers: int
 
 
-class _TimingsHead(TypedDict):
+class SequenceTimings(TypedDict, total=False):
+    """``result.json`` ``timings``: one sequence's share of the work (seconds, MB). A run writes
+    every key but the GPU's peak memory on CPU runs; the record sums what is there."""
+
     decode_s: float
     features_s: float
     propagation_s: float
     evaluation_s: float
     frames: int
     peak_memory_mb: float
-
-
-class SequenceTimings(_TimingsHead, total=False):
-    """``result.json`` ``timings``: one sequence's share of the work (seconds, MB)."""
-
     peak_gpu_memory_mb: float
 
 
 class RunTimings(SequenceTimings, total=False):
-    """``summary.json`` ``timings``: the sums over sequences, the wall time and the frame rate
-    (``None`` when the wall time is not positive). Empty (``{}``) in the record head."""
+    """``summary.json`` ``timings``: the sums over sequences (peak memory: the largest), the wall
+    time and the frame rate (``None`` when the wall time is not positive). Empty (``{}``) in the
+    record head."""
 
     total_s: float
     frames_per_s: float | None
@@ -187,9 +187,6 @@ class Progress(TypedDict):
 class _SummaryHead(TypedDict):
     schema_version: int
     run_id: str
-    created: str
-    status: Status
-    task: Task
     model: ModelInfo
     dataset: DatasetInfo
     protocol: Settings
@@ -197,10 +194,15 @@ class _SummaryHead(TypedDict):
 
 
 class RunSummary(_SummaryHead, total=False):
-    """``summary.json``: the run record. The head (``runs.lifecycle.new_record``) has every key
-    of the required part, with ``metrics`` empty and ``status`` ``running``; the record of a
-    finished or stopped run (``runs.merge.merge``) adds the rest."""
+    """``summary.json``: the run record. The head (``runs.lifecycle.new_record``) has the keys
+    up to ``timings``, with ``metrics`` and ``timings`` empty and ``status`` ``running``; the
+    record of a finished or stopped run (``runs.merge.merge``) adds the rest. A reader relies on
+    the required keys only (:func:`vosbench.records.reader.read_summary` checks them); a record
+    without ``status`` is ``complete``, one without ``task`` a segmentation run."""
 
+    created: str
+    status: Status
+    task: Task
     run_config: Settings
     environment: Environment
     timings: RunTimings
@@ -232,17 +234,23 @@ class Plan(TypedDict):
     submission_prefix: str | None
 
 
-class ObjectResult(TypedDict):
-    """One object's scores in a segmentation ``result.json`` (NaN where nothing was scored)."""
+class ObjectStats(TypedDict):
+    """The J and F statistics of one object (fractions; decays in [-1, 1]; NaN: not scored)."""
 
-    object: int
-    group: str | None
     J_mean: float
     J_recall: float
     J_decay: float
     F_mean: float
     F_recall: float
     F_decay: float
+
+
+class ObjectResult(ObjectStats):
+    """One object's scores in a segmentation ``result.json``: its statistics, then each scored
+    frame's J and F."""
+
+    object: int
+    group: str | None
     frames: list[str]
     J_frames: list[float]
     F_frames: list[float]
@@ -269,47 +277,27 @@ class SequenceResult(_ResultHead, total=False):
     counts: list[int]
 
 
-#: ``FILE.summary.json`` of ``vosbench eval``: ``schema_version``, ``kind: "eval"``, the metrics
-#: flat at the top level (as in a record's ``metrics``) and facts about what was scored
-EvalSummary = TypedDict(
-    "EvalSummary",
-    {
-        "schema_version": int,
-        "kind": Literal["eval"],
-        "JF_mean": float,
-        "J_mean": float,
-        "J_recall": float,
-        "J_decay": float,
-        "F_mean": float,
-        "F_recall": float,
-        "F_decay": float,
-        "overall": Union[float, None],
-        "J_seen": Union[float, None],
-        "F_seen": Union[float, None],
-        "J_unseen": Union[float, None],
-        "F_unseen": Union[float, None],
-        "PCK@0.1": Union[float, None],
-        "PCK@0.2": Union[float, None],
-        "PCK_pooled@0.1": Union[float, None],
-        "PCK_pooled@0.2": Union[float, None],
-        "pck_curve": dict[str, Union[float, None]],
-        "benchmark": str,
-        "objects": int,
-        "sequences": int,
-        "videos": int,
-        "frames_per_sequence": dict[str, int],
-        "frames_per_video": dict[str, int],
-        "binary_gt": bool,
-        "categories": Union[str, None],
-        "unseen_categories": Union[list[str], None],
-        "split": Union[str, int],
-        "subset": str,
-        "gt": str,
-        "pred": str,
-        "meta": str,
-        "rules": str,
-        "vosbench_version": str,
-        "seconds": float,
-    },
-    total=False,
-)
+class EvalSummary(Metrics, total=False):
+    """``FILE.summary.json`` of ``vosbench eval``: ``schema_version``, ``kind: "eval"``, the
+    metrics flat at the top level (as in a record's ``metrics``) and facts about what was scored
+    (which of them depends on the benchmark)."""
+
+    schema_version: int
+    kind: Literal["eval"]
+    benchmark: str
+    objects: int
+    sequences: int
+    videos: int
+    frames_per_sequence: dict[str, int]
+    frames_per_video: dict[str, int]
+    binary_gt: bool
+    categories: str | None
+    unseen_categories: list[str] | None
+    split: str | int
+    subset: str
+    gt: str
+    pred: str
+    meta: str
+    rules: str
+    vosbench_version: str
+    seconds: float
