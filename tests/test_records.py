@@ -198,6 +198,18 @@ def test_an_interval_around_its_point_is_read(tmp_path):
     assert load_record(run).summary["ci"] == block
 
 
+def test_an_interval_is_two_ordered_bounds_and_a_missing_point_is_not_compared(tmp_path):
+    run = copy_run(tmp_path)
+    block = {"level": 0.95, "method": "percentile", "resamples": 100, "seed": 0, "unit": "sequence",
+             "metrics": {"JF_mean": {"low": 0.3, "high": 0.4}}}
+    edit_summary(run, lambda d: (d["metrics"].__setitem__("JF_mean", None), d.__setitem__("ci", block)))
+    assert "JF_mean" not in load_record(run).metrics
+    block["metrics"]["JF_mean"] = {"low": 0.4, "high": 0.3}
+    edit_summary(run, lambda d: d.__setitem__("ci", block))
+    with pytest.raises(InputFileError, match=r"interval of JF_mean \[0\.4, 0\.3\] has its low bound above"):
+        load_record(run)
+
+
 def test_a_status_that_is_no_status_is_refused(tmp_path):
     run = copy_run(tmp_path)
     edit_summary(run, lambda d: d.__setitem__("status", "done"))

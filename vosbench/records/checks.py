@@ -71,12 +71,17 @@ class Unique:
 
 
 def check_interval(path: str | os.PathLike[str], key: str, point: float, low: object, high: object) -> None:
-    """An interval of metric ``key`` must be two numbers in its range, ``low <= point <= high``."""
+    """An interval of metric ``key`` must be two numbers in its range, ``low <= point <= high``
+    (a NaN ``point``, none to compare with, is not checked)."""
     lo, hi = _number(low), _number(high)
     if lo is None or hi is None:
         raise InputFileError(f"{path}: interval of {key} is [{low!r}, {high!r}]; expected two finite numbers")
     for value in (lo, hi):
         check_value(path, "interval bound ", key, value)
+    if lo > hi:
+        raise InputFileError(f"{path}: interval of {key} [{lo!r}, {hi!r}] has its low bound above its high bound")
+    if math.isnan(point):
+        return
     slack = EPS * max(1.0, abs(point))
     if not lo - slack <= point <= hi + slack:
         raise InputFileError(
