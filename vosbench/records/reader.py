@@ -31,7 +31,7 @@ from vosbench.records.tables import read_keypoints as read_keypoints
 from vosbench.records.tables import read_per_frame as read_per_frame
 from vosbench.records.tables import read_per_joint_pck as read_per_joint_pck
 from vosbench.records.tables import read_per_object as read_per_object
-from vosbench.records.types import JSONValue, RunSummary, Settings
+from vosbench.records.types import RunSummary, Settings
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def arithmetic(data: Mapping[str, object]) -> str:
     return str(precision)
 
 
-def summary_path(run_dir: str | Path) -> Path:
+def _summary_path(run_dir: str | Path) -> Path:
     """``RUN_DIR/summary.json`` (``run_dir`` may also be the file itself)."""
     p = Path(run_dir)
     return p if p.name == SUMMARY and p.is_file() else p / SUMMARY
@@ -214,7 +214,7 @@ def _metric_value(path: Path, key: str, value: object) -> float | None:
     return fv
 
 
-def metric_values(path: Path, metrics: Mapping[str, object]) -> tuple[dict[str, float], dict[float, float]]:
+def _metric_values(path: Path, metrics: Mapping[str, object]) -> tuple[dict[str, float], dict[float, float]]:
     """The scalar metrics of a record's ``metrics`` (those computed) and its PCK curve
     (threshold -> PCK, sorted), each checked to be a fraction in its range."""
     scalars: dict[str, float] = {}
@@ -246,7 +246,8 @@ def _check_ci(path: Path, data: Mapping[str, object], scalars: Mapping[str, floa
     intervals = block.get("metrics", {}) if isinstance(block, dict) else None
     if not isinstance(intervals, dict):
         raise _fail(path, "'ci' is not an object with 'metrics'")
-    pose = data.get("task") == "pose"
+    dataset = data.get("dataset")
+    pose = (data.get("task") or (dataset.get("task") if isinstance(dataset, dict) else None)) == "pose"
     for key, iv in intervals.items():
         if not isinstance(iv, dict):
             raise _fail(path, f"ci.metrics.{key} is not an object with 'low' and 'high'")
@@ -255,10 +256,10 @@ def _check_ci(path: Path, data: Mapping[str, object], scalars: Mapping[str, floa
 
 
 def _validated(run_dir: str | Path) -> tuple[Path, RunSummary, dict[str, float], dict[float, float]]:
-    path = summary_path(run_dir)
+    path = _summary_path(run_dir)
     data = _json_object(path)
     _check_head(path, data)
-    scalars, curve = metric_values(path, _section(path, data, "metrics"))
+    scalars, curve = _metric_values(path, _section(path, data, "metrics"))
     _check_ci(path, data, scalars)
     return path, cast(RunSummary, data), scalars, curve
 

@@ -134,7 +134,7 @@ def unseen_objects(record: RunRecord) -> list[str] | None:
     return [str(x) for x in block["unseen_objects"]]
 
 
-def check_point(record: RunRecord, data: Clustered, path: Path) -> None:
+def _check_point(record: RunRecord, data: Clustered, path: Path) -> None:
     """Refuse a segmentation run whose recorded metrics are not the means of its per-object file
     (``path``): its point and the intervals made from that file would describe different runs.
     (A keypoint run's PCK is the mean over joints, which the per-video file does not give.)"""
@@ -158,7 +158,7 @@ def load_clustered(record: RunRecord) -> Clustered:
     if record.task == "pose":
         return clustered_videos(read_per_video_pck(record.run_dir))
     data = clustered_objects(read_per_object(record.run_dir), unseen_objects(record))
-    check_point(record, data, record.run_dir / "per_object.csv")
+    _check_point(record, data, record.run_dir / "per_object.csv")
     return data
 
 

@@ -51,11 +51,6 @@ def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[str, dict[str, st
         raise InputFileError(f"{path}: cannot read CSV ({e})") from None
 
 
-def read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    """The rows of the CSV file ``path`` as dicts; the ``required`` columns must be there."""
-    return [row for _, row in _rows(path, required)]
-
-
 def number(path: Path, row: dict[str, str], key: str, where: str = "") -> float:
     """Column ``key`` of ``row`` as a float (NaN for an empty or ``nan`` cell)."""
     text = (row.get(key) or "").strip()
