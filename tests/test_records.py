@@ -150,6 +150,16 @@ def test_leaderboard_refuses_a_record_with_a_metric_out_of_range(tmp_path, key, 
     assert "-300" not in res.output and "-500" not in res.output
 
 
+@pytest.mark.parametrize("text, shown", [("1" + "0" * 400, "is 1000000000"), ("-Infinity", "is -inf"),
+                                         ("1" + "0" * 5000, "cannot parse JSON"), ("true", "is True")])
+def test_leaderboard_refuses_a_metric_that_is_no_finite_number(tmp_path, text, shown):
+    run = copy_run(tmp_path)
+    doc = (run / "summary.json").read_text()
+    (run / "summary.json").write_text(doc.replace('"JF_mean": 0.5925', f'"JF_mean": {text}', 1))
+    res = invoke("leaderboard", "--runs", tmp_path / "runs")
+    assert_one_line_exit_2(res, str(run / "summary.json"), shown)
+
+
 def test_a_decay_may_be_negative(tmp_path):
     run = copy_run(tmp_path)
     edit_summary(run, lambda d: d["metrics"].__setitem__("J_decay", -0.25))

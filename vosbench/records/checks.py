@@ -73,7 +73,7 @@ class Unique:
 def check_interval(path: str | os.PathLike[str], key: str, point: float, low: object, high: object) -> None:
     """An interval of metric ``key`` must be two numbers in its range, ``low <= point <= high``
     (a NaN ``point``, none to compare with, is not checked)."""
-    lo, hi = _number(low), _number(high)
+    lo, hi = finite_number(low), finite_number(high)
     if lo is None or hi is None:
         raise InputFileError(f"{path}: interval of {key} is [{low!r}, {high!r}]; expected two finite numbers")
     for value in (lo, hi):
@@ -90,7 +90,18 @@ def check_interval(path: str | os.PathLike[str], key: str, point: float, low: ob
         )
 
 
-def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+def json_number(value: object) -> float | None:
+    """A JSON number as a float (an integer too large for one: infinity), else ``None``
+    (``true``/``false`` are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def finite_number(value: object) -> float | None:
+    """A finite JSON number as a float, else ``None``."""
+    number = json_number(value)
+    return number if number is not None and math.isfinite(number) else None

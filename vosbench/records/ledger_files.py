@@ -17,7 +17,7 @@ from typing import cast
 
 from vosbench.core.errors import InputFileError
 from vosbench.core.safepath import inside
-from vosbench.records.checks import Unique, check_sequence, check_value
+from vosbench.records.checks import Unique, check_sequence, check_value, json_number
 from vosbench.records.schema import PLAN
 from vosbench.records.types import Plan, SequenceResult
 
@@ -133,9 +133,10 @@ def _check_objects(path: Path, objects: object) -> None:
 
 
 def _float(path: Path, where: str, key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    number = json_number(value)
+    if number is None:
         raise InputFileError(f"{path}: {where}{key} is {value!r}; expected a number (NaN: not scored)")
-    return float(value)
+    return number
 
 
 def _check_counts(path: Path, hits: object, counts: object) -> None:

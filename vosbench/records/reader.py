@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import cast
 
 from vosbench.core.errors import InputFileError
-from vosbench.records.checks import Unique, check_interval, check_sequence, range_problem
+from vosbench.records.checks import Unique, check_interval, check_sequence, finite_number, range_problem
 from vosbench.records.schema import PLAN, SCHEMA_VERSION, STATUSES, SUMMARY
 from vosbench.records.tables import PER_OBJECT_COLUMNS as PER_OBJECT_COLUMNS
 from vosbench.records.tables import per_sequence_jf as per_sequence_jf
@@ -112,14 +112,6 @@ def _fail(path: Path, what: str) -> InputFileError:
     )
 
 
-def _as_fraction(value: object) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)) and math.isfinite(float(value)):
-        return float(value)
-    return None
-
-
 #: what a record without ``environment.tf32`` (written before --precision fp32 meant true fp32 on
 #: GPUs and half-precision features were matched in fp32) actually computed
 LEGACY_GPU_FP32 = "fp32-cudnn-tf32"  # cuDNN convolutions in TF32, torch's default then
@@ -154,7 +146,7 @@ def _json_object(path: Path) -> dict[str, object]:
         raise InputFileError(f"{path}: not found; {path.parent} is not a run folder written by `vosbench run`")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, ValueError) as e:  # ValueError: not JSON, not UTF-8, or an integer of over 4300 digits
         raise _fail(path, f"cannot parse JSON ({e})") from None
     if not isinstance(data, dict):
         raise _fail(path, "top level is not a JSON object")
@@ -203,10 +195,11 @@ def _check_head(path: Path, data: Mapping[str, object]) -> None:
 def _metric_value(path: Path, key: str, value: object) -> float | None:
     """A metric as a float (``None`` for null or NaN: not computed); refused when not a number
     or outside its range."""
-    fv = _as_fraction(value)
+    fv = finite_number(value)
     if fv is None:
         if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            raise _fail(path, f"metric {key!r} is {value!r}, expected a number or null")
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+            raise _fail(path, f"metric {key!r} is {shown}, expected a number or null")
         return None
     problem = range_problem(key, fv)
     if problem is not None:
