@@ -16,12 +16,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import cast, get_args
 
 from vosbench.core.errors import InputFileError
 from vosbench.core.io import atomic_write_text
 from vosbench.records.checks import range_problem
-from vosbench.records.types import EvalSummary, RunSummary
+from vosbench.records.types import EvalSummary, RunSummary, Status
 
 #: version of the ``summary.json`` layout; readers refuse newer versions
 SCHEMA_VERSION = 1
@@ -30,7 +30,7 @@ SUMMARY = "summary.json"
 #: file name of a run folder's plan (written when the run starts; see vosbench.runs.ledger)
 PLAN = "plan.json"
 #: run status values: ``complete`` only when every sequence finished
-STATUSES = ("running", "complete", "failed", "interrupted")
+STATUSES: tuple[Status, ...] = get_args(Status)  # running, complete, failed, interrupted
 
 
 @dataclass(frozen=True)

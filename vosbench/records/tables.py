@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from vosbench.core.errors import InputFileError
 from vosbench.records.checks import Unique, check_sequence, check_value
@@ -20,7 +20,7 @@ from vosbench.records.types import ObjectStats
 
 #: the per-object statistics, in the column order of ``per_object.csv``
 StatKey = Literal["J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay"]
-OBJECT_STATS: tuple[StatKey, ...] = ("J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")
+OBJECT_STATS: tuple[StatKey, ...] = get_args(StatKey)
 PER_OBJECT_COLUMNS = ("sequence", "object", *OBJECT_STATS)
 #: texts read as "not scored" (NaN)
 MISSING = ("", "nan", "NaN", "-")
