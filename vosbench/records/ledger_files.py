@@ -19,6 +19,7 @@ from vosbench.core.errors import InputFileError
 from vosbench.core.safepath import inside
 from vosbench.records.checks import Unique, check_sequence, check_value, json_number
 from vosbench.records.schema import PLAN
+from vosbench.records.tables import OBJECT_STATS
 from vosbench.records.types import Plan, SequenceResult
 
 #: version of the ``plan.json`` layout
@@ -26,7 +27,6 @@ PLAN_VERSION = 1
 #: folder of the committed sequences, and the file that commits one
 COMMITTED = "sequences"
 RESULT = "result.json"
-_STATS = ("J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")
 
 
 def plan_text(plan: Plan) -> str:
@@ -120,7 +120,7 @@ def _check_objects(path: Path, objects: object) -> None:
     seen = Unique(path, "object")
     for where, row in _entries(path, objects, "objects", "object"):
         seen.add(where, row["object"], str(row["object"]))
-        for key in _STATS:
+        for key in OBJECT_STATS:
             check_value(path, where, key, _float(path, where, key, row.get(key)))
         frames, js, fs = row.get("frames"), row.get("J_frames"), row.get("F_frames")
         if not (isinstance(frames, list) and isinstance(js, list) and isinstance(fs, list)) or not (
