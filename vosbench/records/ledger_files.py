@@ -127,9 +127,9 @@ def _check_objects(path: Path, objects: object) -> None:
             len(frames) == len(js) == len(fs)
         ):
             raise InputFileError(f"{path}: {where}expected the lists 'frames', 'J_frames', 'F_frames' of one length")
-        for key, values in (("J", js), ("F", fs)):
+        for measure, values in (("J", js), ("F", fs)):
             for v in values:
-                check_value(path, where, key, _float(path, where, key, v))
+                check_value(path, where, measure, _float(path, where, measure, v))
 
 
 def _float(path: Path, where: str, key: str, value: object) -> float:
