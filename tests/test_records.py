@@ -318,7 +318,7 @@ def test_keypoint_rows_appear_once(tmp_path):
     path.write_text("frame,joint,x,y\n00001,0,1.0,2.0\n00001,1,nan,nan\n")
     assert read_keypoints(path)["00001"][0] == (1.0, 2.0)
     path.write_text("frame,joint,x,y\n00001,0,1.0,2.0\n00001,0,3.0,4.0\n")
-    with pytest.raises(InputFileError, match=r"v\.csv: line 3: \(frame, joint\) \(00001, 0\) appears twice"):
+    with pytest.raises(InputFileError, match=r"v\.csv: line 3: row for frame '00001', joint 0 appears twice"):
         read_keypoints(path)
     path.write_text("frame,joint,x,y\n00001,0,inf,2.0\n")
     with pytest.raises(InputFileError, match=r"v\.csv: line 2: x, y = \(inf, 2\.0\)"):

@@ -138,7 +138,7 @@ def read_keypoints(path: str | Path) -> dict[str, dict[int, tuple[float, float]]
     """``keypoints/<video>.csv`` as frame -> joint index -> (x, y) in pixels of the original frame
     (NaN: no prediction); a (frame, joint) pair appears once."""
     p = Path(path)
-    seen = Unique(p, "(frame, joint)")
+    seen = Unique(p, "row for")
     out: dict[str, dict[int, tuple[float, float]]] = {}
     for where, row in _rows(p, ("frame", "joint", "x", "y")):
         try:
@@ -146,7 +146,7 @@ def read_keypoints(path: str | Path) -> dict[str, dict[int, tuple[float, float]]
         except ValueError:
             raise InputFileError(f"{p}: {where}joint {row['joint']!r} is not an integer index") from None
         frame = row["frame"].strip()
-        seen.add(where, (frame, joint), f"({frame}, {joint})")
+        seen.add(where, (frame, joint), f"frame {frame!r}, joint {joint}")
         xy = (number(p, row, "x", where), number(p, row, "y", where))
         if any(math.isinf(v) for v in xy):
             raise InputFileError(f"{p}: {where}x, y = {xy} for joint {joint}; expected finite pixels or nan")
