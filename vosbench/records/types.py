@@ -8,7 +8,7 @@
 - ``sequences/<seq>/result.json``: :class:`SequenceResult` (one committed sequence: its scores,
   :class:`ObjectResult` rows for segmentation or PCK ``hits``/``counts`` for keypoints, and its
   :class:`SequenceTimings`);
-- ``FILE.summary.json`` of ``vosbench eval``: :data:`EvalSummary`.
+- ``FILE.summary.json`` of ``vosbench eval``: :class:`EvalSummary`.
 
 TypedDicts are plain dicts at run time: JSON read from disk becomes one of these only after
 :mod:`vosbench.records.reader` has checked it. Keys that only some records have (a sweep, a
@@ -135,7 +135,7 @@ class RunTimings(SequenceTimings, total=False):
     frames_per_s: float | None
 
 
-class Interval(TypedDict):
+class IntervalBounds(TypedDict):
     """One metric's interval in ``ci.metrics`` (fractions, like ``metrics``)."""
 
     low: float
@@ -148,7 +148,7 @@ class _CiHead(TypedDict):
     resamples: int
     seed: int
     unit: str
-    metrics: dict[str, Interval]
+    metrics: dict[str, IntervalBounds]
 
 
 class CiBlock(_CiHead, total=False):
