@@ -224,7 +224,7 @@ def edit_plan(run_dir: Path, edit) -> None:
 def test_merge_refuses_a_sequence_listed_twice(tmp, reference):
     run_dir = copy_run(reference, tmp / "twice")
     edit_plan(run_dir, lambda seqs: seqs.append(dict(seqs[0])))
-    assert_exit_2_one_line(invoke("merge", run_dir), str(run_dir / "plan.json"), "listed twice")
+    assert_exit_2_one_line(invoke("merge", run_dir), str(run_dir / "plan.json"), "appears twice")
 
 
 def test_merge_refuses_a_committed_sequence_the_plan_dropped(tmp, reference):
@@ -240,7 +240,7 @@ def test_merge_refuses_a_plan_name_that_leaves_the_folder(tmp, reference):
     run_dir = copy_run(reference, tmp / "escape")
     rel = os.path.relpath(forged, run_dir / "sequences")
     edit_plan(run_dir, lambda seqs: seqs.append({"name": rel, "frames": 16}))
-    assert_exit_2_one_line(invoke("merge", run_dir), str(run_dir / "plan.json"), "not a single safe folder name")
+    assert_exit_2_one_line(invoke("merge", run_dir), str(run_dir / "plan.json"), "is not a single safe folder/file name")
 
 
 def test_merge_refuses_a_symlinked_committed_sequence(tmp, reference):
@@ -260,7 +260,7 @@ def test_merge_refuses_a_result_that_claims_another_sequence(tmp, reference):
     result = json.loads(path.read_text())
     result["sequence"] = b
     path.write_text(json.dumps(result))
-    assert_exit_2_one_line(invoke("merge", run_dir), str(path), f"holds the result of sequence {b!r}, not {a!r}")
+    assert_exit_2_one_line(invoke("merge", run_dir), str(path), f"'sequence' is {b!r}; expected {a!r}")
 
 
 def test_merge_of_an_untouched_run_gives_the_same_tables(tmp, reference):

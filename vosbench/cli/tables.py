@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,7 @@ def pct(x: float | None) -> str:
     return "-" if x is None or x != x else f"{100.0 * x:.1f}"
 
 
-def print_run_summary(record: dict[str, Any], scores: list[Any], run_dir: Path) -> None:
+def print_run_summary(record: Mapping[str, Any], scores: list[Any], run_dir: Path) -> None:
     """Per-sequence and overall scores of a finished run, then where its files are."""
     from rich.console import Console
     from rich.table import Table

@@ -255,7 +255,7 @@ def run(model: str | nn.Module, dataset: str, *, name: str | None = None, **sett
         per_object, per_frame, per_sequence = _pose_frames(res.run_dir)
     else:
         per_object, per_frame, per_sequence = _frames_from_scores(res.scores)
-    return RunOutput(res.run_dir, res.record, per_object, per_frame, per_sequence)
+    return RunOutput(res.run_dir, dict(res.record), per_object, per_frame, per_sequence)
 
 
 def evaluate(gt: str | Path, pred: str | Path, **options: Any) -> EvalOutput:

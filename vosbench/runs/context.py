@@ -12,6 +12,7 @@ from vosbench.core.video import VideoSequence
 from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
 from vosbench.propagation.protocol import Protocol
+from vosbench.records.types import Settings
 from vosbench.runs.config import RunConfig
 from vosbench.runs.distributed import ProcessGroup
 from vosbench.runs.shards import Shard
@@ -28,7 +29,7 @@ class Placement:
     run_id: str | None
     shard: Shard
     mine: frozenset[str]
-    config: dict[str, Any]
+    config: Settings
 
     @classmethod
     def whole(cls, seqs: list[Any]) -> Placement:

@@ -27,7 +27,8 @@ from vosbench.core.workers import HostPool
 from vosbench.propagation.protocol import Protocol
 from vosbench.runs.context import Placement, Progress, RunContext
 from vosbench.runs.distributed import ProcessGroup
-from vosbench.runs.lifecycle import RunFolder, RunResult, fail_all
+from vosbench.records.types import Sweep, Task
+from vosbench.runs.lifecycle import Payload, RunFolder, RunResult, fail_all
 from vosbench.runs.record import HeadParts, finished_record, head, load_scores, new_run_id
 
 log = logging.getLogger("vosbench.runs")
@@ -35,7 +36,7 @@ log = logging.getLogger("vosbench.runs")
 S = TypeVar("S")
 
 #: what a task kind commits for one run folder: the result payload and ``(staged, final)`` moves
-Outcome = tuple[dict[str, Any], list[tuple[Path, Path]]]
+Outcome = tuple[Payload, list[tuple[Path, Path]]]
 
 
 @dataclass
@@ -67,7 +68,7 @@ class TaskKind(ABC, Generic[S]):
     :meth:`outcome` for each run folder (scorer, predicted keypoints, ...)."""
 
     #: the record's ``task``
-    task: ClassVar[str]
+    task: ClassVar[Task]
     #: what a sequence is called in the log
     unit: ClassVar[str] = "sequence"
 
@@ -129,7 +130,7 @@ def open_folders(ctx: RunContext, kind: TaskKind[Any], host: HostPool) -> list[R
             parts = kind.head_parts(protocol, host)
             if sweep_id:
                 settings = {k: list(v) for k, v in cfg.sweep}
-                sweep = {"id": sweep_id, "settings": settings, "point": point, "index": i, "size": len(ctx.points)}
+                sweep: Sweep = {"id": sweep_id, "settings": settings, "point": point, "index": i, "size": len(ctx.points)}
                 parts = dataclasses.replace(parts, sweep=sweep)
             record = head(cfg, ctx.model, ctx.dataset, names, ctx.device, kind.task, run_id, parts)
             folders.append(RunFolder(

@@ -26,69 +26,33 @@ import shutil
 import socket
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from vosbench.core.errors import ConfigError, InputFileError
 from vosbench.core.io import atomic_write_text
-from vosbench.core.safepath import name_problem, safe_join
+from vosbench.core.safepath import safe_join
+from vosbench.records import ledger_files
+from vosbench.records.ledger_files import COMMITTED, PLAN_VERSION, RESULT, plan_text, result_text
 from vosbench.records.schema import PLAN
+from vosbench.records.types import Plan, SequenceResult
 from vosbench.runs.locks import FileLock, holder
 
 log = logging.getLogger("vosbench.runs")
 
-PLAN_VERSION = 1
-COMMITTED = "sequences"
+__all__ = ["COMMITTED", "PLAN_VERSION", "RESULT", "STAGING"]  # the layout's names, re-exported
+
 STAGING = ".partial"
-RESULT = "result.json"
 
 
 def plan_path(run_dir: Path) -> Path:
     return Path(run_dir) / PLAN
 
 
-def read_plan(run_dir: Path) -> dict[str, Any]:
-    """The plan of ``run_dir`` (``InputFileError`` naming the file when absent, unreadable or
-    not a plan this vosbench wrote: every sequence once, each name one safe folder name)."""
-    path = plan_path(run_dir)
-    if not path.is_file():
-        raise InputFileError(
-            f"{path} not found: {run_dir} is not a run folder written by this vosbench (runs made before "
-            "resumable runs cannot be resumed or merged; start a new run)"
-        )
-    refuse_link(path, run_dir)
-    try:
-        plan: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputFileError(f"{path}: cannot read the run plan ({e})") from None
-    if not isinstance(plan, dict) or plan.get("plan_version") != PLAN_VERSION:
-        got = plan.get("plan_version") if isinstance(plan, dict) else None
-        raise InputFileError(f"{path}: plan_version {got!r}, this vosbench reads {PLAN_VERSION}")
-    check_plan(path, plan)
-    return plan
-
-
-def check_plan(path: Path, plan: dict[str, Any]) -> None:
-    """Refuse a plan whose sequences are not a list of distinct safe names with frame counts,
-    or without a record head (the plan was edited or damaged)."""
-    seqs = plan.get("sequences")
-    record = plan.get("record")
-    if not isinstance(seqs, list) or not isinstance(record, dict) or not isinstance(plan.get("config"), dict):
-        raise InputFileError(f"{path}: not a run plan (no record, config or sequences list); the file was edited or damaged")
-    seen: set[str] = set()
-    for entry in seqs:
-        name = entry.get("name") if isinstance(entry, dict) else None
-        problem = name_problem(name)
-        if problem is not None:
-            raise InputFileError(
-                f"{path}: sequence name {name!r} is not a single safe folder name ({problem}); the plan was edited or damaged"
-            )
-        assert isinstance(name, str) and isinstance(entry, dict)
-        if name in seen:
-            raise InputFileError(f"{path}: sequence {name!r} is listed twice; the plan was edited or damaged")
-        frames = entry.get("frames")
-        if isinstance(frames, bool) or not isinstance(frames, int) or frames < 0:
-            raise InputFileError(f"{path}: sequence {name!r} has frames {frames!r}, expected a count; the plan was edited or damaged")
-        seen.add(name)
+def read_plan(run_dir: Path) -> Plan:
+    """The plan of ``run_dir``, checked (:func:`vosbench.records.ledger_files.read_plan`: each
+    sequence once, with a safe name and a frame count) and not reached through a symbolic link;
+    ``InputFileError`` naming the file otherwise."""
+    refuse_link(plan_path(run_dir), run_dir)
+    return ledger_files.read_plan(run_dir)
 
 
 def refuse_link(path: Path, run_dir: Path) -> None:
@@ -111,14 +75,14 @@ def check_folder_links(run_dir: Path) -> None:
         refuse_link(Path(run_dir) / name, run_dir)
 
 
-def create_or_read_plan(run_dir: Path, plan: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+def create_or_read_plan(run_dir: Path, plan: Plan) -> tuple[Plan, bool]:
     """Write ``plan`` as ``run_dir/plan.json`` unless one is there already (exclusive create, so
     two shards starting together cannot both write it). Returns the plan in force and whether this
     call created it."""
     run_dir.mkdir(parents=True, exist_ok=True)
     path = plan_path(run_dir)
     tmp = run_dir / f".{PLAN}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    tmp.write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
+    tmp.write_text(plan_text(plan), encoding="utf-8")
     try:
         os.link(tmp, path)  # fails when the plan exists: the first writer wins
         return plan, True
@@ -128,17 +92,17 @@ def create_or_read_plan(run_dir: Path, plan: dict[str, Any]) -> tuple[dict[str, 
         tmp.unlink(missing_ok=True)
 
 
-def _fmt(v: Any) -> str:
+def _fmt(v: object) -> str:
     return json.dumps(v, sort_keys=True, default=str)
 
 
-def plan_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+def plan_differences(old: Plan, new: Plan) -> list[str]:
     """What differs between two plans in what decides the numbers: model, checkpoint (by
     SHA-256), model options, protocol, dataset, precision, sweep point, saved predictions."""
     a, b = old["record"], new["record"]
     out: list[str] = []
 
-    def check(label: str, x: Any, y: Any) -> None:
+    def check(label: str, x: object, y: object) -> None:
         if _fmt(x) != _fmt(y):
             out.append(f"{label}: {_fmt(x)} in the run folder, {_fmt(y)} now")
 
@@ -156,7 +120,8 @@ def plan_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     for key in list(da) + [k for k in db if k not in da]:
         check(f"dataset {key}", da.get(key), db.get(key))
     check("precision", a.get("precision"), b.get("precision"))
-    check("sweep point", (a.get("sweep") or {}).get("point"), (b.get("sweep") or {}).get("point"))
+    sa, sb = a.get("sweep"), b.get("sweep")
+    check("sweep point", sa["point"] if sa else None, sb["point"] if sb else None)
     check(
         "--save-predictions",
         old["config"].get("save_predictions"),
@@ -165,7 +130,7 @@ def plan_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return out
 
 
-def check_same_run(run_dir: Path, old: dict[str, Any], new: dict[str, Any]) -> None:
+def check_same_run(run_dir: Path, old: Plan, new: Plan) -> None:
     """Refuse (``ConfigError``, exit 2) to add work to ``run_dir`` made with other settings."""
     diff = plan_differences(old, new)
     if diff:
@@ -202,24 +167,13 @@ def check_committed(run_dir: Path, names: list[str]) -> None:
             )
 
 
-def load_result(run_dir: Path, name: str) -> dict[str, Any]:
-    """The committed result of sequence ``name`` (refused when it is reached through a symbolic
-    link or claims another sequence)."""
+def load_result(run_dir: Path, name: str) -> SequenceResult:
+    """The committed result of sequence ``name``, checked (:func:`vosbench.records.ledger_files.read_result`:
+    it claims its own sequence, its scores are in range) and not reached through a symbolic link."""
     folder = Path(run_dir) / COMMITTED / name
-    path = folder / RESULT
     refuse_link(folder, run_dir)
-    refuse_link(path, run_dir)
-    try:
-        result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise InputFileError(f"{path}: cannot read a committed sequence ({e}); delete {path.parent} to redo it") from None
-    claimed = result.get("sequence") if isinstance(result, dict) else None
-    if claimed != name:
-        raise InputFileError(
-            f"{path}: holds the result of sequence {claimed!r}, not {name!r}; the file was edited or moved "
-            f"(delete {folder} to redo the sequence)"
-        )
-    return result
+    refuse_link(folder / RESULT, run_dir)
+    return ledger_files.read_result(run_dir, name)
 
 
 def process_token() -> str:
@@ -257,7 +211,7 @@ def claim_sequence(run_dir: Path, name: str, token: str) -> tuple[FileLock, Path
     return lock, stage
 
 
-def commit(run_dir: Path, name: str, stage: Path, result: dict[str, Any], moves: list[tuple[Path, Path]]) -> bool:
+def commit(run_dir: Path, name: str, stage: Path, result: SequenceResult, moves: list[tuple[Path, Path]]) -> bool:
     """Commit sequence ``name``: write ``result.json`` into ``stage``, move each ``(staged,
     final)`` output into place (replacing what a killed attempt left), then rename ``stage`` to
     ``sequences/<name>`` (the commit point). Returns False when another process committed the
@@ -266,7 +220,7 @@ def commit(run_dir: Path, name: str, stage: Path, result: dict[str, Any], moves:
     if committed(run_dir, name):
         shutil.rmtree(stage, ignore_errors=True)
         return False
-    atomic_write_text(stage / RESULT, json.dumps(result) + "\n")
+    atomic_write_text(stage / RESULT, result_text(result))
     for src, dst in moves:
         if not src.exists():
             continue

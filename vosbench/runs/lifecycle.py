@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypedDict, TypeVar, cast
 
 import torch
 
@@ -31,6 +31,7 @@ from vosbench.core.workers import HostPool
 from vosbench.datasets.base import VideoDataset
 from vosbench.propagation.engine import Timings
 from vosbench.records.schema import SUMMARY, write_summary
+from vosbench.records.types import ObjectResult, Plan, RunSummary, SequenceResult, SequenceTimings, Settings
 import vosbench.runs.ledger as ledger
 from vosbench.runs.locks import FileLock, holder, shard_lock_name
 from vosbench.runs.record import Written, error_text, write_in_place, write_record
@@ -46,8 +47,21 @@ class RunResult:
     """A finished run: its folder, its record and (segmentation) its per-object scores."""
 
     run_dir: Path
-    record: dict[str, Any]
+    record: RunSummary
     scores: list[Any]
+
+
+class _PayloadHead(TypedDict):
+    frames: int
+
+
+class Payload(_PayloadHead, total=False):
+    """A task kind's results of one sequence (what goes into its ``result.json`` besides the
+    timings and who did it): segmentation ``objects``, keypoints ``hits`` and ``counts``."""
+
+    objects: list[ObjectResult]
+    hits: list[list[int]]
+    counts: list[int]
 
 
 def peak_memory_mb() -> float:
@@ -85,12 +99,12 @@ class RunFolder:
     def __init__(
         self,
         out: str | Path,
-        record: dict[str, Any],
+        record: RunSummary,
         device: torch.device,
         started: float,
         *,
         host: HostPool | None = None,
-        config: dict[str, Any] | None = None,
+        config: Settings | None = None,
         sequences: list[tuple[str, int]] | None = None,
         shard: Shard | None = None,
         submission_prefix: str | None = None,
@@ -110,7 +124,7 @@ class RunFolder:
         except BaseException:
             self.lock.release()
             raise
-        self.record = dict(self.plan["record"])
+        self.record: RunSummary = self.plan["record"].copy()
         self.device = device
         self.started = started
         self.token = ledger.process_token()
@@ -141,13 +155,13 @@ class RunFolder:
 
     def _open_plan(
         self,
-        record: dict[str, Any],
-        config: dict[str, Any] | None,
+        record: RunSummary,
+        config: Settings | None,
         sequences: list[tuple[str, int]] | None,
         submission_prefix: str | None,
     ) -> None:
         """Write the plan (first process) or read and check it (shards, resumed runs)."""
-        plan = {
+        plan: Plan = {
             "plan_version": ledger.PLAN_VERSION,
             "record": record,
             "config": config or {},
@@ -180,13 +194,13 @@ class RunFolder:
         self._mark = (t.decode_s, t.features_s, t.propagation_s, t.frames, self.t_eval)
         return self.stage
 
-    def commit_sequence(self, name: str, payload: dict[str, Any], moves: list[tuple[Path, Path]]) -> None:
+    def commit_sequence(self, name: str, payload: Payload, moves: list[tuple[Path, Path]]) -> None:
         """Commit the staged sequence ``name`` with its results ``payload`` (scores) and its
         staged outputs ``moves`` (``(staged, final)`` paths); its timings are added here."""
         assert self.stage is not None, "begin_sequence first"
         t = self.timings
         d0, f0, p0, n0, e0 = self._mark
-        timings: dict[str, Any] = {
+        timings: SequenceTimings = {
             "decode_s": t.decode_s - d0,
             "features_s": t.features_s - f0,
             "propagation_s": t.propagation_s - p0,
@@ -196,7 +210,7 @@ class RunFolder:
         }
         if self.device.type == "cuda":
             timings["peak_gpu_memory_mb"] = round(torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
-        result = {
+        result = cast(SequenceResult, {
             "sequence": name,
             **payload,
             "timings": timings,
@@ -206,7 +220,7 @@ class RunFolder:
             "device": str(self.device),
             "process_started": self.process_started,
             "committed_at": time.time(),
-        }
+        })
         ledger.commit(self.run_dir, name, self.stage, result, moves)
         self.stage = None
         self._drop_sequence()

@@ -23,6 +23,7 @@ from vosbench.propagation.keypoints import READOUT_TOPK, SIGMA_CELLS, propagate_
 from vosbench.propagation.protocol import Protocol
 from vosbench.runs.context import RunContext
 from vosbench.runs.driver import FrameCounter, Outcome, Slot, TaskKind
+from vosbench.runs.lifecycle import Payload
 from vosbench.runs.record import HeadParts
 from vosbench.scoring.pck import PCKAccumulator
 
@@ -57,7 +58,7 @@ class Keypoints(TaskKind[np.ndarray]):
     def head_parts(self, protocol: Protocol, host: HostPool) -> HeadParts:
         # the keypoint-specific settings decide the numbers too, so they are part of the protocol
         settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK}
-        return HeadParts(settings, environment={"propagation": self.path})
+        return HeadParts(settings, self.path)
 
     def predict(self, seq: VideoSequence, slots: list[Slot], count: FrameCounter) -> list[np.ndarray]:
         (slot,) = slots  # no grid for keypoint runs
@@ -78,5 +79,5 @@ class Keypoints(TaskKind[np.ndarray]):
         slot.folder.t_eval += time.perf_counter() - t0
         if self.ctx.cfg.save_predictions:
             atomic_write_text(slot.stage / "keypoints.csv", keypoints_csv_text(seq.frames, state))
-        payload = {"frames": len(seq), "hits": hits.tolist(), "counts": counts.tolist()}
+        payload: Payload = {"frames": len(seq), "hits": hits.tolist(), "counts": counts.tolist()}
         return payload, [(slot.stage / "keypoints.csv", safe_join(slot.folder.run_dir, "keypoints", f"{seq.name}.csv"))]

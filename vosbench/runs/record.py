@@ -20,7 +20,7 @@ import secrets
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import torch
 
@@ -33,6 +33,9 @@ from vosbench.models.base import Encoder
 from vosbench.models.checkpoints import sha256_file
 from vosbench.propagation.precision import tf32_state
 from vosbench.records.schema import SCHEMA_VERSION, SUMMARY, write_summary
+from vosbench.records.types import (
+    DatasetInfo, Environment, Plan, Progress, RunSummary, RunTimings, SequenceResult, Settings, Status, Sweep, Task,
+)
 import vosbench.runs.ledger as ledger
 from vosbench.runs.config import RunConfig
 from vosbench.runs.config_file import run_config_dict
@@ -40,14 +43,11 @@ from vosbench.runs.locks import RECORD_LOCK, FileLock
 from vosbench.runs.tables import WRITERS, Tables, scores_from_json
 from vosbench.scoring.jf import ObjectScore
 
-_TIMING_KEYS = ("decode_s", "features_s", "propagation_s", "evaluation_s")
-
-
 @dataclass
 class Written:
     """A record as written, with the per-object scores of its tables (segmentation)."""
 
-    record: dict[str, Any]
+    record: RunSummary
     scores: list[ObjectScore] = field(default_factory=list)
 
 
@@ -74,9 +74,9 @@ def git_commit() -> str | None:
         return None
 
 
-def environment(device: torch.device) -> dict[str, Any]:
+def environment(device: torch.device) -> Environment:
     """Versions and hardware that go into the record."""
-    env: dict[str, Any] = {
+    env: Environment = {
         "vosbench": __version__,
         "git_commit": git_commit(),
         "torch": torch.__version__,
@@ -102,23 +102,28 @@ def new_run_id() -> str:
 
 @dataclass(frozen=True)
 class HeadParts:
-    """What a task kind and a sweep add to the head: the protocol block, fields after the
-    common ones (e.g. ``precision``), environment entries and the grid point (``sweep``)."""
+    """What a task kind and a sweep add to the head: the protocol block, the numeric precision
+    (segmentation), the propagation path and host workers (environment), the grid point."""
 
-    protocol: dict[str, Any]
-    fields: dict[str, Any] = field(default_factory=dict)
-    environment: dict[str, Any] = field(default_factory=dict)
-    sweep: dict[str, Any] | None = None
+    protocol: Settings
+    propagation: str
+    precision: str | None = None
+    host_workers: int | None = None
+    sweep: Sweep | None = None
 
 
 def head(
-    cfg: RunConfig, model: Encoder, ds: VideoDataset, names: list[str], device: torch.device, task: str,
+    cfg: RunConfig, model: Encoder, ds: VideoDataset, names: list[str], device: torch.device, task: Task,
     run_id: str | None, parts: HeadParts,
-) -> dict[str, Any]:
+) -> RunSummary:
     """The head of a run record: who, what, how; metrics and timings come with :func:`write_record`."""
     spec = models.get(cfg.model)
     ckpt_file = model.checkpoint_path
-    record: dict[str, Any] = {
+    env = environment(device)
+    env["propagation"] = parts.propagation
+    if parts.host_workers is not None:
+        env["host_workers"] = parts.host_workers
+    record: RunSummary = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id or new_run_id(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -132,14 +137,15 @@ def head(
             "source": models.source(cfg.model),
             "random_init": spec.checkpoint == "optional" and cfg.checkpoint is None,
         },
-        "dataset": {**ds.describe(), "root": str(Path(ds.root).resolve()), "sequences": names},
+        "dataset": cast(DatasetInfo, {**ds.describe(), "root": str(Path(ds.root).resolve()), "sequences": names}),
         "protocol": parts.protocol,
         "run_config": run_config_dict(cfg),  # what `vosbench run --replay` reads back
         "metrics": {},
-        "environment": {**environment(device), **parts.environment},
+        "environment": env,
         "timings": {},
-        **parts.fields,
     }
+    if parts.precision is not None:
+        record["precision"] = parts.precision
     if parts.sweep is not None:
         record["sweep"] = parts.sweep
     return record
@@ -176,9 +182,10 @@ def write_record(run_dir: str | Path, *, stopped: BaseException | None = None, t
                 f"missing shards, or `vosbench run --resume {run_dir}`, then merge again"
             )
         results = [ledger.load_result(run_dir, n) for n in done]
-        writer = WRITERS.get(plan["record"].get("task"))
+        task = plan["record"].get("task")
+        writer = WRITERS.get(str(task))
         if writer is None:
-            raise InputFileError(f"{ledger.plan_path(run_dir)}: task {plan['record'].get('task')!r} is not one this vosbench runs")
+            raise InputFileError(f"{ledger.plan_path(run_dir)}: task {task!r} is not one this vosbench runs")
         tables = writer(run_dir, plan, results, not missing)
         record = final_record(plan, results, tables, missing, stopped, total_s)
         write_summary(run_dir, record)
@@ -188,14 +195,14 @@ def write_record(run_dir: str | Path, *, stopped: BaseException | None = None, t
 
 
 def final_record(
-    plan: dict[str, Any], results: list[dict[str, Any]], tables: Tables, missing: list[str],
+    plan: Plan, results: list[SequenceResult], tables: Tables, missing: list[str],
     stopped: BaseException | None, total_s: float | None,
-) -> dict[str, Any]:
+) -> RunSummary:
     """The record: the plan's head with the tables' metrics, the summed timings, how the run was
     executed (several shards or processes) and its status."""
-    record: dict[str, Any] = dict(plan["record"])
+    record: RunSummary = plan["record"].copy()
     for stale in ("error", "ci", "submission_zip", "progress"):
-        record.pop(stale, None)
+        record.pop(stale, None)  # type: ignore[misc]  # keys of a written record's optional part
     if tables.ci is not None:
         record["ci"] = tables.ci
     if tables.submission_zip is not None:
@@ -214,13 +221,19 @@ def final_record(
         record["status"] = "complete"
         return record
     assert stopped is not None
-    record["status"] = "failed" if isinstance(stopped, Exception) else "interrupted"
+    record["status"] = stopped_status(stopped)
     record["error"] = error_text(stopped)
     if isinstance(stopped, RunInterrupted):
         record["signal"] = stopped.signal_name
     names = [s["name"] for s in plan["sequences"]]
-    record["progress"] = {"sequences_done": len(names) - len(missing), "sequences_total": len(names), "missing": missing}
+    progress: Progress = {"sequences_done": len(names) - len(missing), "sequences_total": len(names), "missing": missing}
+    record["progress"] = progress
     return record
+
+
+def stopped_status(error: BaseException) -> Status:
+    """``failed`` for an error, ``interrupted`` for SIGTERM/SIGINT (and other non-errors)."""
+    return "failed" if isinstance(error, Exception) else "interrupted"
 
 
 def error_text(error: BaseException) -> str:
@@ -228,25 +241,35 @@ def error_text(error: BaseException) -> str:
     return os_error_text(error) if isinstance(error, OSError) else f"{type(error).__name__}: {error}"
 
 
-def _timings(results: list[dict[str, Any]], total_s: float | None) -> dict[str, Any]:
+def _timings(results: list[SequenceResult], total_s: float | None) -> RunTimings:
     """The sequences' timings summed, the wall time (``total_s``, else first start to last
     commit) and the frame rate, in the record's key order."""
-    t: dict[str, Any] = {k: round(sum(float(r["timings"].get(k, 0.0)) for r in results), 3) for k in _TIMING_KEYS}
     if total_s is None:
         starts = [float(r["process_started"]) for r in results if "process_started" in r]
         ends = [float(r["committed_at"]) for r in results if "committed_at" in r]
         total_s = max(ends) - min(starts) if starts and ends else math.nan
-    t["total_s"] = round(total_s, 3)
-    t["frames"] = sum(int(r["timings"].get("frames", 0)) for r in results)
-    t["frames_per_s"] = round(t["frames"] / total_s, 3) if total_s > 0 else None
-    t["peak_memory_mb"] = max((float(r["timings"].get("peak_memory_mb", 0.0)) for r in results), default=0.0)
+    frames = sum(int(r["timings"].get("frames", 0)) for r in results)
+    t: RunTimings = {
+        "decode_s": _sum(results, "decode_s"),
+        "features_s": _sum(results, "features_s"),
+        "propagation_s": _sum(results, "propagation_s"),
+        "evaluation_s": _sum(results, "evaluation_s"),
+        "total_s": round(total_s, 3),
+        "frames": frames,
+        "frames_per_s": round(frames / total_s, 3) if total_s > 0 else None,
+        "peak_memory_mb": max((float(r["timings"].get("peak_memory_mb", 0.0)) for r in results), default=0.0),
+    }
     gpu = [float(r["timings"]["peak_gpu_memory_mb"]) for r in results if "peak_gpu_memory_mb" in r["timings"]]
     if gpu:
         t["peak_gpu_memory_mb"] = max(gpu)
     return t
 
 
-def write_in_place(run_dir: Path, record: dict[str, Any]) -> bool:
+def _sum(results: list[SequenceResult], key: str) -> float:
+    return round(sum(float(cast(dict[str, float], r["timings"]).get(key, 0.0)) for r in results), 3)
+
+
+def write_in_place(run_dir: Path, record: RunSummary) -> bool:
     """Overwrite ``summary.json`` in place with ``record`` (when the atomic write has no room for
     its temporary file), only when the new text fits in the blocks that file already holds, so
     it is never left half-written. Returns whether it was written."""
@@ -277,13 +300,13 @@ def load_scores(run_dir: Path) -> list[ObjectScore]:
     return out
 
 
-def finished_record(run_dir: Path) -> dict[str, Any] | None:
+def finished_record(run_dir: Path) -> RunSummary | None:
     """The record of ``run_dir`` when it says ``complete``, else None."""
     path = Path(run_dir) / SUMMARY
     if not path.is_file():
         return None
     try:
-        rec: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        rec = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return rec if rec.get("status") == "complete" else None
+    return cast(RunSummary, rec) if isinstance(rec, dict) and rec.get("status") == "complete" else None

@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import numpy as np
 
@@ -24,19 +24,17 @@ from vosbench.core.errors import InputFileError
 from vosbench.core.safepath import safe_join
 from vosbench.datasets.joints import JOINTS
 from vosbench.records.stats_io import ci_for_pck, ci_for_scores
+from vosbench.records.types import CiBlock, Metrics, ObjectResult, Plan, SequenceResult
 from vosbench.scoring.jf import ObjectScore, group_metrics, summarize, write_per_frame_csv, write_per_object_csv
 from vosbench.scoring.pck import CURVE, PCKAccumulator, per_video_csv_text, write_pck_csvs
-
-_STATS = ("J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")
-
 
 @dataclass
 class Tables:
     """What the tables give the record: metrics, their intervals (``None``: no table written),
     the submission zip's path and, for segmentation, the per-object scores the tables hold."""
 
-    metrics: dict[str, Any] = field(default_factory=dict)
-    ci: dict[str, Any] | None = None
+    metrics: Metrics = field(default_factory=lambda: Metrics())
+    ci: CiBlock | None = None
     submission_zip: str | None = None
     scores: list[ObjectScore] = field(default_factory=list)
 
@@ -44,13 +42,18 @@ class Tables:
 # --- per-sequence results as JSON (floats round-trip exactly: json writes repr) -------------------
 
 
-def scores_to_json(scores: list[ObjectScore], groups: dict[int, str | None]) -> list[dict[str, Any]]:
+def scores_to_json(scores: list[ObjectScore], groups: dict[int, str | None]) -> list[ObjectResult]:
     """``ObjectScore`` rows as JSON-able dicts (NaN stays NaN), with each object's group."""
     return [
         {
             "object": int(s.object),
             "group": groups.get(int(s.object)),
-            **{k: float(getattr(s, k)) for k in _STATS},
+            "J_mean": float(s.J_mean),
+            "J_recall": float(s.J_recall),
+            "J_decay": float(s.J_decay),
+            "F_mean": float(s.F_mean),
+            "F_recall": float(s.F_recall),
+            "F_decay": float(s.F_decay),
             "frames": list(s.frames),
             "J_frames": [float(v) for v in s.J_frames],
             "F_frames": [float(v) for v in s.F_frames],
@@ -59,12 +62,17 @@ def scores_to_json(scores: list[ObjectScore], groups: dict[int, str | None]) -> 
     ]
 
 
-def scores_from_json(sequence: str, rows: list[dict[str, Any]]) -> list[ObjectScore]:
+def scores_from_json(sequence: str, rows: list[ObjectResult]) -> list[ObjectScore]:
     return [
         ObjectScore(
             sequence=sequence,
             object=int(r["object"]),
-            **{k: float(r[k]) for k in _STATS},
+            J_mean=float(r["J_mean"]),
+            J_recall=float(r["J_recall"]),
+            J_decay=float(r["J_decay"]),
+            F_mean=float(r["F_mean"]),
+            F_recall=float(r["F_recall"]),
+            F_decay=float(r["F_decay"]),
             J_frames=np.asarray(r["J_frames"], dtype=np.float64),
             F_frames=np.asarray(r["F_frames"], dtype=np.float64),
             frames=list(r["frames"]),
@@ -96,7 +104,7 @@ def write_submission_zip(pred_dir: Path, zip_path: Path, prefix: str, sequences:
 # --- the tables of each task kind ----------------------------------------------------------------
 
 
-def vos_tables(run_dir: Path, plan: dict[str, Any], results: list[dict[str, Any]], complete: bool) -> Tables:
+def vos_tables(run_dir: Path, plan: Plan, results: list[SequenceResult], complete: bool) -> Tables:
     """Segmentation: per-object and per-frame J/F, J&F metrics (with YouTube-VOS groups), the
     submission zip of a complete run when the plan asks for one."""
     out = Tables()
@@ -114,7 +122,8 @@ def vos_tables(run_dir: Path, plan: dict[str, Any], results: list[dict[str, Any]
     if out.scores:
         write_per_object_csv(run_dir / "per_object.csv", out.scores)
         write_per_frame_csv(run_dir / "per_frame.csv", out.scores)
-        out.metrics = {**summarize(out.scores), **group_metrics(out.scores, group_of)}
+        # summarize and group_metrics give the J&F keys of Metrics (and the YouTube-VOS groups)
+        out.metrics = cast(Metrics, {**summarize(out.scores), **group_metrics(out.scores, group_of)})
         out.ci = ci_for_scores(out.scores, group_of)  # bootstrap over sequences
     prefix = plan.get("submission_prefix")
     if complete and prefix is not None:
@@ -123,7 +132,7 @@ def vos_tables(run_dir: Path, plan: dict[str, Any], results: list[dict[str, Any]
     return out
 
 
-def pose_tables(run_dir: Path, plan: dict[str, Any], results: list[dict[str, Any]], complete: bool) -> Tables:
+def pose_tables(run_dir: Path, plan: Plan, results: list[SequenceResult], complete: bool) -> Tables:
     """Keypoints: per-joint and per-video PCK, PCK metrics and curve."""
     acc = PCKAccumulator(JOINTS, CURVE)
     for r in results:
@@ -134,11 +143,12 @@ def pose_tables(run_dir: Path, plan: dict[str, Any], results: list[dict[str, Any
         return Tables()
     result = acc.result()
     write_pck_csvs(run_dir, result)
-    return Tables(metrics=result.metrics(), ci=ci_for_pck(per_video_csv_text(result)))  # bootstrap over videos
+    metrics = cast(Metrics, result.metrics())  # the PCK keys of Metrics
+    return Tables(metrics=metrics, ci=ci_for_pck(per_video_csv_text(result)))  # bootstrap over videos
 
 
 #: the table writer of each task kind (the record's ``task``)
-WRITERS: dict[str, Callable[[Path, dict[str, Any], list[dict[str, Any]], bool], Tables]] = {
+WRITERS: dict[str, Callable[[Path, Plan, list[SequenceResult], bool], Tables]] = {
     "vos": vos_tables,
     "pose": pose_tables,
 }

@@ -25,7 +25,7 @@ from vosbench.propagation.engine import precision_dtype, propagate_many
 from vosbench.propagation.protocol import Protocol
 from vosbench.runs.context import RunContext
 from vosbench.runs.driver import FrameCounter, Outcome, Slot, TaskKind
-from vosbench.runs.lifecycle import RunFolder
+from vosbench.runs.lifecycle import Payload, RunFolder
 from vosbench.runs.record import HeadParts
 from vosbench.runs.tables import scores_to_json
 from vosbench.scoring.frame_output import FrameMeasure, write_and_measure
@@ -66,11 +66,7 @@ class Segmentation(TaskKind[_Scoring]):
         return resolve_workers(self.ctx.cfg.workers, self.ctx.device.type)
 
     def head_parts(self, protocol: Protocol, host: HostPool) -> HeadParts:
-        return HeadParts(
-            protocol.to_dict(),
-            fields={"precision": self.ctx.cfg.precision},
-            environment={"propagation": self.path, "host_workers": host.workers},
-        )
+        return HeadParts(protocol.to_dict(), self.path, precision=self.ctx.cfg.precision, host_workers=host.workers)
 
     def submission_prefix(self) -> str | None:
         # a server submission when there is no local GT, or always when the dataset asks for it
@@ -119,7 +115,7 @@ class Segmentation(TaskKind[_Scoring]):
         slot.folder.drain(0)
         got = state.scorer.result() if state.scorer is not None else []
         groups = {int(s.object): self.ctx.dataset.object_group(seq.name, int(s.object)) for s in got}
-        payload = {"frames": len(seq), "objects": scores_to_json(got, groups)}
+        payload: Payload = {"frames": len(seq), "objects": scores_to_json(got, groups)}
         return payload, [(slot.stage / "predictions", safe_join(slot.folder.run_dir, "predictions", seq.name))]
 
 
