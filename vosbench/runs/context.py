@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
 import torch
 
 from vosbench.core.video import VideoSequence
@@ -30,10 +28,6 @@ class Placement:
     shard: Shard
     mine: frozenset[str]
     config: Settings
-
-    @classmethod
-    def whole(cls, seqs: list[Any]) -> Placement:
-        return cls(None, Shard(), frozenset(s.name for s in seqs), {})
 
     @property
     def merge_here(self) -> bool:

@@ -12,8 +12,12 @@ Every run (one process, shards, resumed) fills its folder the same way:
   without ``sequences/<sequence>/result.json`` is not done and is redone on resume, whatever
   else of it is on disk;
 - the run record (``summary.json`` and the tables) is made from the plan and the committed
-  sequences only (:mod:`vosbench.runs.merge`), so it does not matter which process did which
+  sequences only (:mod:`vosbench.runs.record`), so it does not matter which process did which
   sequence, or how often a run was interrupted.
+
+A sequence is staged and committed under its own lock (:func:`claim_sequence`), so two processes
+never share a staging folder; what is read back (plan, results) is checked by
+:mod:`vosbench.records.ledger_files`, and a symbolic link where vosbench writes none is refused.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from vosbench.records.schema import SUMMARY, write_summary
 from vosbench.records.types import ObjectResult, Plan, RunSummary, SequenceResult, SequenceTimings, Settings
 import vosbench.runs.ledger as ledger
 from vosbench.runs.locks import FileLock, holder, shard_lock_name
-from vosbench.runs.record import Written, error_text, write_in_place, write_record
+from vosbench.runs.record import Written, error_text, stopped_status, write_in_place, write_record
 from vosbench.runs.shards import Shard
 
 T = TypeVar("T")
@@ -296,7 +296,7 @@ class RunFolder:
             self.write_record(stopped=error, total_s=total if self.whole_run_here() else None)
         except Exception as e:  # never hide why the run stopped behind a second error
             log.warning("%s: could not write the record of the stopped run (%s: %s)", self.run_dir, type(e).__name__, e)
-            self.record["status"] = "failed" if isinstance(error, Exception) else "interrupted"
+            self.record["status"] = stopped_status(error)
             self.record["error"] = error_text(error)
             if not write_in_place(self.run_dir, self.record):
                 return str(e)
