@@ -51,12 +51,15 @@ class Holder:
 
 
 def _me() -> str:
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+    if prog == "__main__.py":  # python -m vosbench
+        prog = "vosbench"
     return json.dumps(
         {
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "since": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join([os.path.basename(sys.argv[0]) or "python", *sys.argv[1:]])[:300],
+            "command": " ".join([prog, *sys.argv[1:]])[:300],
         }
     )
 
