@@ -99,16 +99,46 @@ def test_ytvos_equals_the_run_and_independent_numbers(ytvos, tmp_path, source, w
     assert late, "the synthetic set must have an object that first appears mid-video"
 
 
-def test_ytvos_scorer_matches_the_run_scorer(ytvos):
+def test_one_scorer_set_up_for_runs_and_eval():
+    """The scorer a run and `vosbench eval` share: an object is scored from the frame after its first
+    appearance, by frame name (eval) or frame index (run) alike; without starts, the DAVIS rule."""
+    from vosbench.evaluate.base import sequence_scorer
+
+    def disc(h, w, cy, cx, r, k):
+        yy, xx = np.mgrid[:h, :w]
+        return ((yy - cy) ** 2 + (xx - cx) ** 2 <= r * r).astype(np.uint8) * k
+
+    gts = [disc(40, 50, 20, 15 + 2 * t, 8, 1) + (disc(40, 50, 20, 44, 5, 2) if t >= 2 else 0) for t in range(6)]
+    preds = [g.copy() for g in gts]
+    preds[1][preds[1] == 1] = 0  # frame 1: object 1 missed; object 2 not there yet (and not scored)
+    for scored, starts in ((["a", "b", "c", "d", "e", "f"], {1: "a", 2: "c"}), (list(range(6)), {1: 0, 2: 2})):
+        scorer = sequence_scorer("v", scored, starts)
+        for t, (g, pr) in enumerate(zip(gts, preds)):
+            scorer.add(g, pr, f"{t:05d}")
+        one, two = scorer.result()
+        assert scorer.objects == [1, 2]
+        assert one.J_frames.tolist() == [0.0, 1.0, 1.0, 1.0]  # frames 1-4; the last is never scored
+        assert np.isnan(two.J_frames[:2]).all() and two.J_frames[2:].tolist() == [1.0, 1.0]
+        assert two.J_mean == 1.0 and one.J_mean == 0.75
+    davis = sequence_scorer("v", list(range(6)), {})
+    davis.add(gts[0], None)
+    assert davis.objects == [1]  # the ids of the first GT frame
+
+
+def test_a_run_scores_through_the_shared_scorer(ytvos):
+    """runs.vos.scorer_for is the shared set-up applied to a dataset sequence: same objects and frames."""
     from vosbench.datasets.factory import load_dataset
-    from vosbench.evaluate.ytvos import scorer_for_video
+    from vosbench.datasets.ytvos import meta_frames
+    from vosbench.evaluate.ytvos import video_scorer
     from vosbench.runs.vos import scorer_for
 
     data, _ = ytvos
     ds = load_dataset("synthetic-ytvos", data)
     for name in ds.sequence_names():
-        a, b = scorer_for(ds.sequence(name)), scorer_for_video(name, ds.meta[name])
-        assert a.objects == b.objects and a._first == b._first
+        seq = ds.sequence(name)
+        frames, scorer = video_scorer(name, ds.meta[name])
+        assert [seq.frames[t] for t in sorted(seq.gt)] == frames == meta_frames(ds.meta[name])
+        assert scorer_for(seq).objects == scorer.objects == sorted(ds.meta[name])
 
 
 def test_ytvos_unseen_file_and_no_categories(ytvos, tmp_path):

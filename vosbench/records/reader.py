@@ -463,15 +463,25 @@ def read_per_frame(run_dir: str | Path) -> dict[str, dict[str, list[tuple[str, f
 
 
 def read_keypoints(path: str | Path) -> dict[str, dict[int, tuple[float, float]]]:
-    """``keypoints/<video>.csv`` as frame -> joint index -> (x, y) in pixels of the original frame."""
+    """``keypoints/<video>.csv`` as frame -> joint index -> (x, y) in pixels of the original frame.
+
+    Raises:
+        InputFileError: a joint that is not an integer, a (frame, joint) given twice (naming the row).
+    """
     p = Path(path)
     out: dict[str, dict[int, tuple[float, float]]] = {}
-    for row in _read_csv(p, ("frame", "joint", "x", "y")):
+    for line, row in enumerate(_read_csv(p, ("frame", "joint", "x", "y")), start=2):  # line 1: the header
         try:
             joint = int(row["joint"])
         except ValueError:
             raise InputFileError(f"{p}: joint {row['joint']!r} is not an integer index") from None
-        out.setdefault(row["frame"].strip(), {})[joint] = (_num(p, row, "x"), _num(p, row, "y"))
+        joints = out.setdefault(row["frame"].strip(), {})
+        if joint in joints:
+            raise InputFileError(
+                f"{p}: line {line}: frame {row['frame'].strip()!r}, joint {joint} has a row already; one row per "
+                "(frame, joint)"
+            )
+        joints[joint] = (_num(p, row, "x"), _num(p, row, "y"))
     return out
 
 
