@@ -361,22 +361,13 @@ def test_jhmdb_bad_keypoint_files(jhmdb, tmp_path):
     victim.write_text("\n".join(lines + ["99999,0,1.0,2.0"]) + "\n")
     res = invoke("eval", "--benchmark", "jhmdb", "--gt", data, "--pred", kdir, code=2)
     assert str(victim) in res.output and "'99999' is not an annotated frame" in res.output
-    victim.unlink()
-    res = invoke("eval", "--benchmark", "jhmdb", "--gt", data, "--pred", kdir, code=2)
-    assert str(victim) in res.output and "no keypoints for video" in res.output
-
-
-def test_jhmdb_duplicate_keypoint_row(jhmdb, tmp_path):
-    """A (frame, joint) given twice used to be accepted silently (the last row won)."""
-    data, run_dir = jhmdb
-    kdir = tmp_path / "kp"
-    shutil.copytree(run_dir / "keypoints", kdir)
-    victim = sorted(kdir.glob("*.csv"))[0]
-    lines = victim.read_text().splitlines()
-    frame, joint = lines[5].split(",")[:2]
+    frame, joint = lines[5].split(",")[:2]  # a (frame, joint) given twice: the last row used to win silently
     victim.write_text("\n".join(lines + [f"{frame},{joint},1.0,2.0"]) + "\n")
     res = invoke("eval", "--benchmark", "jhmdb", "--gt", data, "--pred", kdir, code=2)
     _one_line_error(res, victim, f"line {len(lines) + 1}", f"frame '{frame}', joint {joint}")
+    victim.unlink()
+    res = invoke("eval", "--benchmark", "jhmdb", "--gt", data, "--pred", kdir, code=2)
+    assert str(victim) in res.output and "no keypoints for video" in res.output
 
 
 # -- the Python API ------------------------------------------------------------------------------
