@@ -13,6 +13,7 @@ record and the leaderboard never mistake it for a registered model.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,10 @@ from torch import nn
 from vosbench.core.errors import ConfigError
 from vosbench.core.registry import models
 from vosbench.core.specs import ModelSpec
+from vosbench.evaluate.base import check_options
+from vosbench.evaluate.davis import EvaluationResult
+from vosbench.evaluate.dispatch import evaluate_benchmark
+from vosbench.evaluate.ytvos import YTVOSEvaluation
 from vosbench.models.base import Encoder
 from vosbench.propagation.protocol import Protocol
 from vosbench.propagation.sweep import parse_sweep
@@ -285,14 +290,7 @@ EVAL_OPTIONS = ("sequences", "workers", "binary", "meta", "unseen", "split", "su
 
 def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **options: Any) -> EvalOutput:
     """See :func:`vosbench.evaluate`."""
-    import io
-
     import pandas as pd
-
-    from vosbench.evaluate.base import check_options
-    from vosbench.evaluate.davis import EvaluationResult
-    from vosbench.evaluate.dispatch import evaluate_benchmark
-    from vosbench.evaluate.ytvos import YTVOSEvaluation
 
     unknown = sorted(set(options) - set(EVAL_OPTIONS))
     if unknown:
