@@ -316,3 +316,4 @@ def test_out_through_a_symbolic_link_loop_is_one_line(small, tmp_path):
     res = run_cli("--gt", gt, "--pred", pred, "--workers", 1, "--out", loop / "scores.csv")
     assert res.exit_code == 2, res.output
     assert res.output.count("Error:") == 1 and str(loop / "scores.csv") in res.output
+    assert res.output.startswith("Error:") and "does not resolve" in res.output  # before any scoring

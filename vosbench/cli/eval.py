@@ -100,6 +100,11 @@ def eval_cmd(
     if per_frame and out_csv is None:
         raise ConfigError("--per-frame needs --out FILE.csv (the per-frame file is written beside it)")
     if out_csv is not None:
+        try:
+            out_csv.resolve()
+        except (OSError, RuntimeError):  # a symbolic-link loop: say so before scoring, not after
+            raise ConfigError(f"--out {out_csv}: the path does not resolve (a symbolic link that points to "
+                              "itself?); choose another path") from None
         for folder, what in ((gt_dir, "GT"), (pred_dir, "prediction")):
             if folder.exists() and inside(folder, out_csv):
                 raise ConfigError(f"--out {out_csv} lies inside the {what} folder {folder}; vosbench never writes "
