@@ -36,13 +36,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from vosbench.core.download import Progress, fetch, file_digests
+from vosbench.core.digest import file_digests
+from vosbench.core.download import HASHES_FILE, HashStore, Progress, Source, download_verified
 from vosbench.core.errors import ConfigError, DatasetLayoutError, DownloadError
 from vosbench.core.io import atomic_write_text
 
 BASE_URL_ENV = "VOSBENCH_DATA_BASE_URL"
 DOWNLOADS = ".downloads"
-HASHES_FILE = "hashes.json"
 STAMP = ".vosbench-download.json"
 
 
@@ -220,29 +220,7 @@ def source_url(a: Archive) -> str:
 # -- recorded hashes ----------------------------------------------------------------------------
 def read_records(downloads: Path) -> dict[str, dict[str, Any]]:
     """``hashes.json`` of the downloads folder: filename -> {sha256, md5, size, url, recorded}."""
-    path = downloads / HASHES_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        files = data["files"]
-        if not isinstance(files, dict):
-            raise ValueError("'files' is not a table")
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise DownloadError(f"{path} is unreadable ({e}); fix or delete it (hashes are recorded again)") from None
-    return files
-
-
-def _record(downloads: Path, a: Archive, sha: str, md5: str, size: int, url: str) -> None:
-    files = read_records(downloads)
-    files[a.filename] = {
-        "sha256": sha,
-        "md5": md5,
-        "size": size,
-        "url": url,
-        "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    atomic_write_text(downloads / HASHES_FILE, json.dumps({"files": dict(sorted(files.items()))}, indent=2) + "\n")
+    return HashStore(downloads).records()
 
 
 def archive_problem(a: Archive, downloads: Path, path: Path) -> str | None:
@@ -273,30 +251,16 @@ def download_archive(
         DownloadError: transfer failed (the ``.part`` is kept for resuming) or a check failed
             (the data is deleted).
     """
-    downloads.mkdir(parents=True, exist_ok=True)
-    dest, part = downloads / a.filename, downloads / f"{a.filename}.part"
-    if force:
-        dest.unlink(missing_ok=True)
-        part.unlink(missing_ok=True)
-    if dest.is_file():
-        problem = archive_problem(a, downloads, dest)
-        if problem is None:
-            return dest
-        dest.unlink()  # a stale or corrupt copy: fetch it again
-    url = source_url(a)
-    fetch(url, part, dest, progress, timeout, missing_hint=" (the file may have moved upstream)", base_url_env=BASE_URL_ENV)
-    problem = archive_problem(a, downloads, part)
-    if problem:
-        part.unlink(missing_ok=True)
-        raise DownloadError(
-            f"download of {url} is not the expected file: {problem}. The data was deleted. Try again; if the "
-            f"file was replaced upstream on purpose, remove its entry from {downloads / HASHES_FILE}."
-        )
-    os.replace(part, dest)
-    sha, md5 = file_digests(dest)
-    if read_records(downloads).get(a.filename, {}).get("sha256") != sha:
-        _record(downloads, a, sha, md5, dest.stat().st_size, url)
-    return dest
+    return download_verified(
+        HashStore(downloads),
+        a.filename,
+        Source(source_url(a), " (the file may have moved upstream)", BASE_URL_ENV),
+        lambda path: archive_problem(a, downloads, path),
+        force=force,
+        record_md5=True,
+        progress=progress,
+        timeout=timeout,
+    )
 
 
 # -- unpacking ----------------------------------------------------------------------------------
