@@ -23,7 +23,6 @@ from vosbench.propagation.sweep import grid
 from vosbench.runs.config import (
     RunConfig,
     check_ready,
-    check_run_id,
     config_from_dict,
     config_to_dict,
     resolve_device,
@@ -80,8 +79,6 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None) -> list[RunResult]:
     check_ready(cfg, dataset_spec, shard.launcher if shard.sharded else "")
     device = resolve_device(cfg.device, shard.local_rank if shard.launcher == "torchrun" else None)
     precision_dtype(cfg.precision, device)  # refuse a bad --precision before loading anything
-    if cfg.run_id is not None:
-        check_run_id(cfg.run_id)
     ds = load_dataset(cfg.dataset, cfg.data_root, **cfg.dataset_options)
     if ds.task == "pose" and (cfg.sweep or cfg.precision != "fp32"):
         raise ConfigError(f"--sweep and --precision are not supported for {ds.task} datasets ({cfg.dataset}) yet")

@@ -181,7 +181,7 @@ def _sweep(value: object, at: str) -> Sweep:
     return parse_sweep(items)
 
 
-def check_run_id(run_id: str) -> None:
+def check_run_id(run_id: str, at: str = "") -> None:
     """A run id is one plain folder name (no control characters), short enough for a sweep's
     ``-p<index>`` suffix."""
     problem = name_problem(run_id) if isinstance(run_id, str) else f"not a string ({type(run_id).__name__})"
@@ -190,7 +190,7 @@ def check_run_id(run_id: str) -> None:
     if problem is None and len(run_id.encode("utf-8")) > MAX_RUN_ID_BYTES:
         problem = f"longer than {MAX_RUN_ID_BYTES} bytes"
     if problem:
-        raise ConfigError(f"--run-id {run_id!r}: expected a plain folder name (no '/', not starting with '.'): {problem}")
+        raise ConfigError(f"{at}--run-id {run_id!r}: expected a plain folder name (no '/', not starting with '.'): {problem}")
 
 
 def check_values(cfg: RunConfig, at: str = "", large_grid: bool = False) -> None:
@@ -201,19 +201,20 @@ def check_values(cfg: RunConfig, at: str = "", large_grid: bool = False) -> None
         if not isinstance(cfg.shard, str):
             raise ConfigError(f"{at}'shard' must be a string \"I/N\" (e.g. \"0/4\"), got {cfg.shard!r}")
         if parse_shard(cfg.shard).count > MAX_SHARDS:
-            raise ConfigError(f"--shard {cfg.shard}: at most {MAX_SHARDS} shards")
+            raise ConfigError(f"{at}--shard {cfg.shard}: at most {MAX_SHARDS} shards")
     if cfg.run_id is not None:
-        check_run_id(cfg.run_id)
+        check_run_id(cfg.run_id, at)
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", cfg.device):
-        raise ConfigError(f"--device {cfg.device!r}: expected auto, cpu, cuda or cuda:N")
+        raise ConfigError(f"{at}--device {cfg.device!r}: expected auto, cpu, cuda or cuda:N")
     check_grid_size(cfg.sweep, large_grid)
 
 
 def check_ready(cfg: RunConfig, dataset_spec: DatasetSpec, launcher: str, env: Mapping[str, str] | None = None) -> None:
-    """What a run needs from its surroundings, checked before any folder is made: a given
-    ``--data-root`` of a generated set exists (dataset folders are only read; generated sets are
-    made in the vosbench cache or by ``vosbench data synth``), and a torchrun launch has its
-    rendezvous address."""
+    """What a run needs, checked before any folder is made: the values of ``cfg`` (also when it
+    was built without :meth:`RunConfig.from_options`), a given ``--data-root`` of a generated set
+    that exists (dataset folders are only read; generated sets are made in the vosbench cache or
+    by ``vosbench data synth``), and a torchrun launch's rendezvous address."""
+    check_values(cfg, large_grid=True)
     env = os.environ if env is None else env
     if dataset_spec.generated and cfg.data_root is not None and not Path(cfg.data_root).expanduser().exists():
         raise ConfigError(
