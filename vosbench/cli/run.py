@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from vosbench.propagation.sweep import MAX_GRID_POINTS
+
 EXAMPLES = """
 \b
 Examples:
@@ -119,7 +121,7 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--resume", "resume", default=None, type=click.Path(file_okay=False, exists=True), metavar="RUN_DIR", help="Resume the run in RUN_DIR with its own settings: committed sequences are kept, the rest is (re)done. Other options given here must match the run's (per-process ones: --device, --batch-size, --workers, --shard).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or progress lines; only warnings, errors and the final table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final record (summary.json) to stdout instead of the tables (a list for --sweep).")
-@click.option("--large-grid", is_flag=True, help="Allow a --sweep of more than 1000 grid points (each is a run folder).")
+@click.option("--large-grid", is_flag=True, help=f"Allow a --sweep of more than {MAX_GRID_POINTS} grid points (each is a run folder).")
 @click.pass_context
 def run(
     ctx: click.Context,

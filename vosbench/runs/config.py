@@ -24,6 +24,8 @@ from vosbench.runs.shards import parse_shard
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
 #: ``--batch-size`` range (frames per encoder batch)
 MAX_BATCH = 256
+#: ``--workers``: at most this many host worker processes
+MAX_WORKERS = 1024
 #: ``--shard I/N``: at most this many shards (a run has at most as many sequences)
 MAX_SHARDS = 100_000
 #: a run id leaves room for a sweep's ``-p<index>`` suffix in a 255-byte folder name
@@ -116,7 +118,7 @@ class RunConfig:
             out=paths["out"],
             save_predictions=_flag("save_predictions", save_predictions, at),
             batch_size=_count("batch_size", batch_size, at, 1, MAX_BATCH),
-            workers=None if workers in (None, "auto") else _count("workers", workers, at, 0, None, "\"auto\" or "),
+            workers=_workers(workers, at),
             precision=precision,
             sweep=_sweep(sweep, at),
             shard=shard,
@@ -148,10 +150,20 @@ def _flag(key: str, value: object, at: str) -> bool:
     return value
 
 
-def _count(key: str, value: object, at: str, lo: int, hi: int | None, alt: str = "") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
-        bound = f"from {lo} to {hi}" if hi is not None else f">= {lo}"
-        raise ConfigError(f"{at}{key!r} must be {alt}an integer {bound}, got {value!r}")
+def _count(key: str, value: object, at: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(f"{at}{key!r} must be an integer from {lo} to {hi}, got {value!r}")
+    return value
+
+
+def _workers(value: object, at: str) -> int | None:
+    """``auto`` (None) or a number of worker processes."""
+    if value is None or value == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{at}'workers' must be \"auto\" or a number of processes (0 = none), got {value!r}")
+    if not 0 <= value <= MAX_WORKERS:
+        raise ConfigError(f"{at}workers={value!r}: expected \"auto\" or a number of processes (0 = none, at most {MAX_WORKERS})")
     return value
 
 
