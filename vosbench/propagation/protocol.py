@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,10 +318,9 @@ def typed_value(key: str, value: Any) -> Any:
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif key in ("context", "size", "topk"):
-        ok = isinstance(value, int) and not isinstance(value, bool)
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     elif key in ("radius", "temperature"):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     else:
         ok = False  # text settings come as strings
     if not ok:
