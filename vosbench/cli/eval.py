@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from vosbench.core.names import comma_list
+
 EXAMPLES = """
 \b
 Examples:
@@ -109,7 +111,7 @@ def eval_cmd(
             if folder.exists() and inside(folder, out_csv):
                 raise ConfigError(f"--out {out_csv} lies inside the {what} folder {folder}; vosbench never writes "
                                   "there. Choose a path elsewhere.")
-    seqs = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
+    seqs = comma_list(sequences) if sequences else None
     with scoring_progress() as progress:
         ev = evaluate_benchmark(benchmark, gt_dir, pred_dir, sequences=seqs, workers=workers, binary=binary,
                                 meta=meta_path, unseen=unseen_file, split=jhmdb_split, subset=subset,
