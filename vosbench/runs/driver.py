@@ -138,10 +138,14 @@ def open_folders(ctx: RunContext, kind: TaskKind[Any], host: HostPool) -> list[R
                 sequences=[(s.name, len(s)) for s in ctx.sequences], shard=place.shard,
                 submission_prefix=kind.submission_prefix(), fresh=place.run_id is None,
             ))
-    except BaseException:
-        for folder in folders:
-            folder.lock.release()
-        raise
+    except BaseException as e:  # a set-up that fails or is stopped records every folder it made as failed/interrupted
+        try:
+            if folders:
+                fail_all(folders, e, [None] * len(folders))
+            raise
+        finally:
+            for folder in folders:
+                folder.lock.release()
     return folders
 
 
