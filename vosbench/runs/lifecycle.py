@@ -36,6 +36,7 @@ import vosbench.runs.ledger as ledger
 from vosbench.runs.locks import FileLock, holder, shard_lock_name
 from vosbench.runs.record import Written, error_text, stopped_status, write_in_place, write_record
 from vosbench.runs.shards import Shard
+from vosbench.scoring.jf import ObjectScore
 
 T = TypeVar("T")
 
@@ -48,7 +49,7 @@ class RunResult:
 
     run_dir: Path
     record: RunSummary
-    scores: list[Any]
+    scores: list[ObjectScore]
 
 
 class _PayloadHead(TypedDict):
