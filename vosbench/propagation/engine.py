@@ -23,7 +23,8 @@ import torch.nn.functional as F
 
 from vosbench.core.video import VideoSequence
 from vosbench.core.workers import FrameReader
-from vosbench.core.errors import ConfigError, InputFileError
+from vosbench.core.contract import check_features, contract_error, span
+from vosbench.core.errors import ConfigError, EncoderContractError, InputFileError
 from vosbench.propagation import batched
 from vosbench.propagation.knn import ContextBuffer, Workspace, candidates, mix, predict
 from vosbench.propagation.protocol import Protocol
@@ -172,6 +173,7 @@ def frame_features(
     """
     idx = list(range(len(seq))) if frames is None else frames
     size0: tuple[int, int] | None = None
+    channels: int | None = None
 
     def load(t: int) -> np.ndarray:
         return seq.read_image(t) if reader is None else reader.read(seq, t)
@@ -203,8 +205,15 @@ def frame_features(
             x = x.to(device, non_blocking=True)
             t1 = time.perf_counter()
             timings.decode_s += t1 - t0
+            names = [f"{seq.name}/{seq.frames[t]}" for t in ts]
             with torch.inference_mode():
-                f = model(x)
+                f = _encode(model, x, names)
+                if channels is None:
+                    channels = int(f.shape[1])
+                elif f.shape[1] != channels:
+                    raise contract_error(
+                        f"{span(names)}: {model_name(model)}", f"returned {f.shape[1]} channels, {channels} on earlier frames"
+                    )
                 if protocol.l2_normalize:
                     f = F.normalize(f.float() if f.dtype in (torch.float16, torch.bfloat16) else f, dim=1)
                 if dtype is not None:
@@ -215,6 +224,22 @@ def frame_features(
             timings.features_s += time.perf_counter() - t1
             for j, t in enumerate(ts):
                 yield t, f[j]
+
+
+def model_name(model: FeatureModel) -> str:
+    """How contract errors name ``model``: its spec's name, else its class name."""
+    spec = getattr(model, "spec", None)
+    return f"model {getattr(spec, 'name', None) or type(model).__name__}"
+
+
+def _encode(model: FeatureModel, x: torch.Tensor, names: list[str]) -> torch.Tensor:
+    """``model(x)`` checked against the encoder contract (:mod:`vosbench.core.contract`);
+    ``names`` are the batch's frames (``sequence/frame``), named by a contract error."""
+    try:
+        out = model(x)
+    except EncoderContractError as e:  # raised inside an Encoder, which does not know the frames
+        raise EncoderContractError(f"{span(names)}: {e}") from None
+    return check_features(out, x, int(model.stride), model_name(model), names)
 
 
 # --- segmentation labels ------------------------------------------------------------------------
@@ -470,20 +495,14 @@ def propagate_many(
     in_shared = {i for g in shared for i in g}
     group_ws = [new_ws() for _ in shared]
     h = w = hp = wp = 0
-    stride = int(model.stride)
     p0 = protocols[0]
     features = frame_features(seq, model, p0, device, timings[0], batch_size=batch_size, dtype=dtype, reader=reader)
     for t, feats in features:
         if dtype is not None and feats.dtype != dtype:
             feats = feats.to(dtype)
-        if t == first_t:
+        if t == first_t:  # the features have the processed frame's grid (frame_features checks it)
             h, w = annos[t].shape
             hp, wp = processed_size(h, w, p0)
-            if feats.shape[-2:] != feature_size(hp, wp, stride):
-                raise InputFileError(
-                    f"model output {tuple(feats.shape[-2:])} is not ceil(size/stride) of the "
-                    f"{hp}x{wp} input (stride {stride}); the encoder breaks the vosbench contract"
-                )
         if t < first_t:
             continue
         fsize = (int(feats.shape[-2]), int(feats.shape[-1]))

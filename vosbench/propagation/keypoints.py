@@ -59,7 +59,7 @@ import torch
 
 from vosbench.core.errors import InputFileError
 from vosbench.core.video import VideoSequence
-from vosbench.propagation.engine import FeatureModel, Timings, feature_size, frame_features, processed_size
+from vosbench.propagation.engine import FeatureModel, Timings, frame_features, processed_size
 from vosbench.propagation import batched
 from vosbench.propagation.knn import ContextBuffer, predict
 from vosbench.propagation.protocol import Protocol
@@ -261,12 +261,7 @@ def propagate_pose(
         if t == 0:
             img_h, img_w = _frame_size(seq)
             hp, wp = processed_size(img_h, img_w, protocol)
-            fsize = (int(feats.shape[-2]), int(feats.shape[-1]))
-            if fsize != feature_size(hp, wp, stride):
-                raise InputFileError(
-                    f"model output {fsize} is not ceil(size/stride) of the {hp}x{wp} input (stride {stride}); "
-                    f"the encoder breaks the vosbench contract"
-                )
+            fsize = (int(feats.shape[-2]), int(feats.shape[-1]))  # ceil(size/stride): frame_features checks it
             geo = (img_h, img_w, hp, wp)
             cells0 = (crw_cells_from_pixels if crw else cells_from_pixels)(kps0, *geo, stride)
             lab = maps(cells0)
