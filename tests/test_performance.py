@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 
 from vosbench.core.errors import ConfigError
-from vosbench.propagation.knn import ContextBuffer, ContextFrame, Workspace, _top_columns, predict
+from vosbench.propagation.knn import ContextBuffer, ContextFrame, Workspace, predict
+from vosbench.propagation.mixing import top_columns as _top_columns
 from vosbench.propagation.protocol import get_protocol
 
 
