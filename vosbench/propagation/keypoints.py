@@ -59,9 +59,10 @@ import torch
 
 from vosbench.core.errors import InputFileError
 from vosbench.core.video import VideoSequence
-from vosbench.propagation.engine import FeatureModel, Timings, frame_features, processed_size
+from vosbench.propagation.features import FeatureModel, Timings, frame_features, processed_size
 from vosbench.propagation import batched
-from vosbench.propagation.knn import ContextBuffer, predict
+from vosbench.propagation.context import ContextBuffer
+from vosbench.propagation.knn import predict
 from vosbench.propagation.protocol import Protocol
 
 SIGMA_CELLS = 0.5
