@@ -5,15 +5,21 @@ ceil(W / stride)) with C >= 1, in a floating-point dtype, on the input's device,
 finite (README, "Python API"). :func:`check_features` checks one output against it with cheap
 tests: shapes and attributes are free, the values are read once per batch (one
 ``isfinite().all()``, a single device-to-host transfer of one boolean).
+
+Like the rest of :mod:`vosbench.core`, this module does not import torch: it is handed tensors
+and uses their own methods.
 """
 
 from __future__ import annotations
 
 import math
-
-import torch
+import sys
+from typing import TYPE_CHECKING, TypeGuard
 
 from vosbench.core.errors import EncoderContractError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 #: the contract, as every contract error states it
 CONTRACT = (
@@ -34,7 +40,7 @@ def check_shape(out: object, x: torch.Tensor, stride: int, what: str) -> torch.T
     """
     b, _, h, w = x.shape
     want = (math.ceil(h / stride), math.ceil(w / stride))
-    if not isinstance(out, torch.Tensor):
+    if not _is_tensor(out):
         raise contract_error(what, f"returned a {type(out).__name__}, not a tensor")
     if out.ndim != 4 or out.shape[0] != b or tuple(out.shape[-2:]) != want:
         raise contract_error(
@@ -43,6 +49,11 @@ def check_shape(out: object, x: torch.Tensor, stride: int, what: str) -> torch.T
             f"expected ({b}, C, {want[0]}, {want[1]})",
         )
     return out
+
+
+def _is_tensor(x: object) -> TypeGuard[torch.Tensor]:
+    torch = sys.modules.get("torch")  # a tensor exists only once its caller has imported torch
+    return torch is not None and isinstance(x, torch.Tensor)
 
 
 def check_features(out: object, x: torch.Tensor, stride: int, model: str, frames: list[str]) -> torch.Tensor:
@@ -59,8 +70,8 @@ def check_features(out: object, x: torch.Tensor, stride: int, model: str, frames
         raise contract_error(what, f"returned {feats.dtype} features")
     if feats.shape[1] < 1:
         raise contract_error(what, "returned features with 0 channels")
-    if not bool(torch.isfinite(feats).all()):
-        bad = (~torch.isfinite(feats)).flatten(1).any(dim=1).tolist()
+    if not bool(feats.isfinite().all()):
+        bad = (~feats.isfinite()).flatten(1).any(dim=1).tolist()
         first = frames[bad.index(True)] if True in bad else span(frames)
         raise contract_error(f"{first}: {model}", "returned NaN or infinite feature values")
     return feats
