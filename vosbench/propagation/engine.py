@@ -194,7 +194,7 @@ class _Lockstep:
                 self.timings[i].propagation_s += time.perf_counter() - t0
         return softs
 
-    def step(self, t: int, feats: torch.Tensor, anno: np.ndarray | None, geometry: tuple[int, int, int, int]) -> list[np.ndarray]:
+    def step(self, feats: torch.Tensor, anno: np.ndarray | None, geometry: tuple[int, int, int, int]) -> list[np.ndarray]:
         """A later frame: predict, decode at the frame's size (``geometry`` = h, w, hp, wp), merge
         a new object's annotation ``anno``, and feed the frame back into each context."""
         h, w, hp, wp = geometry
@@ -272,7 +272,7 @@ def propagate_many(
             geometry = (h, w, *processed_size(h, w, p0))
             outs = state.start(feats, annos[t], geometry[2], geometry[3])
         else:
-            outs = state.step(t, feats, annos.get(t), geometry)
+            outs = state.step(feats, annos.get(t), geometry)
         for tm in timings:
             tm.frames += 1
         yield t, outs
