@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from vosbench.core.names import comma_list
+
 EXAMPLES = """
 \b
 Examples:
@@ -68,7 +70,7 @@ def leaderboard(
     from vosbench.core.io import atomic_write_text
     from vosbench.records.reader import find_records, unfinished_runs
 
-    names = [n.strip() for d in datasets for n in d.split(",") if n.strip()]
+    names = [n for d in datasets for n in comma_list(d)]
     if fmt is None:
         fmt = {".csv": "csv", ".json": "json"}.get(out.suffix.lower(), "md") if out else "md"
     records = find_records(runs)

@@ -13,6 +13,7 @@ record and the leaderboard never mistake it for a registered model.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,16 +23,22 @@ import torch
 from torch import nn
 
 from vosbench.core.errors import ConfigError
+from vosbench.core.names import comma_list
 from vosbench.core.registry import models
+from vosbench.core.safepath import name_problem
 from vosbench.core.specs import ModelSpec
+from vosbench.evaluate.base import check_options
+from vosbench.evaluate.davis import EvaluationResult
+from vosbench.evaluate.dispatch import evaluate_benchmark
+from vosbench.evaluate.ytvos import YTVOSEvaluation
 from vosbench.models.base import Encoder
 from vosbench.propagation.protocol import Protocol
-from vosbench.propagation.sweep import parse_sweep
 from vosbench.runs.config import RunConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from vosbench.evaluate.base import JSON, MetricValue
     from vosbench.scoring.jf import ObjectScore
 
 #: protocol settings accepted as keyword arguments
@@ -98,7 +105,11 @@ def as_encoder(module: nn.Module, name: str | None = None) -> tuple[Encoder, Mod
         )
         default = base.name
         enc = ModuleEncoder(base, module)
-    chosen = name or default
+    chosen = name if name is not None else default
+    problem = name_problem(chosen)
+    if problem:
+        given = "name=" if name is not None else f"the class name of {type(module).__qualname__}"
+        raise ConfigError(f"model {chosen!r} ({given}): not usable as a run folder name: {problem}; pass name=\"...\"")
     if name is None and chosen in models:
         chosen = f"{chosen}@python"
     spec = dataclasses.replace(
@@ -174,14 +185,40 @@ class RunOutput:
 @dataclass
 class EvalOutput:
     """What :func:`evaluate` returns: overall ``metrics`` and the per-object / per-frame /
-    per-sequence DataFrames (fractions; frame names as strings)."""
+    per-sequence DataFrames (fractions; frame names as strings).
 
-    metrics: dict[str, float]
+    Attributes:
+        metrics: Overall metrics, as ``vosbench eval`` writes them to ``FILE.summary.json``.
+        per_object: J/F per (sequence, object) with ``JF_mean`` (YouTube-VOS adds ``category``
+            and ``group``); for JHMDB, PCK per joint.
+        per_frame: J and F per (sequence, object, frame); for JHMDB, the keypoints read
+            (``video, frame, joint, x, y``).
+        per_sequence: Mean J, F, J&F per sequence; for JHMDB, PCK per video.
+        binary: DAVIS: sequence -> whether its GT was read as DAVIS-2016 binary masks.
+        benchmark: ``davis``, ``ytvos`` or ``jhmdb``.
+        facts: What was scored (the summary's facts: counts, inputs, rules, version, seconds).
+    """
+
+    metrics: dict[str, MetricValue]
     per_object: pd.DataFrame
     per_frame: pd.DataFrame
     per_sequence: pd.DataFrame
     binary: dict[str, bool] = field(default_factory=dict)
     unit: str = "fraction"
+    benchmark: str = "davis"
+    facts: dict[str, JSON] = field(default_factory=dict)
+
+
+def _keypoint_frame(files: list[Path]) -> pd.DataFrame:
+    """Keypoint CSVs (``<video>.csv``: frame, joint, x, y) as one table with a ``video`` column."""
+    import pandas as pd
+
+    parts = []
+    for f in files:
+        df = pd.read_csv(f, dtype={"frame": str})
+        df.insert(0, "video", f.stem)
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["video", "frame", "joint", "x", "y"])
 
 
 def _pose_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -189,44 +226,28 @@ def _pose_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
 
     per_joint = pd.read_csv(run_dir / "per_joint_pck.csv", dtype={"joint": str})
     per_video = pd.read_csv(run_dir / "per_video_pck.csv", dtype={"video": str})
-    parts = []
-    for f in sorted((run_dir / "keypoints").glob("*.csv")):
-        df = pd.read_csv(f, dtype={"frame": str})
-        df.insert(0, "video", f.stem)
-        parts.append(df)
-    kps = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["video", "frame", "joint", "x", "y"])
-    return per_joint, kps, per_video
+    return per_joint, _keypoint_frame(sorted((run_dir / "keypoints").glob("*.csv"))), per_video
 
 
 def build_config(model_name: str, dataset: str, settings: dict[str, Any]) -> RunConfig:
-    """A :class:`RunConfig` from keyword settings: run options (``RunConfig`` fields) and
-    protocol settings (``topk=5``, ``radius=None`` ...), checked by name."""
-    unknown = sorted(set(settings) - set(RUN_KEYS) - set(PROTOCOL_KEYS))
+    """A :class:`RunConfig` from keyword settings: run options (``RunConfig`` fields, and
+    ``large_grid``) and protocol settings (``topk=5``, ``radius=None`` ...), checked by name,
+    type and range (:meth:`RunConfig.from_options`)."""
+    unknown = sorted(set(settings) - set(RUN_KEYS) - set(PROTOCOL_KEYS) - {"large_grid"})
     if unknown:
         raise ConfigError(
             f"unknown setting(s) {', '.join(unknown)}. Run settings: {', '.join(RUN_KEYS)}; protocol settings: "
             f"{', '.join(PROTOCOL_KEYS)}"
         )
     run_kw = {k: v for k, v in settings.items() if k in RUN_KEYS}
-    overrides = dict(run_kw.pop("overrides", {}) or {})
-    for k in PROTOCOL_KEYS:
-        if k in settings:
-            overrides[k] = settings[k]
-    for key in ("sequences", "model_options", "dataset_options", "sweep"):
-        if key in run_kw and run_kw[key] is None:  # None = the default (all sequences, no options)
-            del run_kw[key]
-    seqs = run_kw.get("sequences")
-    if isinstance(seqs, str):
-        run_kw["sequences"] = tuple(s.strip() for s in seqs.split(",") if s.strip())
-    elif seqs is not None:
-        run_kw["sequences"] = tuple(str(s) for s in seqs)
-    sweep = run_kw.get("sweep")
-    if isinstance(sweep, dict):
-        run_kw["sweep"] = parse_sweep(tuple(f"{k}={','.join(map(str, v))}" for k, v in sweep.items()))
-    for key in ("checkpoint", "data_root", "out"):
-        if isinstance(run_kw.get(key), Path):
-            run_kw[key] = str(run_kw[key])
-    return RunConfig(model=model_name, dataset=dataset, overrides=overrides, **run_kw)
+    overrides = run_kw.pop("overrides", None) or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"overrides= must be a dict of protocol settings, got {overrides!r}")
+    overrides = {**overrides, **{k: settings[k] for k in PROTOCOL_KEYS if k in settings}}
+    large_grid = settings.get("large_grid", False)
+    if not isinstance(large_grid, bool):
+        raise ConfigError(f"large_grid= must be True or False, got {large_grid!r}")
+    return RunConfig.from_options(model=model_name, dataset=dataset, overrides=overrides, large_grid=large_grid, **run_kw)
 
 
 def run(model: str | nn.Module, dataset: str, *, name: str | None = None, **settings: Any) -> RunOutput:
@@ -258,18 +279,39 @@ def run(model: str | nn.Module, dataset: str, *, name: str | None = None, **sett
     return RunOutput(res.run_dir, res.record, per_object, per_frame, per_sequence)
 
 
-def evaluate(gt: str | Path, pred: str | Path, **options: Any) -> EvalOutput:
-    """See :func:`vosbench.evaluate`."""
-    from vosbench.evaluate.davis import evaluate_folders
-    from vosbench.scoring.jf import summarize
+#: keyword options of :func:`evaluate` (besides ``benchmark``)
+EVAL_OPTIONS = ("sequences", "workers", "binary", "meta", "unseen", "split", "subset")
 
-    allowed = {"sequences", "workers", "binary"}
-    unknown = sorted(set(options) - allowed)
+
+def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **options: Any) -> EvalOutput:
+    """See :func:`vosbench.evaluate`."""
+    import pandas as pd
+
+    unknown = sorted(set(options) - set(EVAL_OPTIONS))
     if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(unknown)}; evaluate accepts {', '.join(sorted(allowed))}")
-    seqs = options.get("sequences")
+        raise ConfigError(
+            f"unknown option(s) {', '.join(unknown)}; evaluate accepts benchmark, {', '.join(sorted(EVAL_OPTIONS))}"
+        )
+    check_options(benchmark, [k for k, v in options.items() if v is not None], _keyword)
+    seqs = options.pop("sequences", None)
     if isinstance(seqs, str):
-        options["sequences"] = [s.strip() for s in seqs.split(",") if s.strip()]
-    res = evaluate_folders(gt, pred, **options)
-    per_object, per_frame, per_sequence = _frames_from_scores(res.scores)
-    return EvalOutput(summarize(res.scores), per_object, per_frame, per_sequence, binary=res.binary)
+        seqs = comma_list(seqs)
+    ev = evaluate_benchmark(benchmark, gt, pred, sequences=seqs, label=_keyword, **options)
+    if benchmark == "jhmdb":
+        per_object = pd.read_csv(io.StringIO(ev.tables[".per_joint.csv"]), dtype={"joint": str})
+        per_sequence = pd.read_csv(io.StringIO(ev.tables[".csv"]), dtype={"video": str})
+        per_frame = _keypoint_frame([ev.pred / f"{video}.csv" for video in ev.sequences])
+    else:
+        per_object, per_frame, per_sequence = _frames_from_scores(ev.scores)
+    if isinstance(ev.detail, YTVOSEvaluation):
+        res = ev.detail
+        keys = list(zip(per_object["sequence"], per_object["object"]))
+        per_object.insert(2, "category", [res.categories.get(k) for k in keys])
+        per_object.insert(3, "group", [res.group(*k) for k in keys])
+    binary = dict(ev.detail.binary) if isinstance(ev.detail, EvaluationResult) else {}
+    return EvalOutput(ev.metrics, per_object, per_frame, per_sequence, binary, benchmark=benchmark, facts=ev.facts)
+
+
+def _keyword(option: str) -> str:
+    """An option as :func:`evaluate` spells it in messages (``meta=``; ``benchmark`` as such)."""
+    return option if option == "benchmark" else f"{option}="
