@@ -202,3 +202,25 @@ def test_help_ends_with_examples():
     res = invoke("check", "--help")
     assert res.exit_code == 0 and "Examples:" in res.output
     assert res.output.rstrip().splitlines()[-1].strip().startswith("vosbench check")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_a_blank_cell_of_a_reported_metric_exits_2(tmp_path, suffix):
+    path = tmp_path / f"baseline{suffix}"
+    assert invoke("check", "--baseline", str(path), "--runs", str(RUNS), "--update").exit_code == 0
+    if suffix == ".csv":
+        header, rows = read(path)
+        (row,) = [r for r in rows if r["model"] == "identity" and r["sequences"] == "dog"]
+        row["JF_mean"] = ""
+        write(path, header, rows)
+        where = f"{path}: line {rows.index(row) + 2}"
+    else:
+        doc = json.loads(path.read_text())
+        (i,) = [i for i, r in enumerate(doc["rows"]) if r["model"] == "identity" and r["sequences"] == "dog"]
+        doc["rows"][i]["metrics"]["JF_mean"] = None
+        path.write_text(json.dumps(doc))
+        where = f"{path}: rows[{i}]"
+    res = check(path)
+    assert res.exit_code == 2, res.output
+    assert res.output.count("\n") == 1 and "Traceback" not in res.output
+    assert res.output.startswith(f"Error: {where}: JF_mean is blank, but the run identity on davis16-val [dog]")

@@ -47,6 +47,8 @@ class BaselineRow:
     line: int = 0
     decimals: dict[str, int] = field(default_factory=dict)
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric -> (low, high), if written
+    blank: tuple[str, ...] = ()  # metrics whose cell (value) is there but empty
+    where: str = ""  # "<file>: line 3" (CSV) or "<file>: rows[2]" (JSON), for messages
 
     def describe(self) -> str:
         dataset, model, checkpoint, protocol, _, sequences = self.key
@@ -147,8 +149,12 @@ def _decimals(value: Any) -> int:
     return len(text.split(".", 1)[1])
 
 
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() in ("", "-"))
+
+
 def _value(path: Path, where: str, metric: str, value: Any) -> float | None:
-    if value is None or (isinstance(value, str) and value.strip() in ("", "-")):
+    if _is_blank(value):
         return None
     if isinstance(value, bool):
         raise _bad(path, f"{where}: {metric}={value!r} is not a number")
@@ -204,7 +210,9 @@ def _read_csv_baseline(path: Path, text: str) -> list[BaselineRow]:
                 bounds.setdefault(m, {})[side] = v
         ci = {m: (b["low"], b["high"]) for m, b in bounds.items() if len(b) == 2}
         key = tuple((rec.get(c) or "").strip() for c in MATCH_COLUMNS)
-        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals, ci=ci))  # type: ignore[arg-type]
+        blank = tuple(m for m in metric_cols if _is_blank(rec.get(m)))
+        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals, ci=ci,  # type: ignore[arg-type]
+                                blank=blank, where=f"{path}: line {i}"))
     return rows
 
 
@@ -245,7 +253,9 @@ def _read_json_baseline(path: Path, text: str) -> list[BaselineRow]:
             if lo is not None and hi is not None:
                 ci[m] = (lo, hi)
         key = tuple(rec[c].strip() for c in MATCH_COLUMNS)
-        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals, ci=ci))
+        blank = tuple(m for m, value in raw.items() if _is_blank(value))
+        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals, ci=ci, blank=blank,
+                                where=f"{path}: {where}"))
     return rows
 
 
@@ -308,7 +318,12 @@ def pair_rows(
     baseline: Iterable[BaselineRow], current: Iterable[Row]
 ) -> tuple[list[tuple[BaselineRow, Row]], list[BaselineRow], list[Row]]:
     """Match baseline rows with the current run rows of the same identity: the pairs, the baseline
-    rows without a run, and the run rows the baseline does not have."""
+    rows without a run, and the run rows the baseline does not have.
+
+    Raises:
+        InputFileError: a baseline cell is blank for a metric its run reports (the check would
+            silently skip that metric).
+    """
     current_by_key = {r.key: r for r in current if r.kind == "run"}
     pairs: list[tuple[BaselineRow, Row]] = []
     missing: list[BaselineRow] = []
@@ -318,6 +333,13 @@ def pair_rows(
             missing.append(b)
         else:
             pairs.append((b, row))
+    for b, row in pairs:
+        reported = [m for m in b.blank if not math.isnan(row.metrics.get(m, math.nan))]
+        if reported:
+            raise InputFileError(
+                f"{b.where}: {reported[0]} is blank, but the run {row.describe()} reports it, so the check would "
+                "skip it; fill in the value, or rewrite the baseline with `vosbench check --update`"
+            )
     matched = {b.key for b, _ in pairs}
     return pairs, missing, [r for k, r in current_by_key.items() if k not in matched]
 

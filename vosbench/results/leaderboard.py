@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Iterable
 
 from vosbench.core.errors import ConfigError, InputFileError
@@ -57,6 +58,9 @@ class Row:
         sequences: The sequence set of the run (see :func:`~vosbench.records.reader.sequences_label`);
             empty for published rows.
         run_id, created: Which run (empty for published rows).
+        run_dir: The run folder, the run's full identity (``None`` for published rows): two runs
+            of different models may share a run id, so statistics and per-sequence files are
+            looked up by folder, never by run id.
         protocol_dict: The full recorded protocol (runs only).
         info: Published rows: id, source, protocol note, note.
         ref: Footnote reference assigned by :func:`build` (``"1"``, ``"P3"``).
@@ -76,6 +80,7 @@ class Row:
     sequences: str = ""
     run_id: str = ""
     created: str = ""
+    run_dir: Path | None = None
     protocol_dict: dict[str, Any] = field(default_factory=dict)
     info: dict[str, str] = field(default_factory=dict)
     ref: str = ""
@@ -140,6 +145,7 @@ def row_from_record(record: RunRecord) -> Row:
         sequences=sequences_label(record),
         run_id=record.run_id,
         created=record.created,
+        run_dir=record.run_dir,
         protocol_dict=dict(record.protocol),
     )
 
@@ -565,7 +571,7 @@ def build_per_sequence(
         raise ConfigError(f"no runs for dataset {dataset!r} (runs cover: {', '.join(names) or 'none'})")
     pose = all(r.task == "pose" for r in chosen)
     board = build(chosen, datasets=[dataset], all_runs=all_runs)
-    by_id = {r.run_id: r for r in chosen}
+    by_folder = {r.run_dir: r for r in chosen}
     cols = board.tables[0].rows
     labels: list[str] = []
     values: dict[str, dict[str, float]] = {}
@@ -578,7 +584,8 @@ def build_per_sequence(
         if all_runs:
             label += f" {row.run_id}"
         labels.append(label)
-        record = by_id[row.run_id]
+        assert row.run_dir is not None  # a run row, built from one of ``chosen``
+        record = by_folder[row.run_dir]
         per_seq = per_video_pck(record.run_dir) if pose else per_sequence_jf(record.run_dir)
         for seq in record.sequences or list(per_seq):
             if seq not in seq_order:
