@@ -19,6 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from vosbench.results import leaderboard as lb
+from vosbench.results.per_sequence import build_per_sequence
 from vosbench.cli.main import cli
 from vosbench.records.reader import find_records, load_record
 
@@ -128,7 +129,7 @@ def test_rows_are_sorted_by_metric_and_best_is_bold():
 
 
 def test_per_sequence_last_line_equals_the_run_jf():
-    view = lb.build_per_sequence(find_records(RUNS), "davis16-val")
+    view = build_per_sequence(find_records(RUNS), "davis16-val")
     for label, row in zip(view.labels, view.columns):
         record = load_record(next(RUNS.glob(f"*/*/{row.run_id}")))
         assert view.overall[label] == pytest.approx(100 * record.metrics["JF_mean"])

@@ -76,8 +76,10 @@ def leaderboard(
     if per_sequence:
         if len(names) > 1:
             raise ConfigError("--per-sequence shows one dataset; give a single --dataset")
-        view = lb.build_per_sequence(records, names[0] if names else None, all_runs=all_runs)
-        text = lb.render_per_sequence(view, fmt, decimals)
+        from vosbench.results import per_sequence as ps
+
+        view = ps.build_per_sequence(records, names[0] if names else None, all_runs=all_runs)
+        text = ps.render_per_sequence(view, fmt, decimals)
     else:
         board = lb.build(records, datasets=names or None, metric=metric, all_runs=all_runs,
                          with_published=with_published)

@@ -21,15 +21,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from vosbench.core.errors import ConfigError, InputFileError
-from vosbench.results.leaderboard import (
-    INFO_COLUMNS,
-    KEY_COLUMNS,
-    RUN_COLUMNS,
-    Row,
-    build,
-    to_csv,
-    to_json,
-)
+from vosbench.results.leaderboard import INFO_COLUMNS, KEY_COLUMNS, RUN_COLUMNS, build, to_csv, to_json
+from vosbench.results.rows import Row
 from vosbench.records.reader import RunRecord, find_records
 from vosbench.records.schema import METRIC_BY_KEY
 

@@ -16,7 +16,8 @@ from typing import Iterable
 
 from vosbench.results.check import _EPS, BaselineRow, CheckResult, Comparison, current_value, load_baseline, pair_rows
 from vosbench.core.errors import InputFileError
-from vosbench.results.leaderboard import Row, build
+from vosbench.results.leaderboard import build
+from vosbench.results.rows import Row
 from vosbench.records.schema import METRIC_BY_KEY
 from vosbench.records.reader import find_records
 

@@ -11,7 +11,7 @@ from typing import Iterable
 
 from vosbench.results.compare import PairComparison, apply_holm, compare_pair
 from vosbench.core.errors import ConfigError, VosbenchError
-from vosbench.results.leaderboard import Leaderboard, Row
+from vosbench.results.rows import Leaderboard, Row
 from vosbench.records.reader import RunRecord
 from vosbench.records.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, Clustered, bootstrap_intervals
 from vosbench.records.stats_io import load_clustered
