@@ -9,16 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from vosbench.cli.main import cli
+from tests.support.cli import invoke
 
 RUNS = Path(__file__).resolve().parent / "golden" / "runs"
 HEAD = "dataset,model,checkpoint,protocol,protocol_settings,sequences"
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 @pytest.fixture()

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -22,14 +23,14 @@ from vosbench.results import leaderboard as lb
 from vosbench.results.per_sequence import build_per_sequence
 from vosbench.cli.main import cli
 from vosbench.records.reader import find_records, load_record
+from tests.support import cli as support_cli
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 RUNS = GOLDEN / "runs"
 UPDATE = os.environ.get("VOSBENCH_UPDATE_GOLDEN") == "1"
 
 
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+invoke = partial(support_cli.invoke, catch_exceptions=False)
 
 
 def golden(name: str, text: str) -> None:
@@ -142,7 +143,7 @@ def test_per_sequence_last_line_equals_the_run_jf():
                 assert label not in view.values[seq]
 
 
-def test_published_data_matches_spec_section_5():
+def test_published_data_matches_their_sources():
     entries = {e["id"]: e for e in lb.published_entries()}
     assert entries["crw-readme"]["metrics"] == {
         "JF_mean": 67.6, "J_mean": 64.6, "F_mean": 70.6, "J_recall": 75.8, "F_recall": 83.2,
