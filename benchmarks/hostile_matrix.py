@@ -11,6 +11,7 @@ the run folder. Cases that need a tmpfs (full disk, read-only --out) run only as
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -285,4 +286,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     main()
