@@ -304,7 +304,7 @@ def generate_jhmdb(
       ``frames + 2`` PNGs (more frames than annotations, as in real JHMDB), the others ``frames``;
     * ``joint_positions/<action>/<video>/joint_positions.mat`` (MATLAB 5): ``pos_img`` float64
       [2, 15, frames], MATLAB 1-based pixel coordinates (row 0 = x, row 1 = y; 0-based position
-      + 1), joints in SPEC §3 order (neck, belly, face, right/left shoulder, right/left hip,
+      + 1), joints in JHMDB order (neck, belly, face, right/left shoulder, right/left hip,
       right/left elbow, right/left knee, right/left wrist, right/left ankle), all inside the frame;
       ``pos_world`` [2, 15, frames]: joints relative to the pelvis in units of the figure's
       height; ``scale`` [1, frames]: figure height / frame height; ``viewpoint``: ``"E"`` (facing
