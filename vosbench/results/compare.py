@@ -37,6 +37,7 @@ from vosbench.records.stats import (
     wilcoxon_test,
 )
 from vosbench.records.stats_io import load_clustered
+from vosbench.results.formats import render_as
 
 # Differences smaller than this (in percent points) count as a tie when counting wins.
 TIE = 1e-9
@@ -433,10 +434,5 @@ def to_json(report: CompareReport, decimals: int = 3) -> str:
 
 def render(report: CompareReport, fmt: str, decimals: int | None = None) -> str:
     """``md``, ``csv`` or ``json`` (default decimals: 1 for md, 3 otherwise)."""
-    if fmt == "md":
-        return to_markdown(report, 1 if decimals is None else decimals)
-    if fmt == "csv":
-        return to_csv(report, 3 if decimals is None else decimals)
-    if fmt == "json":
-        return to_json(report, 3 if decimals is None else decimals)
-    raise ConfigError(f"unknown format {fmt!r}; choose md, csv or json")
+    return render_as(fmt, decimals, md=lambda d: to_markdown(report, d), csv=lambda d: to_csv(report, d),
+                     json=lambda d: to_json(report, d))

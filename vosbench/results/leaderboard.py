@@ -19,6 +19,7 @@ from typing import Any, Iterable
 from vosbench.core.errors import ConfigError
 from vosbench.records.reader import RunRecord, fmt_setting
 from vosbench.records.schema import METRIC_BY_KEY, METRICS, PRIMARY, Metric
+from vosbench.results.formats import render_as
 from vosbench.results.rows import Leaderboard, Row, Table, published_entries, published_rows, rows_from_records
 
 KEY_COLUMNS = ("dataset", "sequences", "kind", "model", "checkpoint", "protocol", "protocol_ref", "protocol_settings")
@@ -340,10 +341,5 @@ def to_json(board: Leaderboard, decimals: int = 3) -> str:
 def render(board: Leaderboard, fmt: str, decimals: int | None = None) -> str:
     """Render as ``md``, ``csv`` or ``json`` (default decimals: 1 for md, 3 for csv/json, so a
     CSV or JSON leaderboard can serve as a regression baseline)."""
-    if fmt == "md":
-        return to_markdown(board, 1 if decimals is None else decimals)
-    if fmt == "csv":
-        return to_csv(board, 3 if decimals is None else decimals)
-    if fmt == "json":
-        return to_json(board, 3 if decimals is None else decimals)
-    raise ConfigError(f"unknown format {fmt!r}; choose md, csv or json")
+    return render_as(fmt, decimals, md=lambda d: to_markdown(board, d), csv=lambda d: to_csv(board, d),
+                     json=lambda d: to_json(board, d))

@@ -11,6 +11,7 @@ from typing import Any, Iterable
 
 from vosbench.core.errors import ConfigError
 from vosbench.records.reader import RunRecord, per_sequence_jf, per_video_pck, select_runs
+from vosbench.results.formats import render_as
 from vosbench.results.leaderboard import build, fmt_value, md_escape, protocol_footnotes
 from vosbench.results.rows import Row
 
@@ -166,10 +167,5 @@ def per_sequence_json(view: PerSequence, decimals: int = 3) -> str:
 
 def render_per_sequence(view: PerSequence, fmt: str, decimals: int | None = None) -> str:
     """Render the per-sequence view as ``md``, ``csv`` or ``json``."""
-    if fmt == "md":
-        return per_sequence_markdown(view, 1 if decimals is None else decimals)
-    if fmt == "csv":
-        return per_sequence_csv(view, 3 if decimals is None else decimals)
-    if fmt == "json":
-        return per_sequence_json(view, 3 if decimals is None else decimals)
-    raise ConfigError(f"unknown format {fmt!r}; choose md, csv or json")
+    return render_as(fmt, decimals, md=lambda d: per_sequence_markdown(view, d),
+                     csv=lambda d: per_sequence_csv(view, d), json=lambda d: per_sequence_json(view, d))
