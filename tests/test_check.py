@@ -79,11 +79,11 @@ def test_zero_tolerance_compares_at_the_baseline_precision(baseline):
 
 
 def test_committed_project_baseline_is_valid_and_anchored():
-    """results/baseline.csv loads, and its identity row on the six real sequences is the official
+    """baselines/baseline.csv loads, and its identity row on the six real sequences is the official
     DAVIS number for the copy-frame-0 prediction (shared/data reference: J&F 0.2655281305)."""
     from vosbench.results.check import load_baseline
 
-    rows = load_baseline(Path(__file__).resolve().parents[1] / "results" / "baseline.csv")
+    rows = load_baseline(Path(__file__).resolve().parents[1] / "baselines" / "baseline.csv")
     ident = [r for r in rows if r.key[0] == "davis16-val" and r.key[1] == "identity" and r.key[5].startswith("6 ")]
     assert len(ident) == 1
     assert ident[0].metrics["JF_mean"] == pytest.approx(26.553, abs=1e-9)

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from vosbench.cli.runs_folder import runs_folders, runs_option
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -19,13 +21,13 @@ VERDICTS = {"pass": "[green]pass[/green]", "fail": "[red]FAIL[/red]", "changed":
 EXAMPLES = """
 \b
 Examples:
-  vosbench check --baseline results/baseline.csv                # exit 1 if any metric dropped > 0.5 points
-  vosbench check --baseline results/baseline.json --tolerance 0.1 --runs ci_runs
-  vosbench check --baseline results/baseline.csv --both-ways    # any move beyond the tolerance fails
-  vosbench check --baseline results/baseline.csv --update       # accept the current numbers on purpose
+  vosbench check --baseline baselines/baseline.csv              # exit 1 if any metric dropped > 0.5 points
+  vosbench check --baseline baselines/baseline.json --tolerance 0.1 --runs ci_runs
+  vosbench check --baseline baselines/baseline.csv --both-ways  # any move beyond the tolerance fails
+  vosbench check --baseline baselines/baseline.csv --update     # accept the current numbers on purpose
   vosbench check --baseline ci_baseline.csv --tolerance ci      # fail only below the baseline's CI lower bound
-  vosbench check --baseline results/baseline.csv --model lab --dataset synthetic-davis   # only what was run
-  vosbench check --baseline results/baseline.csv --only-run results/runs/synthetic-davis/lab/RUN_ID
+  vosbench check --baseline baselines/baseline.csv --model lab --dataset synthetic-davis   # only what was run
+  vosbench check --baseline baselines/baseline.csv --only-run runs/synthetic-davis/lab/RUN_ID
 """
 
 
@@ -35,8 +37,7 @@ Examples:
 @click.option("--tolerance", default="0.5", show_default=True,
               help="Allowed change in points (percent), or 'ci': fail only when a score falls below the baseline's "
                    "confidence interval (its <metric>_ci_low column, from `vosbench leaderboard --ci`).")
-@click.option("--runs", default="results/runs", show_default=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Runs folder holding the new run records.")
+@runs_option("Runs folder holding the new run records.")
 @click.option("--both-ways", is_flag=True, help="Also fail when a metric improves by more than the tolerance.")
 @click.option("--update", is_flag=True, help="Rewrite the baseline from the latest runs instead of checking.")
 @click.option("--dataset", "datasets", multiple=True, help="Check only the baseline rows of this dataset (repeatable).")
@@ -44,7 +45,7 @@ Examples:
 @click.option("--only-run", "only_runs", multiple=True, type=click.Path(file_okay=False, path_type=Path),
               help="Check only the baseline rows matching this run folder (repeatable): a partial set of runs "
                    "against the full baseline.")
-def check(baseline: Path, tolerance: str, runs: Path, both_ways: bool, update: bool,
+def check(baseline: Path, tolerance: str, runs: Path | None, both_ways: bool, update: bool,
           datasets: tuple[str, ...] = (), models: tuple[str, ...] = (), only_runs: tuple[Path, ...] = ()) -> None:
     """Compare the latest run per (model, checkpoint, protocol, dataset) under RUNS with BASELINE.
     Exit 0 when every metric is within the tolerance, 1 when one got worse by more (or a baseline
@@ -52,18 +53,20 @@ def check(baseline: Path, tolerance: str, runs: Path, both_ways: bool, update: b
     from rich.console import Console
     from rich.markup import escape
 
-    from vosbench.results.check import update_baseline
+    from vosbench.results.check import folders_label, update_baseline
 
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(width=160, highlight=False)
+    folders = runs_folders(runs)
     if update:
-        path, n, dropped = update_baseline(baseline, runs)
-        console.print(escape(f"wrote {path}: {n} row(s) from the latest runs under {runs}"), soft_wrap=True)
+        path, n, dropped = update_baseline(baseline, folders)
+        console.print(escape(f"wrote {path}: {n} row(s) from the latest runs under {folders_label(folders)}"),
+                      soft_wrap=True)
         for r in dropped:
             console.print(f"dropped (no run any more): {escape(r.describe())}", soft_wrap=True)
         return
-    result, limit = _compare(baseline, tolerance, runs, both_ways)
+    result, limit = _compare(baseline, tolerance, folders, both_ways)
     if datasets or models or only_runs:
         from vosbench.results.check_filter import filter_result
 
@@ -72,7 +75,7 @@ def check(baseline: Path, tolerance: str, runs: Path, both_ways: bool, update: b
     sys.exit(result.exit_code)
 
 
-def _compare(baseline: Path, tolerance: str, runs: Path, both_ways: bool) -> tuple[CheckResult, str]:
+def _compare(baseline: Path, tolerance: str, runs: list[Path], both_ways: bool) -> tuple[CheckResult, str]:
     """The check against a number of points or (``ci``) the baseline's intervals, and its limit in words."""
     if tolerance.strip().lower() == "ci":
         from vosbench.results.check_ci import run_ci_check

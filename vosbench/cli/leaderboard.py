@@ -6,12 +6,14 @@ from pathlib import Path
 
 import click
 
+from vosbench.cli.runs_folder import runs_folder_records, runs_option
+
 EXAMPLES = """
 \b
 Examples:
   vosbench leaderboard                                   # latest run per model/checkpoint/protocol/dataset
   vosbench leaderboard --dataset davis17-val --with-published
-  vosbench leaderboard --format csv --out results/leaderboard.csv
+  vosbench leaderboard --format csv --out baselines/leaderboard.csv
   vosbench leaderboard --per-sequence --dataset davis16-val
   vosbench leaderboard --all --metric J_mean --runs my_runs
   vosbench leaderboard --ci --significance              # 95% intervals, rows indistinguishable from the best
@@ -19,8 +21,7 @@ Examples:
 
 
 @click.command("leaderboard", epilog=EXAMPLES)
-@click.option("--runs", default="results/runs", show_default=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Runs folder (the --out of `vosbench run`).")
+@runs_option("Runs folder (the --out of `vosbench run`).")
 @click.option("--dataset", "datasets", multiple=True, metavar="NAME",
               help="Only these datasets (repeatable or comma-separated), in this order.")
 @click.option("--metric", default="auto", show_default=True,
@@ -45,7 +46,7 @@ Examples:
 @click.option("--significance", is_flag=True,
               help="Mark rows statistically indistinguishable from the best (paired test on shared sequences).")
 def leaderboard(
-    runs: Path,
+    runs: Path | None,
     datasets: tuple[str, ...],
     metric: str,
     fmt: str | None,
@@ -66,13 +67,11 @@ def leaderboard(
     from vosbench.results import leaderboard as lb
     from vosbench.core.errors import ConfigError
     from vosbench.core.io import atomic_write_text
-    from vosbench.records.reader import find_records, unfinished_runs
 
     names = [n.strip() for d in datasets for n in d.split(",") if n.strip()]
     if fmt is None:
         fmt = {".csv": "csv", ".json": "json"}.get(out.suffix.lower(), "md") if out else "md"
-    records = find_records(runs)
-    unfinished = unfinished_runs(runs)
+    records, unfinished = runs_folder_records(runs)
     if per_sequence:
         if len(names) > 1:
             raise ConfigError("--per-sequence shows one dataset; give a single --dataset")

@@ -18,7 +18,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence, Union
 
 from vosbench.core.errors import ConfigError, InputFileError
 from vosbench.results.leaderboard import INFO_COLUMNS, KEY_COLUMNS, RUN_COLUMNS, build, to_csv, to_json
@@ -378,22 +378,37 @@ def compare(
     return CheckResult(comparisons=comparisons, missing=missing, extra=extra, tolerance=tolerance, both_ways=both_ways)
 
 
+RunsFolders = Union[str, Path, Sequence[Union[str, Path]]]
+
+
+def find_runs(runs_dir: RunsFolders) -> list[RunRecord]:
+    """The finished run records under one runs folder, or under each of several."""
+    folders = [runs_dir] if isinstance(runs_dir, (str, Path)) else list(runs_dir)
+    return [r for folder in folders for r in find_records(folder)]
+
+
+def folders_label(runs_dir: RunsFolders) -> str:
+    """``runs`` or ``runs and results/runs``, for messages."""
+    return str(runs_dir) if isinstance(runs_dir, (str, Path)) else " and ".join(map(str, runs_dir))
+
+
 def run_check(
-    baseline_path: str | Path, runs_dir: str | Path, tolerance: float = 0.5, *, both_ways: bool = False
+    baseline_path: str | Path, runs_dir: RunsFolders, tolerance: float = 0.5, *, both_ways: bool = False
 ) -> CheckResult:
-    """Load the baseline and the latest run records under ``runs_dir`` and compare them."""
+    """Load the baseline and the latest run records under ``runs_dir`` (one folder or several)
+    and compare them."""
     baseline = load_baseline(baseline_path)
-    records = find_records(runs_dir)
+    records = find_runs(runs_dir)
     board = build(records)
     result = compare(baseline, board.rows, tolerance, both_ways=both_ways)
     result.baseline_path = Path(baseline_path)
     if not result.comparisons and not result.missing:
         raise InputFileError(
-            f"{baseline_path}: no metric of the baseline could be compared with the runs under {runs_dir}; "
+            f"{baseline_path}: no metric of the baseline could be compared with the runs under {folders_label(runs_dir)}; "
             "a check that compares nothing cannot pass. Check the baseline's metric columns and --runs"
         )
     if not records:
-        result.notes.append(f"no run records under {runs_dir}")
+        result.notes.append(f"no run records under {folders_label(runs_dir)}")
     return result
 
 
@@ -403,7 +418,7 @@ def baseline_text(records: Iterable[RunRecord], fmt: str) -> str:
     return to_json(board) if fmt == "json" else to_csv(board)
 
 
-def update_baseline(baseline_path: str | Path, runs_dir: str | Path) -> tuple[Path, int, list[BaselineRow]]:
+def update_baseline(baseline_path: str | Path, runs_dir: RunsFolders) -> tuple[Path, int, list[BaselineRow]]:
     """Rewrite the baseline from the latest runs.
 
     Returns:
@@ -416,9 +431,9 @@ def update_baseline(baseline_path: str | Path, runs_dir: str | Path) -> tuple[Pa
     from vosbench.core.io import atomic_write_text
 
     p = Path(baseline_path)
-    records = find_records(runs_dir)
+    records = find_runs(runs_dir)
     if not records:
-        raise InputFileError(f"no run records under {runs_dir}; nothing to write to {p}")
+        raise InputFileError(f"no run records under {folders_label(runs_dir)}; nothing to write to {p}")
     fmt = baseline_format(p)
     text = baseline_text(records, fmt)
     dropped: list[BaselineRow] = []

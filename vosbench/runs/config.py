@@ -28,7 +28,7 @@ class RunConfig:
     protocol: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
-    out: str = "results/runs"
+    out: str = "runs"
     save_predictions: bool = True
     batch_size: int = 4
     #: host worker processes decoding frames, writing PNGs and scoring; None = auto
