@@ -6,7 +6,13 @@ the run folder. Cases that need a tmpfs (full disk, read-only --out) run only as
 ``mount`` available and are reported as ``skipped`` otherwise.
 
     python benchmarks/hostile_matrix.py                 # this checkout
+    python benchmarks/hostile_matrix.py --only values   # only the unchecked-value cases (fast)
     PYTHONPATH=/tmp/orig python benchmarks/hostile_matrix.py   # another copy of the package
+
+The unchecked-value cases cover every surface a run's settings come from: flags, config files
+(``--config``), run records (``--replay``), the environment (torchrun, CUDA), the Python API's
+names, sweeps, ``data check`` and ``data download``; each must end with exit code 2, one line, and
+no run folder (the last column counts the folders made).
 """
 
 from __future__ import annotations
@@ -28,12 +34,13 @@ PY = sys.executable
 CLI = "import sys; from vosbench.cli.main import main; main(sys.argv[1:])"
 
 
-def vb(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, wait: bool = True):
+def vb(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None, wait: bool = True,
+       timeout: float = 300):
     e = {**os.environ, "VOSBENCH_NO_PLUGINS": "1", "VOSBENCH_THREADS": "1", "COLUMNS": "200", **(env or {})}
     cmd = [PY, "-c", CLI, *args]
     if not wait:
         return subprocess.Popen(cmd, env=e, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return subprocess.run(cmd, env=e, cwd=cwd, capture_output=True, text=True, timeout=300)
+    return subprocess.run(cmd, env=e, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
 def last_line(p) -> str:
@@ -58,9 +65,125 @@ def jf_of(out: Path) -> str:
     return "no summary.json"
 
 
+def values_cases(base: Path, rows: list[tuple[str, int | str, str]]) -> None:
+    """Bad values from every surface: exit code, first line, run folders made."""
+    env_cpu = {"CUDA_VISIBLE_DEVICES": ""}
+    run = ["run", "--model", "identity", "--sequences", "drift-2", "--device", "cpu"]
+
+    def toml(name: str, text: str) -> str:
+        f = base / f"{name}.toml"
+        device = "" if text.startswith("device") else 'device = "cpu"\n'
+        f.write_text('model = "identity"\nsequences = "drift-2"\n' + device + text)
+        return str(f)
+
+    def record(name: str, section: str, key: str | None, value: object) -> str:
+        from vosbench.core.version import __version__
+
+        rec: dict = {
+            "model": {"name": "identity", "options": {}, "checkpoint": None},
+            "dataset": {"name": "synthetic-davis", "sequences": ["drift-2"], "root": None},
+            "protocol": {"name": "crw"},
+            "run_config": {"batch_size": 4, "save_predictions": True, "dataset_options": {}},
+            "environment": {"vosbench": __version__},
+        }
+        if key is None:
+            rec[section] = value
+        else:
+            rec[section][key] = value
+        f = base / f"{name}.json"
+        f.write_text(json.dumps(rec))
+        return str(f)
+
+    fifo = base / "fifo"
+    os.mkfifo(fifo)
+    deep = base / "deep.toml"
+    deep.write_text("a = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    grid = ["--sweep", "topk=" + ",".join(map(str, range(1, 301))), "--sweep", "context=" + ",".join(map(str, range(1, 301)))]
+    cases: list[tuple[str, list[str], dict[str, str]]] = [
+        ("--radius inf", [*run, "--radius", "inf"], {}),
+        ("radius = inf", ["run", "--config", toml("radius", "radius = inf\n")], {}),
+        ("TOML nested 100,000 deep", ["run", "--config", str(deep)], {}),
+        ('device = "cuda:0" without CUDA', ["run", "--config", toml("cuda0", 'device = "cuda:0"\n')], env_cpu),
+        ('device = "cuda:abc"', ["run", "--config", toml("cudaabc", 'device = "cuda:abc"\n')], {}),
+        ("TOML shard = 5", ["run", "--config", toml("shard", "shard = 5\n")], {}),
+        ("TOML run_id = 5", ["run", "--config", toml("rid5", "run_id = 5\n")], {}),
+        ("TOML run_id = true", ["run", "--config", toml("ridtrue", "run_id = true\n")], {}),
+        ("--config /dev/zero", ["run", "--config", "/dev/zero"], {}),
+        ("--context 1000000000", [*run, "--context", "1000000000"], {}),
+        ("--shard 0/1000000000", [*run, "--shard", "0/1000000000"], {}),
+        ("RANK=1 WORLD_SIZE=2 without MASTER_ADDR", run, {"RANK": "1", "WORLD_SIZE": "2"}),
+        ("replay: protocol = 5", ["run", "--replay", record("r1", "protocol", None, 5)], {}),
+        ("replay: model options = 5", ["run", "--replay", record("r2", "model", "options", 5)], {}),
+        ("replay: checkpoint = 5", ["run", "--replay", record("r3", "model", "checkpoint", 5)], {}),
+        ("replay: batch size = 'x'", ["run", "--replay", record("r4", "run_config", "batch_size", "x")], {}),
+        ("replay: dataset options = 5", ["run", "--replay", record("r5", "run_config", "dataset_options", 5)], {}),
+        ("replay: environment = 5", ["run", "--replay", record("r6", "environment", None, 5)], {}),
+        ("replay: batch_size = -3", ["run", "--replay", record("r7", "run_config", "batch_size", -3)], {}),
+        ("replay: save_predictions = 'no'", ["run", "--replay", record("r8", "run_config", "save_predictions", "no")], {}),
+        ("FIFO as --replay", ["run", "--replay", str(fifo)], {}),
+        ("FIFO as --config", ["run", "--config", str(fifo)], {}),
+        ("--temperature inf", [*run, "--temperature", "inf"], {}),
+        ("--temperature 1e-50", [*run, "--temperature", "1e-50"], {}),
+        ("missing --data-root of a generated set", [*run, "--data-root", str(base / "not-there")], {}),
+        ("--run-id with a newline", [*run, "--run-id", "a\nb"], {}),
+        ("--run-id of 252 bytes with a sweep", [*run, "--run-id", "r" * 252, "--sweep", "topk=1,2"], {}),
+        ("--sweep of 90,000 points", [*run, *grid], {}),
+    ]
+    for name, args, env in cases:
+        out = base / "values-runs" / str(len(rows))
+        try:
+            p = vb([*args, "--out", str(out)], env=env, timeout=60)
+            code: int | str = p.returncode
+            note = last_line(p)
+        except subprocess.TimeoutExpired:
+            code, note = "hang", "no answer in 60 s"
+        made = len(list(out.glob("*/*/*"))) if out.exists() else 0
+        rows.append((f"value: {name}", code, f"{note} / run folders made: {made}"))
+    bad = base / "bad-name.py"
+    bad.write_text(
+        "import sys, torch, vosbench\n"
+        "class M(torch.nn.Module):\n    stride = 8\n"
+        "    def forward(self, x): return torch.nn.functional.avg_pool2d(x, 8, ceil_mode=True)\n"
+        "try:\n"
+        f"    vosbench.run(M(), 'synthetic-davis', name=sys.argv[1], out={str(base / 'api' / 'out')!r}, device='cpu')\n"
+        "except vosbench.VosbenchError as e:\n    print('Error:', e); sys.exit(2)\n"
+    )
+    for name in ("../../x", "a/b", "a\nb"):
+        p = subprocess.run([PY, str(bad), name], capture_output=True, text=True, timeout=300,
+                           env={**os.environ, "VOSBENCH_NO_PLUGINS": "1"})
+        escaped = [str(q.relative_to(base)) for q in base.glob("**/x")] + [str(q) for q in (base / "api").rglob("b")]
+        rows.append((f"API name={name!r}", p.returncode, last_line(p) + (f" / WROTE {escaped[0]}" if escaped else "")))
+
+
+def data_cases(base: Path, src: Path, rows: list[tuple[str, int | str, str]]) -> None:
+    """``data check`` on a truncated JPEG and on a FIFO among the frames."""
+    for name in ("truncated JPEG", "FIFO frame"):
+        d = base / f"check-{name.replace(' ', '-')}"
+        shutil.copytree(src / "davis", d)
+        frame = sorted((d / "JPEGImages/480p").rglob("*.jpg"))[2]
+        if name == "FIFO frame":
+            frame.unlink()
+            os.mkfifo(frame)
+        else:
+            frame.write_bytes(frame.read_bytes()[: frame.stat().st_size // 3])
+        try:
+            p = vb(["data", "check", "synthetic-davis", "--data-root", str(d)], timeout=60)
+            rows.append((f"data check, {name}", p.returncode, last_line(p)))
+        except subprocess.TimeoutExpired:
+            rows.append((f"data check, {name}", "hang", "no answer in 60 s"))
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=("all", "values"), default="all", help="run every case, or only the unchecked values")
+    args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="vb-hostile-"))
     rows: list[tuple[str, int | str, str]] = []
+    if args.only == "values":
+        values_cases(base, rows)
+        print_rows(rows)
+        shutil.rmtree(base, ignore_errors=True)
+        return
     src = base / "src"
     for kind, extra in (("davis", []), ("ytvos", []), ("jhmdb", [])):
         p = vb(["data", "synth", kind, "--out", str(src / kind), "--videos", "2", "--frames", "6", "--size", "96x64", *extra])
@@ -278,11 +401,18 @@ def main() -> None:
     p = vb(["eval", "--gt", str(gt), "--pred", str(src / "davis/Annotations/480p"), "--workers", "1"])
     rows.append(("symlink loop (pair) in eval --gt, no --out", p.returncode, last_line(p)))
 
+    # --- 8. unchecked values, data check ----------------------------------------------------------
+    values_cases(base, rows)
+    data_cases(base, src, rows)
+    print_rows(rows)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def print_rows(rows: list[tuple[str, int | str, str]]) -> None:
     print("| case | exit | message |")
     print("|---|---|---|")
     for name, code, msg in rows:
-        print(f"| {name} | {code} | {msg.replace('|', '/')} |")
-    shutil.rmtree(base, ignore_errors=True)
+        print(f"| {name} | {code} | {msg.replace('|', '/').replace(chr(10), ' ')} |")
 
 
 if __name__ == "__main__":

@@ -266,3 +266,30 @@ def test_check_ytvos_meta_consistency(tmp_path):
 def test_check_missing_root_is_a_clear_problem(tmp_path):
     r = CliRunner().invoke(cli, ["data", "check", "jhmdb-split1", "--data-root", str(tmp_path / "nope")])
     assert r.exit_code == 2 and "does not exist" in r.output
+
+
+def test_refused_archive_is_named_with_how_to_fetch_it_anew(server, tiny_davis17, tmp_path):
+    (tiny_davis17 / "Annotations/480p/seq1/00000.png").unlink()
+    server.files["DAVIS-2017-trainval-480p.zip"] = zip_tree(tiny_davis17, "DAVIS/")
+    data = tmp_path / "data"
+    r = CliRunner().invoke(cli, ["data", "download", "davis17-trainval", "--dir", str(data)])
+    cached = data / dl.DOWNLOADS / "DAVIS-2017-trainval-480p.zip"
+    error = next(ln for ln in r.output.splitlines() if ln.startswith("Error:"))
+    assert r.exit_code == 2 and "was not put in place" in error
+    assert f"stay cached as {cached}" in r.output and "delete it and its entry in hashes.json" in r.output
+    assert "vosbench data download davis17-trainval` again" in r.output
+
+
+def test_unpacking_is_bounded(tmp_path, monkeypatch):
+    from vosbench.datasets import unpack
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("DAVIS/bomb.bin", b"\0" * (3 << 20))  # 3 MiB of zeros in a few KiB
+    p = tmp_path / "bomb.zip"
+    p.write_bytes(buf.getvalue())
+    monkeypatch.setattr(unpack, "MAX_UNPACKED_BYTES", 2 << 20)
+    assert unpack.unpack_limit(p) == 2 << 20
+    with pytest.raises(DownloadError, match="unpacks to more than 2097152 bytes"):
+        dl.extract(p, tmp_path / "out")
+    assert unpack.MAX_UNPACK_RATIO * (1 << 20) < 64 << 30  # small archives: the ratio bounds them

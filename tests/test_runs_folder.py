@@ -4,6 +4,7 @@ and the check, with a one-line note naming the new folder."""
 
 from __future__ import annotations
 
+import inspect
 import shutil
 from pathlib import Path
 
@@ -20,6 +21,7 @@ GOLDEN_RUNS = Path(__file__).resolve().parent / "golden" / "runs"
 def test_every_default_names_the_runs_folder():
     assert RUNS_DIR == "runs" and OLD_RUNS_DIR == "results/runs"
     assert RunConfig(model="lab", dataset="synthetic-davis").out == RUNS_DIR
+    assert inspect.signature(RunConfig.from_options).parameters["out"].default == RUNS_DIR
     out = {p.name: p for p in cli.get_command(None, "run").params}["out"]  # type: ignore[union-attr]
     assert out.default == RUNS_DIR
     for command in ("leaderboard", "check"):

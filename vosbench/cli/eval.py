@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from vosbench.core.names import comma_list
+
 EXAMPLES = """
 \b
 Examples:
@@ -100,7 +102,7 @@ def eval_cmd(
             if folder.exists() and _inside(out_csv, folder):
                 raise ConfigError(f"--out {out_csv} lies inside the {what} folder {folder}; vosbench never writes "
                                   "there. Choose a path elsewhere.")
-    seqs = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
+    seqs = comma_list(sequences) if sequences else None
     console = Console()
     n_seq = len(list_sequences(gt_dir, pred_dir, seqs))
     err = Console(stderr=True)

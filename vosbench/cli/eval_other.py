@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from vosbench.core.errors import ConfigError
+from vosbench.core.names import comma_list
 
 
 def _pct(v: Any) -> str:
@@ -58,7 +59,7 @@ def eval_other(
             if folder.is_dir() and inside(folder, out_csv):
                 raise ConfigError(f"--out {out_csv} lies inside the {what} folder {folder}; vosbench never writes "
                                   "there. Choose a path elsewhere.")
-    seqs = [s.strip() for s in sequences.split(",") if s.strip()] if sequences else None
+    seqs = comma_list(sequences) if sequences else None
     if benchmark == "ytvos":
         if meta_path is None:
             raise ConfigError("--benchmark ytvos needs --meta <split>/meta.json (the frames and first appearances)")

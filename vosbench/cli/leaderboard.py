@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from vosbench.cli.runs_folder import runs_folder_records, runs_option
+from vosbench.core.names import comma_list
 
 EXAMPLES = """
 \b
@@ -68,7 +69,7 @@ def leaderboard(
     from vosbench.core.errors import ConfigError
     from vosbench.core.io import atomic_write_text
 
-    names = [n.strip() for d in datasets for n in d.split(",") if n.strip()]
+    names = [n for d in datasets for n in comma_list(d)]
     if fmt is None:
         fmt = {".csv": "csv", ".json": "json"}.get(out.suffix.lower(), "md") if out else "md"
     records, unfinished = runs_folder_records(runs)

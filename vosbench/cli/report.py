@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from vosbench.core.names import comma_list
+
 EXAMPLES = """
 \b
 Examples:
@@ -65,7 +67,7 @@ def report(
         video=video,
         gt_contour=gt_contour,
         data_root=data_root,
-        sequences=[s.strip() for s in sequences.split(",") if s.strip()] if sequences else None,
+        sequences=comma_list(sequences) if sequences else None,
         max_frames=max_frames,
         width=width,
         fps=fps,

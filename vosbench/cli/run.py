@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from vosbench.propagation.sweep import MAX_GRID_POINTS
+
 EXAMPLES = """
 \b
 Examples:
@@ -119,6 +121,7 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--resume", "resume", default=None, type=click.Path(file_okay=False, exists=True), metavar="RUN_DIR", help="Resume the run in RUN_DIR with its own settings: committed sequences are kept, the rest is (re)done. Other options given here must match the run's (per-process ones: --device, --batch-size, --workers, --shard).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or progress lines; only warnings, errors and the final table.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final record (summary.json) to stdout instead of the tables (a list for --sweep).")
+@click.option("--large-grid", is_flag=True, help=f"Allow a --sweep of more than {MAX_GRID_POINTS} grid points (each is a run folder).")
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -150,6 +153,7 @@ def run(
     resume: str | None,
     quiet: bool,
     as_json: bool,
+    large_grid: bool,
 ) -> None:
     """Propagate first-frame labels with MODEL through every video of DATASET, write the
     predictions, score them (J&F, or PCK for keypoints) and store a run record.
@@ -157,87 +161,98 @@ def run(
     With no options it runs the offline demo: the `lab` colour baseline on generated
     DAVIS-style videos (generated on first use into the vosbench cache).
     """
+    from vosbench.propagation.sweep import check_grid_size, parse_sweep
+    from vosbench.runs import RunConfig
     from vosbench.runs.signals import interruptible
 
     with interruptible():  # SIGTERM/SIGINT from here on: exit 143/130, record says interrupted
-        _run(ctx, locals())
+        overrides = _overrides(settings, topk=topk, radius=radius, context=context, temperature=temperature)
+        cfg = RunConfig.from_options(
+            model=model,
+            dataset=dataset,
+            checkpoint=checkpoint,
+            model_options=_model_options(options),
+            data_root=data_root,
+            dataset_options=_pairs(dataset_options, "--dataset-option"),
+            sequences=sequences,
+            protocol=protocol,
+            overrides=overrides,
+            device=device,
+            out=out,
+            save_predictions=save_predictions,
+            batch_size=batch_size,
+            workers=workers,
+            precision=precision,
+            sweep=parse_sweep(sweeps),
+            shard=shard,
+            run_id=run_id,
+            large_grid=large_grid,
+        )
+        cfg = _from_files(ctx, cfg, config_file, replay, force)
+        if resume is not None:
+            cfg = _resumed(ctx, cfg, resume, overrides)
+        check_grid_size(cfg.sweep, large_grid)
+        _execute(cfg, quiet, as_json)
 
 
-#: command-line parameter -> the RunConfig field it sets (for --resume: what was given explicitly)
-CONFIG_OF_PARAM = {
-    "model": "model", "dataset": "dataset", "checkpoint": "checkpoint", "data_root": "data_root",
-    "sequences": "sequences", "protocol": "protocol", "topk": "overrides", "radius": "overrides",
-    "context": "overrides", "temperature": "overrides", "settings": "overrides", "options": "model_options",
-    "dataset_options": "dataset_options", "device": "device", "batch_size": "batch_size",
-    "workers": "workers", "save_predictions": "save_predictions", "precision": "precision", "sweeps": "sweep", "shard": "shard",
-}
+def _overrides(settings: tuple[str, ...], **flags: object) -> dict[str, Any]:
+    """``--set`` pairs and the protocol flags given (as the text ``--set`` takes)."""
+    overrides: dict[str, Any] = _pairs(settings, "--set")
+    overrides.update({key: str(value) for key, value in flags.items() if value is not None})
+    return overrides
 
 
-def _run(ctx: click.Context, a: dict[str, Any]) -> None:
+def _from_files(ctx: click.Context, cfg: Any, config_file: Path | None, replay: Path | None, force: bool) -> Any:
+    """``cfg`` with a ``--config`` file or a ``--replay`` record under the explicit options."""
+    resume = ctx.params.get("resume")
+    if config_file is not None and replay is not None:
+        raise click.UsageError("--config and --replay exclude each other: a replay takes its settings from the record")
+    if (config_file is not None or replay is not None) and resume is not None:
+        raise click.UsageError("--resume takes the run's own settings; leave out --config / --replay")
+    if config_file is None and replay is None:
+        if force:
+            raise click.UsageError("--force only applies to --replay")
+        return cfg
+    from vosbench.cli.run_config import from_config_file, from_replay
+
+    if replay is not None:
+        return from_replay(ctx, cfg, replay, force)
+    assert config_file is not None
+    return from_config_file(ctx, cfg, config_file)
+
+
+def _resumed(ctx: click.Context, cfg: Any, resume: str, overrides: dict[str, Any]) -> Any:
+    """The stored run of ``resume`` with the options typed on the command line on top."""
     import dataclasses
+
+    from vosbench.cli.run_config import given_fields
+    from vosbench.core.errors import ConfigError
+    from vosbench.runs import resume_config
+
+    for name in ("run_id", "out"):
+        if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
+            raise ConfigError(f"--resume RUN_DIR sets the run folder; leave out --{name.replace('_', '-')}")
+    stored = resume_config(resume)
+    values = {f: getattr(cfg, f) for f in given_fields(ctx, environment=False)}
+    if "overrides" in values:  # --topk 5 on top of the stored settings: the plan check names it
+        values["overrides"] = {**stored.overrides, **overrides}
+    return dataclasses.replace(stored, **values)
+
+
+def _execute(cfg: Any, quiet: bool, as_json: bool) -> None:
     import sys
 
     from vosbench.cli.progress import LogProgress, setup_logging
-    from vosbench.core.errors import ConfigError
-    from vosbench.propagation.sweep import parse_sweep
-    from vosbench.runs import RunConfig, resume_config, run_sweep
+    from vosbench.runs import run_sweep
 
-    overrides: dict[str, Any] = _pairs(a["settings"], "--set")
-    for key in ("topk", "radius", "context", "temperature"):
-        if a[key] is not None:
-            overrides[key] = str(a[key])
-    cfg = RunConfig(
-        model=a["model"],
-        dataset=a["dataset"],
-        checkpoint=a["checkpoint"],
-        model_options=_model_options(a["options"]),
-        data_root=a["data_root"],
-        dataset_options=dict(_pairs(a["dataset_options"], "--dataset-option")),
-        sequences=tuple(s.strip() for s in a["sequences"].split(",") if s.strip()) if a["sequences"] else (),
-        protocol=a["protocol"],
-        overrides=overrides,
-        device=a["device"],
-        out=a["out"],
-        save_predictions=a["save_predictions"],
-        batch_size=a["batch_size"],
-        workers=a["workers"],
-        precision=a["precision"],
-        sweep=parse_sweep(a["sweeps"]),
-        shard=a["shard"],
-        run_id=a["run_id"],
-    )
-    if a["config_file"] is not None and a["replay"] is not None:
-        raise click.UsageError("--config and --replay exclude each other: a replay takes its settings from the record")
-    if (a["config_file"] is not None or a["replay"] is not None) and a["resume"] is not None:
-        raise click.UsageError("--resume takes the run's own settings; leave out --config / --replay")
-    if a["config_file"] is not None or a["replay"] is not None:
-        from vosbench.cli.run_config import from_config_file, from_replay
-
-        if a["replay"] is not None:
-            cfg = from_replay(ctx, cfg, a["replay"], a["force"])
-        else:
-            cfg = from_config_file(ctx, cfg, a["config_file"])
-    elif a["force"]:
-        raise click.UsageError("--force only applies to --replay")
-    if a["resume"] is not None:
-        for name in ("run_id", "out"):
-            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE:
-                raise ConfigError(f"--resume RUN_DIR sets the run folder; leave out --{name.replace('_', '-')}")
-        given = {CONFIG_OF_PARAM[p] for p in CONFIG_OF_PARAM
-                 if ctx.get_parameter_source(p) == click.core.ParameterSource.COMMANDLINE}
-        stored = resume_config(a["resume"])
-        values = {f: getattr(cfg, f) for f in given}
-        if "overrides" in values:  # --topk 5 on top of the stored settings: the plan check names it
-            values["overrides"] = {**stored.overrides, **overrides}
-        cfg = dataclasses.replace(stored, **values)
-    log = setup_logging(quiet=a["quiet"], terminal=sys.stderr.isatty())
-    if a["quiet"]:
+    log = setup_logging(quiet=quiet, terminal=sys.stderr.isatty())
+    if quiet:
         results = run_sweep(cfg)
     elif not sys.stderr.isatty():
         results = run_sweep(cfg, LogProgress(log))
     else:
         results = _run_with_bar(cfg)
-    _report(results, cfg, a["as_json"])
+    _report(results, cfg, as_json)
 
 
 def _run_with_bar(cfg: Any) -> list[Any]:

@@ -11,7 +11,8 @@ from click.core import ParameterSource
 from vosbench.core.errors import ConfigError
 from vosbench.runs.config import RunConfig
 
-#: ``vosbench run`` parameter -> the RunConfig field it sets
+#: ``vosbench run`` parameter -> the RunConfig field it sets (what an explicit option overrides in a
+#: config file or a replayed record, and what ``--resume`` compares with the stored run)
 PARAM_FIELDS = {
     "model": "model",
     "dataset": "dataset",
@@ -33,17 +34,16 @@ PARAM_FIELDS = {
     "save_predictions": "save_predictions",
     "precision": "precision",
     "sweeps": "sweep",
+    "shard": "shard",
+    "run_id": "run_id",
 }
 
 
-def given_fields(ctx: click.Context) -> set[str]:
-    """RunConfig fields set by options typed on the command line (or their environment variables)."""
-    out = set()
-    for param, field in PARAM_FIELDS.items():
-        src = ctx.get_parameter_source(param)
-        if src in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
-            out.add(field)
-    return out
+def given_fields(ctx: click.Context, environment: bool = True) -> set[str]:
+    """RunConfig fields set by options typed on the command line (or, with ``environment``, by
+    their environment variables)."""
+    sources = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT) if environment else (ParameterSource.COMMANDLINE,)
+    return {field for param, field in PARAM_FIELDS.items() if ctx.get_parameter_source(param) in sources}
 
 
 def from_config_file(ctx: click.Context, cli_cfg: RunConfig, path: Path) -> RunConfig:
@@ -51,7 +51,7 @@ def from_config_file(ctx: click.Context, cli_cfg: RunConfig, path: Path) -> RunC
     from vosbench.runs.config_file import load_config_file, merge
 
     file_kw, _ = load_config_file(path)
-    return merge(file_kw, cli_cfg, given_fields(ctx))
+    return merge(file_kw, cli_cfg, given_fields(ctx), where=str(path))
 
 
 def from_replay(ctx: click.Context, cli_cfg: RunConfig, path: Path, force: bool) -> RunConfig:
@@ -67,7 +67,7 @@ def from_replay(ctx: click.Context, cli_cfg: RunConfig, path: Path, force: bool)
             f"--replay {path}: {', '.join(changing)} given on the command line would change what is replayed; "
             f"drop them, or add --force to run the changed settings anyway"
         )
-    cfg = merge(rep.config, cli_cfg, given)
+    cfg = merge(rep.config, cli_cfg, given, where=str(path))
     differences = list(rep.differences)
     if "checkpoint" in given:  # the user points at the file (e.g. moved): it must be the same file
         differences = [d for d in differences if not d.startswith("checkpoint:")] + check_replay_checkpoint(rep, cfg)
@@ -81,9 +81,27 @@ def from_replay(ctx: click.Context, cli_cfg: RunConfig, path: Path, force: bool)
             )
         for d in differences:
             click.echo(f"warning: replaying despite a difference: {d}", err=True)
+    changed = _changed(rep.config, cfg, changing)
+    for line in changed:
+        click.echo(f"warning: --force: {line}", err=True)
+    pinned = "with every setting pinned" if not changed else f"with {len(changed)} change(s) from the command line"
     click.echo(
         f"replaying {rep.config['model']} on {rep.config['dataset']} ({len(cfg.sequences) or 'all'} sequences, "
-        f"protocol {rep.config.get('protocol')} with every setting pinned, precision {cfg.precision})",
+        f"protocol {rep.config.get('protocol')} {pinned}, precision {cfg.precision})",
         err=True,
     )
     return cfg
+
+
+def _changed(recorded: dict[str, object], cfg: RunConfig, fields: list[str]) -> list[str]:
+    """What the command line changes in a replayed run: one line per setting (protocol
+    settings one by one)."""
+    lines = []
+    for name in fields:
+        old, new = recorded.get(name), getattr(cfg, name)
+        if name == "overrides" and isinstance(old, dict):
+            lines += [f"protocol setting {k}: {old.get(k, 'the preset default')} -> {v}"
+                      for k, v in new.items() if old.get(k) != v]
+        elif old != new:
+            lines.append(f"{name}: {old} -> {new}")
+    return lines

@@ -82,7 +82,7 @@ def download_weights(names: tuple[str, ...], directory: Path | None, force: bool
     )
 
     from vosbench.models import weights as w
-    from vosbench.models.checkpoints import sha256_file
+    from vosbench.core.digest import sha256_file
 
     console = Console()
     todo = [w.find_weight(n) for n in names]  # all names checked before any transfer starts

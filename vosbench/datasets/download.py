@@ -30,19 +30,19 @@ import json
 import os
 import secrets
 import shutil
-import tarfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from vosbench.core.download import Progress, fetch, file_digests
+from vosbench.core.digest import file_digests
+from vosbench.core.download import HASHES_FILE, HashStore, Progress, Source, download_verified
 from vosbench.core.errors import ConfigError, DatasetLayoutError, DownloadError
 from vosbench.core.io import atomic_write_text
+from vosbench.datasets.unpack import extract as extract  # re-exported: `vosbench data` and tests unpack with it
+from vosbench.datasets.unpack import place
 
 BASE_URL_ENV = "VOSBENCH_DATA_BASE_URL"
 DOWNLOADS = ".downloads"
-HASHES_FILE = "hashes.json"
 STAMP = ".vosbench-download.json"
 
 
@@ -220,29 +220,7 @@ def source_url(a: Archive) -> str:
 # -- recorded hashes ----------------------------------------------------------------------------
 def read_records(downloads: Path) -> dict[str, dict[str, Any]]:
     """``hashes.json`` of the downloads folder: filename -> {sha256, md5, size, url, recorded}."""
-    path = downloads / HASHES_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        files = data["files"]
-        if not isinstance(files, dict):
-            raise ValueError("'files' is not a table")
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise DownloadError(f"{path} is unreadable ({e}); fix or delete it (hashes are recorded again)") from None
-    return files
-
-
-def _record(downloads: Path, a: Archive, sha: str, md5: str, size: int, url: str) -> None:
-    files = read_records(downloads)
-    files[a.filename] = {
-        "sha256": sha,
-        "md5": md5,
-        "size": size,
-        "url": url,
-        "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    atomic_write_text(downloads / HASHES_FILE, json.dumps({"files": dict(sorted(files.items()))}, indent=2) + "\n")
+    return HashStore(downloads).records()
 
 
 def archive_problem(a: Archive, downloads: Path, path: Path) -> str | None:
@@ -273,110 +251,16 @@ def download_archive(
         DownloadError: transfer failed (the ``.part`` is kept for resuming) or a check failed
             (the data is deleted).
     """
-    downloads.mkdir(parents=True, exist_ok=True)
-    dest, part = downloads / a.filename, downloads / f"{a.filename}.part"
-    if force:
-        dest.unlink(missing_ok=True)
-        part.unlink(missing_ok=True)
-    if dest.is_file():
-        problem = archive_problem(a, downloads, dest)
-        if problem is None:
-            return dest
-        dest.unlink()  # a stale or corrupt copy: fetch it again
-    url = source_url(a)
-    fetch(url, part, dest, progress, timeout, missing_hint=" (the file may have moved upstream)", base_url_env=BASE_URL_ENV)
-    problem = archive_problem(a, downloads, part)
-    if problem:
-        part.unlink(missing_ok=True)
-        raise DownloadError(
-            f"download of {url} is not the expected file: {problem}. The data was deleted. Try again; if the "
-            f"file was replaced upstream on purpose, remove its entry from {downloads / HASHES_FILE}."
-        )
-    os.replace(part, dest)
-    sha, md5 = file_digests(dest)
-    if read_records(downloads).get(a.filename, {}).get("sha256") != sha:
-        _record(downloads, a, sha, md5, dest.stat().st_size, url)
-    return dest
-
-
-# -- unpacking ----------------------------------------------------------------------------------
-def _safe_name(member: str, archive: Path) -> str | None:
-    """The member's relative path, ``None`` to skip it (macOS metadata), or an error for paths
-    that would escape the target folder."""
-    name = member.replace("\\", "/")
-    parts = [p for p in name.split("/") if p not in ("", ".")]
-    if not parts or parts[0] == "__MACOSX" or parts[-1] == ".DS_Store":
-        return None
-    if name.startswith("/") or ".." in parts or ":" in parts[0]:
-        raise DownloadError(f"{archive}: member {member!r} would be written outside the data folder; refusing to unpack it")
-    return "/".join(parts)
-
-
-def extract(archive: Path, into: Path, interrupt: Callable[[int], None] | None = None) -> int:
-    """Extract a .zip or .tar(.gz) archive into ``into``; returns the number of files.
-
-    ``interrupt(n)`` is called after each file (tests use it to stop an unpack half-way).
-    """
-    into.mkdir(parents=True, exist_ok=True)
-    n = 0
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                for info in zf.infolist():
-                    rel = _safe_name(info.filename, archive)
-                    if rel is None or info.is_dir():
-                        continue
-                    out = into / rel
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(info) as src, open(out, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    n += 1
-                    if interrupt:
-                        interrupt(n)
-        elif tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                for m in tf:
-                    rel = _safe_name(m.name, archive)
-                    if rel is None or m.isdir():
-                        continue
-                    if not m.isfile():  # links and devices have no place in a data set
-                        continue
-                    out = into / rel
-                    out.parent.mkdir(parents=True, exist_ok=True)
-                    member = tf.extractfile(m)
-                    if member is None:
-                        continue
-                    with member, open(out, "wb") as dst:
-                        shutil.copyfileobj(member, dst, 1 << 20)
-                    n += 1
-                    if interrupt:
-                        interrupt(n)
-        else:
-            raise DownloadError(f"{archive} is neither a zip nor a tar archive; delete it and download it again")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as e:
-        raise DownloadError(f"{archive}: cannot unpack ({type(e).__name__}: {e}); delete it and download it again") from None
-    return n
-
-
-def _place(a: Archive, extracted: Path, staging: Path, archive: Path) -> None:
-    """Move the content of ``a``'s root folder inside ``extracted`` to ``staging/<target>``."""
-    for root in a.roots:
-        src = extracted / root if root else extracted
-        if src.is_dir() and any(src.iterdir()):
-            break
-    else:
-        tops = sorted(p.name for p in extracted.iterdir())[:5]
-        raise DownloadError(
-            f"{archive}: unexpected layout: no top folder {' or '.join(repr(r) for r in a.roots if r)} "
-            f"(found: {', '.join(tops) or 'nothing'}); the archive may have changed upstream"
-        )
-    dest = staging / a.target if a.target else staging
-    dest.mkdir(parents=True, exist_ok=True)
-    for item in src.iterdir():
-        target = dest / item.name
-        if target.exists():
-            raise DownloadError(f"{archive}: {item.name} is also in another archive of this data set; refusing to overwrite it")
-        os.replace(item, target)
+    return download_verified(
+        HashStore(downloads),
+        a.filename,
+        Source(source_url(a), " (the file may have moved upstream)", BASE_URL_ENV),
+        lambda path: archive_problem(a, downloads, path),
+        force=force,
+        record_md5=True,
+        progress=progress,
+        timeout=timeout,
+    )
 
 
 def _clean_stale(base: Path, subfolder: str) -> None:
@@ -430,16 +314,44 @@ def download_source(
         interrupt: Test hook, see :func:`extract`.
 
     Raises:
-        DownloadError: a transfer or integrity failure, or an archive that cannot be unpacked.
+        DownloadError: a transfer or integrity failure, or an archive that cannot be unpacked
+            (the message names the cached archive and how to fetch it anew).
         DatasetLayoutError: the target folder exists but was not made by this command, or the
             unpacked data fails the layout check (nothing is put in place).
     """
     base = data_dir(directory)
     folder = base / src.subfolder
+    if _up_to_date(src, folder, force):
+        return DownloadResult(folder, [], up_to_date=True)
+    downloads = base / DOWNLOADS
+    paths = [
+        download_archive(a, downloads, force=force, progress=_named(progress, a.filename)) for a in src.archives
+    ]
+    _clean_stale(base, src.subfolder)
+    staging = base / f".{src.subfolder}.unpacking-{os.getpid()}-{secrets.token_hex(3)}"
+    try:
+        try:
+            files = _unpack(src, paths, staging, validate, interrupt)
+        except (DownloadError, DatasetLayoutError) as e:
+            raise type(e)(f"{e}\n{_retry_hint(src, paths, downloads)}") from None
+        _write_stamp(src, staging, downloads, files)
+        _put_in_place(staging, folder, base, src.subfolder)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    if not keep_archives:
+        for p in paths:
+            p.unlink(missing_ok=True)
+    return DownloadResult(folder, paths, up_to_date=False, files=files)
+
+
+def _up_to_date(src: DataSource, folder: Path, force: bool) -> bool:
+    """Whether ``folder`` already holds a finished download of ``src`` (and ``force`` is off);
+    refuses a folder this command did not make."""
     stamp = read_stamp(folder) if folder.is_dir() else None
     if folder.exists() and not force:
         if stamp is not None and stamp.get("source") == src.name:
-            return DownloadResult(folder, [], up_to_date=True)
+            return True
         raise DatasetLayoutError(
             f"{folder} already exists and was not unpacked by `vosbench data download {src.name}`. "
             f"Check it with `vosbench data check {src.datasets[0]} --data-root {folder}`, or move it away "
@@ -450,57 +362,67 @@ def download_source(
             f"{folder} exists and was not made by `vosbench data download`; --force only replaces folders this "
             f"command made. Move it away first"
         )
-    downloads = base / DOWNLOADS
-    paths = []
-    for a in src.archives:
+    return False
 
-        def update(done: int, total: int | None, name: str = a.filename) -> None:
-            if progress:
-                progress(name, done, total)
 
-        paths.append(download_archive(a, downloads, force=force, progress=update))
-    _clean_stale(base, src.subfolder)
-    staging = base / f".{src.subfolder}.unpacking-{os.getpid()}-{secrets.token_hex(3)}"
+def _named(progress: Callable[[str, int, int | None], None] | None, name: str) -> Progress | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(name, done, total)
+
+
+def _retry_hint(src: DataSource, paths: list[Path], downloads: Path) -> str:
+    """How to fetch refused archives anew: their cached copy and recorded hash are the reference
+    every later download is checked against."""
+    shown = ", ".join(str(p) for p in paths)
+    return (
+        f"The archive(s) stay cached as {shown}, with the SHA-256 recorded in {downloads / HASHES_FILE} as the "
+        f"reference. If the archive is wrong, delete it and its entry in {HASHES_FILE}, then run "
+        f"`vosbench data download {src.name}` again."
+    )
+
+
+def _unpack(
+    src: DataSource,
+    paths: list[Path],
+    staging: Path,
+    validate: Validator | None,
+    interrupt: Callable[[int], None] | None,
+) -> int:
+    """Unpack every archive of ``src`` into ``staging`` and check the layout; returns the files."""
     files = 0
-    try:
-        for i, (a, path) in enumerate(zip(src.archives, paths)):
-            extracted = staging / f".archive-{i}"
-            files += extract(path, extracted, interrupt)
-            _place(a, extracted, staging, path)
-            shutil.rmtree(extracted)
-        problems = validate(staging) if validate is not None else []
-        if problems:
-            shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
-            raise DatasetLayoutError(
-                f"the unpacked {src.title} does not have the layout the loaders read, so it was not put in place "
-                f"(the archives are kept in {downloads}):\n  {shown}"
-            )
-        sha = {a.filename: read_records(downloads).get(a.filename, {}).get("sha256") for a in src.archives}
-        atomic_write_text(
-            staging / STAMP,
-            json.dumps(
-                {
-                    "source": src.name,
-                    "title": src.title,
-                    "archives": sha,
-                    "files": files,
-                    "unpacked": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                },
-                indent=2,
-            )
-            + "\n",
+    for i, (a, path) in enumerate(zip(src.archives, paths)):
+        extracted = staging / f".archive-{i}"
+        files += extract(path, extracted, interrupt)
+        place(a.roots, a.target, extracted, staging, path)
+        shutil.rmtree(extracted)
+    problems = validate(staging) if validate is not None else []
+    if problems:
+        shown = "\n  ".join(problems[:20]) + (f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else "")
+        raise DatasetLayoutError(
+            f"the unpacked {src.title} does not have the layout the loaders read, so it was not put in place:\n  {shown}"
         )
-        if folder.exists():  # --force over an earlier download: swap, then delete the old copy
-            old = base / f".{src.subfolder}.unpacking-old-{secrets.token_hex(3)}"
-            os.replace(folder, old)
-            os.replace(staging, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, folder)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    if not keep_archives:
-        for p in paths:
-            p.unlink(missing_ok=True)
-    return DownloadResult(folder, paths, up_to_date=False, files=files)
+    return files
+
+
+def _write_stamp(src: DataSource, staging: Path, downloads: Path, files: int) -> None:
+    records = read_records(downloads)
+    stamp = {
+        "source": src.name,
+        "title": src.title,
+        "archives": {a.filename: records.get(a.filename, {}).get("sha256") for a in src.archives},
+        "files": files,
+        "unpacked": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    atomic_write_text(staging / STAMP, json.dumps(stamp, indent=2) + "\n")
+
+
+def _put_in_place(staging: Path, folder: Path, base: Path, subfolder: str) -> None:
+    """Rename ``staging`` to ``folder`` (an earlier download there is swapped out, then deleted)."""
+    if folder.exists():
+        old = base / f".{subfolder}.unpacking-old-{secrets.token_hex(3)}"
+        os.replace(folder, old)
+        os.replace(staging, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, folder)

@@ -21,6 +21,7 @@ with more frames than annotations, which the loader cuts).
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,24 +50,51 @@ class LayoutReport:
         return not self.problems
 
 
-def _image_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) from the file header, ``None`` when unreadable."""
+#: The last bytes of a complete file: JPEG's end-of-image marker, PNG's IEND chunk (searched in
+#: the file's tail, which may hold padding after it)
+_END_MARKERS = {".jpg": b"\xff\xd9", ".jpeg": b"\xff\xd9", ".png": b"IEND"}
+_TAIL = 1024
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a data file: not a regular file (a FIFO or device would block the
+    reader), or a JPEG/PNG cut short (no end marker in its last bytes)."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        return f"{path}: cannot read ({e.strerror})"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{path}: not a regular file"
+    marker = _END_MARKERS.get(path.suffix.lower())
+    if marker is not None:
+        with open(path, "rb") as f:
+            f.seek(max(st.st_size - _TAIL, 0))
+            if marker not in f.read():
+                return f"{path}: incomplete (the file ends before its {path.suffix.lower().lstrip('.').upper()} end marker); copy or download it again"
+    return None
+
+
+def _image_size(path: Path) -> tuple[int, int] | str:
+    """(width, height) from the file header, or why the file is unusable."""
     from PIL import Image, UnidentifiedImageError
 
+    problem = file_problem(path)
+    if problem:
+        return problem
     try:
         with Image.open(path) as im:
             return im.size
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError):
-        return None
+        return f"{path}: unreadable or not an image"
 
 
 def _check_frames(seq: VideoSequence, rep: LayoutReport) -> tuple[int, int] | None:
-    """Every frame readable and of one size; returns that size."""
+    """Every frame readable, complete and of one size; returns that size."""
     sizes: dict[tuple[int, int], int] = {}
     for p in seq.image_paths:
         s = _image_size(p)
-        if s is None:
-            rep.problems.append(f"{p}: unreadable or not an image")
+        if isinstance(s, str):
+            rep.problems.append(s)
             continue
         sizes[s] = sizes.get(s, 0) + 1
     rep.frames += len(seq.image_paths)
@@ -78,6 +106,10 @@ def _check_frames(seq: VideoSequence, rep: LayoutReport) -> tuple[int, int] | No
 
 def _check_label(path: Path, size: tuple[int, int] | None, binary: bool, rep: LayoutReport) -> np.ndarray | None:
     """Decode one annotation, check its size and ids; returns the id map (``None`` if unusable)."""
+    problem = file_problem(path)
+    if problem:
+        rep.problems.append(problem)
+        return None
     try:
         arr, mode = decode_label_png(path)
     except VosbenchError as e:

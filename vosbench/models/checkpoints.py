@@ -10,7 +10,6 @@ weights from a file one trusts. vosbench never falls back to ``weights_only=Fals
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import pickle
 import re
@@ -22,23 +21,12 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
+from vosbench.core.digest import sha256_file as sha256_file  # re-exported: the run record's checkpoint hash
 from vosbench.core.errors import CheckpointError, ConfigError
 from vosbench.core.specs import ModelSpec
 
 #: Classes allowed in checkpoint files besides what ``weights_only=True`` accepts by default.
 SAFE_GLOBALS: tuple[type, ...] = (argparse.Namespace,)
-
-
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(chunk)
-            if not b:
-                break
-            h.update(b)
-    return h.hexdigest()
 
 
 def load_checkpoint_file(path: str | os.PathLike[str], *, weights_key: str | None = None) -> Any:

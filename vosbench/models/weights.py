@@ -16,24 +16,19 @@ address by ``<base>/<filename>`` (a mirror, or a local server in tests).
 
 from __future__ import annotations
 
-import datetime as _dt
 import difflib
-import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from vosbench.core.errors import CheckpointError, ConfigError, DownloadError, DuplicatePluginError
+from vosbench.core.digest import sha256_file
+from vosbench.core.download import HashStore, Progress, Source, download_verified
+from vosbench.core.errors import CheckpointError, ConfigError, DuplicatePluginError
 from vosbench.core.specs import WeightFile
 
 BASE_URL_ENV = "VOSBENCH_WEIGHTS_BASE_URL"
-HASHES_FILE = "hashes.json"
-CHUNK = 1 << 16
-
-#: ``progress(bytes_done, bytes_total_or_None)``
-Progress = Callable[[int, "int | None"], None]
 
 
 @dataclass(frozen=True)
@@ -98,32 +93,7 @@ def hash_prefix(wf: WeightFile) -> str | None:
 # -- recorded hashes ----------------------------------------------------------------------------
 def read_records(directory: Path) -> dict[str, dict[str, Any]]:
     """``hashes.json`` of ``directory``: filename -> {sha256, size, url, name, recorded}."""
-    path = directory / HASHES_FILE
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise DownloadError(f"{path} is unreadable ({e}); fix or delete it (hashes are recorded again)") from None
-    files = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(files, dict):
-        raise DownloadError(f"{path} has no 'files' table; fix or delete it (hashes are recorded again)")
-    return files
-
-
-def _record(directory: Path, wf: WeightFile, sha: str, size: int, url: str) -> None:
-    from vosbench.core.io import atomic_write_text
-
-    files = read_records(directory)
-    files[wf.filename] = {
-        "name": wf.name,
-        "sha256": sha,
-        "size": size,
-        "url": url,
-        "recorded": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-    }
-    text = json.dumps({"files": dict(sorted(files.items()))}, indent=2) + "\n"
-    atomic_write_text(directory / HASHES_FILE, text)
+    return HashStore(directory).records()
 
 
 def expected_hash(wf: WeightFile, directory: Path) -> tuple[str | None, str]:
@@ -165,8 +135,6 @@ def cached_weight_path(name: str) -> Path | None:
             f"official file {name!r} ({wf.filename}) is not in the weights cache {directory}; "
             f"run `vosbench weights download {name}` first"
         )
-    from vosbench.models.checkpoints import sha256_file
-
     problem = hash_problem(wf, directory, sha256_file(path))
     if problem:
         raise CheckpointError(
@@ -201,42 +169,16 @@ def download(
         DownloadError: HTTP error, network failure, interrupted transfer (the ``.part`` file is
             kept and the next call resumes), or a hash mismatch (the data is deleted).
     """
-    from vosbench.models.checkpoints import sha256_file
-
     d = Path(directory).expanduser() if directory is not None else weights_dir()
-    d.mkdir(parents=True, exist_ok=True)
-    dest = d / wf.filename
-    part = d / f"{wf.filename}.part"
-    if force:
-        dest.unlink(missing_ok=True)
-        part.unlink(missing_ok=True)
-    if dest.is_file():
-        problem = hash_problem(wf, d, sha256_file(dest))
-        if problem:
-            raise DownloadError(
-                f"{dest} already exists but fails its integrity check: {problem}. "
-                f"Add --force to download it again."
-            )
-        return dest
-    url = source_url(wf)
-    _fetch(url, part, dest, progress, timeout)
-    sha = sha256_file(part)
-    problem = hash_problem(wf, d, sha)
-    if problem:
-        part.unlink(missing_ok=True)
-        raise DownloadError(
-            f"download of {url} is not the expected file: {problem}. The data was deleted. Try again; "
-            f"if the file was replaced upstream on purpose, remove its entry from {d / HASHES_FILE}."
-        )
-    os.replace(part, dest)
-    if read_records(d).get(wf.filename, {}).get("sha256") != sha:
-        _record(d, wf, sha, dest.stat().st_size, url)
-    return dest
-
-
-def _fetch(url: str, part: Path, dest: Path, progress: Progress | None, timeout: float) -> None:
-    """Append the rest of ``url`` to ``part`` (resuming with a Range request when it has data)."""
-    from vosbench.core.download import fetch
-
     hint = " (the file may have moved; check the URL in `vosbench weights list`)"
-    fetch(url, part, dest, progress, timeout, missing_hint=hint, base_url_env=BASE_URL_ENV)
+    return download_verified(
+        HashStore(d),
+        wf.filename,
+        Source(source_url(wf), hint, BASE_URL_ENV),
+        lambda path: hash_problem(wf, d, sha256_file(path)),
+        force=force,
+        refetch_bad_copy=False,
+        progress=progress,
+        timeout=timeout,
+        name=wf.name,
+    )

@@ -29,6 +29,8 @@ official script it restates (``reference``) and how closely that was checked (``
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +43,13 @@ FEEDBACK = ("soft", "hard")
 UPSCALE = ("nearest-exact", "pil-nearest")
 PALETTES = ("davis", "uvc")
 KEYPOINTS = ("crw", "centred")
+#: Valid softmax temperatures: similarities are divided by T in fp32, so a T far below 1e-6 or
+#: above 1e6 only adds overflow (T = 1e-50 turns every weight into NaN) without changing the result.
+TEMPERATURE_RANGE = (1e-6, 1e6)
+#: At most this many previous frames in the context (each is kept in memory as features and labels).
+MAX_CONTEXT = 1000
+#: Largest ``size`` a resize mode takes (pixels).
+MAX_SIZE = 16384
 
 
 @dataclass(frozen=True)
@@ -114,8 +123,8 @@ class Protocol:
 
         if self.resize not in RESIZE_MODES:
             raise bad("resize", f"expected one of {', '.join(RESIZE_MODES)}")
-        if self.resize != "native" and self.size <= 0:
-            raise bad("size", f"resize={self.resize!r} needs a positive size")
+        if self.resize != "native" and not 0 < self.size <= MAX_SIZE:
+            raise bad("size", f"resize={self.resize!r} needs a size from 1 to {MAX_SIZE}")
         if self.window not in WINDOWS:
             raise bad("window", f"expected one of {', '.join(WINDOWS)}")
         if self.label_downsample not in LABEL_DOWNSAMPLE:
@@ -128,16 +137,17 @@ class Protocol:
             raise bad("palette", f"expected one of {', '.join(PALETTES)}")
         if self.keypoints not in KEYPOINTS:
             raise bad("keypoints", f"expected one of {', '.join(KEYPOINTS)}")
-        if self.context < 0:
-            raise bad("context", "must be >= 0")
+        if not 0 <= self.context <= MAX_CONTEXT:
+            raise bad("context", f"must be from 0 to {MAX_CONTEXT} previous frames")
         if self.context == 0 and not self.first_frame:
             raise bad("context", "with first_frame off, at least one previous frame is needed")
         if self.topk is not None and self.topk < 1:
             raise bad("topk", "must be >= 1 (or none for all candidates)")
-        if not self.temperature > 0:
-            raise bad("temperature", "must be > 0")
-        if self.radius is not None and not self.radius > 0:
-            raise bad("radius", "must be > 0 (or none for unrestricted)")
+        lo, hi = TEMPERATURE_RANGE
+        if not lo <= self.temperature <= hi:
+            raise bad("temperature", f"must be from {lo:g} to {hi:g}")
+        if self.radius is not None and not (self.radius > 0 and math.isfinite(self.radius)):
+            raise bad("radius", "must be a finite number > 0 (or none for unrestricted)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -295,5 +305,24 @@ def get_protocol(name: str, **overrides: Any) -> Protocol:
     for key, value in overrides.items():
         if value is None and key not in ("radius", "topk"):
             continue
-        changes[key] = parse_value(key, value) if isinstance(value, str) else value
+        changes[key] = parse_value(key, value) if isinstance(value, str) else typed_value(key, value)
     return PRESETS[name].replace(**changes)
+
+
+def typed_value(key: str, value: Any) -> Any:
+    """A protocol value given typed (the Python API, a record) checked against the setting's type."""
+    parse_value(key, "none" if value is None else "1")  # an unknown setting: its message lists them
+    default = getattr(PRESETS["crw"], key)
+    if value is None and key in ("radius", "topk"):
+        return None
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif key in ("context", "size", "topk"):
+        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    elif key in ("radius", "temperature"):
+        ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    else:
+        ok = False  # text settings come as strings
+    if not ok:
+        raise ConfigError(f"protocol setting {key}: {value!r} is not a {type(default).__name__}")
+    return value

@@ -16,7 +16,11 @@ import itertools
 from collections.abc import Iterable
 
 from vosbench.core.errors import ConfigError
+from vosbench.core.names import comma_list
 from vosbench.propagation.protocol import parse_value
+
+#: Most grid points a sweep may have without ``--large-grid`` (each point is a run folder).
+MAX_GRID_POINTS = 1000
 
 #: Settings that act after the encoder (they never change the features).
 SWEEPABLE = (
@@ -49,7 +53,7 @@ def parse_sweep(specs: Iterable[str]) -> Sweep:
         for item in spec.split():
             key, sep, vals = item.partition("=")
             key = key.strip().replace("-", "_")
-            values = tuple(v.strip() for v in vals.split(",") if v.strip())
+            values = tuple(comma_list(vals))
             if not sep or not key or not values:
                 raise ConfigError(f"--sweep {item!r}: expected KEY=V1,V2,... (e.g. topk=5,10,20)")
             if key in FEATURE_SETTINGS:
@@ -74,3 +78,19 @@ def grid(sweep: Sweep) -> list[dict[str, str]]:
     """Every combination of the swept values, first setting varying slowest."""
     keys = [k for k, _ in sweep]
     return [dict(zip(keys, combo)) for combo in itertools.product(*(v for _, v in sweep))]
+
+
+def grid_size(sweep: Sweep) -> int:
+    n = 1
+    for _, values in sweep:
+        n *= len(values)
+    return n
+
+
+def check_grid_size(sweep: Sweep, large_grid: bool = False) -> None:
+    """Refuse a grid of more than :data:`MAX_GRID_POINTS` points unless ``large_grid``."""
+    n = grid_size(sweep)
+    if n > MAX_GRID_POINTS and not large_grid:
+        raise ConfigError(
+            f"--sweep: {n} grid points (one run folder each); at most {MAX_GRID_POINTS} without --large-grid"
+        )

@@ -12,18 +12,26 @@ machines without torch-heavy imports.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import cast
 
 from vosbench.core.errors import InputFileError
-from vosbench.records.schema import PLAN, SCHEMA_VERSION, SUMMARY
-
+from vosbench.records.checks import Unique, check_interval, check_sequence, finite_number, range_problem
+from vosbench.records.schema import PLAN, SCHEMA_VERSION, STATUSES, SUMMARY
+from vosbench.records.tables import PER_OBJECT_COLUMNS as PER_OBJECT_COLUMNS
+from vosbench.records.tables import per_sequence_jf as per_sequence_jf
+from vosbench.records.tables import per_video_pck as per_video_pck
+from vosbench.records.tables import read_keypoints as read_keypoints
+from vosbench.records.tables import read_per_frame as read_per_frame
+from vosbench.records.tables import read_per_joint_pck as read_per_joint_pck
+from vosbench.records.tables import read_per_object as read_per_object
+from vosbench.records.types import RunSummary, Settings
 
 
 @dataclass(frozen=True)
@@ -47,7 +55,7 @@ class RunRecord:
         pck_curve: Threshold -> PCK (fractions) for pose runs, else empty.
         status: ``complete``, or ``running``/``failed``/``interrupted`` for runs that did not finish.
         random_init: The model ran without a checkpoint on randomly initialised weights.
-        summary: The whole parsed ``summary.json``.
+        summary: The whole ``summary.json``, as checked by :func:`read_summary`.
     """
 
     run_dir: Path
@@ -55,18 +63,18 @@ class RunRecord:
     created: str
     task: str
     model: str
-    model_options: dict[str, Any]
+    model_options: Settings
     checkpoint: str | None
     checkpoint_sha256: str | None
     dataset: str
     dataset_root: str | None
     sequences: list[str]
-    protocol: dict[str, Any]
+    protocol: Settings
     metrics: dict[str, float]
     pck_curve: dict[float, float] = field(default_factory=dict)
     status: str = "complete"
     random_init: bool = False
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: RunSummary = field(default_factory=lambda: cast(RunSummary, {}))
 
     @property
     def complete(self) -> bool:
@@ -78,9 +86,10 @@ class RunRecord:
 
     @property
     def protocol_version(self) -> int:
-        return int(self.protocol.get("version", 0))
+        version = self.protocol.get("version", 0)
+        return version if isinstance(version, int) else 0
 
-    def protocol_settings(self) -> dict[str, Any]:
+    def protocol_settings(self) -> Settings:
         """Protocol settings without name and version, in recorded order."""
         return {k: v for k, v in self.protocol.items() if k not in ("name", "version")}
 
@@ -103,21 +112,13 @@ def _fail(path: Path, what: str) -> InputFileError:
     )
 
 
-def _as_fraction(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)) and math.isfinite(float(value)):
-        return float(value)
-    return None
-
-
 #: what a record without ``environment.tf32`` (written before --precision fp32 meant true fp32 on
 #: GPUs and half-precision features were matched in fp32) actually computed
 LEGACY_GPU_FP32 = "fp32-cudnn-tf32"  # cuDNN convolutions in TF32, torch's default then
 LEGACY_HALF = "{}-half-products"  # similarities, top-k and softmax in bf16/fp16
 
 
-def arithmetic(data: dict[str, Any]) -> str:
+def arithmetic(data: Mapping[str, object]) -> str:
     """The arithmetic a record's numbers come from: its ``precision`` (fp32, tf32, bf16, fp16),
     or for records written before vosbench switched TF32 off and matched half-precision features
     in fp32 (no ``environment.tf32``): ``fp32-cudnn-tf32`` for fp32 runs on a GPU and
@@ -134,22 +135,18 @@ def arithmetic(data: dict[str, Any]) -> str:
     return str(precision)
 
 
-def load_record(run_dir: str | Path) -> RunRecord:
-    """Read ``RUN_DIR/summary.json``.
-
-    Args:
-        run_dir: A run folder (or the ``summary.json`` file itself).
-
-    Raises:
-        InputFileError: the file is missing, not JSON, of a newer schema, or lacks required fields.
-    """
+def _summary_path(run_dir: str | Path) -> Path:
+    """``RUN_DIR/summary.json`` (``run_dir`` may also be the file itself)."""
     p = Path(run_dir)
-    path = p if p.name == SUMMARY and p.is_file() else p / SUMMARY
+    return p if p.name == SUMMARY and p.is_file() else p / SUMMARY
+
+
+def _json_object(path: Path) -> dict[str, object]:
     if not path.is_file():
-        raise InputFileError(f"{path}: not found; {p} is not a run folder written by `vosbench run`")
+        raise InputFileError(f"{path}: not found; {path.parent} is not a run folder written by `vosbench run`")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, ValueError) as e:  # ValueError: not JSON, not UTF-8, or an integer of over 4300 digits
         raise _fail(path, f"cannot parse JSON ({e})") from None
     if not isinstance(data, dict):
         raise _fail(path, "top level is not a JSON object")
@@ -161,19 +158,19 @@ def load_record(run_dir: str | Path) -> RunRecord:
             f"{path}: schema_version {version} is newer than this vosbench understands "
             f"({SCHEMA_VERSION}); upgrade vosbench to read it"
         )
+    return data
 
-    def section(key: str) -> dict[str, Any]:
-        value = data.get(key)
-        if not isinstance(value, dict):
-            raise _fail(path, f"missing object {key!r}")
-        return value
 
-    model, dataset, protocol, metrics = (section(k) for k in ("model", "dataset", "protocol", "metrics"))
-    precision = arithmetic(data)
-    if precision != "fp32":
-        # half-precision features (or TF32 products) may change top-k choices: such runs are never
-        # merged with true-fp32 ones
-        protocol = {**protocol, "precision": precision}
+def _section(path: Path, data: Mapping[str, object], key: str) -> dict[str, object]:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise _fail(path, f"missing object {key!r}")
+    return value
+
+
+def _check_head(path: Path, data: Mapping[str, object]) -> None:
+    """Who and what: the keys every reader relies on, and the sequences' names."""
+    model, dataset, protocol = (_section(path, data, k) for k in ("model", "dataset", "protocol"))
     run_id = data.get("run_id")
     if not isinstance(run_id, str) or not run_id:
         raise _fail(path, "missing 'run_id'")
@@ -183,29 +180,116 @@ def load_record(run_dir: str | Path) -> RunRecord:
         raise _fail(path, "missing 'dataset.name'")
     if not isinstance(protocol.get("name"), str) or not isinstance(protocol.get("version"), int):
         raise _fail(path, "missing 'protocol.name' or integer 'protocol.version'")
+    status = data.get("status")
+    if status is not None and status not in STATUSES:
+        raise _fail(path, f"status {status!r} is none of {', '.join(STATUSES)}")
+    names = dataset.get("sequences")
+    if names is not None:
+        if not isinstance(names, list):
+            raise _fail(path, "'dataset.sequences' is not a list of names")
+        seen = Unique(path, "sequence")
+        for name in names:
+            seen.add("dataset.sequences: ", check_sequence(path, "dataset.sequences: ", name), repr(name))
 
+
+def _metric_value(path: Path, key: str, value: object) -> float | None:
+    """A metric as a float (``None`` for null or NaN: not computed); refused when not a number
+    or outside its range."""
+    fv = finite_number(value)
+    if fv is None:
+        if value is not None and not (isinstance(value, float) and math.isnan(value)):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+            raise _fail(path, f"metric {key!r} is {shown}, expected a number or null")
+        return None
+    problem = range_problem(key, fv)
+    if problem is not None:
+        raise _fail(path, f"metric {problem}")
+    return fv
+
+
+def _metric_values(path: Path, metrics: Mapping[str, object]) -> tuple[dict[str, float], dict[float, float]]:
+    """The scalar metrics of a record's ``metrics`` (those computed) and its PCK curve
+    (threshold -> PCK, sorted), each checked to be a fraction in its range."""
     scalars: dict[str, float] = {}
     curve: dict[float, float] = {}
     for key, value in metrics.items():
         if key == "pck_curve" and isinstance(value, dict):
             for thr, v in value.items():
-                fv = _as_fraction(v)
                 try:
                     t = float(thr)
                 except ValueError:
                     raise _fail(path, f"pck_curve threshold {thr!r} is not a number") from None
+                fv = _metric_value(path, f"pck_curve[{thr}]", v)
                 if fv is not None:
                     curve[t] = fv
             continue
-        fv = _as_fraction(value)
+        fv = _metric_value(path, key, value)
         if fv is not None:
             scalars[key] = fv
-        elif value is not None and not (isinstance(value, float) and math.isnan(value)):
-            raise _fail(path, f"metric {key!r} is {value!r}, expected a number or null")
+    return scalars, dict(sorted(curve.items()))
+
+
+def _check_ci(path: Path, data: Mapping[str, object], scalars: Mapping[str, float]) -> None:
+    """The ``ci`` block: each interval holds two numbers in range around the record's point.
+    (Keypoint runs build theirs around the per-video mean, which may differ from the PCK of the
+    whole run, so there the point is not required inside.)"""
+    block = data.get("ci")
+    if block is None:
+        return
+    intervals = block.get("metrics", {}) if isinstance(block, dict) else None
+    if not isinstance(intervals, dict):
+        raise _fail(path, "'ci' is not an object with 'metrics'")
+    dataset = data.get("dataset")
+    pose = (data.get("task") or (dataset.get("task") if isinstance(dataset, dict) else None)) == "pose"
+    for key, iv in intervals.items():
+        if not isinstance(iv, dict):
+            raise _fail(path, f"ci.metrics.{key} is not an object with 'low' and 'high'")
+        point = scalars.get(key, math.nan)
+        check_interval(path, key, math.nan if pose else point, iv.get("low"), iv.get("high"))
+
+
+def _validated(run_dir: str | Path) -> tuple[Path, RunSummary, dict[str, float], dict[float, float]]:
+    path = _summary_path(run_dir)
+    data = _json_object(path)
+    _check_head(path, data)
+    scalars, curve = _metric_values(path, _section(path, data, "metrics"))
+    _check_ci(path, data, scalars)
+    return path, cast(RunSummary, data), scalars, curve
+
+
+def read_summary(run_dir: str | Path) -> RunSummary:
+    """``RUN_DIR/summary.json`` (or that file itself), checked: the schema version, the keys
+    every reader relies on (run id, model, dataset and protocol names, protocol version), safe
+    and unique sequence names, metrics that are fractions in their range, and intervals that
+    contain their points.
+
+    Raises:
+        InputFileError: the file is missing, not JSON, of a newer schema, or breaks a rule above.
+    """
+    return _validated(run_dir)[1]
+
+
+def load_record(run_dir: str | Path) -> RunRecord:
+    """Read ``RUN_DIR/summary.json`` (checked as :func:`read_summary` does).
+
+    Args:
+        run_dir: A run folder (or the ``summary.json`` file itself).
+
+    Raises:
+        InputFileError: the file is missing, not JSON, of a newer schema, or malformed.
+    """
+    path, data, scalars, curve = _validated(run_dir)
+    model, dataset = data["model"], data["dataset"]
+    protocol: Settings = dict(data["protocol"])
+    precision = arithmetic(data)
+    if precision != "fp32":
+        # half-precision features (or TF32 products) may change top-k choices: such runs are never
+        # merged with true-fp32 ones
+        protocol["precision"] = precision
     options = model.get("options") or {}
     return RunRecord(
         run_dir=path.parent,
-        run_id=run_id,
+        run_id=data["run_id"],
         created=str(data.get("created") or ""),
         task=str(data.get("task") or dataset.get("task") or "vos"),
         model=model["name"],
@@ -214,10 +298,10 @@ def load_record(run_dir: str | Path) -> RunRecord:
         checkpoint_sha256=model.get("checkpoint_sha256"),
         dataset=dataset["name"],
         dataset_root=dataset.get("root"),
-        sequences=[str(s) for s in dataset.get("sequences") or []],
-        protocol=dict(protocol),
+        sequences=list(dataset.get("sequences") or []),
+        protocol=protocol,
         metrics=scalars,
-        pck_curve=dict(sorted(curve.items())),
+        pck_curve=curve,
         status=str(data.get("status") or "complete"),
         random_init=bool(model.get("random_init")),
         summary=data,
@@ -228,7 +312,7 @@ def find_records(runs_dir: str | Path, *, include_incomplete: bool = False) -> l
     """Every finished run record under ``runs_dir`` (any depth), sorted by dataset, model, time.
 
     Runs whose record says they are still running, failed or were interrupted are left out
-    unless ``include_incomplete`` (see :func:`count_incomplete`); a ``summary.json`` that cannot
+    unless ``include_incomplete`` (see :func:`unfinished_runs`); a ``summary.json`` that cannot
     be read is an error, since silently leaving a run out of a leaderboard or regression check
     would hide it.
 
@@ -246,11 +330,6 @@ def find_records(runs_dir: str | Path, *, include_incomplete: bool = False) -> l
         records = [r for r in records if r.complete]
     records.sort(key=lambda r: (r.dataset, r.model, r.sort_time()))
     return records
-
-
-def count_incomplete(records: Iterable[RunRecord]) -> int:
-    """How many of ``records`` did not finish (status other than ``complete``)."""
-    return sum(1 for r in records if not r.complete)
 
 
 def unfinished_runs(runs_dir: str | Path) -> list[str]:
@@ -299,7 +378,7 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def fmt_setting(value: Any) -> str:
+def fmt_setting(value: object) -> str:
     """A protocol setting or model option as text: ``none``, ``true``/``false``, numbers as repr."""
     if value is None:
         return "none"
@@ -340,7 +419,7 @@ def checkpoint_label(record: RunRecord) -> str:
     return "random init" if record.random_init else "-"
 
 
-def settings_key(settings: dict[str, Any]) -> str:
+def settings_key(settings: Mapping[str, object]) -> str:
     """Canonical one-line form of protocol settings (sorted ``key=value;...``), used as identity."""
     return ";".join(f"{k}={fmt_setting(v)}" for k, v in sorted(settings.items()))
 
@@ -384,121 +463,3 @@ def select_runs(records: Iterable[RunRecord], *, all_runs: bool = False) -> list
         if key not in latest or r.sort_time() > latest[key].sort_time():
             latest[key] = r
     return list(latest.values())
-
-
-# --- per-object / per-frame tables ---------------------------------------------------------------
-
-
-def _read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.DictReader(f)
-            header = reader.fieldnames or []
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise InputFileError(
-                    f"{path}: missing column(s) {', '.join(missing)}; expected {','.join(required)}"
-                )
-            return list(reader)
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: not found (was the run written by an older vosbench?)") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise InputFileError(f"{path}: cannot read CSV ({e})") from None
-
-
-def _num(path: Path, row: dict[str, str], key: str) -> float:
-    text = (row.get(key) or "").strip()
-    if text in ("", "nan", "NaN", "-"):
-        return math.nan
-    try:
-        return float(text)
-    except ValueError:
-        raise InputFileError(f"{path}: {key}={text!r} is not a number (row {row})") from None
-
-
-PER_OBJECT_COLUMNS = ("sequence", "object", "J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")
-
-
-def read_per_object(run_dir: str | Path) -> list[dict[str, Any]]:
-    """Rows of ``per_object.csv``: sequence, object, then the six statistics as floats."""
-    path = Path(run_dir) / "per_object.csv"
-    rows = _read_csv(path, PER_OBJECT_COLUMNS)
-    out = []
-    for row in rows:
-        item: dict[str, Any] = {"sequence": row["sequence"], "object": row["object"]}
-        for key in PER_OBJECT_COLUMNS[2:]:
-            item[key] = _num(path, row, key)
-        out.append(item)
-    return out
-
-
-def per_sequence_jf(run_dir: str | Path) -> dict[str, float]:
-    """Sequence -> J&F: the mean over the sequence's objects of (J-Mean + F-Mean) / 2.
-
-    The mean of these values over *all objects* (not over sequences) is the run's J&F-Mean.
-    """
-    sums: dict[str, list[float]] = {}
-    for row in read_per_object(run_dir):
-        jf = (row["J_mean"] + row["F_mean"]) / 2
-        if not math.isnan(jf):
-            sums.setdefault(row["sequence"], []).append(jf)
-    return {seq: sum(v) / len(v) for seq, v in sums.items()}
-
-
-def per_video_pck(run_dir: str | Path, metric: str = "PCK@0.1") -> dict[str, float]:
-    """Video -> PCK (fraction) from a keypoint run's ``per_video_pck.csv`` (columns video, ..., metric)."""
-    path = Path(run_dir) / "per_video_pck.csv"
-    return {row["video"]: _num(path, row, metric) for row in _read_csv(path, ("video", metric))}
-
-
-def read_per_frame(run_dir: str | Path) -> dict[str, dict[str, list[tuple[str, float, float]]]]:
-    """``per_frame.csv`` as sequence -> object -> [(frame, J, F), ...] in file order."""
-    path = Path(run_dir) / "per_frame.csv"
-    out: dict[str, dict[str, list[tuple[str, float, float]]]] = {}
-    for row in _read_csv(path, ("sequence", "object", "frame", "J", "F")):
-        out.setdefault(row["sequence"], {}).setdefault(row["object"], []).append(
-            (row["frame"], _num(path, row, "J"), _num(path, row, "F"))
-        )
-    return out
-
-
-def read_keypoints(path: str | Path) -> dict[str, dict[int, tuple[float, float]]]:
-    """``keypoints/<video>.csv`` as frame -> joint index -> (x, y) in pixels of the original frame."""
-    p = Path(path)
-    out: dict[str, dict[int, tuple[float, float]]] = {}
-    for row in _read_csv(p, ("frame", "joint", "x", "y")):
-        try:
-            joint = int(row["joint"])
-        except ValueError:
-            raise InputFileError(f"{p}: joint {row['joint']!r} is not an integer index") from None
-        out.setdefault(row["frame"].strip(), {})[joint] = (_num(p, row, "x"), _num(p, row, "y"))
-    return out
-
-
-def read_per_joint_pck(run_dir: str | Path) -> tuple[list[str], dict[str, list[float]]]:
-    """``per_joint_pck.csv``: joint names (first column) and each PCK column's values."""
-    path = Path(run_dir) / "per_joint_pck.csv"
-    try:
-        with path.open(newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            header = next(reader, None)
-            rows = list(reader)
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: not found") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise InputFileError(f"{path}: cannot read CSV ({e})") from None
-    if not header or len(header) < 2:
-        raise InputFileError(f"{path}: expected a header 'joint,PCK@0.1,...'")
-    joints = [r[0] for r in rows if r]
-    cols: dict[str, list[float]] = {}
-    for j, name in enumerate(header[1:], start=1):
-        if not name.upper().startswith("PCK"):
-            continue
-        vals = []
-        for r in rows:
-            try:
-                vals.append(float(r[j]))
-            except (IndexError, ValueError):
-                vals.append(math.nan)
-        cols[name] = vals
-    return joints, cols

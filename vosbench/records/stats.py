@@ -177,7 +177,7 @@ def _mid_rank_fraction(replicates: np.ndarray, estimate: float) -> float:
     """Fraction of replicates below the estimate, ties counted half."""
     below = np.count_nonzero(replicates < estimate)
     equal = np.count_nonzero(replicates == estimate)
-    return (below + 0.5 * equal) / replicates.size
+    return float((below + 0.5 * equal) / replicates.size)
 
 
 def _interval(

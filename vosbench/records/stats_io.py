@@ -18,38 +18,42 @@ annotates all 15 joints in every frame), and is the value the interval is built 
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from collections.abc import Callable
-from typing import Any, Iterable
 
 import numpy as np
 
 from vosbench.core.errors import InputFileError
 from vosbench.scoring.jf import ObjectScore
-from vosbench.records.reader import PER_OBJECT_COLUMNS, RunRecord, _num, _read_csv, read_per_object
+from vosbench.records.reader import RunRecord
 from vosbench.records.stats import (
     DEFAULT_LEVEL,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
     GROUP_METRICS,
     Clustered,
-    Interval,
     bootstrap_intervals,
 )
+from vosbench.records.tables import OBJECT_STATS, ObjectRow, read_per_object, read_videos
+from vosbench.records.types import CiBlock
 
-OBJECT_STATS = PER_OBJECT_COLUMNS[2:]  # J_mean, J_recall, J_decay, F_mean, F_recall, F_decay
 VOS_METRICS = ("JF_mean", *OBJECT_STATS)
 PCK_METRICS = ("PCK@0.1", "PCK@0.2")
+#: how far a run's recorded metric may lie from the same mean recomputed from its per-object
+#: file (both hold the values at full precision; only the order of the additions differs)
+POINT_TOLERANCE = 1e-6
 
 
-def object_key(sequence: str, obj: Any) -> str:
+def object_key(sequence: str, obj: object) -> str:
     """How an object is named in ``ci.unseen_objects``: ``<sequence>/<object id>``."""
     return f"{sequence}/{obj}"
 
 
 def clustered_objects(
-    rows: Iterable[dict[str, Any]], unseen: Iterable[str] | None = None, *, unit: str = "sequence"
+    rows: Iterable[ObjectRow], unseen: Iterable[str] | None = None, *, unit: str = "sequence"
 ) -> Clustered:
     """Per-object statistics grouped by sequence.
 
@@ -80,7 +84,7 @@ def clustered_objects(
             sums.append(np.zeros(len(metrics)))
             counts.append(np.zeros(len(metrics)))
         i = index[name]
-        values = {k: row[k] for k in OBJECT_STATS}
+        values: dict[str, float] = {k: row[k] for k in OBJECT_STATS}
         values["JF_mean"] = (row["J_mean"] + row["F_mean"]) / 2
         if unseen_set is not None:
             group = "unseen" if object_key(row["sequence"], row["object"]) in unseen_set else "seen"
@@ -119,14 +123,7 @@ def clustered_videos(videos: dict[str, tuple[float, dict[str, float]]]) -> Clust
 
 def read_per_video_pck(run_dir: str | Path) -> dict[str, tuple[float, dict[str, float]]]:
     """``per_video_pck.csv`` as video -> (n, {PCK@0.1, PCK@0.2})."""
-    path = Path(run_dir) / "per_video_pck.csv"
-    out = {}
-    for row in _read_csv(path, ("video", "n", *PCK_METRICS)):
-        n = _num(path, row, "n")
-        if math.isnan(n) or n < 0:
-            raise InputFileError(f"{path}: n={row.get('n')!r} is not a count of scored pairs (video {row['video']})")
-        out[row["video"]] = (n, {m: _num(path, row, m) for m in PCK_METRICS})
-    return out
+    return read_videos(Path(run_dir) / "per_video_pck.csv", PCK_METRICS, counts=True)
 
 
 def unseen_objects(record: RunRecord) -> list[str] | None:
@@ -137,16 +134,32 @@ def unseen_objects(record: RunRecord) -> list[str] | None:
     return [str(x) for x in block["unseen_objects"]]
 
 
+def _check_point(record: RunRecord, data: Clustered, path: Path) -> None:
+    """Refuse a segmentation run whose recorded metrics are not the means of its per-object file
+    (``path``): its point and the intervals made from that file would describe different runs.
+    (A keypoint run's PCK is the mean over joints, which the per-video file does not give.)"""
+    observed = data.statistic(np.ones(len(data.clusters)))
+    for key, values in observed.items():
+        point, mean = record.metrics.get(key), float(values[0])
+        if point is not None and math.isfinite(mean) and abs(point - mean) > POINT_TOLERANCE:
+            raise InputFileError(
+                f"{path}: the objects' mean {key} is {mean!r} but {record.run_dir / 'summary.json'} records "
+                f"{point!r}; expected both from the same run (re-run, or delete this run folder)"
+            )
+
+
 def load_clustered(record: RunRecord) -> Clustered:
     """The per-sequence data of a run folder: ``per_video_pck.csv`` for keypoint runs, else
-    ``per_object.csv``.
+    ``per_object.csv`` (whose means must be the run's recorded metrics).
 
     Raises:
         InputFileError: the file is missing or malformed (the message names it).
     """
     if record.task == "pose":
         return clustered_videos(read_per_video_pck(record.run_dir))
-    return clustered_objects(read_per_object(record.run_dir), unseen_objects(record))
+    data = clustered_objects(read_per_object(record.run_dir), unseen_objects(record))
+    _check_point(record, data, record.run_dir / "per_object.csv")
+    return data
 
 
 # --- the summary.json block ------------------------------------------------------------------------
@@ -160,11 +173,11 @@ def ci_block(
     n_resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     method: str = "percentile",
-) -> dict[str, Any]:
+) -> CiBlock:
     """The ``ci`` object of ``summary.json``: how the intervals were made and, per metric, its
     ``low`` and ``high`` bound (fractions, like ``metrics``)."""
     intervals = bootstrap_intervals(data, level=level, n_resamples=n_resamples, seed=seed, method=method)
-    block: dict[str, Any] = {
+    block: CiBlock = {
         "level": level,
         "method": method,
         "resamples": n_resamples,
@@ -181,12 +194,16 @@ def ci_block(
     return block
 
 
-def ci_for_scores(scores: list[ObjectScore], group_of: Callable[[str, int], str | None]) -> dict[str, Any]:
+def ci_for_scores(scores: list[ObjectScore], group_of: Callable[[str, int], str | None]) -> CiBlock:
     """``summary.json`` ``ci`` block of a VOS run from its :class:`ObjectScore` list;
     ``group_of`` is the dataset's :meth:`~vosbench.datasets.base.VideoDataset.object_group`: when it
     names groups (YouTube-VOS seen/unseen), the block also covers the groups and ``overall``."""
-    rows = [{"sequence": s.sequence, "object": s.object, **{k: float(getattr(s, k)) for k in OBJECT_STATS}}
-            for s in scores]
+    rows: list[ObjectRow] = [
+        {"sequence": s.sequence, "object": str(s.object), "J_mean": float(s.J_mean), "J_recall": float(s.J_recall),
+         "J_decay": float(s.J_decay), "F_mean": float(s.F_mean), "F_recall": float(s.F_recall),
+         "F_decay": float(s.F_decay)}
+        for s in scores
+    ]
     groups = {object_key(s.sequence, s.object): group_of(s.sequence, int(s.object)) for s in scores}
     unseen = None
     if scores and all(g is not None for g in groups.values()):
@@ -194,32 +211,11 @@ def ci_for_scores(scores: list[ObjectScore], group_of: Callable[[str, int], str 
     return ci_block(clustered_objects(rows, unseen), unseen=unseen)
 
 
-def ci_for_pck(per_video_csv: str) -> dict[str, Any]:
+def ci_for_pck(per_video_csv: str) -> CiBlock:
     """``summary.json`` ``ci`` block of a keypoint run from its ``per_video_pck.csv`` text (so the
     interval is built from exactly what the file holds)."""
-    import csv
-    import io
-
     videos = {}
     for row in csv.DictReader(io.StringIO(per_video_csv)):
         values = {m: float(row[m]) if row.get(m) not in (None, "") else math.nan for m in PCK_METRICS}
         videos[row["video"]] = (float(row["n"]), values)
     return ci_block(clustered_videos(videos))
-
-
-def record_intervals(
-    record: RunRecord,
-    *,
-    level: float = DEFAULT_LEVEL,
-    n_resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
-    method: str = "percentile",
-) -> dict[str, Interval]:
-    """Intervals of a run's metrics in percent, recomputed from its per-sequence files.
-
-    Raises:
-        InputFileError: the per-object / per-video file is missing or malformed.
-    """
-    data = load_clustered(record)
-    found = bootstrap_intervals(data, level=level, n_resamples=n_resamples, seed=seed, method=method)
-    return {k: iv.scaled(100.0) for k, iv in found.items() if math.isfinite(iv.low)}

@@ -20,7 +20,14 @@ from vosbench.models.factory import create_model
 from vosbench.propagation.engine import precision_dtype
 from vosbench.propagation.precision import float32_mode
 from vosbench.propagation.sweep import grid
-from vosbench.runs.config import RunConfig, config_from_dict, config_to_dict, resolve_device, resolve_protocol
+from vosbench.runs.config import (
+    RunConfig,
+    check_ready,
+    config_from_dict,
+    config_to_dict,
+    resolve_device,
+    resolve_protocol,
+)
 from vosbench.runs.distributed import ProcessGroup
 from vosbench.runs.ledger import read_plan
 from vosbench.runs.lifecycle import Placement, Progress, RunResult, check_sequence_names
@@ -69,10 +76,9 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None) -> list[RunResult]:
         for p in points
     ]
     shard = resolve_shard(cfg.shard)
+    check_ready(cfg, dataset_spec, shard.launcher if shard.sharded else "")
     device = resolve_device(cfg.device, shard.local_rank if shard.launcher == "torchrun" else None)
     precision_dtype(cfg.precision, device)  # refuse a bad --precision before loading anything
-    if cfg.run_id is not None:
-        check_run_id(cfg.run_id)
     ds = load_dataset(cfg.dataset, cfg.data_root, **cfg.dataset_options)
     if ds.task == "pose" and (cfg.sweep or cfg.precision != "fp32"):
         raise ConfigError(f"--sweep and --precision are not supported for {ds.task} datasets ({cfg.dataset}) yet")
@@ -114,12 +120,6 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None) -> list[RunResult]:
     finally:
         if group is not None:
             group.close()
-
-
-def check_run_id(run_id: str) -> None:
-    """A run id is one plain folder name."""
-    if not run_id or run_id in (".", "..") or any(c in run_id for c in "/\\\0") or run_id.startswith("."):
-        raise ConfigError(f"--run-id {run_id!r}: expected a plain folder name (no '/', not starting with '.')")
 
 
 def resume_config(run_dir: str | Path, **given: Any) -> RunConfig:

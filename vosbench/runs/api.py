@@ -23,10 +23,10 @@ from torch import nn
 
 from vosbench.core.errors import ConfigError
 from vosbench.core.registry import models
+from vosbench.core.safepath import name_problem
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
 from vosbench.propagation.protocol import Protocol
-from vosbench.propagation.sweep import parse_sweep
 from vosbench.runs.config import RunConfig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -98,7 +98,11 @@ def as_encoder(module: nn.Module, name: str | None = None) -> tuple[Encoder, Mod
         )
         default = base.name
         enc = ModuleEncoder(base, module)
-    chosen = name or default
+    chosen = name if name is not None else default
+    problem = name_problem(chosen)
+    if problem:
+        given = "name=" if name is not None else f"the class name of {type(module).__qualname__}"
+        raise ConfigError(f"model {chosen!r} ({given}): not usable as a run folder name: {problem}; pass name=\"...\"")
     if name is None and chosen in models:
         chosen = f"{chosen}@python"
     spec = dataclasses.replace(
@@ -199,34 +203,24 @@ def _pose_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
 
 
 def build_config(model_name: str, dataset: str, settings: dict[str, Any]) -> RunConfig:
-    """A :class:`RunConfig` from keyword settings: run options (``RunConfig`` fields) and
-    protocol settings (``topk=5``, ``radius=None`` ...), checked by name."""
-    unknown = sorted(set(settings) - set(RUN_KEYS) - set(PROTOCOL_KEYS))
+    """A :class:`RunConfig` from keyword settings: run options (``RunConfig`` fields, and
+    ``large_grid``) and protocol settings (``topk=5``, ``radius=None`` ...), checked by name,
+    type and range (:meth:`RunConfig.from_options`)."""
+    unknown = sorted(set(settings) - set(RUN_KEYS) - set(PROTOCOL_KEYS) - {"large_grid"})
     if unknown:
         raise ConfigError(
             f"unknown setting(s) {', '.join(unknown)}. Run settings: {', '.join(RUN_KEYS)}; protocol settings: "
             f"{', '.join(PROTOCOL_KEYS)}"
         )
     run_kw = {k: v for k, v in settings.items() if k in RUN_KEYS}
-    overrides = dict(run_kw.pop("overrides", {}) or {})
-    for k in PROTOCOL_KEYS:
-        if k in settings:
-            overrides[k] = settings[k]
-    for key in ("sequences", "model_options", "dataset_options", "sweep"):
-        if key in run_kw and run_kw[key] is None:  # None = the default (all sequences, no options)
-            del run_kw[key]
-    seqs = run_kw.get("sequences")
-    if isinstance(seqs, str):
-        run_kw["sequences"] = tuple(s.strip() for s in seqs.split(",") if s.strip())
-    elif seqs is not None:
-        run_kw["sequences"] = tuple(str(s) for s in seqs)
-    sweep = run_kw.get("sweep")
-    if isinstance(sweep, dict):
-        run_kw["sweep"] = parse_sweep(tuple(f"{k}={','.join(map(str, v))}" for k, v in sweep.items()))
-    for key in ("checkpoint", "data_root", "out"):
-        if isinstance(run_kw.get(key), Path):
-            run_kw[key] = str(run_kw[key])
-    return RunConfig(model=model_name, dataset=dataset, overrides=overrides, **run_kw)
+    overrides = run_kw.pop("overrides", None) or {}
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"overrides= must be a dict of protocol settings, got {overrides!r}")
+    overrides = {**overrides, **{k: settings[k] for k in PROTOCOL_KEYS if k in settings}}
+    large_grid = settings.get("large_grid", False)
+    if not isinstance(large_grid, bool):
+        raise ConfigError(f"large_grid= must be True or False, got {large_grid!r}")
+    return RunConfig.from_options(model=model_name, dataset=dataset, overrides=overrides, large_grid=large_grid, **run_kw)
 
 
 def run(model: str | nn.Module, dataset: str, *, name: str | None = None, **settings: Any) -> RunOutput:

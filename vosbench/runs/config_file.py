@@ -43,7 +43,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from vosbench.core.digest import sha256_file
 from vosbench.core.errors import ConfigError, InputFileError
+from vosbench.core.io import read_regular_file
 from vosbench.core.version import __version__
 from vosbench.propagation.protocol import Protocol
 from vosbench.runs.config import RunConfig
@@ -53,6 +55,9 @@ _RUN_FIELDS = {f.name for f in dataclasses.fields(RunConfig)}
 #: config-file keys that are not RunConfig field names
 _ALIASES = {"options": "model_options", "set": "overrides", "settings": "overrides", "sweeps": "sweep"}
 _PATH_KEYS = ("checkpoint", "data_root", "out")
+#: Largest config file and run record read (a FIFO or device is refused before reading)
+MAX_CONFIG_BYTES = 1 << 20
+MAX_RECORD_BYTES = 64 << 20
 
 
 def as_setting(value: Any) -> str:
@@ -82,14 +87,14 @@ def _read_toml(path: Path) -> dict[str, Any]:
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        with open(path, "rb") as f:
-            data: dict[str, Any] = tomllib.load(f)
-    except FileNotFoundError:
-        raise InputFileError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as e:
+        text = read_regular_file(path, MAX_CONFIG_BYTES, "config file").decode("utf-8")
+        data: dict[str, Any] = tomllib.loads(text)
+    except UnicodeDecodeError as e:
         raise InputFileError(f"{path}: cannot read ({e})") from None
     except tomllib.TOMLDecodeError as e:
         raise InputFileError(f"{path}: not valid TOML ({e}); see `vosbench run --help` for an example") from None
+    except RecursionError:
+        raise InputFileError(f"{path}: not a usable config file (nested too deeply)") from None
     return data
 
 
@@ -99,7 +104,8 @@ def _norm(key: str) -> str:
 
 
 def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> tuple[dict[str, Any], set[str]]:
-    """Config data -> (RunConfig keyword arguments, the field names the data sets).
+    """Config data -> (:meth:`RunConfig.from_options` keyword arguments, the field names the data
+    sets); the values are typed and range-checked there.
 
     ``base`` resolves relative paths. Raises :class:`ConfigError` naming ``where`` and the key.
     """
@@ -133,37 +139,6 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
                 f"{where}: unknown key {raw_key!r}. Run options: {', '.join(keys)}; protocol settings (top level or "
                 f"in [protocol]): {', '.join(PROTOCOL_KEYS)}"
             )
-    for key in ("model_options", "dataset_options", "sweep"):
-        if key in kw and not isinstance(kw[key], dict):
-            raise ConfigError(f"{where}: {key!r} must be a table ([{key}] with KEY = VALUE lines)")
-    for key in ("model", "dataset", "device", "precision", "protocol", *_PATH_KEYS):
-        if key in kw and kw[key] is not None and not isinstance(kw[key], str):
-            raise ConfigError(f"{where}: {key!r} must be a string, got {kw[key]!r}")
-    if "batch_size" in kw and (isinstance(kw["batch_size"], bool) or not isinstance(kw["batch_size"], int) or kw["batch_size"] < 1):
-        raise ConfigError(f"{where}: 'batch_size' must be a positive integer, got {kw['batch_size']!r}")
-    if "workers" in kw:
-        w = kw["workers"]
-        if w == "auto":
-            kw["workers"] = None
-        elif isinstance(w, bool) or not isinstance(w, int) or w < 0:
-            raise ConfigError(f"{where}: 'workers' must be \"auto\" or a number of processes (0 = none), got {w!r}")
-    if "save_predictions" in kw and not isinstance(kw["save_predictions"], bool):
-        raise ConfigError(f"{where}: 'save_predictions' must be true or false")
-    if "sequences" in kw:
-        seqs = kw["sequences"]
-        if isinstance(seqs, str):
-            seqs = [s.strip() for s in seqs.split(",") if s.strip()]
-        if not isinstance(seqs, list) or not all(isinstance(s, str) for s in seqs):
-            raise ConfigError(f"{where}: 'sequences' must be a list of names or a comma-separated string")
-        kw["sequences"] = tuple(seqs)
-    if "sweep" in kw:
-        from vosbench.propagation.sweep import parse_sweep
-
-        items = []
-        for k, v in kw["sweep"].items():
-            vals = v if isinstance(v, list) else [v]
-            items.append(f"{_norm(k)}={','.join('none' if x is None else str(x).lower() if isinstance(x, bool) else str(x) for x in vals)}")
-        kw["sweep"] = parse_sweep(items)
     if base is not None:
         for key in _PATH_KEYS:
             v = kw.get(key)
@@ -186,9 +161,15 @@ def load_config_file(path: str | Path) -> tuple[dict[str, Any], set[str]]:
     return parse_config(_read_toml(p), str(p), p.resolve().parent)
 
 
-def merge(file_kw: dict[str, Any], cli_cfg: RunConfig, cli_given: set[str]) -> RunConfig:
+def merge(file_kw: dict[str, Any], cli_cfg: RunConfig, cli_given: set[str], where: str = "") -> RunConfig:
     """The run: ``cli_cfg`` where the command line gave an option, the file's value elsewhere;
-    dict-valued settings (protocol overrides, model and dataset options) merge key by key."""
+    dict-valued settings (protocol overrides, model and dataset options) merge key by key. Every
+    value is checked (:meth:`RunConfig.from_options`; ``where`` names the file in messages), the
+    grid size by the caller."""
+    for name in ("overrides", "model_options", "dataset_options"):
+        file_val = file_kw.get(name)
+        if file_val is not None and not isinstance(file_val, dict):
+            raise ConfigError(f"{where}: {name!r} must be a table ([{name}] with KEY = VALUE lines), got {file_val!r}")
     out: dict[str, Any] = {}
     for f in dataclasses.fields(RunConfig):
         name = f.name
@@ -199,7 +180,7 @@ def merge(file_kw: dict[str, Any], cli_cfg: RunConfig, cli_given: set[str]) -> R
             out[name] = cli_val
         else:
             out[name] = file_kw[name]
-    return RunConfig(**out)
+    return RunConfig.from_options(**out, large_grid=True, where=where)
 
 
 # -- replay -------------------------------------------------------------------------------------
@@ -217,15 +198,39 @@ class Replay:
 
 def _load_record(path: Path) -> dict[str, Any]:
     p = path / "summary.json" if path.is_dir() else path
+    if not p.exists():
+        raise InputFileError(f"{p}: run record not found; give RUN_DIR/summary.json of an earlier run")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputFileError(f"{p}: run record not found; give RUN_DIR/summary.json of an earlier run") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        data = json.loads(read_regular_file(p, MAX_RECORD_BYTES, "run record").decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise InputFileError(f"{p}: cannot read the run record ({e})") from None
+    except RecursionError:
+        raise InputFileError(f"{p}: not a vosbench run record (nested too deeply)") from None
     if not isinstance(data, dict) or not isinstance(data.get("model"), dict) or not isinstance(data.get("dataset"), dict):
         raise InputFileError(f"{p}: not a vosbench run record (no 'model' and 'dataset' sections)")
     return data
+
+
+def _section(data: dict[str, Any], key: str, where: str, parent: str = "") -> dict[str, Any]:
+    """``data[key]``: a table (empty when missing or null)."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputFileError(f"{where}: {parent + '.' if parent else ''}{key} must be a table, got {value!r}")
+    return value
+
+
+def _typed(data: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str, parent: str) -> Any:
+    """``data.get(key)`` when it has the type ``kind`` (a list: of strings)."""
+    value = data.get(key)
+    if isinstance(value, list) and kind is list and all(isinstance(v, str) for v in value):
+        return value
+    if kind is list and value is None:
+        return None
+    if kind is not list and isinstance(value, kind):
+        return value
+    raise InputFileError(f"{where}: {parent}.{key} has the wrong type ({value!r}); not a vosbench run record")
 
 
 def load_replay(path: str | Path) -> Replay:
@@ -240,20 +245,20 @@ def load_replay(path: str | Path) -> Replay:
     rec = _load_record(src)
     where = str(src)
     model, ds = rec["model"], rec["dataset"]
-    proto = dict(rec.get("protocol") or {})
+    proto = _section(rec, "protocol", where)
+    stored = _section(rec, "run_config", where)
+    environment = _section(rec, "environment", where)
     differences: list[str] = []
     notes: list[str] = []
-    raw = rec.get("run_config")
-    stored: dict[str, Any] = raw if isinstance(raw, dict) else {}
 
     kw: dict[str, Any] = {
-        "model": model.get("name"),
-        "dataset": ds.get("name"),
-        "model_options": dict(model.get("options") or {}),
-        "data_root": ds.get("root"),
-        "dataset_options": dict(stored.get("dataset_options") or {}),
-        "sequences": tuple(ds.get("sequences") or ()),
-        "protocol": proto.get("name"),
+        "model": _typed(model, "name", (str, type(None)), where, "model"),
+        "dataset": _typed(ds, "name", (str, type(None)), where, "dataset"),
+        "model_options": _section(model, "options", where, "model"),
+        "data_root": _typed(ds, "root", (str, type(None)), where, "dataset"),
+        "dataset_options": _section(stored, "dataset_options", where, "run_config"),
+        "sequences": tuple(_typed(ds, "sequences", list, where, "dataset") or ()),
+        "protocol": _typed(proto, "name", (str, type(None)), where, "protocol"),
         "overrides": {k: as_setting(proto[k]) for k in PROTOCOL_KEYS if k in proto},
         "precision": rec.get("precision") or stored.get("precision") or "fp32",
     }
@@ -262,10 +267,10 @@ def load_replay(path: str | Path) -> Replay:
             kw[key] = stored[key]
     if not kw["model"] or not kw["dataset"]:
         raise InputFileError(f"{where}: the record names no model or dataset")
-    if not stored.get("dataset_options") and ds.get("task") == "vos" and ds.get("heldout", "").startswith("file "):
+    if not stored.get("dataset_options") and ds.get("task") == "vos" and str(ds.get("heldout", "")).startswith("file "):
         notes.append(f"the original run used a held-out list ({ds['heldout']}); pass it again with --dataset-option heldout=FILE")
 
-    version = (rec.get("environment") or {}).get("vosbench")
+    version = environment.get("vosbench")
     if version != __version__:
         differences.append(f"vosbench version: the run was made with {version}, this is {__version__}")
     if proto.get("keypoint_sigma") not in (None, SIGMA_CELLS) or proto.get("keypoint_readout_topk") not in (None, READOUT_TOPK):
@@ -273,7 +278,8 @@ def load_replay(path: str | Path) -> Replay:
             f"keypoint read-out: the run used sigma {proto.get('keypoint_sigma')} / top-{proto.get('keypoint_readout_topk')}, "
             f"this version uses {SIGMA_CELLS} / top-{READOUT_TOPK} (not settable)"
         )
-    ckpt, want = model.get("checkpoint"), model.get("checkpoint_sha256")
+    ckpt = _typed(model, "checkpoint", (str, type(None)), where, "model")
+    want = _typed(model, "checkpoint_sha256", (str, type(None)), where, "model")
     if ckpt:
         kw["checkpoint"] = ckpt
         f = Path(ckpt).expanduser()
@@ -283,9 +289,7 @@ def load_replay(path: str | Path) -> Replay:
                     f"checkpoint: {f} (SHA-256 {want}) is not there any more; pass the same file with --checkpoint"
                 )
             else:
-                from vosbench.core.download import file_digests
-
-                have = file_digests(f)[0]
+                have = sha256_file(f)
                 if have != want:
                     differences.append(f"checkpoint: {f} now has SHA-256 {have}, the run used {want}")
     return Replay(src, kw, set(kw), rec, differences, notes)
@@ -299,7 +303,5 @@ def check_replay_checkpoint(replay: Replay, cfg: RunConfig) -> list[str]:
     f = Path(cfg.checkpoint).expanduser()
     if not f.is_file():
         return []  # an official weight name: create_model resolves and the record will show its hash
-    from vosbench.core.download import file_digests
-
-    have = file_digests(f)[0]
+    have = sha256_file(f)
     return [] if have == want else [f"checkpoint: {f} has SHA-256 {have}, the run used {want}"]

@@ -83,28 +83,33 @@ def run_vos(
         # grid point i goes to <id>-p<i>, so a resumed or sharded sweep finds every point's folder
         sweep_id = (place.run_id or new_run_id()) if cfg.sweep else None
         folders: list[RunFolder] = []
-        for i, (point, protocol) in enumerate(zip(points, protocols)):
-            run_id = f"{sweep_id}-p{i}" if sweep_id else place.run_id
-            record = new_record(cfg, model, ds, names, protocol.to_dict(), device, task="vos", run_id=run_id)
-            record["precision"] = cfg.precision
-            record["environment"]["propagation"] = prop_path
-            record["environment"]["host_workers"] = host.workers
-            if cfg.sweep:
-                record["sweep"] = {
-                    "id": sweep_id,
-                    "settings": {k: list(v) for k, v in cfg.sweep},
-                    "point": point,
-                    "index": i,
-                    "size": len(points),
-                }
-            folders.append(
-                RunFolder(
-                    cfg.out, record, device, started,
-                    config=place.config, sequences=[(s.name, len(s)) for s in seqs], shard=place.shard,
-                    submission_prefix=ds.submission_prefix if zip_it else None, fresh=place.run_id is None,
-                    host=host,
+        try:  # a set-up that fails or is stopped records every folder it made as failed/interrupted
+            for i, (point, protocol) in enumerate(zip(points, protocols)):
+                run_id = f"{sweep_id}-p{i}" if sweep_id else place.run_id
+                record = new_record(cfg, model, ds, names, protocol.to_dict(), device, task="vos", run_id=run_id)
+                record["precision"] = cfg.precision
+                record["environment"]["propagation"] = prop_path
+                record["environment"]["host_workers"] = host.workers
+                if cfg.sweep:
+                    record["sweep"] = {
+                        "id": sweep_id,
+                        "settings": {k: list(v) for k, v in cfg.sweep},
+                        "point": point,
+                        "index": i,
+                        "size": len(points),
+                    }
+                folders.append(
+                    RunFolder(
+                        cfg.out, record, device, started,
+                        config=place.config, sequences=[(s.name, len(s)) for s in seqs], shard=place.shard,
+                        submission_prefix=ds.submission_prefix if zip_it else None, fresh=place.run_id is None,
+                        host=host,
+                    )
                 )
-            )
+        except BaseException as e:
+            if folders:
+                fail_all(folders, e, [None] * len(folders))
+            raise
         todo = [s for s in seqs if s.name in place.mine and not all(f.is_committed(s.name) for f in folders)]
         announce(folders[0], place, [s.name for s in todo], sum(len(s) for s in todo))
         total = sum(len(s.outputs()) for s in todo)
