@@ -65,3 +65,23 @@ def test_encoder_instance_and_pose(tmp_path):
     assert "PCK@0.1" in out.metrics and {"joint", "PCK@0.1"} <= set(out.per_object.columns)
     assert set(out.per_frame.columns) >= {"video", "frame", "joint", "x", "y"}
     assert out.per_frame["frame"].iloc[0] == "00001"
+
+
+def test_evaluate_stays_the_function_after_the_evaluators_are_imported(tmp_path):
+    """The package vosbench.evaluate (the folder evaluators) shares the function's name; importing one of
+    its modules used to replace vosbench.evaluate by the package ('module' object is not callable)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import vosbench\n"
+        "from vosbench.evaluate.davis import evaluate_folders\n"
+        "import vosbench.evaluate.ytvos, vosbench.evaluate.jhmdb\n"
+        "assert callable(vosbench.evaluate), vosbench.evaluate\n"
+        "from vosbench import evaluate\n"
+        "assert evaluate is vosbench.evaluate\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(vosbench.__file__).parents[1])}  # the vosbench under test
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    assert res.returncode == 0, res.stderr

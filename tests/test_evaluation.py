@@ -306,3 +306,13 @@ def test_errors_in_worker_processes_reach_the_caller(small):
     shutil.copy(pred / "seq2" / "00002.png", pred / "seq2" / "00001.png")
     res = evaluate_folders(gt, pred, workers=2)
     assert [s.sequence for s in res.scores] == ["seq", "seq", "seq2", "seq2"]
+
+
+def test_out_through_a_symbolic_link_loop_is_one_line(small, tmp_path):
+    gt, pred = small
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    res = run_cli("--gt", gt, "--pred", pred, "--workers", 1, "--out", loop / "scores.csv")
+    assert res.exit_code == 2, res.output
+    assert res.output.count("Error:") == 1 and str(loop / "scores.csv") in res.output
+    assert res.output.startswith("Error:") and "does not resolve" in res.output  # before any scoring

@@ -12,6 +12,7 @@ Heavy modules (torch) are imported only when a model is created.
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from vosbench.core.errors import (
@@ -24,6 +25,13 @@ from vosbench.core.errors import (
 )
 from vosbench.core.specs import DatasetSpec, ModelSpec, WeightFile
 from vosbench.core.version import __version__
+
+# The package vosbench.evaluate (the folder evaluators) shares its name with the function
+# vosbench.evaluate below. Importing the (light) package first, before the function is defined,
+# keeps the function as this module's attribute: a later import of vosbench.evaluate.<module>
+# finds the package in sys.modules and no longer rebinds the name. Import the evaluators with
+# `from vosbench.evaluate.davis import ...`.
+importlib.import_module("vosbench.evaluate")
 
 if TYPE_CHECKING:  # pragma: no cover
     from pathlib import Path
@@ -97,21 +105,26 @@ def run(model: str | nn.Module, dataset: str = "synthetic-davis", *, name: str |
     return _run(model, dataset, name=name, **settings)
 
 
-def evaluate(gt: str | Path, pred: str | Path, **options: Any) -> EvalOutput:
-    """Score a folder of predicted masks against DAVIS-style GT, like ``vosbench eval``.
+def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **options: Any) -> EvalOutput:
+    """Score predictions made by any tool, like ``vosbench eval --benchmark BENCHMARK``.
 
     Args:
-        gt: ``GT_DIR/<sequence>/<frame>.png``.
-        pred: ``PRED_DIR/<sequence>/<frame>.png``.
-        **options: ``sequences`` (list or comma-separated), ``workers``, ``binary``.
+        gt: davis, ytvos: the GT folder ``GT_DIR/<sequence>/<frame>.png``; jhmdb: the JHMDB root.
+        pred: davis: ``PRED_DIR/<sequence>/<frame>.png``; ytvos: the same layout or a
+            ``submission.zip``; jhmdb: ``KEYPOINTS/<video>.csv`` or a run folder holding ``keypoints/``.
+        benchmark: ``davis`` (default), ``ytvos`` or ``jhmdb``.
+        **options: ``sequences`` (list or comma-separated) and ``workers`` (davis, ytvos);
+            ``binary`` (davis); ``meta`` (ytvos, required: the split's ``meta.json``) and ``unseen``
+            (ytvos: unseen-category list); ``split`` (1-3) and ``subset`` (``test``/``train``) (jhmdb).
 
     Returns:
         An ``EvalOutput``: ``metrics`` and the DataFrames ``per_object``, ``per_frame``,
-        ``per_sequence`` (fractions; frame names as strings).
+        ``per_sequence`` (fractions; frame names as strings); for jhmdb PCK per joint, the
+        keypoints read and PCK per video.
     """
     from vosbench.runs.api import evaluate as _evaluate
 
-    return _evaluate(gt, pred, **options)
+    return _evaluate(gt, pred, benchmark=benchmark, **options)
 
 
 __all__ = [

@@ -1,4 +1,11 @@
-"""``vosbench eval``: score a folder of predicted masks against DAVIS-style GT annotations."""
+"""``vosbench eval``: score predictions made by any tool (DAVIS and YouTube-VOS masks, JHMDB keypoints).
+
+The options are checked once (:func:`vosbench.evaluate.base.check_options`), the benchmark's folder
+evaluator does the scoring (:func:`vosbench.evaluate.dispatch.evaluate_benchmark`), and
+:mod:`vosbench.cli.eval_show` prints its tables. Errors are one line naming the file (exit code 2);
+``--out FILE.csv`` writes fractions at full precision and ``FILE.summary.json`` beside it, nothing
+is written without ``--out`` and never into the inputs.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +26,17 @@ Examples:
 """
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-        return True
-    except ValueError:
-        return False
+#: how the command line spells each option in messages
+FLAGS = {
+    "benchmark": "--benchmark",
+    "meta": "--meta",
+    "unseen": "--unseen",
+    "split": "--split",
+    "subset": "--subset",
+    "binary": "--binary/--no-binary",
+    "workers": "--workers",
+    "per_frame": "--per-frame",
+}
 
 
 @click.command("eval", epilog=EXAMPLES)
@@ -76,92 +88,42 @@ def eval_cmd(
     an error. YouTube-VOS and JHMDB: scored exactly as a vosbench run scores them (see the README).
     Prints scores in percent; the CSV and JSON hold fractions at full precision.
     """
-    if benchmark != "davis" or meta_path or unseen_file or jhmdb_split or subset:
-        from vosbench.cli.eval_other import eval_other
-
-        eval_other(benchmark, gt_dir, pred_dir, sequences, workers, out_csv, per_frame, binary, meta_path,
-                   unseen_file, jhmdb_split, subset)
-        return
-    import math
-
-    from rich import box
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
-    from vosbench.core.version import __version__
+    from vosbench.cli.eval_show import SAVED, scoring_progress, show
     from vosbench.core.errors import ConfigError
-    from vosbench.evaluate.davis import evaluate_folders, list_sequences
-    from vosbench.records.schema import write_eval_summary
-    from vosbench.scoring.jf import METRIC_KEYS, summarize, write_per_frame_csv, write_per_object_csv
+    from vosbench.core.safepath import inside
+    from vosbench.evaluate.base import check_options, write_outputs
+    from vosbench.evaluate.dispatch import evaluate_benchmark
 
+    options = {"meta": meta_path, "unseen": unseen_file, "split": jhmdb_split, "subset": subset, "binary": binary,
+               "workers": workers, "per_frame": per_frame or None}
+    check_options(benchmark, [k for k, v in options.items() if v is not None], FLAGS.__getitem__)
     if per_frame and out_csv is None:
         raise ConfigError("--per-frame needs --out FILE.csv (the per-frame file is written beside it)")
     if out_csv is not None:
+        try:
+            out_csv.resolve()
+        except (OSError, RuntimeError):  # a symbolic-link loop: say so before scoring, not after
+            raise ConfigError(f"--out {out_csv}: the path does not resolve (a symbolic link that points to "
+                              "itself?); choose another path") from None
         for folder, what in ((gt_dir, "GT"), (pred_dir, "prediction")):
-            if folder.exists() and _inside(out_csv, folder):
+            if folder.exists() and inside(folder, out_csv):
                 raise ConfigError(f"--out {out_csv} lies inside the {what} folder {folder}; vosbench never writes "
                                   "there. Choose a path elsewhere.")
     seqs = comma_list(sequences) if sequences else None
+    with scoring_progress() as progress:
+        ev = evaluate_benchmark(benchmark, gt_dir, pred_dir, sequences=seqs, workers=workers, binary=binary,
+                                meta=meta_path, unseen=unseen_file, split=jhmdb_split, subset=subset,
+                                progress=progress, label=FLAGS.__getitem__)
+    if ev.empty is not None:
+        raise ConfigError(ev.empty)
     console = Console()
-    n_seq = len(list_sequences(gt_dir, pred_dir, seqs))
-    err = Console(stderr=True)
-    with Progress(TextColumn("scoring"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True, disable=not err.is_terminal) as progress:
-        task = progress.add_task("scoring", total=n_seq)
-        result = evaluate_folders(gt_dir, pred_dir, seqs, workers, binary,
-                                  on_sequence_done=lambda _s: progress.advance(task))
-    scores = result.scores
-    summary = summarize(scores)
-    if math.isnan(summary["JF_mean"]):
-        raise ConfigError(
-            f"{gt_dir}: nothing to score: no sequence has an object in its first GT frame and a frame between "
-            "its first and last frames"
-        )
-
-    def pct(v: float) -> str:
-        return "-" if math.isnan(v) else f"{100 * v:.1f}"
-
-    # two-line headers and no vertical rules keep the table within 80 columns
-    table = Table(title=f"J&F (%)  {pred_dir}", box=box.SIMPLE_HEAD, pad_edge=False)
-    table.add_column("sequence", no_wrap=True)
-    table.add_column("obj", justify="right")
-    for col in ("J&F\nMean", "J\nMean", "J\nRecall", "J\nDecay", "F\nMean", "F\nRecall", "F\nDecay"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for s in scores:
-        jf = (s.J_mean + s.F_mean) / 2
-        table.add_row(s.sequence, str(s.object), pct(jf), *(pct(getattr(s, k)) for k in METRIC_KEYS))
-    table.add_section()
-    table.add_row("[bold]overall[/bold]", str(len(scores)), *(f"[bold]{pct(summary[k])}[/bold]" for k in summary))
-    console.print(table)
-    console.print(
-        f"J&F-Mean [bold]{pct(summary['JF_mean'])}[/bold]  J-Mean {pct(summary['J_mean'])}  "
-        f"F-Mean {pct(summary['F_mean'])}  ({len(scores)} objects, {len(result.frames)} sequences, "
-        f"{result.seconds:.2f} s)"
-    )
-    short = [s for s, n in result.frames.items() if n < 3]
-    if short:
-        console.print(f"[yellow]not scored (fewer than 3 frames): {', '.join(short)}[/yellow]")
+    show(console, ev)
     if out_csv is None:
-        console.print("[dim]Nothing written; use --out FILE.csv to save per-object scores and the summary.[/dim]")
+        console.print(f"[dim]Nothing written; use --out FILE.csv to save {SAVED[benchmark]} and the summary.[/dim]")
         return
-    write_per_object_csv(out_csv, scores)
-    summary_path = out_csv.with_name(out_csv.name.removesuffix(".csv") + ".summary.json")
-    write_eval_summary(
-        summary_path,
-        summary,
-        objects=len(scores),
-        sequences=len(result.frames),
-        frames_per_sequence=result.frames,
-        binary_gt=result.binary,
-        gt=str(gt_dir.resolve()),
-        pred=str(pred_dir.resolve()),
-        rules="DAVIS 2017 semi-supervised: first and last frame excluded, objects 1..max id of frame 0",
-        vosbench_version=__version__,
-        seconds=round(result.seconds, 3),
-    )
-    console.print(f"wrote {out_csv} and {summary_path}")
-    if per_frame:
-        frame_path = out_csv.with_name(out_csv.name.removesuffix(".csv") + ".per_frame.csv")
-        write_per_frame_csv(frame_path, scores)
+    written, frame_path = write_outputs(ev, out_csv, per_frame)
+    console.print(f"wrote {', '.join(map(str, written[:-1]))} and {written[-1]}")
+    if frame_path is not None:
         console.print(f"wrote {frame_path}")

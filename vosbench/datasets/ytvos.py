@@ -1,4 +1,5 @@
-"""YouTube-VOS 2018 / 2019 adapter (SPEC §4.3).
+"""YouTube-VOS 2018 / 2019 adapter (the official release, https://youtube-vos.org/dataset/vos/; rules in the
+README, section "YouTube-VOS").
 
 Layout (the official archives, as extracted)::
 
@@ -39,9 +40,11 @@ Rules:
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -54,7 +57,19 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png")
 HELDOUT_EVERY = 10
 
 
-def _frame_key(name: str) -> tuple[int, int | str]:
+class MetaObject(TypedDict):
+    """One object of a ``meta.json`` video: its category and its frames (sorted, no duplicates)."""
+
+    category: str | None
+    frames: list[str]
+
+
+#: ``meta.json`` parsed: video -> object id -> entry
+Meta = dict[str, dict[int, MetaObject]]
+
+
+def frame_key(name: str) -> tuple[int, int | str]:
+    """Sort key of frame names: numeric names in numeric order, then the others by name."""
     return (0, int(name)) if name.isdigit() else (1, name)
 
 
@@ -83,8 +98,13 @@ class YouTubeVOSSequence(VideoSequence):
         return np.where(np.isin(ids, keep), ids, 0).astype(np.uint8)
 
 
-def _load_meta(path: Path, what: str) -> dict[str, dict[int, dict[str, Any]]]:
-    """``meta.json`` -> {video: {object id: {"category": str, "frames": [str, ...]}}}, validated."""
+def load_meta(path: Path, what: str) -> Meta:
+    """``meta.json`` -> {video: {object id: {"category": str, "frames": [str, ...]}}}, validated: names are
+    safe single path components, ids in 1..254, frames a non-empty list (sorted by :func:`frame_key`).
+
+    Raises:
+        DatasetLayoutError: missing or malformed file (``what`` names who asked for it), naming the entry.
+    """
     if not path.is_file():
         raise DatasetLayoutError(
             f"{what}: {path} not found; the data root must hold <split>/meta.json, <split>/JPEGImages "
@@ -98,13 +118,13 @@ def _load_meta(path: Path, what: str) -> dict[str, dict[int, dict[str, Any]]]:
     videos = data.get("videos") if isinstance(data, dict) else None
     if not isinstance(videos, dict):
         raise DatasetLayoutError(f'{path}: expected {{"videos": {{<video>: {{"objects": {{...}}}}}}}} at the top level')
-    out: dict[str, dict[int, dict[str, Any]]] = {}
+    out: Meta = {}
     for vid, entry in videos.items():
         check_name(vid, path, json_key_line(text, vid), "video name")
         objs = entry.get("objects") if isinstance(entry, dict) else None
         if not isinstance(objs, dict):
             raise DatasetLayoutError(f'{path}: video {vid!r} has no "objects" mapping')
-        parsed: dict[int, dict[str, Any]] = {}
+        parsed: dict[int, MetaObject] = {}
         for key, obj in objs.items():
             try:
                 oid = int(key)
@@ -120,24 +140,69 @@ def _load_meta(path: Path, what: str) -> dict[str, dict[int, dict[str, Any]]]:
             for f in frames:
                 check_name(f, path, json_key_line(text, f), f"frame name (video {vid!r}, object {key})")
             category = obj.get("category")
-            parsed[oid] = {
-                "category": str(category) if category is not None else None,
-                "frames": sorted(set(frames), key=_frame_key),
-            }
+            parsed[oid] = MetaObject(
+                category=str(category) if category is not None else None,
+                frames=sorted(set(frames), key=frame_key),
+            )
         out[str(vid)] = parsed
     return out
 
 
-def _read_list(path: Path, what: str) -> list[str]:
+def read_list(path: Path, what: str) -> list[str]:
+    """The names in a list file (one per line; blank lines and ``#`` comments skipped)."""
     if not path.is_file():
         raise DatasetLayoutError(f"{what}: {path} not found")
-    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetLayoutError(f"{what}: cannot read {path} ({e})") from None
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+
+
+def meta_frames(objects: Mapping[int, MetaObject]) -> list[str]:
+    """A video's ``meta.json`` frames: the union over its objects, in frame order. These are the frames a
+    run predicts and scores (the first object's first frame comes first)."""
+    return sorted({f for o in objects.values() for f in o["frames"]}, key=frame_key)
+
+
+def load_unseen_categories(
+    meta: Meta,
+    split_dir: Path,
+    base: Path,
+    listed: str | os.PathLike[str] | None = None,
+    *,
+    split: str | None = None,
+    what: str = "unseen-category list",
+) -> tuple[set[str | None] | None, str | None]:
+    """The split's unseen categories and where they came from; ``(None, None)`` without any category
+    information. The rule (README, section "YouTube-VOS"): the ``listed`` file (one category per line), else
+    ``unseen_categories.txt`` in ``base`` (the data root) or in ``split_dir``, else every category for the
+    ``train`` split is seen, else the categories absent from ``base/train/meta.json``.
+
+    Raises:
+        DatasetLayoutError: a list file (``what`` names it in the message) or ``train/meta.json`` is
+            missing or unreadable.
+    """
+    if listed is not None:
+        path = Path(listed).expanduser()
+        return set[str | None](read_list(path, what)), str(path)
+    for path in (base / "unseen_categories.txt", split_dir / "unseen_categories.txt"):
+        if path.is_file():
+            return set[str | None](read_list(path, what)), str(path)
+    if split == "train":
+        return set(), "train split: every category is seen"
+    train_meta = base / "train" / "meta.json"
+    if not train_meta.is_file():
+        return None, None
+    seen = {o["category"] for v in load_meta(train_meta, "train meta.json").values() for o in v.values()}
+    present = {o["category"] for v in meta.values() for o in v.values()}
+    return present - seen, f"categories absent from {train_meta}"
 
 
 def _list_images(d: Path) -> list[Path]:
     return sorted(
         (p for p in d.iterdir() if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".")),
-        key=lambda p: _frame_key(p.stem),
+        key=lambda p: frame_key(p.stem),
     )
 
 
@@ -183,69 +248,52 @@ class YouTubeVOSDataset(VideoDataset):
             self.split_dir = self.root
             base = self.root.parent
         self.meta_path = self.split_dir / "meta.json"
-        self.meta = _load_meta(self.meta_path, spec.name)
+        self.meta = load_meta(self.meta_path, spec.name)
         self.image_dir = self.split_dir / "JPEGImages"
         self.anno_dir = self.split_dir / "Annotations"
         for d in (self.image_dir, self.anno_dir):
             if not d.is_dir():
                 raise DatasetLayoutError(f"{spec.name}: expected folder {d} (layout: {spec.needs})")
-
-        # full GT: the exhaustive train Annotations, or a separate folder
-        self.gt_dir: Path | None = None
-        if gt_root is not None:
-            self.gt_dir = Path(gt_root).expanduser()
-            if not self.gt_dir.is_dir():
-                raise DatasetLayoutError(f"{spec.name}: gt_root {self.gt_dir} does not exist")
-        elif split == "train":
-            self.gt_dir = self.anno_dir
-        elif (base / f"{split}_gt" / "Annotations").is_dir():
-            self.gt_dir = base / f"{split}_gt" / "Annotations"
-
+        self.gt_dir = self._full_gt(gt_root, base)
         self.all_frames_dir: Path | None = None
         if all_frames:
-            cand = Path(all_frames_root).expanduser() if all_frames_root else base / "all_frames" / f"{split}_all_frames" / "JPEGImages"
+            default = base / "all_frames" / f"{split}_all_frames" / "JPEGImages"
+            cand = Path(all_frames_root).expanduser() if all_frames_root else default
             if all_frames_root and not cand.is_dir():
                 raise DatasetLayoutError(f"{spec.name}: all_frames_root {cand} does not exist")
             if cand.is_dir():
                 self.all_frames_dir = cand
+        self._names, self.heldout_rule = self._videos(heldout)
+        self.unseen, self.category_source = load_unseen_categories(
+            self.meta, self.split_dir, base, unseen_categories or None, split=split,
+            what=f"{spec.name} unseen-category list",
+        )
 
+    def _full_gt(self, gt_root: str | Path | None, base: Path) -> Path | None:
+        """Full GT: a given folder, the exhaustive train Annotations, or ``<split>_gt/Annotations``."""
+        if gt_root is not None:
+            gt_dir = Path(gt_root).expanduser()
+            if not gt_dir.is_dir():
+                raise DatasetLayoutError(f"{self.name}: gt_root {gt_dir} does not exist")
+            return gt_dir
+        if self.split == "train":
+            return self.anno_dir
+        if (base / f"{self.split}_gt" / "Annotations").is_dir():
+            return base / f"{self.split}_gt" / "Annotations"
+        return None
+
+    def _videos(self, heldout: str | Path | None) -> tuple[list[str], str | None]:
+        """The videos of this split and, for ``train``, the held-out rule that chose them."""
         names = sorted(self.meta)
-        self.heldout_rule: str | None = None
-        if split == "train":
-            if heldout is not None:
-                listed = _read_list(Path(heldout).expanduser(), f"{spec.name} held-out list")
-                unknown = [n for n in listed if n not in self.meta]
-                if unknown:
-                    raise DatasetLayoutError(
-                        f"{heldout}: video(s) {', '.join(unknown[:5])} are not in {self.meta_path}"
-                    )
-                names = list(dict.fromkeys(listed))
-                self.heldout_rule = f"file {heldout}"
-            else:
-                names = names[::HELDOUT_EVERY]
-                self.heldout_rule = f"every {HELDOUT_EVERY}th video of the sorted {self.meta_path.name} list"
-        self._names = names
-
-        self.unseen: set[str] | None = None
-        self.category_source: str | None = None
-        files = [Path(unseen_categories).expanduser()] if unseen_categories else [
-            base / "unseen_categories.txt",
-            self.split_dir / "unseen_categories.txt",
-        ]
-        for f in files:
-            if f.is_file() or unseen_categories:
-                self.unseen = set(_read_list(f, f"{spec.name} unseen-category list"))
-                self.category_source = str(f)
-                break
-        if self.unseen is None:
-            train_meta = base / "train" / "meta.json"
-            if split == "train":
-                self.unseen = set()
-                self.category_source = "train split: every category is seen"
-            elif train_meta.is_file():
-                seen = {o["category"] for v in _load_meta(train_meta, spec.name).values() for o in v.values()}
-                self.unseen = {o["category"] for v in self.meta.values() for o in v.values()} - seen
-                self.category_source = f"categories absent from {train_meta}"
+        if self.split != "train":
+            return names, None
+        if heldout is None:
+            return names[::HELDOUT_EVERY], f"every {HELDOUT_EVERY}th video of the sorted {self.meta_path.name} list"
+        listed = read_list(Path(heldout).expanduser(), f"{self.name} held-out list")
+        unknown = [n for n in listed if n not in self.meta]
+        if unknown:
+            raise DatasetLayoutError(f"{heldout}: video(s) {', '.join(unknown[:5])} are not in {self.meta_path}")
+        return list(dict.fromkeys(listed)), f"file {heldout}"
 
     # -- hooks of VideoDataset --------------------------------------------------------
 
@@ -286,7 +334,6 @@ class YouTubeVOSDataset(VideoDataset):
         if len(index) != len(frames):
             raise DatasetLayoutError(f"{self.name}: duplicate frame names in {img_dir}")
 
-        meta_frames: set[str] = set()
         starts: dict[int, int] = {}
         for oid, obj in objects.items():
             missing = [f for f in obj["frames"] if f not in index]
@@ -295,11 +342,9 @@ class YouTubeVOSDataset(VideoDataset):
                     f"{self.name}: {self.meta_path} lists frame(s) {', '.join(missing[:5])} of video {name!r} "
                     f"(object {oid}) that are not in {img_dir}"
                 )
-            meta_frames.update(obj["frames"])
             starts[oid] = index[obj["frames"][0]]
         if not starts:
             raise DatasetLayoutError(f"{self.name}: video {name!r} has no objects in {self.meta_path}")
-        first_t = min(starts.values())
         new_objects: dict[int, list[int]] = {}
         for oid, t in sorted(starts.items()):
             new_objects.setdefault(t, []).append(oid)
@@ -312,7 +357,7 @@ class YouTubeVOSDataset(VideoDataset):
                     f"but {png} is missing"
                 )
             annotations[t] = png
-        outputs = sorted(index[f] for f in meta_frames if index[f] >= first_t)
+        outputs = sorted(index[f] for f in meta_frames(objects))  # none before the first object's first frame
 
         gt: dict[int, Path] = {}
         if self.gt_dir is not None:
@@ -344,7 +389,8 @@ class YouTubeVOSDataset(VideoDataset):
     # -- scoring hooks -----------------------------------------------------------------------
 
     def category(self, video: str, obj: int) -> str | None:
-        return self.meta.get(video, {}).get(int(obj), {}).get("category")
+        entry = self.meta.get(video, {}).get(int(obj))
+        return entry["category"] if entry is not None else None
 
     def object_group(self, sequence: str, obj: int) -> str | None:
         """``"seen"`` or ``"unseen"`` by the object's category; ``None`` without any category

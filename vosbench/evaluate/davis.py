@@ -19,9 +19,9 @@ Formats:
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +30,13 @@ import numpy as np
 
 from vosbench.core.errors import DatasetLayoutError, InputFileError
 from vosbench.core.labels import decode_label_png, is_binary_mask, to_binary
+from vosbench.core.safepath import os_error_text
+from vosbench.core.version import __version__
 from vosbench.core.workers import HostPool, usable_cpus
-from vosbench.scoring.jf import ObjectScore, SequenceScorer
+from vosbench.evaluate.base import JSON, Evaluation, MetricValue, ProgressHook, object_evaluation, sequence_scorer
+from vosbench.scoring.jf import ObjectScore, summarize
 
+RULES = "DAVIS 2017 semi-supervised: first and last frame excluded, objects 1..max id of frame 0"
 
 
 @dataclass
@@ -70,8 +74,6 @@ def list_sequences(gt_root: Path, pred_root: Path, sequences: list[str] | None =
             folder cannot be listed (e.g. a symbolic-link loop inside it): one line naming the path.
         InputFileError: a prediction folder or a prediction frame is missing.
     """
-    from vosbench.core.safepath import os_error_text
-
     try:
         return _list_sequences(gt_root, pred_root, sequences)
     except OSError as e:
@@ -142,7 +144,7 @@ def evaluate_sequence(
     gdir, pdir = Path(gt_root) / sequence, Path(pred_root) / sequence
     if frames is None:
         frames = _pngs(gdir)
-    scorer = SequenceScorer(sequence)
+    scorer = sequence_scorer(sequence, frames, {})
     is_bin = looks_binary = False
     last = len(frames) - 1
     for t, name in enumerate(frames):
@@ -178,7 +180,7 @@ def evaluate_folders(
     sequences: list[str] | None = None,
     workers: int | None = None,
     binary: bool | None = None,
-    on_sequence_done: Callable[[str], None] | None = None,
+    progress: ProgressHook | None = None,
 ) -> EvaluationResult:
     """Score every sequence of ``pred_root`` against ``gt_root``, in parallel over sequences.
 
@@ -189,7 +191,7 @@ def evaluate_folders(
         workers: Processes (default: CPU count; 1 = in this process).
         binary: Force (True) or forbid (False) reading the GT as DAVIS-2016 binary masks; None detects
             it per sequence.
-        on_sequence_done: Called with each sequence name as it finishes (e.g. a progress bar).
+        progress: Called with (sequences done, sequences in all) as they finish (e.g. a progress bar).
 
     Raises:
         DatasetLayoutError, InputFileError: bad folders or files (see :func:`list_sequences`).
@@ -202,12 +204,14 @@ def evaluate_folders(
     order = sorted(table, key=lambda s: -len(table[s]))
     jobs = [(gt_root, pred_root, s, table[s], binary) for s in order]
     done: dict[str, tuple[list[ObjectScore], bool]] = {}
+    if progress:
+        progress(0, len(jobs))
     if n_workers == 1:
         for job in jobs:
             seq, scores, is_bin = _job(job)
             done[seq] = (scores, is_bin)
-            if on_sequence_done:
-                on_sequence_done(seq)
+            if progress:
+                progress(len(done), len(jobs))
     else:
         with HostPool(n_workers) as pool:
             pending = {pool.submit(_job, job) for job in jobs}
@@ -221,12 +225,48 @@ def evaluate_folders(
                         raise error
                     (seq, scores, is_bin), _ = fut.result()
                     done[seq] = (scores, is_bin)
-                    if on_sequence_done:
-                        on_sequence_done(seq)
+                    if progress:
+                        progress(len(done), len(jobs))
     scores = [s for seq in table for s in done[seq][0]]
     return EvaluationResult(
         scores=scores,
         binary={seq: done[seq][1] for seq in table},
         frames={seq: len(table[seq]) for seq in table},
         seconds=time.perf_counter() - start,
+    )
+
+
+def evaluate(
+    gt: str | os.PathLike[str],
+    pred: str | os.PathLike[str],
+    *,
+    sequences: list[str] | None = None,
+    workers: int | None = None,
+    binary: bool | None = None,
+    progress: ProgressHook | None = None,
+) -> Evaluation[EvaluationResult]:
+    """DAVIS J&F of ``pred`` against ``gt`` (see :func:`evaluate_folders`) as an :class:`Evaluation`."""
+    gt, pred = Path(gt), Path(pred)
+    result = evaluate_folders(gt, pred, sequences, workers, binary, progress)
+    summary = summarize(result.scores)
+    metrics: dict[str, MetricValue] = dict(summary)
+    empty = None
+    if math.isnan(summary["JF_mean"]):
+        empty = (
+            f"{gt}: nothing to score: no sequence has an object in its first GT frame and a frame between "
+            "its first and last frames"
+        )
+    facts: dict[str, JSON] = {
+        "objects": len(result.scores),
+        "sequences": len(result.frames),
+        "frames_per_sequence": result.frames,
+        "binary_gt": result.binary,
+        "gt": str(gt.resolve()),
+        "pred": str(pred.resolve()),
+        "rules": RULES,
+        "vosbench_version": __version__,
+        "seconds": round(result.seconds, 3),
+    }
+    return object_evaluation(
+        "davis", pred, result.scores, metrics, facts, result.frames, result.seconds, result, empty
     )

@@ -1,8 +1,9 @@
 """Scoring JHMDB keypoint predictions (the engine of ``vosbench eval --benchmark jhmdb``).
 
 Predictions are keypoint CSVs in our format, ``KEYPOINTS/<video>.csv`` with rows
-``frame,joint,x,y`` (joint = 0-based index in SPEC order, pixels of the original frame, ``nan`` =
-no prediction), as a ``vosbench run`` writes them in ``RUN/keypoints/``. The GT is the JHMDB root
+``frame,joint,x,y`` (joint = 0-based index in the order of
+:data:`vosbench.datasets.joints.JOINTS`, as the README's JHMDB section states; pixels of the
+original frame, ``nan`` = no prediction), as a ``vosbench run`` writes them in ``RUN/keypoints/``. The GT is the JHMDB root
 read by the dataset adapter (split files, ``joint_positions.mat``, the frame folders that decide
 how many annotated frames a video has), so the videos, frames and GT coordinates are exactly those
 of a run on ``jhmdb-split<k>``; PCK uses the run's accumulator
@@ -10,34 +11,43 @@ of a run on ``jhmdb-split<k>``; PCK uses the run's accumulator
 
 Every frame of a video after the first needs a row for each of the 15 joints (a missing joint is
 written ``nan`` and counts as a miss, as in a run); the first frame is given and may be absent;
-a frame that the video does not have is an error, as is a joint index outside 0..14.
+a frame that the video does not have is an error, as are a joint index outside 0..14 and a
+(frame, joint) given twice.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
 from vosbench.core.errors import DatasetLayoutError, InputFileError
+from vosbench.core.version import __version__
 from vosbench.datasets.factory import load_dataset
 from vosbench.datasets.joints import JOINTS
+from vosbench.evaluate.base import JSON, Evaluation, MetricValue, ProgressHook
 from vosbench.records.reader import read_keypoints
-from vosbench.scoring.pck import PCKAccumulator, PCKResult
+from vosbench.scoring.pck import PCKAccumulator, PCKResult, per_joint_csv_text, per_video_csv_text
+
+RULES = ("JHMDB PCK: frame 0 excluded; normaliser 0.6 x diagonal of the visible GT joints' box; "
+         "PCK@a = mean of the per-joint PCKs; a missing prediction is a miss")
 
 
 @dataclass
 class JHMDBEvaluation:
-    """PCK of a keypoint folder: the pooled result, frames per video, wall time, the folder read."""
+    """PCK of a keypoint folder: the pooled result, frames per video, wall time, the folder read,
+    the split and subset scored."""
 
     result: PCKResult
     frames: dict[str, int]
     keypoints_dir: Path
     seconds: float
+    split: int = 1
+    subset: str = "test"
 
 
 def keypoints_folder(pred: str | os.PathLike[str]) -> Path:
@@ -88,7 +98,7 @@ def evaluate_jhmdb(
     split: int = 1,
     subset: str = "test",
     sequences: list[str] | None = None,
-    on_video_done: Callable[[str], None] | None = None,
+    progress: ProgressHook | None = None,
 ) -> JHMDBEvaluation:
     """PCK of ``pred`` (keypoint CSVs) against the JHMDB root's split ``split`` / ``subset``.
 
@@ -101,6 +111,8 @@ def evaluate_jhmdb(
     kdir = keypoints_folder(pred)
     acc = PCKAccumulator(JOINTS)
     frames: dict[str, int] = {}
+    if progress:
+        progress(0, len(names))
     for name in names:
         seq = ds.sequence(name)
         path = kdir / f"{name}.csv"  # video names are checked by the adapter
@@ -112,6 +124,47 @@ def evaluate_jhmdb(
         assert seq.keypoints is not None  # the JHMDB adapter always sets them
         acc.add(name, predicted_array(path, seq.frames), seq.keypoints)
         frames[name] = len(seq.frames)
-        if on_video_done:
-            on_video_done(name)
-    return JHMDBEvaluation(acc.result(), frames, kdir, time.perf_counter() - start)
+        if progress:
+            progress(len(frames), len(names))
+    return JHMDBEvaluation(acc.result(), frames, kdir, time.perf_counter() - start, int(split), subset)
+
+
+def evaluate(
+    gt: str | os.PathLike[str],
+    pred: str | os.PathLike[str],
+    *,
+    split: int = 1,
+    subset: str = "test",
+    sequences: list[str] | None = None,
+    progress: ProgressHook | None = None,
+) -> Evaluation[JHMDBEvaluation]:
+    """JHMDB PCK of ``pred`` (see :func:`evaluate_jhmdb`) as an :class:`Evaluation`; ``gt`` is the JHMDB root."""
+    root = Path(gt)
+    ev = evaluate_jhmdb(root, pred, split, subset, sequences, progress)
+    r = ev.result
+    empty = None
+    if int(r.counts.sum()) == 0:
+        empty = f"{root}: nothing to score: no visible GT joint in any frame after the first"
+    facts: dict[str, JSON] = {
+        "benchmark": "jhmdb",
+        "videos": len(ev.frames),
+        "frames_per_video": ev.frames,
+        "split": ev.split,
+        "subset": ev.subset,
+        "gt": str(root.resolve()),
+        "pred": str(ev.keypoints_dir.resolve()),
+        "rules": RULES,
+        "vosbench_version": __version__,
+        "seconds": round(ev.seconds, 3),
+    }
+    return Evaluation(
+        benchmark="jhmdb",
+        pred=ev.keypoints_dir,
+        metrics=cast("dict[str, MetricValue]", r.metrics()),  # fractions, None where no joint counted, the curve
+        tables={".csv": per_video_csv_text(r), ".per_joint.csv": per_joint_csv_text(r)},
+        facts=facts,
+        sequences=ev.frames,
+        seconds=ev.seconds,
+        detail=ev,
+        empty=empty,
+    )

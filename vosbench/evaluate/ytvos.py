@@ -4,26 +4,30 @@ Inputs:
 
 * predictions: a folder ``PRED/<video>/<frame>.png`` or a ``submission.zip`` with members
   ``Annotations/<video>/<frame>.png`` (the evaluation servers' layout), read in memory, never
-  extracted. Every member name is hostile input: each path component is checked with
-  :func:`~vosbench.core.safepath.check_name`, duplicate and oversized members are refused.
+  extracted. Every member is hostile input: each path component is checked with
+  :func:`~vosbench.core.safepath.check_name`; duplicate, encrypted and oversized members, unknown
+  compression methods and archives over the limits below are refused with one line naming the zip
+  and the member. ``zipfile`` stops reading a member at its declared size (and then checks its
+  CRC), so a member never yields more than the size checked here.
 * GT: a folder ``GT/<video>/<frame>.png`` with the full annotation (every object) of every
   ``meta.json`` frame, e.g. the train split's ``Annotations`` or a ``valid_gt/Annotations``.
 * ``meta.json`` (the YouTube-VOS file, read by the dataset adapter's own parser).
 
-Rules, the same as a ``vosbench run`` on a YouTube-VOS set (``vosbench.runs.vos.scorer_for``): the
-scored frames of a video are its ``meta.json`` frames (union over objects, in frame order); an
-object is scored from the frame after its first ``meta.json`` frame; the video's last frame is not
-scored. Seen / unseen: ``unseen`` (a file, one category per line), else ``unseen_categories.txt``
-beside the split folder or inside it, else the categories absent from ``<split>/../train/meta.json``
-(the adapter's order); overall = mean of J seen, F seen, J unseen, F unseen.
+Rules, those of a ``vosbench run`` on a YouTube-VOS set, through the same code: the scored frames
+of a video are its ``meta.json`` frames (:func:`vosbench.datasets.ytvos.meta_frames`); an object is
+scored from the frame after its first ``meta.json`` frame and the video's last frame is not scored
+(the scorer of :func:`vosbench.evaluate.base.sequence_scorer`). Seen / unseen: the adapter's rule
+(:func:`vosbench.datasets.ytvos.load_unseen_categories`) with ``unseen`` as the list file and the
+``meta.json`` folder as the split folder; overall = mean of J seen, F seen, J unseen, F unseen.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,13 +36,24 @@ import numpy as np
 from vosbench.core.errors import DatasetLayoutError, InputFileError
 from vosbench.core.labels import decode_label_png, read_label_png
 from vosbench.core.safepath import check_name
-from vosbench.datasets.ytvos import _frame_key, _load_meta, _read_list
+from vosbench.core.version import __version__
 from vosbench.core.workers import HostPool, usable_cpus
+from vosbench.datasets.ytvos import MetaObject, load_meta, load_unseen_categories, meta_frames
+from vosbench.evaluate.base import JSON, Evaluation, MetricValue, ProgressHook, object_evaluation, sequence_scorer
 from vosbench.scoring.jf import ObjectScore, SequenceScorer, group_metrics, summarize
 
-#: zip members larger than this (uncompressed) are refused: a label PNG is a few hundred kB at most
+#: zip members larger than this (uncompressed, declared) are refused: a label PNG is a few hundred kB at most
 MAX_MEMBER_BYTES = 64 * 1024 * 1024
+#: a zip with more members is refused (YouTube-VOS valid and test list about 14,000 frames each)
+MAX_MEMBERS = 200_000
+#: a zip whose PNG members declare more bytes in all (uncompressed) is refused (a valid-set submission: ~0.3 GB)
+MAX_TOTAL_BYTES = 4 * 1024**3
+#: compression methods zipfile reads: stored, deflate, bzip2, lzma
+METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
+           zipfile.ZIP_LZMA: "lzma"}
 ZIP_PREFIX = "Annotations"
+RULES = ("YouTube-VOS: meta.json frames; each object scored from the frame after its first appearance, "
+         "last frame excluded; overall = mean of J_seen, F_seen, J_unseen, F_unseen")
 
 
 class FolderPredictions:
@@ -74,33 +89,63 @@ class ZipPredictions:
             raise InputFileError(f"{self.path}: file not found") from None
         except (zipfile.BadZipFile, OSError, ValueError) as e:
             raise InputFileError(f"{self.path}: cannot read zip archive ({e}); the file is corrupt or not a zip") from None
+        if len(infos) > MAX_MEMBERS:
+            raise InputFileError(
+                f"{self.path}: {len(infos)} zip members (limit {MAX_MEMBERS}); not a YouTube-VOS submission"
+            )
         self.members: dict[tuple[str, str], zipfile.ZipInfo] = {}
         self.videos: set[str] = set()
+        total = 0
         for info in infos:
-            name = info.filename
-            parts = name.rstrip("/").split("/") if info.is_dir() else name.split("/")
-            for part in parts:  # hostile names: '..', absolute paths, backslashes, control characters
-                check_name(part, self.path, None, f"zip member {name!r}: component")
-            if info.is_dir() or not name.lower().endswith(".png"):
+            key = self._member(info)
+            if key is None:
                 continue
-            if len(parts) != 3 or parts[0] != ZIP_PREFIX:
+            total += info.file_size
+            if total > MAX_TOTAL_BYTES:
                 raise InputFileError(
-                    f"{self.path}: member {name!r} is not {ZIP_PREFIX}/<video>/<frame>.png (the layout of the "
-                    "YouTube-VOS evaluation server and of a vosbench run's submission.zip)"
+                    f"{self.path}: the PNG members up to {info.filename!r} declare more than {MAX_TOTAL_BYTES} bytes "
+                    f"uncompressed in all (limit {MAX_TOTAL_BYTES}); not a YouTube-VOS submission (a zip bomb?)"
                 )
-            video, frame = parts[1], parts[2][: -len(".png")]
-            check_name(frame, self.path, None, f"zip member {name!r}: frame name")
-            if (video, frame) in self.members:
-                raise InputFileError(f"{self.path}: member {name!r} appears twice")
-            if info.file_size > MAX_MEMBER_BYTES:
-                raise InputFileError(
-                    f"{self.path}: member {name!r} is {info.file_size} bytes uncompressed (limit "
-                    f"{MAX_MEMBER_BYTES}); not a label PNG"
-                )
-            self.members[(video, frame)] = info
-            self.videos.add(video)
+            self.members[key] = info
+            self.videos.add(key[0])
         if not self.members:
             raise InputFileError(f"{self.path}: no {ZIP_PREFIX}/<video>/<frame>.png member")
+
+    def _member(self, info: zipfile.ZipInfo) -> tuple[str, str] | None:
+        """(video, frame) of a label PNG member, ``None`` for a member that is not one (a folder, a
+        text file); refuses a hostile name, a duplicate, an encrypted or oversized member and an
+        unknown compression method."""
+        name = info.filename
+        parts = name.rstrip("/").split("/") if info.is_dir() else name.split("/")
+        for part in parts:  # hostile names: '..', absolute paths, backslashes, control characters
+            check_name(part, self.path, None, f"zip member {name!r}: component")
+        if info.is_dir() or not name.lower().endswith(".png"):
+            return None
+        if len(parts) != 3 or parts[0] != ZIP_PREFIX:
+            raise InputFileError(
+                f"{self.path}: member {name!r} is not {ZIP_PREFIX}/<video>/<frame>.png (the layout of the "
+                "YouTube-VOS evaluation server and of a vosbench run's submission.zip)"
+            )
+        video, frame = parts[1], parts[2][: -len(".png")]
+        check_name(frame, self.path, None, f"zip member {name!r}: frame name")
+        if (video, frame) in self.members:
+            raise InputFileError(f"{self.path}: member {name!r} appears twice")
+        if info.flag_bits & 0x1:
+            raise InputFileError(
+                f"{self.path}: member {name!r} is encrypted; vosbench reads unencrypted zips only (pack the PNGs "
+                "again without a password)"
+            )
+        if info.compress_type not in METHODS:
+            raise InputFileError(
+                f"{self.path}: member {name!r} uses compression method {info.compress_type}; supported: "
+                + ", ".join(f"{label} ({code})" for code, label in METHODS.items())
+            )
+        if info.file_size > MAX_MEMBER_BYTES:
+            raise InputFileError(
+                f"{self.path}: member {name!r} is {info.file_size} bytes uncompressed (limit "
+                f"{MAX_MEMBER_BYTES}); not a label PNG"
+            )
+        return video, frame
 
     def where(self, video: str, frame: str) -> str:
         return f"{self.path}:{ZIP_PREFIX}/{video}/{frame}.png"
@@ -115,7 +160,7 @@ class ZipPredictions:
         info = self.members[(video, frame)]
         try:
             data = self.zf.read(info)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError, RuntimeError, NotImplementedError) as e:
             raise InputFileError(f"{self.where(video, frame)}: cannot read zip member ({e})") from None
         arr, _ = decode_label_png(self.where(video, frame), data=data)
         return arr
@@ -137,41 +182,11 @@ def open_predictions(path: str | os.PathLike[str]) -> Predictions:
     return ZipPredictions(p)
 
 
-def video_frames(objects: dict[int, dict]) -> tuple[list[str], dict[int, int]]:
-    """A ``meta.json`` video -> (its scored frames in order, object id -> position of its first frame).
-
-    These are the GT frames of a run's sequence and the ``first_frames`` of its scorer: a run
-    scores the ``meta.json`` frames from the first object's first frame on, and every listed frame
-    comes at or after it.
-    """
-    frames = sorted({f for o in objects.values() for f in o["frames"]}, key=_frame_key)
-    pos = {f: i for i, f in enumerate(frames)}
-    return frames, {oid: pos[o["frames"][0]] for oid, o in sorted(objects.items())}
-
-
-def scorer_for_video(video: str, objects: dict[int, dict]) -> SequenceScorer:
-    """The scorer a run uses for this video (``objects``: its parsed ``meta.json`` entry)."""
-    _, first = video_frames(objects)
-    return SequenceScorer(video, objects=sorted(first), first_frames=first)
-
-
-def load_unseen(meta_path: Path, unseen_file: str | os.PathLike[str] | None) -> tuple[set[str] | None, str | None]:
-    """Unseen categories and where they came from, by the adapter's rule (module docstring);
-    ``(None, None)`` without any category information."""
-    split_dir = meta_path.parent
-    base = split_dir.parent
-    if unseen_file is not None:
-        f = Path(unseen_file).expanduser()
-        return set(_read_list(f, "--unseen category list")), str(f)
-    for f in (base / "unseen_categories.txt", split_dir / "unseen_categories.txt"):
-        if f.is_file():
-            return set(_read_list(f, "unseen-category list")), str(f)
-    train_meta = base / "train" / "meta.json"
-    if train_meta.is_file():
-        seen = {o["category"] for v in _load_meta(train_meta, "train meta.json").values() for o in v.values()}
-        this = _load_meta(meta_path, "meta.json")
-        return {o["category"] for v in this.values() for o in v.values()} - seen, f"categories absent from {train_meta}"
-    return None, None
+def video_scorer(video: str, objects: Mapping[int, MetaObject]) -> tuple[list[str], SequenceScorer]:
+    """A ``meta.json`` video's scored frames and its scorer, as a run sets them up: the ``meta.json``
+    frames, each object scored from the frame after its first one."""
+    frames = meta_frames(objects)
+    return frames, sequence_scorer(video, frames, {oid: o["frames"][0] for oid, o in objects.items()})
 
 
 @dataclass
@@ -187,15 +202,17 @@ class YTVOSEvaluation:
         unseen: Unseen categories, ``None`` without category information.
         category_source: Where the split came from.
         seconds: Wall time.
+        meta: The ``meta.json`` read.
     """
 
     scores: list[ObjectScore]
     metrics: dict[str, float | None]
     frames: dict[str, int]
     categories: dict[tuple[str, int], str | None] = field(default_factory=dict)
-    unseen: set[str] | None = None
+    unseen: set[str | None] | None = None
     category_source: str | None = None
     seconds: float = 0.0
+    meta: Path = Path("meta.json")
 
     def group(self, video: str, obj: int) -> str | None:
         if self.unseen is None:
@@ -215,11 +232,13 @@ def _predictions(path: Path) -> Predictions:
     return _PREDICTIONS[key]
 
 
-def _check_video(gt_root: Path, meta_path: Path, preds: Predictions, video: str, objects: dict[int, dict]) -> None:
+def _check_video(
+    gt_root: Path, meta_path: Path, preds: Predictions, video: str, objects: Mapping[int, MetaObject]
+) -> None:
     """Every file the scoring of ``video`` reads is there (else an error naming what is missing)."""
     if not objects:
         raise DatasetLayoutError(f"{meta_path}: video {video!r} has no objects")
-    frames, _ = video_frames(objects)
+    frames = meta_frames(objects)
     gdir = gt_root / video
     missing_gt = [f for f in frames if not (gdir / f"{f}.png").is_file()]
     if missing_gt:
@@ -246,13 +265,12 @@ def _check_video(gt_root: Path, meta_path: Path, preds: Predictions, video: str,
         )
 
 
-def _score_video(job: tuple[Path, Path, str, dict[int, dict]]) -> tuple[list[ObjectScore], int]:
+def _score_video(job: tuple[Path, Path, str, dict[int, MetaObject]]) -> tuple[list[ObjectScore], int]:
     """Scores of one video (checked by :func:`_check_video`) and its number of meta.json frames."""
     gt_root, pred, video, objects = job
     preds = _predictions(pred)
-    frames, _ = video_frames(objects)
+    frames, scorer = video_scorer(video, objects)
     gdir = gt_root / video
-    scorer = scorer_for_video(video, objects)
     last = len(frames) - 1
     for t, f in enumerate(frames):
         gt = read_label_png(gdir / f"{f}.png")
@@ -270,7 +288,7 @@ def evaluate_ytvos(
     meta: str | os.PathLike[str],
     unseen: str | os.PathLike[str] | None = None,
     sequences: list[str] | None = None,
-    on_video_done: Callable[[str], None] | None = None,
+    progress: ProgressHook | None = None,
     workers: int | None = None,
 ) -> YTVOSEvaluation:
     """Score YouTube-VOS predictions (folder or zip) against full GT, from first appearance, in
@@ -281,7 +299,7 @@ def evaluate_ytvos(
     """
     start = time.perf_counter()
     gt_root, meta_path = Path(gt_root), Path(meta)
-    videos = _load_meta(meta_path, "--meta")
+    videos = load_meta(meta_path, "--meta")
     if not gt_root.is_dir():
         raise DatasetLayoutError(f"{gt_root}: GT annotation folder not found")
     names = sorted(videos)
@@ -290,40 +308,90 @@ def evaluate_ytvos(
         if unknown:
             raise DatasetLayoutError(f"{meta_path}: no video {unknown[0]!r}; --sequences must name meta.json videos")
         names = list(dict.fromkeys(sequences))
-    unseen_set, source = load_unseen(meta_path, unseen)
-    preds = open_predictions(pred)
-    scores: list[ObjectScore] = []
-    frames_of: dict[str, int] = {}
-    categories: dict[tuple[str, int], str | None] = {}
-    try:
-        jobs = [(gt_root, Path(pred), video, videos[video]) for video in names]
-        for _, _, video, objects in jobs:  # every file is there before anything is scored
-            _check_video(gt_root, meta_path, preds, video, objects)
-        n_workers = max(1, min(workers or usable_cpus(), len(jobs)))
-        if n_workers == 1:
-            _PREDICTIONS[(os.getpid(), str(Path(pred)))] = preds
-            done: Iterator[tuple[list[ObjectScore], int]] = (_score_video(job) for job in jobs)
-        else:
-            pool = HostPool(n_workers)
-            futures = [pool.submit(_score_video, job) for job in jobs]
-            done = (f.result()[0] for f in futures)  # in video order: the first video's error is the one raised
-        try:
-            for (_, _, video, objects), (got, n_frames) in zip(jobs, done):
-                scores.extend(got)
-                frames_of[video] = n_frames
-                for oid, o in objects.items():
-                    categories[(video, oid)] = o["category"]
-                if on_video_done:
-                    on_video_done(video)
-        finally:
-            if n_workers > 1:
-                pool.close(cancel=True)
-    finally:
-        _PREDICTIONS.pop((os.getpid(), str(Path(pred))), None)
-        if isinstance(preds, ZipPredictions):
-            preds.close()
-    result = YTVOSEvaluation(scores, {}, frames_of, categories, unseen_set, source)
-    metrics: dict[str, float | None] = {**summarize(scores), **group_metrics(scores, result.group)}
-    result.metrics = metrics
+    what = "--unseen category list" if unseen is not None else "unseen-category list"
+    unseen_set, source = load_unseen_categories(videos, meta_path.parent, meta_path.parent.parent, unseen, what=what)
+    jobs = [(gt_root, Path(pred), video, videos[video]) for video in names]
+    result = YTVOSEvaluation([], {}, {}, {}, unseen_set, source, meta=meta_path)
+    for video, got, n_frames in _score_videos(jobs, gt_root, Path(pred), meta_path, workers, progress):
+        result.scores.extend(got)
+        result.frames[video] = n_frames
+        for oid, o in videos[video].items():
+            result.categories[(video, oid)] = o["category"]
+    result.metrics = {**summarize(result.scores), **group_metrics(result.scores, result.group)}
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _score_videos(
+    jobs: list[tuple[Path, Path, str, dict[int, MetaObject]]],
+    gt_root: Path,
+    pred: Path,
+    meta_path: Path,
+    workers: int | None,
+    progress: ProgressHook | None,
+) -> Iterator[tuple[str, list[ObjectScore], int]]:
+    """Check every video's files, then score them (in ``workers`` processes): (video, its scores, its
+    number of meta.json frames) in job order."""
+    preds = open_predictions(pred)
+    try:
+        for _, _, video, objects in jobs:  # every file is there before anything is scored
+            _check_video(gt_root, meta_path, preds, video, objects)
+        if progress:
+            progress(0, len(jobs))
+        n_workers = max(1, min(workers or usable_cpus(), len(jobs)))
+        if n_workers == 1:
+            _PREDICTIONS[(os.getpid(), str(pred))] = preds
+            for i, job in enumerate(jobs, start=1):
+                yield (job[2], *_score_video(job))
+                if progress:
+                    progress(i, len(jobs))
+            return
+        with HostPool(n_workers) as pool:
+            futures = [pool.submit(_score_video, job) for job in jobs]
+            for i, (job, future) in enumerate(zip(jobs, futures), start=1):  # in order: the first error is raised
+                yield (job[2], *future.result()[0])
+                if progress:
+                    progress(i, len(jobs))
+    finally:
+        _PREDICTIONS.pop((os.getpid(), str(pred)), None)
+        if isinstance(preds, ZipPredictions):
+            preds.close()
+
+
+def evaluate(
+    gt: str | os.PathLike[str],
+    pred: str | os.PathLike[str],
+    *,
+    meta: str | os.PathLike[str],
+    unseen: str | os.PathLike[str] | None = None,
+    sequences: list[str] | None = None,
+    workers: int | None = None,
+    progress: ProgressHook | None = None,
+) -> Evaluation[YTVOSEvaluation]:
+    """YouTube-VOS J/F of ``pred`` (see :func:`evaluate_ytvos`) as an :class:`Evaluation`."""
+    gt, pred, meta = Path(gt), Path(pred), Path(meta)
+    res = evaluate_ytvos(gt, pred, meta, unseen, sequences, progress, workers)
+    m = res.metrics
+    empty = None
+    if m.get("JF_mean") is None or math.isnan(float(m["JF_mean"] or math.nan)):
+        empty = (f"{meta}: nothing to score: no object has a frame between its first appearance and its video's "
+                 "last meta.json frame")
+    unseen_list = sorted(res.unseen, key=lambda c: (c is None, c or "")) if res.unseen is not None else None
+    facts: dict[str, JSON] = {
+        "benchmark": "ytvos",
+        "objects": len(res.scores),
+        "sequences": len(res.frames),
+        "frames_per_sequence": res.frames,
+        "categories": res.category_source,
+        "unseen_categories": unseen_list,
+        "gt": str(gt.resolve()),
+        "pred": str(pred.resolve()),
+        "meta": str(meta.resolve()),
+        "rules": RULES,
+        "vosbench_version": __version__,
+        "seconds": round(res.seconds, 3),
+    }
+    metrics: dict[str, MetricValue] = dict(m)  # None for a group without objects
+    return object_evaluation(
+        "ytvos", pred, res.scores, metrics, facts, res.frames, res.seconds, res, empty
+    )

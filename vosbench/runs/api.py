@@ -13,6 +13,7 @@ record and the leaderboard never mistake it for a registered model.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +23,14 @@ import torch
 from torch import nn
 
 from vosbench.core.errors import ConfigError
+from vosbench.core.names import comma_list
 from vosbench.core.registry import models
 from vosbench.core.safepath import name_problem
 from vosbench.core.specs import ModelSpec
+from vosbench.evaluate.base import check_options
+from vosbench.evaluate.davis import EvaluationResult
+from vosbench.evaluate.dispatch import evaluate_benchmark
+from vosbench.evaluate.ytvos import YTVOSEvaluation
 from vosbench.models.base import Encoder
 from vosbench.propagation.protocol import Protocol
 from vosbench.runs.config import RunConfig
@@ -32,6 +38,7 @@ from vosbench.runs.config import RunConfig
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from vosbench.evaluate.base import JSON, MetricValue
     from vosbench.scoring.jf import ObjectScore
 
 #: protocol settings accepted as keyword arguments
@@ -178,14 +185,40 @@ class RunOutput:
 @dataclass
 class EvalOutput:
     """What :func:`evaluate` returns: overall ``metrics`` and the per-object / per-frame /
-    per-sequence DataFrames (fractions; frame names as strings)."""
+    per-sequence DataFrames (fractions; frame names as strings).
 
-    metrics: dict[str, float]
+    Attributes:
+        metrics: Overall metrics, as ``vosbench eval`` writes them to ``FILE.summary.json``.
+        per_object: J/F per (sequence, object) with ``JF_mean`` (YouTube-VOS adds ``category``
+            and ``group``); for JHMDB, PCK per joint.
+        per_frame: J and F per (sequence, object, frame); for JHMDB, the keypoints read
+            (``video, frame, joint, x, y``).
+        per_sequence: Mean J, F, J&F per sequence; for JHMDB, PCK per video.
+        binary: DAVIS: sequence -> whether its GT was read as DAVIS-2016 binary masks.
+        benchmark: ``davis``, ``ytvos`` or ``jhmdb``.
+        facts: What was scored (the summary's facts: counts, inputs, rules, version, seconds).
+    """
+
+    metrics: dict[str, MetricValue]
     per_object: pd.DataFrame
     per_frame: pd.DataFrame
     per_sequence: pd.DataFrame
     binary: dict[str, bool] = field(default_factory=dict)
     unit: str = "fraction"
+    benchmark: str = "davis"
+    facts: dict[str, JSON] = field(default_factory=dict)
+
+
+def _keypoint_frame(files: list[Path]) -> pd.DataFrame:
+    """Keypoint CSVs (``<video>.csv``: frame, joint, x, y) as one table with a ``video`` column."""
+    import pandas as pd
+
+    parts = []
+    for f in files:
+        df = pd.read_csv(f, dtype={"frame": str})
+        df.insert(0, "video", f.stem)
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["video", "frame", "joint", "x", "y"])
 
 
 def _pose_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -193,13 +226,7 @@ def _pose_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
 
     per_joint = pd.read_csv(run_dir / "per_joint_pck.csv", dtype={"joint": str})
     per_video = pd.read_csv(run_dir / "per_video_pck.csv", dtype={"video": str})
-    parts = []
-    for f in sorted((run_dir / "keypoints").glob("*.csv")):
-        df = pd.read_csv(f, dtype={"frame": str})
-        df.insert(0, "video", f.stem)
-        parts.append(df)
-    kps = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["video", "frame", "joint", "x", "y"])
-    return per_joint, kps, per_video
+    return per_joint, _keypoint_frame(sorted((run_dir / "keypoints").glob("*.csv"))), per_video
 
 
 def build_config(model_name: str, dataset: str, settings: dict[str, Any]) -> RunConfig:
@@ -252,18 +279,39 @@ def run(model: str | nn.Module, dataset: str, *, name: str | None = None, **sett
     return RunOutput(res.run_dir, res.record, per_object, per_frame, per_sequence)
 
 
-def evaluate(gt: str | Path, pred: str | Path, **options: Any) -> EvalOutput:
-    """See :func:`vosbench.evaluate`."""
-    from vosbench.evaluate.davis import evaluate_folders
-    from vosbench.scoring.jf import summarize
+#: keyword options of :func:`evaluate` (besides ``benchmark``)
+EVAL_OPTIONS = ("sequences", "workers", "binary", "meta", "unseen", "split", "subset")
 
-    allowed = {"sequences", "workers", "binary"}
-    unknown = sorted(set(options) - allowed)
+
+def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **options: Any) -> EvalOutput:
+    """See :func:`vosbench.evaluate`."""
+    import pandas as pd
+
+    unknown = sorted(set(options) - set(EVAL_OPTIONS))
     if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(unknown)}; evaluate accepts {', '.join(sorted(allowed))}")
-    seqs = options.get("sequences")
+        raise ConfigError(
+            f"unknown option(s) {', '.join(unknown)}; evaluate accepts benchmark, {', '.join(sorted(EVAL_OPTIONS))}"
+        )
+    check_options(benchmark, [k for k, v in options.items() if v is not None], _keyword)
+    seqs = options.pop("sequences", None)
     if isinstance(seqs, str):
-        options["sequences"] = [s.strip() for s in seqs.split(",") if s.strip()]
-    res = evaluate_folders(gt, pred, **options)
-    per_object, per_frame, per_sequence = _frames_from_scores(res.scores)
-    return EvalOutput(summarize(res.scores), per_object, per_frame, per_sequence, binary=res.binary)
+        seqs = comma_list(seqs)
+    ev = evaluate_benchmark(benchmark, gt, pred, sequences=seqs, label=_keyword, **options)
+    if benchmark == "jhmdb":
+        per_object = pd.read_csv(io.StringIO(ev.tables[".per_joint.csv"]), dtype={"joint": str})
+        per_sequence = pd.read_csv(io.StringIO(ev.tables[".csv"]), dtype={"video": str})
+        per_frame = _keypoint_frame([ev.pred / f"{video}.csv" for video in ev.sequences])
+    else:
+        per_object, per_frame, per_sequence = _frames_from_scores(ev.scores)
+    if isinstance(ev.detail, YTVOSEvaluation):
+        res = ev.detail
+        keys = list(zip(per_object["sequence"], per_object["object"]))
+        per_object.insert(2, "category", [res.categories.get(k) for k in keys])
+        per_object.insert(3, "group", [res.group(*k) for k in keys])
+    binary = dict(ev.detail.binary) if isinstance(ev.detail, EvaluationResult) else {}
+    return EvalOutput(ev.metrics, per_object, per_frame, per_sequence, binary, benchmark=benchmark, facts=ev.facts)
+
+
+def _keyword(option: str) -> str:
+    """An option as :func:`evaluate` spells it in messages (``meta=``; ``benchmark`` as such)."""
+    return option if option == "benchmark" else f"{option}="

@@ -22,6 +22,7 @@ from vosbench.core.safepath import safe_join
 from vosbench.core.video import VideoSequence
 from vosbench.core.workers import FrameReader, HostPool, resolve_workers
 from vosbench.datasets.base import VideoDataset
+from vosbench.evaluate.base import sequence_scorer
 from vosbench.models.base import Encoder
 from vosbench.propagation.batched import propagation_path
 from vosbench.propagation.engine import precision_dtype, propagate_many
@@ -45,13 +46,9 @@ log = logging.getLogger("vosbench.runs")
 
 
 def scorer_for(seq: VideoSequence) -> SequenceScorer:
-    """J/F scorer of one sequence; objects that appear mid-video are scored from their first
-    appearance (positions counted among the sequence's GT frames)."""
-    if not seq.object_starts:
-        return SequenceScorer(seq.name)
-    pos = {t: i for i, t in enumerate(sorted(seq.gt))}
-    first = {oid: pos[t] for oid, t in seq.object_starts.items()}
-    return SequenceScorer(seq.name, objects=sorted(first), first_frames=first)
+    """J/F scorer of one sequence, set up as ``vosbench eval`` sets it up (objects that appear
+    mid-video are scored from their first appearance among the sequence's GT frames)."""
+    return sequence_scorer(seq.name, sorted(seq.gt), seq.object_starts)
 
 
 def run_vos(
