@@ -28,15 +28,11 @@ from vosbench.datasets.factory import load_dataset
 from vosbench.datasets.layout_check import check_layout
 from vosbench.datasets.synthetic import generate_jhmdb, generate_ytvos
 
-from tests.support.http import RangeServer
-
 
 @pytest.fixture
-def server(monkeypatch):
-    s = RangeServer(content_type="application/zip")
-    monkeypatch.setenv(dl.BASE_URL_ENV, s.url)
-    yield s
-    s.close()
+def server(range_server, monkeypatch):
+    monkeypatch.setenv(dl.BASE_URL_ENV, range_server.url)
+    return range_server
 
 
 def zip_tree(folder: Path, prefix: str) -> bytes:

@@ -21,16 +21,12 @@ from vosbench.core.registry import models
 from vosbench.core.specs import WeightFile, resolve
 from vosbench.models import weights
 
-from tests.support.http import RangeServer
-
 
 @pytest.fixture
-def server(monkeypatch, tmp_path):
-    s = RangeServer()
-    monkeypatch.setenv(weights.BASE_URL_ENV, s.url)
+def server(range_server, monkeypatch, tmp_path):
+    monkeypatch.setenv(weights.BASE_URL_ENV, range_server.url)
     monkeypatch.setenv("VOSBENCH_CACHE", str(tmp_path / "cache"))
-    yield s
-    s.close()
+    return range_server
 
 
 def payload(n: int = 300_000, seed: int = 0) -> bytes:

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class RangeServer:
     """The server and what it was asked: ``requests`` lists (path, Range header) per GET."""
 
-    def __init__(self, content_type: str = "application/octet-stream"):
+    def __init__(self) -> None:
         self.files: dict[str, bytes] = {}
         self.truncate_once: set[str] = set()  # next GET sends half the body, then closes
         self.html: set[str] = set()  # served as text/html (a login or error page)
@@ -38,7 +38,7 @@ class RangeServer:
                     self.send_error(416, "Range Not Satisfiable")
                     return
                 self.send_response(206 if rng else 200)
-                self.send_header("Content-Type", "text/html" if name in server.html else content_type)
+                self.send_header("Content-Type", "text/html" if name in server.html else "application/octet-stream")
                 self.send_header("Content-Length", str(len(body) - start))
                 if rng:
                     self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
