@@ -416,4 +416,5 @@ def print_rows(rows: list[tuple[str, int | str, str]]) -> None:
 
 
 if __name__ == "__main__":
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     main()

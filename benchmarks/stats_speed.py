@@ -58,8 +58,8 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=10_000)
     args = parser.parse_args()
 
-    from vosbench.harness import leaderboard as lb
-    from vosbench.harness import leaderboard_stats as lbs
+    from vosbench.results import leaderboard as lb
+    from vosbench.results import leaderboard_stats as lbs
     from vosbench.records.reader import find_records
 
     with tempfile.TemporaryDirectory() as tmp:

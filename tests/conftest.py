@@ -4,9 +4,12 @@ registries are deterministic; the plugin test turns them back on in a subprocess
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.http import RangeServer
 
 os.environ["VOSBENCH_NO_PLUGINS"] = "1"
 
@@ -21,6 +24,14 @@ def davis16_mini() -> Path:
     if not DAVIS16_MINI.is_dir():
         pytest.skip(f"real test data not found at {DAVIS16_MINI} (../shared/data beside the repo)")
     return DAVIS16_MINI
+
+
+@pytest.fixture
+def range_server() -> Iterator[RangeServer]:
+    """A local byte-range HTTP server on 127.0.0.1 (:mod:`tests.support.http`), for the test's duration."""
+    server = RangeServer()
+    yield server
+    server.close()
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,8 @@ from vosbench.propagation import batched
 from vosbench.propagation.knn import ContextBuffer, ContextFrame, Workspace, mix, predict
 from vosbench.propagation.protocol import PRESETS, get_protocol
 
+from tests.support.propagation import naive, rand_frame
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -32,42 +34,6 @@ def _bench():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-def naive(query, frames, protocol):
-    """Full affinity to every cell of every context frame (copies expanded), masked afterwards,
-    in float64."""
-    C, h, w = query.shape
-    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    pos = torch.stack([yy.flatten(), xx.flatten()], 1).double()
-    d = pos[:, None, :] - pos[None, :, :]
-    if protocol.radius is None:
-        inside = torch.ones(h * w, h * w, dtype=torch.bool)
-    elif protocol.window == "circle":
-        inside = (d**2).sum(-1) < protocol.radius**2
-    else:
-        inside = (d.abs() <= protocol.radius).all(-1)
-    keys, labels, masks = [], [], []
-    for f in frames:
-        for _ in range(f.count):
-            keys.append(f.feats.reshape(C, -1).double())
-            labels.append(f.labels.reshape(f.labels.shape[0], -1).t().double())
-            masks.append(inside if f.restricted else torch.ones_like(inside))
-    A = query.reshape(C, -1).t().double() @ torch.cat(keys, 1)
-    A = A.masked_fill(~torch.cat(masks, 1), float("-inf")) / protocol.temperature
-    L = torch.cat(labels, 0)
-    if protocol.topk is None or protocol.topk >= A.shape[1]:
-        out = torch.softmax(A, 1) @ L
-    else:
-        v, i = A.topk(protocol.topk, dim=1)
-        out = (torch.softmax(v, 1)[..., None] * L[i]).sum(1)
-    return out.t().reshape(-1, h, w).float()
-
-
-def rand_frame(C, h, w, K, gen, count=1, restricted=True):
-    f = F.normalize(torch.randn(C, h, w, generator=gen), dim=0)
-    lab = torch.softmax(torch.randn(K, h, w, generator=gen) * 3, 0)
-    return ContextFrame(f, lab, count=count, restricted=restricted)
 
 
 CASES = {

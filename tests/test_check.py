@@ -9,16 +9,11 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from vosbench.cli.main import cli
+from tests.support.cli import invoke
 
 RUNS = Path(__file__).resolve().parent / "golden" / "runs"
 HEAD = "dataset,model,checkpoint,protocol,protocol_settings,sequences"
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 @pytest.fixture()
@@ -56,7 +51,7 @@ def check(path: Path, *extra: str):
 
 
 def test_update_writes_the_leaderboard_csv_and_check_passes(baseline):
-    board = invoke("leaderboard", "--runs", str(RUNS), "--format", "csv")
+    board = invoke("leaderboard", "--runs", str(RUNS), "--format", "csv", code=0)
     assert baseline.read_text() == board.stdout
     res = check(baseline)
     assert res.exit_code == 0, res.output
@@ -84,11 +79,11 @@ def test_zero_tolerance_compares_at_the_baseline_precision(baseline):
 
 
 def test_committed_project_baseline_is_valid_and_anchored():
-    """results/baseline.csv loads, and its identity row on the six real sequences is the official
+    """baselines/baseline.csv loads, and its identity row on the six real sequences is the official
     DAVIS number for the copy-frame-0 prediction (shared/data reference: J&F 0.2655281305)."""
     from vosbench.results.check import load_baseline
 
-    rows = load_baseline(Path(__file__).resolve().parents[1] / "results" / "baseline.csv")
+    rows = load_baseline(Path(__file__).resolve().parents[1] / "baselines" / "baseline.csv")
     ident = [r for r in rows if r.key[0] == "davis16-val" and r.key[1] == "identity" and r.key[5].startswith("6 ")]
     assert len(ident) == 1
     assert ident[0].metrics["JF_mean"] == pytest.approx(26.553, abs=1e-9)
@@ -202,3 +197,25 @@ def test_help_ends_with_examples():
     res = invoke("check", "--help")
     assert res.exit_code == 0 and "Examples:" in res.output
     assert res.output.rstrip().splitlines()[-1].strip().startswith("vosbench check")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_a_blank_cell_of_a_reported_metric_exits_2(tmp_path, suffix):
+    path = tmp_path / f"baseline{suffix}"
+    assert invoke("check", "--baseline", str(path), "--runs", str(RUNS), "--update").exit_code == 0
+    if suffix == ".csv":
+        header, rows = read(path)
+        (row,) = [r for r in rows if r["model"] == "identity" and r["sequences"] == "dog"]
+        row["JF_mean"] = ""
+        write(path, header, rows)
+        where = f"{path}: line {rows.index(row) + 2}"
+    else:
+        doc = json.loads(path.read_text())
+        (i,) = [i for i, r in enumerate(doc["rows"]) if r["model"] == "identity" and r["sequences"] == "dog"]
+        doc["rows"][i]["metrics"]["JF_mean"] = None
+        path.write_text(json.dumps(doc))
+        where = f"{path}: rows[{i}]"
+    res = check(path)
+    assert res.exit_code == 2, res.output
+    assert res.output.count("\n") == 1 and "Traceback" not in res.output
+    assert res.output.startswith(f"Error: {where}: JF_mean is blank, but the run identity on davis16-val [dog]")

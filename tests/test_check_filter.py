@@ -5,15 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from click.testing import CliRunner
-
-from vosbench.cli.main import cli
+from tests.support.cli import invoke
 
 RUNS = Path(__file__).resolve().parent / "golden" / "runs"
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 def test_partial_runs_against_the_full_baseline(tmp_path):

@@ -13,10 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from scipy import stats as sps
 
-from vosbench.cli.main import cli
+from tests.support.cli import invoke
 
 GOLDEN_RUN = Path(__file__).resolve().parent / "golden" / "runs" / "davis16-val" / "lab" / "20261121-090000-bbbbbb"
 SEQS = [f"seq{i:02d}" for i in range(8)]
@@ -46,10 +45,6 @@ def make_run(root: Path, model: str, objects: dict[str, list[tuple[float, float]
         w.writerow([s, k, j, 1.0, 0.0, f, 1.0, 0.0])
     (run / "per_object.csv").write_text(buf.getvalue())
     return run
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def seq_jf(objects):

@@ -12,10 +12,8 @@ import io
 import json
 import shutil
 import tarfile
-import threading
 import zipfile
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -31,58 +29,10 @@ from vosbench.datasets.layout_check import check_layout
 from vosbench.datasets.synthetic import generate_jhmdb, generate_ytvos
 
 
-class Server:
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.truncate_once: set[str] = set()
-        self.requests: list[tuple[str, str | None]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                name = self.path.lstrip("/")
-                rng = self.headers.get("Range")
-                server.requests.append((name, rng))
-                if name not in server.files:
-                    self.send_error(404, "Not Found")
-                    return
-                body = server.files[name]
-                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
-                self.send_response(206 if rng else 200)
-                self.send_header("Content-Type", "application/zip")
-                self.send_header("Content-Length", str(len(body) - start))
-                if rng:
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                self.end_headers()
-                chunk = body[start:]
-                if name in server.truncate_once:
-                    server.truncate_once.discard(name)
-                    self.wfile.write(chunk[: len(chunk) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(chunk)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
-
-
 @pytest.fixture
-def server(monkeypatch):
-    s = Server()
-    monkeypatch.setenv(dl.BASE_URL_ENV, s.url)
-    yield s
-    s.close()
+def server(range_server, monkeypatch):
+    monkeypatch.setenv(dl.BASE_URL_ENV, range_server.url)
+    return range_server
 
 
 def zip_tree(folder: Path, prefix: str) -> bytes:

@@ -12,22 +12,19 @@ import struct
 import subprocess
 import sys
 import zipfile
+from functools import partial
 
 import numpy as np
 import pytest
 import scipy.io
-from click.testing import CliRunner
 from PIL import Image
 
 import vosbench
-from vosbench.cli.main import cli
 from vosbench.core.errors import ConfigError
 
+from tests.support import cli as support_cli
 
-def invoke(*args, code: int = 0):
-    res = CliRunner().invoke(cli, [str(a) for a in args], terminal_width=1000)
-    assert res.exit_code == code, res.output
-    return res
+invoke = partial(support_cli.invoke, code=0, terminal_width=1000)
 
 
 # -- YouTube-VOS ---------------------------------------------------------------------------------

@@ -5,19 +5,19 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from vosbench.cli.main import cli
 from vosbench.core.errors import InputFileError
 from vosbench.core.labels import decode_label_png
 from vosbench.evaluate.davis import evaluate_folders
 from vosbench.core.labels import write_label_png
 from vosbench.scoring.jf import SequenceScorer
+from tests.support.cli import invoke
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis16-val-mini"
 GT16 = DATA / "Annotations" / "480p"
@@ -31,8 +31,7 @@ def reference() -> dict[tuple[str, int], dict[str, float]]:
         return {(r["sequence"], int(r["object"])): {k: float(r[k]) for k in COLS} for r in csv.DictReader(f)}
 
 
-def run_cli(*args: str):
-    return CliRunner().invoke(cli, ["eval", *map(str, args)])
+run_cli = partial(invoke, "eval")
 
 
 def vos_benchmark_means(gt: Path, pred: Path, tmp: Path) -> dict[tuple[str, int], tuple[float, float]]:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from vosbench.core.labels import read_rgb
 from vosbench.core.video import VideoSequence
 from vosbench.core.workers import FrameReader, HostPool, HostWorkerError, auto_workers
 from vosbench.scoring.jf import SequenceScorer
+from tests.support import cli as support_cli
 
 
 # --- the scorer's two-step interface ---------------------------------------------------------------------
@@ -252,8 +254,7 @@ def test_workers_end_when_the_run_process_is_killed(tmp_path):
 # --- whole runs ------------------------------------------------------------------------------------------
 
 
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+invoke = partial(support_cli.invoke, catch_exceptions=False)
 
 
 def test_real_davis_identity_with_workers_equals_in_process_and_official(davis16_mini, tmp_path):

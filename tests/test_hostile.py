@@ -19,18 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from vosbench.cli.main import cli
 from vosbench.core.errors import ConfigError, DatasetLayoutError, InputFileError
+from tests.support.cli import invoke
 
 GOLDEN_RUNS = Path(__file__).resolve().parent / "golden" / "runs"
 CLI = "import sys; from vosbench.cli.main import main; main(sys.argv[1:])"
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def assert_clean_exit_2(res, *needles: str) -> str:

@@ -6,21 +6,18 @@ from __future__ import annotations
 import csv
 import json
 import math
+from functools import partial
 
 import numpy as np
 import pytest
 import scipy.io
-from click.testing import CliRunner
 
-from vosbench.cli.main import cli
+from tests.support import cli as support_cli
 
 N_FRAMES = 5
 
 
-def invoke(*args: str):
-    res = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    return res
+invoke = partial(support_cli.invoke, code=0, catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

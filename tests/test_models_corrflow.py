@@ -1,7 +1,10 @@
-"""CorrFlow: the released checkpoint layout loads strictly and gives the features of SPEC §2.2.
+"""CorrFlow: the released checkpoint layout loads strictly and gives the features of
+CorrFlow's encoder (zlai0/CorrFlow, models/submodule.py).
 
-The reference below restates the architecture from SPEC §2.2 with functional ops only, reading
-the weights straight from a state dict built key by key in the official layout (SPEC §7.2).
+The reference below restates the architecture from zlai0/CorrFlow (models/submodule.py,
+models/corrflow.py) with functional ops only, reading the weights straight from a state dict built
+key by key in the official layout (zlai0/CorrFlow, main.py saves the ``nn.DataParallel`` model's
+state dict).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from PIL import Image
 import vosbench
 from vosbench.core.errors import CheckpointError
 
-# (channels, stride) of layer1..4 and whether block 0 has a projection shortcut (SPEC §2.2/§7.2)
+# (channels, stride) of layer1..4 and whether block 0 has a projection shortcut (zlai0/CorrFlow,
+# models/submodule.py)
 STAGES = [(64, 1, False), (128, 2, True), (256, 1, True), (256, 1, False)]
 
 
@@ -59,7 +63,7 @@ def official_state_dict(seed: int = 0, batches_tracked: bool = True) -> OrderedD
 
 
 def reference_features(x: torch.Tensor, sd: dict) -> torch.Tensor:
-    """SPEC §2.2 restated: conv1 (7x7 s2, BN, ReLU), 4 stages of residual blocks, post-conv."""
+    """CorrFlow's encoder (zlai0/CorrFlow, models/submodule.py) restated: conv1 (7x7 s2, BN, ReLU), 4 stages of residual blocks, post-conv."""
     sd = {k[len("module.") :]: v for k, v in sd.items()}
 
     def bn(t, p):
@@ -98,7 +102,7 @@ def frame(davis16_mini) -> torch.Tensor:
 
 def test_official_layout_has_the_spec_counts():
     sd = official_state_dict()
-    assert len(sd) == 116  # SPEC §7.2
+    assert len(sd) == 116  # the entries of CorrFlow's models/submodule.py trunk plus post_convolution
     assert sum(v.numel() for k, v in sd.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))) == 5_291_648
 
 

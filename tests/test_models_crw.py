@@ -1,7 +1,9 @@
-"""CRW: ``pretrained.pth`` in its released structure loads strictly and gives SPEC §1.2's features.
+"""CRW: ``pretrained.pth`` in its released structure loads strictly and gives the features of CRW's
+encoder (ajabri/videowalk, code/resnet.py).
 
-The reference restates the encoder from SPEC §1.2 with functional ops: ResNet-18 with reflect
-padding on every convolution, stride 1 in layer3, output of layer3, on ImageNet-normalised input.
+The reference restates the encoder from ajabri/videowalk (code/resnet.py, code/utils/__init__.py)
+with functional ops: ResNet-18 with reflect padding on every convolution, stride 1 in layer3,
+output of layer3, on ImageNet-normalised input.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def save_official(path, model_state, extra_args=None):
 
 
 def reference_features(x: torch.Tensor, sd: dict) -> torch.Tensor:
-    """SPEC §1.2 restated with functional ops."""
+    """CRW's encoder (ajabri/videowalk, code/resnet.py) restated with functional ops."""
     w = {}
     for k, v in sd.items():
         if k.startswith("encoder.model."):

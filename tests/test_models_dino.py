@@ -1,7 +1,8 @@
 """DINO ViTs: released file layouts load strictly; features equal a straightforward ViT.
 
-The reference ViT below is written from SPEC §2.1 with explicit attention (softmax(QK^T/sqrt(d))V)
-and DINO's positional-embedding rule (bicubic, scale factor (n + 0.1) / g). Forward passes use
+The reference ViT below is written from facebookresearch/dino (vision_transformer.py) with explicit
+attention (softmax(QK^T/sqrt(d))V) and DINO's positional-embedding rule (bicubic, scale factor
+(n + 0.1) / g). Forward passes use
 tiny variants built by the same code as the zoo models; full sizes are checked on keys/shapes.
 """
 

@@ -16,41 +16,11 @@ import torch
 import torch.nn.functional as F
 
 from vosbench.core.errors import ConfigError
-from vosbench.propagation.knn import ContextBuffer, ContextFrame, Workspace, _top_columns, predict
+from vosbench.propagation.knn import ContextBuffer, ContextFrame, Workspace, predict
+from vosbench.propagation.mixing import top_columns as _top_columns
 from vosbench.propagation.protocol import get_protocol
 
-
-def naive(query, frames, protocol):
-    """Full affinity to every cell of every context frame (copies expanded), masked afterwards."""
-    C, h, w = query.shape
-    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    pos = torch.stack([yy.flatten(), xx.flatten()], 1).double()
-    d = pos[:, None, :] - pos[None, :, :]
-    if protocol.window == "circle":
-        inside = (d**2).sum(-1) < protocol.radius**2
-    else:
-        inside = (d.abs() <= protocol.radius).all(-1)
-    keys, labels, masks = [], [], []
-    for f in frames:
-        for _ in range(f.count):
-            keys.append(f.feats.reshape(C, -1).double())
-            labels.append(f.labels.reshape(f.labels.shape[0], -1).t().double())
-            masks.append(inside if f.restricted else torch.ones_like(inside))
-    A = query.reshape(C, -1).t().double() @ torch.cat(keys, 1)
-    A = A.masked_fill(~torch.cat(masks, 1), float("-inf")) / protocol.temperature
-    L = torch.cat(labels, 0)
-    if protocol.topk is None:
-        out = torch.softmax(A, 1) @ L
-    else:
-        v, i = A.topk(protocol.topk, dim=1)
-        out = (torch.softmax(v, 1)[..., None] * L[i]).sum(1)
-    return out.t().reshape(-1, h, w)
-
-
-def rand_frame(C, h, w, K, gen, count=1, restricted=True):
-    f = F.normalize(torch.randn(C, h, w, generator=gen), dim=0)
-    lab = torch.softmax(torch.randn(K, h, w, generator=gen) * 3, 0)
-    return ContextFrame(f, lab, count=count, restricted=restricted)
+from tests.support.propagation import naive, rand_frame
 
 
 def test_top_columns_equals_topk():

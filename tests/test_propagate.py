@@ -11,38 +11,7 @@ import torch.nn.functional as F
 from vosbench.propagation.knn import ContextBuffer, ContextFrame, predict
 from vosbench.propagation.protocol import PRESETS, get_protocol
 
-
-def naive_predict(query, frames, protocol):
-    """Full affinity to every cell of every context frame, duplicates expanded, masked afterwards
-    (the way CRW test.py computes it)."""
-    C, h, w = query.shape
-    keys, labels, masks = [], [], []
-    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    pos = torch.stack([yy.flatten(), xx.flatten()], 1).float()
-    d = pos[:, None, :] - pos[None, :, :]
-    if protocol.radius is None:
-        inside = torch.ones(h * w, h * w, dtype=torch.bool)
-    elif protocol.window == "circle":
-        inside = (d**2).sum(-1).sqrt() < protocol.radius
-    else:
-        inside = (d.abs() <= protocol.radius).all(-1)
-    for f in frames:
-        for _ in range(f.count):
-            keys.append(f.feats.reshape(C, -1))
-            labels.append(f.labels.reshape(f.labels.shape[0], -1).t())
-            masks.append(inside if f.restricted else torch.ones_like(inside))
-    A = query.reshape(C, -1).t() @ torch.cat(keys, 1)  # (hw, T*hw)
-    A = A.masked_fill(~torch.cat(masks, 1), float("-inf")) / protocol.temperature
-    L = torch.cat(labels, 0)
-    k = protocol.topk
-    if k is None:
-        W = torch.softmax(A, 1)
-        out = W @ L
-    else:
-        v, i = A.topk(k, dim=1)
-        W = torch.softmax(v, 1)
-        out = (W[..., None] * L[i]).sum(1)
-    return out.t().reshape(-1, h, w)
+from tests.support.propagation import naive
 
 
 def rand_frames(n, C, h, w, K, gen, counts=None, restricted=None):
@@ -81,7 +50,7 @@ def test_windowed_equals_naive(h, w, radius, window, topk, counts, restricted):
     p = get_protocol("crw").replace(radius=radius, window=window, topk=topk, temperature=0.07)
     for block in (1, 4, 8):
         got = predict(q, frames, p, block=block)
-        want = naive_predict(q, frames, p)
+        want = naive(q, frames, p)
         assert torch.allclose(got, want, atol=1e-5), (block, (got - want).abs().max())
 
 

@@ -13,9 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from vosbench.cli.main import cli
 from vosbench.core.errors import InputFileError
 from vosbench.records.ledger_files import plan_text, read_plan, read_result, result_text
 from vosbench.records.reader import load_record, read_summary
@@ -30,13 +28,11 @@ from vosbench.records.tables import (
 )
 from vosbench.records.types import Plan, RunSummary, SequenceResult
 
+from tests.support.cli import invoke
+
 GOLDEN = Path(__file__).resolve().parent / "golden" / "runs"
 DAVIS_RUN = GOLDEN / "davis16-val" / "lab" / "20261121-090000-bbbbbb"
 POSE_RUN = GOLDEN / "jhmdb-split1" / "lab" / "20261124-080000-gggggg"
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def assert_one_line_exit_2(res, *needles: str) -> str:

@@ -35,7 +35,7 @@ def _fake_registry(monkeypatch, eps):
 
 
 def test_entry_point_plugins_are_discovered(monkeypatch):
-    ep = metadata.EntryPoint(name="mine", value="tests_plugin_module:SPEC", group="vosbench.models")
+    ep = metadata.EntryPoint(name="mine", value="tests_plugin_module:MODEL", group="vosbench.models")
     spec = ModelSpec(name="mine", description="a plugin", factory="x:y", stride=4, channels=2)
     monkeypatch.setattr(metadata.EntryPoint, "load", lambda self: spec)
     reg = _fake_registry(monkeypatch, [ep])
@@ -43,7 +43,7 @@ def test_entry_point_plugins_are_discovered(monkeypatch):
 
 
 def test_broken_plugin_is_reported_by_name(monkeypatch):
-    ep = metadata.EntryPoint(name="broken", value="no_such_module_xyz:SPEC", group="vosbench.models")
+    ep = metadata.EntryPoint(name="broken", value="no_such_module_xyz:MODEL", group="vosbench.models")
     reg = _fake_registry(monkeypatch, [ep])
     assert reg.names() == []
     (b,) = reg.broken()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from functools import partial
 
 import numpy as np
 import pytest
@@ -12,10 +13,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from vosbench.cli.main import cli
+from tests.support import cli as support_cli
 
 
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+invoke = partial(support_cli.invoke, catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import torch
@@ -24,62 +22,11 @@ from vosbench.core.specs import WeightFile, resolve
 from vosbench.models import weights
 
 
-class Server:
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.truncate_once: set[str] = set()  # next GET sends half the body, then closes
-        self.html: set[str] = set()
-        self.requests: list[tuple[str, str | None]] = []  # (path, Range header)
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep pytest output clean
-                pass
-
-            def do_GET(self):
-                name = self.path.lstrip("/")
-                rng = self.headers.get("Range")
-                server.requests.append((name, rng))
-                if name not in server.files:
-                    self.send_error(404, "Not Found")
-                    return
-                body = server.files[name]
-                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
-                if start >= len(body) and rng:
-                    self.send_error(416, "Range Not Satisfiable")
-                    return
-                self.send_response(206 if rng else 200)
-                self.send_header("Content-Type", "text/html" if name in server.html else "application/octet-stream")
-                self.send_header("Content-Length", str(len(body) - start))
-                if rng:
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                self.end_headers()
-                chunk = body[start:]
-                if name in server.truncate_once:
-                    server.truncate_once.discard(name)
-                    self.wfile.write(chunk[: len(chunk) // 2])
-                    self.wfile.flush()
-                    self.close_connection = True
-                    return
-                self.wfile.write(chunk)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
-def server(monkeypatch, tmp_path):
-    s = Server()
-    monkeypatch.setenv(weights.BASE_URL_ENV, s.url)
+def server(range_server, monkeypatch, tmp_path):
+    monkeypatch.setenv(weights.BASE_URL_ENV, range_server.url)
     monkeypatch.setenv("VOSBENCH_CACHE", str(tmp_path / "cache"))
-    yield s
-    s.close()
+    return range_server
 
 
 def payload(n: int = 300_000, seed: int = 0) -> bytes:

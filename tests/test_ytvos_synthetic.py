@@ -6,21 +6,17 @@ from __future__ import annotations
 import csv
 import json
 import zipfile
+from functools import partial
 from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from vosbench.cli.main import cli
+from tests.support import cli as support_cli
 
-
-def invoke(*args: str):
-    res = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    return res
+invoke = partial(support_cli.invoke, code=0, catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import click
 EXAMPLES = """
 \b
 Examples:
-  vosbench compare results/runs/davis17-val/crw/RUN_A results/runs/davis17-val/dino-vits16/RUN_B
+  vosbench compare runs/davis17-val/crw/RUN_A runs/davis17-val/dino-vits16/RUN_B
   vosbench compare RUN_A RUN_B RUN_C                   # all pairs, Holm-corrected p-values
   vosbench compare RUN_A RUN_B --metric J_mean --ci 0.9 --format json --out cmp.json
 """

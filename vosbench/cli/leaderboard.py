@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from vosbench.cli.runs_folder import runs_folder_records, runs_option
 from vosbench.core.names import comma_list
 
 EXAMPLES = """
@@ -13,7 +14,7 @@ EXAMPLES = """
 Examples:
   vosbench leaderboard                                   # latest run per model/checkpoint/protocol/dataset
   vosbench leaderboard --dataset davis17-val --with-published
-  vosbench leaderboard --format csv --out results/leaderboard.csv
+  vosbench leaderboard --format csv --out baselines/leaderboard.csv
   vosbench leaderboard --per-sequence --dataset davis16-val
   vosbench leaderboard --all --metric J_mean --runs my_runs
   vosbench leaderboard --ci --significance              # 95% intervals, rows indistinguishable from the best
@@ -21,8 +22,7 @@ Examples:
 
 
 @click.command("leaderboard", epilog=EXAMPLES)
-@click.option("--runs", default="results/runs", show_default=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Runs folder (the --out of `vosbench run`).")
+@runs_option("Runs folder (the --out of `vosbench run`).")
 @click.option("--dataset", "datasets", multiple=True, metavar="NAME",
               help="Only these datasets (repeatable or comma-separated), in this order.")
 @click.option("--metric", default="auto", show_default=True,
@@ -47,7 +47,7 @@ Examples:
 @click.option("--significance", is_flag=True,
               help="Mark rows statistically indistinguishable from the best (paired test on shared sequences).")
 def leaderboard(
-    runs: Path,
+    runs: Path | None,
     datasets: tuple[str, ...],
     metric: str,
     fmt: str | None,
@@ -68,18 +68,18 @@ def leaderboard(
     from vosbench.results import leaderboard as lb
     from vosbench.core.errors import ConfigError
     from vosbench.core.io import atomic_write_text
-    from vosbench.records.reader import find_records, unfinished_runs
 
     names = [n for d in datasets for n in comma_list(d)]
     if fmt is None:
         fmt = {".csv": "csv", ".json": "json"}.get(out.suffix.lower(), "md") if out else "md"
-    records = find_records(runs)
-    unfinished = unfinished_runs(runs)
+    records, unfinished = runs_folder_records(runs)
     if per_sequence:
         if len(names) > 1:
             raise ConfigError("--per-sequence shows one dataset; give a single --dataset")
-        view = lb.build_per_sequence(records, names[0] if names else None, all_runs=all_runs)
-        text = lb.render_per_sequence(view, fmt, decimals)
+        from vosbench.results import per_sequence as ps
+
+        view = ps.build_per_sequence(records, names[0] if names else None, all_runs=all_runs)
+        text = ps.render_per_sequence(view, fmt, decimals)
     else:
         board = lb.build(records, datasets=names or None, metric=metric, all_runs=all_runs,
                          with_published=with_published)

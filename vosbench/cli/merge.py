@@ -9,7 +9,7 @@ import click
 EXAMPLES = """
 \b
 Examples:
-  vosbench merge results/runs/ytvos18-val/crw/yt-val     # after `vosbench run ... --shard I/4 --run-id yt-val`
+  vosbench merge runs/ytvos18-val/crw/yt-val              # after `vosbench run ... --shard I/4 --run-id yt-val`
   vosbench merge RUN_DIR --json                           # print the record
 """
 

@@ -11,7 +11,7 @@ from vosbench.core.names import comma_list
 EXAMPLES = """
 \b
 Examples:
-  vosbench report results/runs/davis16-val/lab/20261125-184500-ab12cd
+  vosbench report runs/davis16-val/lab/20261125-184500-ab12cd
   vosbench report RUN_DIR --compare OTHER_RUN_DIR --compare THIRD_RUN_DIR --out my_report
   vosbench report RUN_DIR --video mp4 --max-frames 60 --no-gt-contour
   vosbench report RUN_DIR --data-root ~/data/DAVIS-2017     # frames moved since the run

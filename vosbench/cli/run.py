@@ -24,9 +24,9 @@ Examples:
   vosbench run --model lab --dataset ytvos18-train --dataset-option heldout=heldout.txt
   vosbench run --model crw --checkpoint pretrained.pth --dataset ytvos18-val --shard 0/4 --run-id yt   # + 1/4 2/4 3/4
   torchrun --nproc-per-node 8 -m vosbench run --model crw --checkpoint pretrained.pth --dataset ytvos18-val
-  vosbench run --resume results/runs/davis17-val/crw/20240101-120000-abcdef   # after SIGTERM, kill -9, ...
+  vosbench run --resume runs/davis17-val/crw/20240101-120000-abcdef   # after SIGTERM, kill -9, ...
   vosbench run --config davis17.toml --device cuda      # a run described in a file; flags override it
-  vosbench run --replay results/runs/davis17-val/crw/20261125-184500-ab12cd/summary.json
+  vosbench run --replay runs/davis17-val/crw/20261125-184500-ab12cd/summary.json
 """
 
 
@@ -79,7 +79,7 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
     help="Worker processes decoding frames, writing PNGs and scoring (0: threads of the run process). "
     "auto: the CPUs on a GPU run (shared by the processes of a torchrun node, at most 16), 0 on a CPU run.",
 )
-@click.option("--out", "-o", default="results/runs", show_default=True, type=click.Path(file_okay=False), help="Runs folder; the run goes to OUT/<dataset>/<model>/<run-id>/.")
+@click.option("--out", "-o", default="runs", show_default=True, type=click.Path(file_okay=False), help="Runs folder; the run goes to OUT/<dataset>/<model>/<run-id>/.")
 @click.option("--save-predictions/--no-save-predictions", default=True, show_default=True, help="Write predicted PNGs.")
 @click.option(
     "--precision",

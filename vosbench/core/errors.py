@@ -45,6 +45,10 @@ class ConfigError(VosbenchError):
     """An invalid option or protocol setting."""
 
 
+class EncoderContractError(ConfigError):
+    """An encoder's output breaks the encoder contract (shape, dtype, device, finite values)."""
+
+
 class DownloadError(VosbenchError):
     """A weight download failed or its hash did not match."""
 

@@ -1,4 +1,4 @@
-"""DAVIS 2016 and DAVIS 2017 adapters (SPEC §4.1).
+"""DAVIS 2016 and DAVIS 2017 adapters (the layouts of the official archives; README, "Where data goes").
 
 * DAVIS-2016: ``JPEGImages/480p/<seq>/00000.jpg``, ``Annotations/480p/<seq>/00000.png`` (binary
   0/255 greyscale, object 1 = value > 128), ``ImageSets/480p/<split>.txt`` with one line per

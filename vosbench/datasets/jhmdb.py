@@ -1,4 +1,4 @@
-"""JHMDB keypoint adapter (SPEC §3).
+"""JHMDB keypoint adapter (the README's "JHMDB keypoints and PCK" section states the protocol).
 
 Layout (the official archives ``Rename_Images.tar.gz``, ``joint_positions.zip``, ``splits.zip``
 extracted side by side)::
@@ -10,7 +10,7 @@ extracted side by side)::
 Videos are taken from the official split files (classes in sorted order, videos in file order),
 not from a list of absolute paths. ``pos_img`` is read with ``scipy.io.loadmat``; x is row 0,
 y row 1; 1 is subtracted to get 0-based pixel coordinates (pixel centres at integers). Joints are
-in the SPEC order (:data:`JOINTS`).
+in the dataset's order (:data:`JOINTS`).
 
 Videos with more PNGs than annotated frames (common in JHMDB) are cut to the annotated frames:
 annotation column t belongs to frame ``t+1:05d``.png, and only frames with an annotation are

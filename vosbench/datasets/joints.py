@@ -1,4 +1,6 @@
-"""The 15 JHMDB joints in the order of the dataset's ``joint_positions.mat`` (SPEC §3)."""
+"""The 15 JHMDB joints in the order of the dataset's ``joint_positions.mat`` (the order of the JHMDB
+readers in urs-waldmann/improving-unsupervised-label-propagation, src/dataset/JHMDB.py, and
+open-mmlab/mmpose, configs/_base_/datasets/jhmdb.py)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 An encoder takes RGB images as float tensors in [0, 1] of shape (B, 3, H, W), applies its own
 input normalisation (from its :class:`~vosbench.core.specs.ModelSpec`), and returns features
-of shape (B, C, ceil(H / s), ceil(W / s)), where ``s = encoder.stride``.
+of shape (B, C, ceil(H / s), ceil(W / s)), where ``s = encoder.stride``
+(:mod:`vosbench.core.contract`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vosbench.core.contract import check_shape
 from vosbench.core.specs import ModelSpec
 
 
@@ -21,7 +23,9 @@ class Encoder(nn.Module):
     """Normalises, pads to the model's input multiple, runs :meth:`forward_features`, crops.
 
     Subclasses implement ``forward_features(x)`` on normalised input whose height and width are
-    multiples of ``spec.input_multiple``.
+    multiples of ``spec.input_multiple``; its output must have the contract's shape for that
+    padded input (checked before the crop, so that a finer map than the stride says is refused
+    instead of cut to size).
     """
 
     def __init__(self, spec: ModelSpec):
@@ -52,6 +56,6 @@ class Encoder(nn.Module):
         m = self.spec.input_multiple
         if m > 1 and (h % m or w % m):
             x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="replicate")
-        f = self.forward_features(x)
+        f = check_shape(self.forward_features(x), x, self.stride, f"model {self.spec.name}")
         oh, ow = math.ceil(h / self.stride), math.ceil(w / self.stride)
         return f[..., :oh, :ow]

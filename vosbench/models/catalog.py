@@ -9,7 +9,8 @@ from vosbench.core.specs import ModelSpec, WeightFile
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-# DINO's video-segmentation script normalises red with std 0.228, not 0.229 (SPEC §2.1).
+# DINO's video-segmentation script normalises red with std 0.228, not 0.229 (facebookresearch/dino,
+# eval_video_segmentation.py).
 DINO_STD = (0.228, 0.224, 0.225)
 
 _TORCHVISION = "https://download.pytorch.org/models/"

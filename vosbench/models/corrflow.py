@@ -1,6 +1,7 @@
 """CorrFlow (Lai & Xie, BMVC 2019, "Self-supervised Learning for Video Correspondence Flow").
 
-Architecture (SPEC §2.2), restated here: a ResNet-18-like trunk on RGB in [0, 1] (no mean/std)
+Architecture (zlai0/CorrFlow, models/submodule.py and models/corrflow.py), restated here:
+a ResNet-18-like trunk on RGB in [0, 1] (no mean/std)
 
 * ``conv1`` = Sequential(conv 7x7 stride 2 padding 3 without bias, BatchNorm, ReLU), 3 -> 64
   channels, no max-pool;
@@ -14,7 +15,8 @@ Architecture (SPEC §2.2), restated here: a ResNet-18-like trunk on RGB in [0, 1
 
 Output stride 4, 64 channels: 848x480 -> 212x120. 5,291,648 parameters.
 
-Checkpoint (SPEC §7.2): ``{'epoch', 'state_dict', 'optimizer'}`` saved from ``nn.DataParallel``,
+Checkpoint (zlai0/CorrFlow, main.py): ``{'epoch', 'state_dict', 'optimizer'}`` saved from
+``nn.DataParallel``,
 so every key starts with ``module.`` (``module.feature_extraction.*``,
 ``module.post_convolution.*``); with or without BatchNorm ``num_batches_tracked`` entries.
 """

@@ -1,11 +1,13 @@
 """CRW (Jabri et al., NeurIPS 2020, "Space-Time Correspondence as a Contrastive Random Walk").
 
-Architecture (SPEC §1.2): torchvision ResNet-18 with every convolution switched to reflect
-padding, stride 1 on every convolution of layer3 (and layer4), layer4/avgpool/fc removed. The
-output is layer3 at stride 8 with 256 channels; the max-pool keeps its ordinary padding. Only the
-encoder is used at test time; the training head is not applied.
+Architecture (ajabri/videowalk, code/resnet.py and code/utils/__init__.py): torchvision
+ResNet-18 with every convolution switched to reflect padding, stride 1 on every convolution of
+layer3 (and layer4), layer4/avgpool/fc removed. The output is layer3 at stride 8 with 256
+channels; the max-pool keeps its ordinary padding. Only the encoder is used at test time; the
+training head is not applied.
 
-Checkpoint (SPEC §7.2): the released ``pretrained.pth`` is what CRW's ``train.py`` saves,
+Checkpoint (ajabri/videowalk, code/train.py and code/test.py): the released ``pretrained.pth`` is
+what CRW's ``train.py`` saves,
 ``{'model': state_dict, 'optimizer', 'lr_scheduler', 'epoch', 'args': argparse.Namespace}``.
 The state dict holds ``encoder.model.<torchvision ResNet-18 names>`` plus the projection head
 ``selfsim_fc.*``. Older files store some convolutions as ``Sequential(pad, conv)``, i.e. keys

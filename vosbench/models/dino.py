@@ -1,11 +1,12 @@
 """DINO ViTs (Caron et al., ICCV 2021, "Emerging Properties in Self-Supervised Vision Transformers").
 
-A plain ViT restated from SPEC §2.1 and §7.2: patch embedding (a conv with kernel = stride =
-patch size), a class token, learned positional embeddings for a 224x224 input, pre-norm blocks
-(LayerNorm eps 1e-6 -> multi-head self-attention with a biased qkv projection -> residual;
-LayerNorm -> MLP 4x with exact GELU -> residual), and a final LayerNorm. The features are the
-output tokens of the last block after the final norm, class token dropped, as a (D, H/p, W/p)
-map: what DINO's video-segmentation script takes from ``get_intermediate_layers(n=1)``.
+A plain ViT restated from facebookresearch/dino (vision_transformer.py, eval_video_segmentation.py):
+patch embedding (a conv with kernel = stride = patch size), a class token, learned positional
+embeddings for a 224x224 input, pre-norm blocks (LayerNorm eps 1e-6 -> multi-head self-attention
+with a biased qkv projection -> residual; LayerNorm -> MLP 4x with exact GELU -> residual), and a
+final LayerNorm. The features are the output tokens of the last block after the final norm, class
+token dropped, as a (D, H/p, W/p) map: what DINO's video-segmentation script takes from
+``get_intermediate_layers(n=1)``.
 
 Positional embeddings are resized the way DINO does it: unless the token grid is the stored
 square one, the grid of embeddings is resized bicubically (align_corners False) with

@@ -1,4 +1,4 @@
-"""ResNets with CRW's stride-8 modification (SPEC §1.2).
+"""ResNets with CRW's stride-8 modification (ajabri/videowalk, code/resnet.py ``ResNet.modify``).
 
 torchvision ResNet; every convolution of layer3 and layer4 gets stride 1 (downsample included),
 layer4, the pooling head and the classifier are removed. Output = layer3 (res4): 256 channels

@@ -16,8 +16,8 @@ This module computes the same result with a handful of large kernels per slice o
 * unrestricted frames (CRW's first frame) are one dense product plus ``topk`` per slice of rows.
 
 Nothing in a frame waits for the device: no ``.item()``, no data-dependent shapes. The candidates
-are the same :class:`~vosbench.propagation.knn.Candidates` the windowed path produces, so labels
-are mixed by the same :func:`~vosbench.propagation.knn.mix` and protocol sweeps share candidates
+are the same :class:`~vosbench.propagation.mixing.Candidates` the windowed path produces, so labels
+are mixed by the same :func:`~vosbench.propagation.mixing.mix` and protocol sweeps share candidates
 on this path too. Similarities, top-k and softmax are computed in float32 whatever the storage
 precision of the features (half precision features are upcast after the gather).
 
@@ -42,14 +42,10 @@ import numpy as np
 import torch
 
 from vosbench.core.errors import ConfigError
-from vosbench.propagation.knn import (
-    Candidates,
-    ContextFrame,
-    Workspace,
-    _small,
-    mix,
-    window_reach,
-)
+from vosbench.propagation.blocks import window_reach
+from vosbench.propagation.context import ContextFrame, Workspace, split_context
+from vosbench.propagation.mixing import Candidates, mix
+from vosbench.propagation.scheduling import small_tensor
 from vosbench.propagation.protocol import Protocol
 
 #: Environment variable that forces a propagation path (``auto``, ``windowed`` or ``batched``).
@@ -138,7 +134,7 @@ class BatchedWorkspace(Workspace):
 
     Windowed context frames are kept in padded stores, one slot per frame: features
     (Hp * Wp, slots, C) in their storage dtype and labels (Hp * Wp, slots, K) in float32, so that a
-    block's window in every frame is one gather. Like :class:`~vosbench.propagation.knn.Workspace`
+    block's window in every frame is one gather. Like :class:`~vosbench.propagation.context.Workspace`
     it copies in only the frames that are new since the previous call (recognised by tensor
     identity; the context's tensors must not be modified in place while it holds them).
     """
@@ -208,13 +204,6 @@ class BatchedWorkspace(Workspace):
 # --- matching -----------------------------------------------------------------------------------------
 
 
-def _split(context: list[ContextFrame], protocol: Protocol) -> tuple[list[int], list[int]]:
-    windowed = protocol.radius is not None
-    dense = [i for i, f in enumerate(context) if not (f.restricted and windowed)]
-    local = [i for i, f in enumerate(context) if f.restricted and windowed]
-    return dense, local
-
-
 def _budget_elems(budget_mb: float | None) -> int:
     return int((512.0 if budget_mb is None else budget_mb) * 2**20) // 4
 
@@ -269,7 +258,7 @@ def candidates(
     hw = h * w
     dev = query.device
     budget = _budget_elems(budget_mb)
-    dense, local = _split(context, protocol)
+    dense, local = split_context(context, protocol)
     cands = Candidates(hw, dev, torch.float32)
     q = query.permute(1, 2, 0).float()  # (h, w, C)
     ws = workspace if isinstance(workspace, BatchedWorkspace) else BatchedWorkspace()
@@ -279,7 +268,7 @@ def candidates(
         kk = min(k, m)
         pv, pc, pf, pcell = cands.new_part(kk)
         counts = torch.cat([torch.full((hw,), float(context[i].count), device=dev) for i in dense])
-        frame_of = _small(dense, dev, torch.long).repeat_interleave(hw)
+        frame_of = small_tensor(dense, dev, torch.long).repeat_interleave(hw)
         qf = q.reshape(hw, C)
         step = max(1, min(hw, budget // m))
         for r0 in range(0, hw, step):
@@ -294,8 +283,8 @@ def candidates(
         ws.load_padded([context[i] for i in local], plan, protocol.context, labels=False)
         nf = len(local)
         by_slot = sorted(zip(ws.slots, local))
-        fcnt = _small([float(context[i].count) for _, i in by_slot], dev, torch.float32)
-        slot_frame = _small([i for _, i in by_slot], dev, torch.long)
+        fcnt = small_tensor([float(context[i].count) for _, i in by_slot], dev, torch.float32)
+        slot_frame = small_tensor([i for _, i in by_slot], dev, torch.long)
         win = plan.side * plan.side
         kk = min(k, win * nf)
         qb = _query_blocks(q, plan)
@@ -340,7 +329,7 @@ def predict(
     K = context[0].labels.shape[0]
     budget = _budget_elems(budget_mb)
     inv_t = 1.0 / protocol.temperature
-    dense, local = _split(context, protocol)
+    dense, local = split_context(context, protocol)
     q = query.permute(1, 2, 0).float()
     ws = workspace if isinstance(workspace, BatchedWorkspace) else BatchedWorkspace()
     parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
@@ -369,7 +358,7 @@ def predict(
         assert ws.plabels is not None
         nf = len(local)
         by_slot = sorted(zip(ws.slots, local))
-        fcnt = _small([float(context[i].count) for _, i in by_slot], dev, torch.float32)
+        fcnt = small_tensor([float(context[i].count) for _, i in by_slot], dev, torch.float32)
         win = plan.side * plan.side
         qb = _query_blocks(q, plan)
         nb, n = qb.shape[0], block * block

@@ -59,9 +59,11 @@ import torch
 
 from vosbench.core.errors import InputFileError
 from vosbench.core.video import VideoSequence
-from vosbench.propagation.engine import FeatureModel, Timings, feature_size, frame_features, processed_size
 from vosbench.propagation import batched
-from vosbench.propagation.knn import ContextBuffer, predict
+from vosbench.propagation.context import ContextBuffer
+from vosbench.propagation.features import FeatureModel, Timings, frame_features, processed_size
+from vosbench.propagation.knn import predict
+from vosbench.propagation.labels import image_size
 from vosbench.propagation.protocol import Protocol
 
 SIGMA_CELLS = 0.5
@@ -259,14 +261,9 @@ def propagate_pose(
     for t, feats in frame_features(seq, model, protocol, device, timings, batch_size=batch_size):
         t0 = time.perf_counter()
         if t == 0:
-            img_h, img_w = _frame_size(seq)
+            img_h, img_w = image_size(seq.image_paths[0])  # from the header
             hp, wp = processed_size(img_h, img_w, protocol)
-            fsize = (int(feats.shape[-2]), int(feats.shape[-1]))
-            if fsize != feature_size(hp, wp, stride):
-                raise InputFileError(
-                    f"model output {fsize} is not ceil(size/stride) of the {hp}x{wp} input (stride {stride}); "
-                    f"the encoder breaks the vosbench contract"
-                )
+            fsize = (int(feats.shape[-2]), int(feats.shape[-1]))  # ceil(size/stride): frame_features checks it
             geo = (img_h, img_w, hp, wp)
             cells0 = (crw_cells_from_pixels if crw else cells_from_pixels)(kps0, *geo, stride)
             lab = maps(cells0)
@@ -286,10 +283,3 @@ def propagate_pose(
         timings.propagation_s += time.perf_counter() - t0
         timings.frames += 1
         yield t, out
-
-
-def _frame_size(seq: VideoSequence) -> tuple[int, int]:
-    from PIL import Image
-
-    with Image.open(seq.image_paths[0]) as im:
-        return im.height, im.width

@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from vosbench.core.errors import ConfigError
+
 
 def _switches() -> list[tuple[str, Any, str, Any, Any]]:
     """(name, object, attribute, fp32 value, tf32 value) of the TF32 switches of this torch.
@@ -64,3 +66,26 @@ def float32_mode(precision: str) -> Iterator[None]:
             setattr(obj, attr, value)
         if saved_mm is not None:
             torch.set_float32_matmul_precision(saved_mm)
+
+
+PRECISIONS = {"fp32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def precision_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The dtype features are stored in for ``--precision`` on ``device``.
+
+    Half precision features are rounded to bf16/fp16 for storage and matched in float32 (see
+    :mod:`vosbench.propagation.knn`); the rounding changes the similarities slightly (and so,
+    rarely, the top-k); its effect on J&F is measured in benchmarks/propagation.py and
+    benchmarks/gpu.py. ``tf32`` stores fp32 features and lets the GPU's matrix products and
+    convolutions use TensorFloat-32 (see :mod:`vosbench.propagation.precision`); ``fp32`` keeps
+    them in true fp32. fp16 and tf32 are refused on CPUs (fp16: slow or emulated there; tf32: a
+    mode of NVIDIA GPUs); bf16 runs on CPUs.
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "fp16" and device.type == "cpu":
+        raise ConfigError("--precision fp16 needs a GPU; on CPU use fp32 (default) or bf16")
+    if precision == "tf32" and device.type != "cuda":
+        raise ConfigError("--precision tf32 is a mode of NVIDIA GPUs (TensorFloat-32 products); on CPU use fp32 (default) or bf16")
+    return PRECISIONS[precision]

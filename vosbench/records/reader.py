@@ -323,7 +323,7 @@ def find_records(runs_dir: str | Path, *, include_incomplete: bool = False) -> l
     if not root.is_dir():
         raise InputFileError(
             f"runs folder {root} does not exist; pass --runs DIR (the --out folder of `vosbench run`, "
-            f"default results/runs)"
+            f"default runs)"
         )
     records = [load_record(p.parent) for p in sorted(root.rglob(SUMMARY)) if not _hidden(p, root)]
     if not include_incomplete:

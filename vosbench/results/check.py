@@ -18,18 +18,11 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence, Union
 
 from vosbench.core.errors import ConfigError, InputFileError
-from vosbench.results.leaderboard import (
-    INFO_COLUMNS,
-    KEY_COLUMNS,
-    RUN_COLUMNS,
-    Row,
-    build,
-    to_csv,
-    to_json,
-)
+from vosbench.results.leaderboard import INFO_COLUMNS, KEY_COLUMNS, RUN_COLUMNS, build, to_csv, to_json
+from vosbench.results.rows import Row
 from vosbench.records.reader import RunRecord, find_records
 from vosbench.records.schema import METRIC_BY_KEY
 
@@ -47,6 +40,8 @@ class BaselineRow:
     line: int = 0
     decimals: dict[str, int] = field(default_factory=dict)
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)  # metric -> (low, high), if written
+    blank: tuple[str, ...] = ()  # metrics whose cell (value) is there but empty
+    where: str = ""  # "<file>: line 3" (CSV) or "<file>: rows[2]" (JSON), for messages
 
     def describe(self) -> str:
         dataset, model, checkpoint, protocol, _, sequences = self.key
@@ -147,8 +142,12 @@ def _decimals(value: Any) -> int:
     return len(text.split(".", 1)[1])
 
 
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() in ("", "-"))
+
+
 def _value(path: Path, where: str, metric: str, value: Any) -> float | None:
-    if value is None or (isinstance(value, str) and value.strip() in ("", "-")):
+    if _is_blank(value):
         return None
     if isinstance(value, bool):
         raise _bad(path, f"{where}: {metric}={value!r} is not a number")
@@ -204,7 +203,9 @@ def _read_csv_baseline(path: Path, text: str) -> list[BaselineRow]:
                 bounds.setdefault(m, {})[side] = v
         ci = {m: (b["low"], b["high"]) for m, b in bounds.items() if len(b) == 2}
         key = tuple((rec.get(c) or "").strip() for c in MATCH_COLUMNS)
-        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals, ci=ci))  # type: ignore[arg-type]
+        blank = tuple(m for m in metric_cols if _is_blank(rec.get(m)))
+        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals, ci=ci,  # type: ignore[arg-type]
+                                blank=blank, where=f"{path}: line {i}"))
     return rows
 
 
@@ -245,7 +246,9 @@ def _read_json_baseline(path: Path, text: str) -> list[BaselineRow]:
             if lo is not None and hi is not None:
                 ci[m] = (lo, hi)
         key = tuple(rec[c].strip() for c in MATCH_COLUMNS)
-        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals, ci=ci))
+        blank = tuple(m for m, value in raw.items() if _is_blank(value))
+        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals, ci=ci, blank=blank,
+                                where=f"{path}: {where}"))
     return rows
 
 
@@ -308,7 +311,12 @@ def pair_rows(
     baseline: Iterable[BaselineRow], current: Iterable[Row]
 ) -> tuple[list[tuple[BaselineRow, Row]], list[BaselineRow], list[Row]]:
     """Match baseline rows with the current run rows of the same identity: the pairs, the baseline
-    rows without a run, and the run rows the baseline does not have."""
+    rows without a run, and the run rows the baseline does not have.
+
+    Raises:
+        InputFileError: a baseline cell is blank for a metric its run reports (the check would
+            silently skip that metric).
+    """
     current_by_key = {r.key: r for r in current if r.kind == "run"}
     pairs: list[tuple[BaselineRow, Row]] = []
     missing: list[BaselineRow] = []
@@ -318,6 +326,13 @@ def pair_rows(
             missing.append(b)
         else:
             pairs.append((b, row))
+    for b, row in pairs:
+        reported = [m for m in b.blank if not math.isnan(row.metrics.get(m, math.nan))]
+        if reported:
+            raise InputFileError(
+                f"{b.where}: {reported[0]} is blank, but the run {row.describe()} reports it, so the check would "
+                "skip it; fill in the value, or rewrite the baseline with `vosbench check --update`"
+            )
     matched = {b.key for b, _ in pairs}
     return pairs, missing, [r for k, r in current_by_key.items() if k not in matched]
 
@@ -363,22 +378,37 @@ def compare(
     return CheckResult(comparisons=comparisons, missing=missing, extra=extra, tolerance=tolerance, both_ways=both_ways)
 
 
+RunsFolders = Union[str, Path, Sequence[Union[str, Path]]]
+
+
+def find_runs(runs_dir: RunsFolders) -> list[RunRecord]:
+    """The finished run records under one runs folder, or under each of several."""
+    folders = [runs_dir] if isinstance(runs_dir, (str, Path)) else list(runs_dir)
+    return [r for folder in folders for r in find_records(folder)]
+
+
+def folders_label(runs_dir: RunsFolders) -> str:
+    """``runs`` or ``runs and results/runs``, for messages."""
+    return str(runs_dir) if isinstance(runs_dir, (str, Path)) else " and ".join(map(str, runs_dir))
+
+
 def run_check(
-    baseline_path: str | Path, runs_dir: str | Path, tolerance: float = 0.5, *, both_ways: bool = False
+    baseline_path: str | Path, runs_dir: RunsFolders, tolerance: float = 0.5, *, both_ways: bool = False
 ) -> CheckResult:
-    """Load the baseline and the latest run records under ``runs_dir`` and compare them."""
+    """Load the baseline and the latest run records under ``runs_dir`` (one folder or several)
+    and compare them."""
     baseline = load_baseline(baseline_path)
-    records = find_records(runs_dir)
+    records = find_runs(runs_dir)
     board = build(records)
     result = compare(baseline, board.rows, tolerance, both_ways=both_ways)
     result.baseline_path = Path(baseline_path)
     if not result.comparisons and not result.missing:
         raise InputFileError(
-            f"{baseline_path}: no metric of the baseline could be compared with the runs under {runs_dir}; "
+            f"{baseline_path}: no metric of the baseline could be compared with the runs under {folders_label(runs_dir)}; "
             "a check that compares nothing cannot pass. Check the baseline's metric columns and --runs"
         )
     if not records:
-        result.notes.append(f"no run records under {runs_dir}")
+        result.notes.append(f"no run records under {folders_label(runs_dir)}")
     return result
 
 
@@ -388,7 +418,7 @@ def baseline_text(records: Iterable[RunRecord], fmt: str) -> str:
     return to_json(board) if fmt == "json" else to_csv(board)
 
 
-def update_baseline(baseline_path: str | Path, runs_dir: str | Path) -> tuple[Path, int, list[BaselineRow]]:
+def update_baseline(baseline_path: str | Path, runs_dir: RunsFolders) -> tuple[Path, int, list[BaselineRow]]:
     """Rewrite the baseline from the latest runs.
 
     Returns:
@@ -401,9 +431,9 @@ def update_baseline(baseline_path: str | Path, runs_dir: str | Path) -> tuple[Pa
     from vosbench.core.io import atomic_write_text
 
     p = Path(baseline_path)
-    records = find_records(runs_dir)
+    records = find_runs(runs_dir)
     if not records:
-        raise InputFileError(f"no run records under {runs_dir}; nothing to write to {p}")
+        raise InputFileError(f"no run records under {folders_label(runs_dir)}; nothing to write to {p}")
     fmt = baseline_format(p)
     text = baseline_text(records, fmt)
     dropped: list[BaselineRow] = []

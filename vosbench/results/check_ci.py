@@ -14,11 +14,22 @@ import math
 from pathlib import Path
 from typing import Iterable
 
-from vosbench.results.check import _EPS, BaselineRow, CheckResult, Comparison, current_value, load_baseline, pair_rows
+from vosbench.results.check import (
+    _EPS,
+    BaselineRow,
+    CheckResult,
+    Comparison,
+    RunsFolders,
+    current_value,
+    find_runs,
+    folders_label,
+    load_baseline,
+    pair_rows,
+)
 from vosbench.core.errors import InputFileError
-from vosbench.results.leaderboard import Row, build
+from vosbench.results.leaderboard import build
+from vosbench.results.rows import Row
 from vosbench.records.schema import METRIC_BY_KEY
-from vosbench.records.reader import find_records
 
 
 def compare_ci(baseline: Iterable[BaselineRow], current: Iterable[Row], *, both_ways: bool = False) -> CheckResult:
@@ -45,7 +56,7 @@ def compare_ci(baseline: Iterable[BaselineRow], current: Iterable[Row], *, both_
                        both_ways=both_ways, ci=True)
 
 
-def run_ci_check(baseline_path: str | Path, runs_dir: str | Path, *, both_ways: bool = False) -> CheckResult:
+def run_ci_check(baseline_path: str | Path, runs_dir: RunsFolders, *, both_ways: bool = False) -> CheckResult:
     """Load the baseline (which must carry ``_ci_low``/``_ci_high`` columns) and the latest runs,
     and compare them with :func:`compare_ci`.
 
@@ -59,7 +70,7 @@ def run_ci_check(baseline_path: str | Path, runs_dir: str | Path, *, both_ways: 
             f"JF_mean_ci_low, JF_mean_ci_high), and it has none. Write one with "
             f"`vosbench leaderboard --runs RUNS --ci --format csv --out {baseline_path}`, or give a number of points."
         )
-    records = find_records(runs_dir)
+    records = find_runs(runs_dir)
     result = compare_ci(baseline, build(records).rows, both_ways=both_ways)
     result.baseline_path = Path(baseline_path)
     unchecked = sum(1 for b in baseline for m in b.metrics if m not in b.ci)
@@ -69,5 +80,5 @@ def run_ci_check(baseline_path: str | Path, runs_dir: str | Path, *, both_ways: 
             "per-sequence data) were not checked"
         )
     if not records:
-        result.notes.append(f"no run records under {runs_dir}")
+        result.notes.append(f"no run records under {folders_label(runs_dir)}")
     return result

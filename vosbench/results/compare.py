@@ -37,6 +37,7 @@ from vosbench.records.stats import (
     wilcoxon_test,
 )
 from vosbench.records.stats_io import load_clustered
+from vosbench.results.formats import render_as
 
 # Differences smaller than this (in percent points) count as a tie when counting wins.
 TIE = 1e-9
@@ -100,6 +101,7 @@ class CompareReport:
 
     labels: list[str]
     run_ids: list[str]
+    run_dirs: list[str]
     metric: str
     pairs: list[PairComparison]
     level: float
@@ -111,15 +113,24 @@ class CompareReport:
 
 
 def run_labels(records: Sequence[RunRecord]) -> list[str]:
-    """Short unique labels: model (and checkpoint), with protocol and run id where needed."""
+    """Short unique labels: model (and checkpoint), with protocol and run id where needed, and the
+    run folder where even those are shared (one run id used for two runs folders)."""
     base = []
     for r in records:
         ck = checkpoint_label(r)
         base.append(model_label(r) + ("" if ck == "-" else f" @ {ck}"))
-    return [
+    labels = [
         f"{b} ({r.protocol_name} v{r.protocol_version}, {r.run_id})" if base.count(b) > 1 else b
         for b, r in zip(base, records)
     ]
+    return [f"{b} ({r.run_dir})" if labels.count(lb) > 1 else lb for lb, b, r in zip(labels, base, records)]
+
+
+def _run_names(a: RunRecord, b: RunRecord) -> tuple[str, str]:
+    """How messages name two runs: their run ids, or their folders when the ids are the same."""
+    if a.run_id != b.run_id:
+        return a.run_id, b.run_id
+    return str(a.run_dir), str(b.run_dir)
 
 
 def _protocol_difference(a: RunRecord, b: RunRecord) -> list[str]:
@@ -148,14 +159,15 @@ def comparability(a: RunRecord, b: RunRecord, sa: Sequence[str], sb: Sequence[st
     diff = _protocol_difference(a, b)
     if diff:
         warnings.append(f"protocols differ ({'; '.join(diff)})")
+    name_a, name_b = _run_names(a, b)
     only_a = [s for s in sa if s not in set(sb)]
     only_b = [s for s in sb if s not in set(sa)]
     if only_a or only_b:
         parts = []
         if only_a:
-            parts.append(f"only in {a.run_id}: {', '.join(only_a)}")
+            parts.append(f"only in {name_a}: {', '.join(only_a)}")
         if only_b:
-            parts.append(f"only in {b.run_id}: {', '.join(only_b)}")
+            parts.append(f"only in {name_b}: {', '.join(only_b)}")
         warnings.append("sequence sets differ, compared on the shared ones (" + "; ".join(parts) + ")")
     shared = [s for s in sa if s in set(sb)]
     if len(shared) < 2:
@@ -256,17 +268,18 @@ def compare_runs(
     if not (0.0 < alpha < 1.0):
         raise ConfigError(f"--alpha must be between 0 and 1, got {alpha}")
     records = [load_record(d) for d in run_dirs]
-    seen: dict[str, Path] = {}
+    seen: set[Path] = set()  # a run is its folder: two models' runs may share a run id
     for r in records:
-        if r.run_id in seen and seen[r.run_id] == r.run_dir.resolve():
+        if r.run_dir.resolve() in seen:
             raise ConfigError(f"{r.run_dir} is given twice")
-        seen[r.run_id] = r.run_dir.resolve()
+        seen.add(r.run_dir.resolve())
         if not r.complete:
             raise InputFileError(f"{r.run_dir / 'summary.json'}: the run did not finish (status {r.status}); its scores are partial")
     data = [load_clustered(r) for r in records]
     labels = run_labels(records)
     key = default_metric(data[0]) if metric == "auto" else metric
-    report = CompareReport(labels=labels, run_ids=[r.run_id for r in records], metric=key, pairs=[], level=level,
+    report = CompareReport(labels=labels, run_ids=[r.run_id for r in records],
+                           run_dirs=[str(r.run_dir) for r in records], metric=key, pairs=[], level=level,
                            method=method, resamples=n_resamples, seed=seed, alpha=alpha)
     for i, j in combinations(range(len(records)), 2):
         warnings = comparability(records[i], records[j], data[i].clusters, data[j].clusters, strict=strict)
@@ -396,7 +409,8 @@ def to_json(report: CompareReport, decimals: int = 3) -> str:
         "resamples": report.resamples,
         "seed": report.seed,
         "alpha": report.alpha,
-        "runs": [{"label": lb, "run_id": rid} for lb, rid in zip(report.labels, report.run_ids)],
+        "runs": [{"label": lb, "run_id": rid, "run_dir": d}
+                 for lb, rid, d in zip(report.labels, report.run_ids, report.run_dirs)],
         "pairs": [
             {
                 "a": p.a, "b": p.b,
@@ -420,10 +434,5 @@ def to_json(report: CompareReport, decimals: int = 3) -> str:
 
 def render(report: CompareReport, fmt: str, decimals: int | None = None) -> str:
     """``md``, ``csv`` or ``json`` (default decimals: 1 for md, 3 otherwise)."""
-    if fmt == "md":
-        return to_markdown(report, 1 if decimals is None else decimals)
-    if fmt == "csv":
-        return to_csv(report, 3 if decimals is None else decimals)
-    if fmt == "json":
-        return to_json(report, 3 if decimals is None else decimals)
-    raise ConfigError(f"unknown format {fmt!r}; choose md, csv or json")
+    return render_as(fmt, decimals, md=lambda d: to_markdown(report, d), csv=lambda d: to_csv(report, d),
+                     json=lambda d: to_json(report, d))

@@ -4,8 +4,8 @@ the packaged published numbers.
 One row per (dataset, model with options, checkpoint, protocol name + version + settings): runs
 that differ in any protocol setting are never merged. Values are percent (runs store fractions).
 Each distinct protocol gets a number, and the footnote lists its settings. Published reference
-numbers (``published.json``, SPEC §5) can be added as rows marked *published*, each with a note
-saying where the number comes from and how it was measured.
+numbers (see :mod:`vosbench.results.rows`) can be added as rows marked *published*, each with a
+note saying where the number comes from and how it was measured.
 """
 
 from __future__ import annotations
@@ -14,184 +14,17 @@ import csv
 import io
 import json
 import math
-from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Any, Iterable
 
-from vosbench.core.errors import ConfigError, InputFileError
+from vosbench.core.errors import ConfigError
+from vosbench.records.reader import RunRecord, fmt_setting
 from vosbench.records.schema import METRIC_BY_KEY, METRICS, PRIMARY, Metric
-from vosbench.records.reader import (
-    RunRecord,
-    checkpoint_label,
-    fmt_setting,
-    model_label,
-    per_sequence_jf,
-    per_video_pck,
-    select_runs,
-    sequences_label,
-    settings_key,
-)
-
-
+from vosbench.results.formats import render_as
+from vosbench.results.rows import Leaderboard, Row, Table, published_entries, published_rows, rows_from_records
 
 KEY_COLUMNS = ("dataset", "sequences", "kind", "model", "checkpoint", "protocol", "protocol_ref", "protocol_settings")
 RUN_COLUMNS = ("run_id", "created")
 INFO_COLUMNS = ("source", "note")
-
-
-@dataclass
-class Row:
-    """One leaderboard line (a run, or a published reference number).
-
-    Attributes:
-        kind: ``"run"`` or ``"published"``.
-        dataset: Dataset name.
-        model: Model label (name plus options) or, for published rows, the method.
-        checkpoint: Checkpoint label, or backbone and training data for published rows.
-        protocol: ``"<name> v<version>"``, or ``"published"`` (``"published, preset <name>"`` when
-            the source used the official script a vosbench preset restates: comparable only with
-            runs of that preset).
-        protocol_settings: Canonical settings key (runs) or the protocol note (published).
-        metrics: Metric key -> value in percent.
-        sequences: The sequence set of the run (see :func:`~vosbench.records.reader.sequences_label`);
-            empty for published rows.
-        run_id, created: Which run (empty for published rows).
-        protocol_dict: The full recorded protocol (runs only).
-        info: Published rows: id, source, protocol note, note.
-        ref: Footnote reference assigned by :func:`build` (``"1"``, ``"P3"``).
-        ci: Metric key -> (low, high) confidence bounds in percent, when asked for
-            (:func:`vosbench.results.leaderboard_stats.attach_intervals`).
-        significance: Paired test against the table's top row, when asked for
-            (:func:`vosbench.results.leaderboard_stats.attach_significance`).
-    """
-
-    kind: str
-    dataset: str
-    model: str
-    checkpoint: str
-    protocol: str
-    protocol_settings: str
-    metrics: dict[str, float]
-    sequences: str = ""
-    run_id: str = ""
-    created: str = ""
-    protocol_dict: dict[str, Any] = field(default_factory=dict)
-    info: dict[str, str] = field(default_factory=dict)
-    ref: str = ""
-    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
-    significance: str = ""
-
-    @property
-    def key(self) -> tuple[str, str, str, str, str, str]:
-        """Identity used to match rows between a baseline and new runs."""
-        return (self.dataset, self.model, self.checkpoint, self.protocol, self.protocol_settings, self.sequences)
-
-    def describe(self) -> str:
-        """Short human name for messages: ``lab on davis16-val [dog+libby] (crw v1 [1])``."""
-        ck = "" if self.checkpoint in ("", "-") else f" @ {self.checkpoint}"
-        seqs = f" [{self.sequences}]" if self.sequences else ""
-        ref = f" [{self.ref}]" if self.ref else ""
-        return f"{self.model}{ck} on {self.dataset}{seqs} ({self.protocol}{ref})"
-
-
-@dataclass
-class Table:
-    """The rows of one dataset, sorted, with the columns that have any value."""
-
-    dataset: str
-    metric: str
-    columns: list[Metric]
-    rows: list[Row]
-
-
-@dataclass
-class Leaderboard:
-    """Tables per dataset plus the footnotes they refer to."""
-
-    tables: list[Table]
-    protocols: list[tuple[str, dict[str, Any]]]
-    published: list[Row]
-    metric: str
-    all_runs: bool = False
-    notes: list[str] = field(default_factory=list)
-    ci_format: str = ""  # "pm" (67.4 ± 2.1) or "interval" ([65.3, 69.5]) once intervals are attached
-    significance: bool = False
-
-    @property
-    def rows(self) -> list[Row]:
-        return [r for t in self.tables for r in t.rows]
-
-
-# --- rows -----------------------------------------------------------------------------------------
-
-
-def row_from_record(record: RunRecord) -> Row:
-    """A leaderboard row for one run (metrics converted from fractions to percent)."""
-    metrics = {k: 100.0 * v for k, v in record.metrics.items() if k in METRIC_BY_KEY}
-    return Row(
-        kind="run",
-        dataset=record.dataset,
-        model=model_label(record),
-        checkpoint=checkpoint_label(record),
-        protocol=f"{record.protocol_name} v{record.protocol_version}",
-        protocol_settings=settings_key(record.protocol_settings()),
-        metrics=metrics,
-        sequences=sequences_label(record),
-        run_id=record.run_id,
-        created=record.created,
-        protocol_dict=dict(record.protocol),
-    )
-
-
-def rows_from_records(records: Iterable[RunRecord], *, all_runs: bool = False) -> list[Row]:
-    """Rows for the latest run of each identity (every run with ``all_runs``)."""
-    return [row_from_record(r) for r in select_runs(records, all_runs=all_runs)]
-
-
-@lru_cache(maxsize=1)
-def _published_doc() -> dict[str, Any]:
-    text = resources.files("vosbench.results").joinpath("published.json").read_text(encoding="utf-8")
-    doc = json.loads(text)
-    if doc.get("format") != "vosbench-published" or not isinstance(doc.get("rows"), list):
-        raise InputFileError("vosbench/results/published.json: not a vosbench-published file (package damaged?)")
-    return doc
-
-
-def published_entries() -> list[dict[str, Any]]:
-    """The packaged published numbers (SPEC §5), values in percent as their sources state them."""
-    return [dict(e) for e in _published_doc()["rows"]]
-
-
-def published_rows(datasets: Iterable[str] | None = None) -> list[Row]:
-    """Published reference rows, optionally only for ``datasets``."""
-    wanted = None if datasets is None else set(datasets)
-    rows = []
-    for e in published_entries():
-        if wanted is not None and e["dataset"] not in wanted:
-            continue
-        training = e.get("training_data") or "-"
-        backbone = e.get("backbone") or "-"
-        checkpoint = backbone if training in ("-", "", backbone) else f"{backbone}, {training}"
-        rows.append(
-            Row(
-                kind="published",
-                dataset=e["dataset"],
-                model=e["method"],
-                checkpoint=checkpoint,
-                protocol=f"published, preset {e['preset']}" if e.get("preset") else "published",
-                protocol_settings=e.get("protocol_note", ""),
-                metrics={k: float(v) for k, v in e["metrics"].items() if k in METRIC_BY_KEY},
-                info={
-                    "id": e.get("id", ""),
-                    "source": e.get("source", ""),
-                    "protocol_note": e.get("protocol_note", ""),
-                    "note": e.get("note", ""),
-                    "preset": e.get("preset", ""),
-                },
-            )
-        )
-    return rows
 
 
 # --- building tables ------------------------------------------------------------------------------
@@ -297,7 +130,6 @@ def build(
         notes=notes,
     )
 
-
 # --- rendering ------------------------------------------------------------------------------------
 
 
@@ -317,7 +149,7 @@ def fmt_interval(bounds: tuple[float, float], value: float, decimals: int, style
     return f"± {(hi - lo) / 2:.{decimals}f}"
 
 
-def _md_escape(text: str) -> str:
+def md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
@@ -380,11 +212,11 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
         best = {c.key: _best(table, c, decimals) for c in table.columns}
         for r in table.rows:
             if r.kind == "published":
-                cells = [f"{_md_escape(r.model)} *(published)*", _md_escape(r.checkpoint), f"{r.protocol} [{r.ref}]"]
+                cells = [f"{md_escape(r.model)} *(published)*", md_escape(r.checkpoint), f"{r.protocol} [{r.ref}]"]
             else:
-                cells = [_md_escape(r.model), _md_escape(r.checkpoint), f"{r.protocol} [{r.ref}]"]
+                cells = [md_escape(r.model), md_escape(r.checkpoint), f"{r.protocol} [{r.ref}]"]
             if mixed:
-                cells.append(_md_escape(r.sequences or "-"))
+                cells.append(md_escape(r.sequences or "-"))
             if board.all_runs:
                 cells.append(r.run_id or "-")
             for c in table.columns:
@@ -395,13 +227,13 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
                     text += " " + fmt_interval(r.ci[c.key], r.metrics[c.key], decimals, board.ci_format)
                 cells.append(text)
             if board.significance:
-                cells.append(_md_escape(r.significance or "-"))
+                cells.append(md_escape(r.significance or "-"))
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     if board.protocols:
         out.append("Protocols:")
         out.append("")
-        out.extend(f"- {_md_escape(line)}" for line in protocol_footnotes(board.protocols))
+        out.extend(f"- {md_escape(line)}" for line in protocol_footnotes(board.protocols))
         out.append("")
     legend = []
     if any(sum(r.kind == "run" for r in t.rows) > 1 for t in board.tables):
@@ -418,7 +250,7 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
     if board.published:
         out.append("Published rows:")
         out.append("")
-        out.extend(f"- {_md_escape(_published_footnote(r))}" for r in board.published)
+        out.extend(f"- {md_escape(_published_footnote(r))}" for r in board.published)
         out.append("")
     for note in board.notes:
         out.append(note)
@@ -509,172 +341,5 @@ def to_json(board: Leaderboard, decimals: int = 3) -> str:
 def render(board: Leaderboard, fmt: str, decimals: int | None = None) -> str:
     """Render as ``md``, ``csv`` or ``json`` (default decimals: 1 for md, 3 for csv/json, so a
     CSV or JSON leaderboard can serve as a regression baseline)."""
-    if fmt == "md":
-        return to_markdown(board, 1 if decimals is None else decimals)
-    if fmt == "csv":
-        return to_csv(board, 3 if decimals is None else decimals)
-    if fmt == "json":
-        return to_json(board, 3 if decimals is None else decimals)
-    raise ConfigError(f"unknown format {fmt!r}; choose md, csv or json")
-
-
-# --- per-sequence view ----------------------------------------------------------------------------
-
-
-@dataclass
-class PerSequence:
-    """J&F (or, for keypoints, PCK@0.1) per sequence of one dataset, one column per (model,
-    checkpoint, protocol[, run])."""
-
-    dataset: str
-    columns: list[Row]
-    labels: list[str]
-    sequences: list[str]
-    values: dict[str, dict[str, float]]  # sequence -> label -> percent
-    overall: dict[str, float]  # label -> the run's overall value (percent)
-    protocols: list[tuple[str, dict[str, Any]]]
-    metric: str = "J&F"
-    overall_label: str = "J&F (all objects)"
-    explanation: str = (
-        "Per sequence: mean over the sequence's objects of (J-Mean + F-Mean) / 2. "
-        "Last line: the run's J&F-Mean over all objects."
-    )
-
-
-def build_per_sequence(
-    records: Iterable[RunRecord], dataset: str | None = None, *, all_runs: bool = False
-) -> PerSequence:
-    """Per-sequence J&F (mean over the sequence's objects of (J-Mean + F-Mean) / 2) for one dataset;
-    for keypoint datasets, PCK@0.1 per video (``per_video_pck.csv``).
-
-    Raises:
-        ConfigError: no dataset given while runs cover several, or no runs for it.
-        InputFileError: a run lacks a readable ``per_object.csv`` (``per_video_pck.csv``).
-    """
-    records = list(records)
-    names = sorted({r.dataset for r in records})
-    if dataset is None:
-        if len(names) != 1:
-            raise ConfigError(
-                "--per-sequence shows one dataset; choose it with --dataset "
-                f"(runs cover: {', '.join(names) or 'none'})"
-            )
-        dataset = names[0]
-    chosen = [r for r in select_runs(records, all_runs=all_runs) if r.dataset == dataset]
-    if not chosen:
-        raise ConfigError(f"no runs for dataset {dataset!r} (runs cover: {', '.join(names) or 'none'})")
-    pose = all(r.task == "pose" for r in chosen)
-    board = build(chosen, datasets=[dataset], all_runs=all_runs)
-    by_id = {r.run_id: r for r in chosen}
-    cols = board.tables[0].rows
-    labels: list[str] = []
-    values: dict[str, dict[str, float]] = {}
-    overall: dict[str, float] = {}
-    seq_order: list[str] = []
-    base = [r.model + ("" if r.checkpoint == "-" else f" @ {r.checkpoint}") + f" [{r.ref}]" for r in cols]
-    for row, label in zip(cols, base):
-        if base.count(label) > 1 and len({c.sequences for c, b in zip(cols, base) if b == label}) > 1:
-            label += f" ({row.sequences})"  # same model and protocol on another sequence set
-        if all_runs:
-            label += f" {row.run_id}"
-        labels.append(label)
-        record = by_id[row.run_id]
-        per_seq = per_video_pck(record.run_dir) if pose else per_sequence_jf(record.run_dir)
-        for seq in record.sequences or list(per_seq):
-            if seq not in seq_order:
-                seq_order.append(seq)
-        for seq in per_seq:
-            if seq not in seq_order:
-                seq_order.append(seq)
-            values.setdefault(seq, {})[label] = 100.0 * per_seq[seq]
-        key = "PCK@0.1" if pose else "JF_mean"
-        if key in record.metrics:
-            overall[label] = 100.0 * record.metrics[key]
-    view = PerSequence(
-        dataset=dataset,
-        columns=cols,
-        labels=labels,
-        sequences=seq_order,
-        values=values,
-        overall=overall,
-        protocols=board.protocols,
-    )
-    if pose:
-        view.metric = "PCK@0.1"
-        view.overall_label = "PCK@0.1 (all videos)"
-        view.explanation = (
-            "Per video: mean over the 15 joints of each joint's PCK@0.1 in that video. "
-            "Last line: the run's PCK@0.1 over all videos."
-        )
-    return view
-
-
-def per_sequence_markdown(view: PerSequence, decimals: int = 1) -> str:
-    """Rows = sequences, columns = runs; best value per sequence in bold."""
-    out = [f"### {view.dataset}: {view.metric} per sequence (%)", ""]
-    out.append("| Sequence | " + " | ".join(_md_escape(lb) for lb in view.labels) + " |")
-    out.append("|:--|" + "|".join("--:" for _ in view.labels) + "|")
-
-    def line(name: str, vals: dict[str, float]) -> str:
-        texts = [fmt_value(vals.get(lb), decimals) for lb in view.labels]
-        nums = [t for t in texts if t != "-"]
-        best = max(nums, key=float) if nums else None
-        cells = [f"**{t}**" if best is not None and t == best and len(view.labels) > 1 else t for t in texts]
-        return f"| {_md_escape(name)} | " + " | ".join(cells) + " |"
-
-    for seq in view.sequences:
-        out.append(line(seq, view.values.get(seq, {})))
-    out.append(line(view.overall_label, view.overall))
-    out.append("")
-    out.append(view.explanation)
-    out.append("")
-    out.append("Protocols:")
-    out.append("")
-    out.extend(f"- {_md_escape(line)}" for line in protocol_footnotes(view.protocols))
-    return "\n".join(out) + "\n"
-
-
-def per_sequence_csv(view: PerSequence, decimals: int = 3) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["sequence", *view.labels])
-    for seq in view.sequences:
-        vals = view.values.get(seq, {})
-        writer.writerow([seq] + [repr(round(vals[lb], decimals)) if lb in vals else "" for lb in view.labels])
-    writer.writerow(
-        [view.overall_label]
-        + [repr(round(view.overall[lb], decimals)) if lb in view.overall else "" for lb in view.labels]
-    )
-    return buf.getvalue()
-
-
-def per_sequence_json(view: PerSequence, decimals: int = 3) -> str:
-    doc = {
-        "format": "vosbench-per-sequence",
-        "version": 1,
-        "units": "percent",
-        "dataset": view.dataset,
-        "metric": view.metric,
-        "columns": [
-            {"label": lb, "model": r.model, "checkpoint": r.checkpoint, "protocol": r.protocol,
-             "protocol_ref": r.ref, "run_id": r.run_id}
-            for lb, r in zip(view.labels, view.columns)
-        ],
-        "sequences": {
-            seq: {lb: round(v, decimals) for lb, v in view.values.get(seq, {}).items()} for seq in view.sequences
-        },
-        "overall": {lb: round(v, decimals) for lb, v in view.overall.items()},
-        "protocols": [{"ref": ref, **p} for ref, p in view.protocols],
-    }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-
-
-def render_per_sequence(view: PerSequence, fmt: str, decimals: int | None = None) -> str:
-    """Render the per-sequence view as ``md``, ``csv`` or ``json``."""
-    if fmt == "md":
-        return per_sequence_markdown(view, 1 if decimals is None else decimals)
-    if fmt == "csv":
-        return per_sequence_csv(view, 3 if decimals is None else decimals)
-    if fmt == "json":
-        return per_sequence_json(view, 3 if decimals is None else decimals)
-    raise ConfigError(f"unknown format {fmt!r}; choose md, csv or json")
+    return render_as(fmt, decimals, md=lambda d: to_markdown(board, d), csv=lambda d: to_csv(board, d),
+                     json=lambda d: to_json(board, d))

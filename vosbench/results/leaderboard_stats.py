@@ -6,29 +6,42 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Iterable
 
 from vosbench.results.compare import PairComparison, apply_holm, compare_pair
 from vosbench.core.errors import ConfigError, VosbenchError
-from vosbench.results.leaderboard import Leaderboard, Row
+from vosbench.results.rows import Leaderboard, Row
 from vosbench.records.reader import RunRecord
 from vosbench.records.stats import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, Clustered, bootstrap_intervals
 from vosbench.records.stats_io import load_clustered
 
 
-def _data_by_run(board: Leaderboard, records: Iterable[RunRecord]) -> tuple[dict[str, Clustered], list[str]]:
-    """Per-sequence data of every run row, and one note per run whose files cannot be read."""
-    by_id = {r.run_id: r for r in records}
-    data: dict[str, Clustered] = {}
+def _data_by_run(board: Leaderboard, records: Iterable[RunRecord]) -> tuple[dict[Path, Clustered], list[str]]:
+    """Per-sequence data of every run row, keyed by run folder (two runs of different models may
+    share a run id), and one note per run whose files cannot be read."""
+    by_folder = {r.run_dir.resolve(): r for r in records}
+    data: dict[Path, Clustered] = {}
     notes = []
     for row in board.rows:
-        if row.kind != "run" or row.run_id in data or row.run_id not in by_id:
+        folder = _folder(row)
+        if folder is None or folder in data or folder not in by_folder:
             continue
         try:
-            data[row.run_id] = load_clustered(by_id[row.run_id])
+            data[folder] = load_clustered(by_folder[folder])
         except VosbenchError as e:
             notes.append(f"no interval or test for {row.describe()}: {e}")
     return data, notes
+
+
+def _folder(row: Row) -> Path | None:
+    """The run folder of a run row (its identity); ``None`` for published rows."""
+    return row.run_dir.resolve() if row.kind == "run" and row.run_dir is not None else None
+
+
+def _row_data(data: dict[Path, Clustered], row: Row) -> Clustered | None:
+    folder = _folder(row)
+    return None if folder is None else data.get(folder)
 
 
 def attach_intervals(
@@ -51,7 +64,7 @@ def attach_intervals(
         raise ConfigError(f"unknown interval style {style!r}; choose pm or interval")
     data, notes = _data_by_run(board, records)
     for row in board.rows:
-        d = data.get(row.run_id) if row.kind == "run" else None
+        d = _row_data(data, row)
         if d is None:
             continue
         keys = [k for k in d.keys if k in row.metrics]
@@ -88,18 +101,19 @@ def attach_significance(
         if len(runs) < 2:
             continue
         top = runs[0]
-        if top.run_id not in data or table.metric not in data[top.run_id].keys:
+        top_data = _row_data(data, top)
+        if top_data is None or table.metric not in top_data.keys:
             notes.append(f"{table.dataset}: the top row has no per-sequence {table.metric}; no significance marks")
             continue
         top.significance = "best"
         tested: list[tuple[Row, PairComparison]] = []
         for row in runs[1:]:
-            d = data.get(row.run_id)
+            d = _row_data(data, row)
             if d is None or table.metric not in d.keys:
                 row.significance = "-"
                 continue
             try:
-                pair = compare_pair(data[top.run_id], d, table.metric, labels=(top.describe(), row.describe()),
+                pair = compare_pair(top_data, d, table.metric, labels=(top.describe(), row.describe()),
                                     n_resamples=n_resamples, seed=seed)
             except ConfigError as e:
                 row.significance = "-"

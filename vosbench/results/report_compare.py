@@ -7,23 +7,24 @@ from __future__ import annotations
 import html
 import math
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 
-from vosbench.results.compare import PairComparison, apply_holm, compare_pair, default_metric
 from vosbench.core.errors import VosbenchError
 from vosbench.records.reader import RunRecord
 from vosbench.records.stats_io import load_clustered
+from vosbench.results.compare import PairComparison, apply_holm, compare_pair, default_metric
+from vosbench.results.report_media import media_html, require_matplotlib, save_figure
 
 
-def plot_paired_differences(pair: PairComparison, path: Path, figure: Any, save: Callable[[Any, Path], Path]) -> Path:
+def plot_paired_differences(pair: PairComparison, path: Path) -> Path:
     """Horizontal bars of ``a - b`` per sequence (points), sorted, with the score difference and
     its interval as a line and a band."""
     items = sorted(zip(pair.sequences, pair.diffs), key=lambda t: (t[1], t[0]))
     names = [s for s, _ in items]
     vals = np.array([v for _, v in items])
-    fig = figure(figsize=(6.5, max(2.5, 0.28 * len(names) + 1.2)), layout="constrained")
+    Figure = require_matplotlib()
+    fig = Figure(figsize=(6.5, max(2.5, 0.28 * len(names) + 1.2)), layout="constrained")
     ax = fig.add_subplot()
     colours = ["#2ca02c" if v > 0 else "#d62728" if v < 0 else "#7f7f7f" for v in vals]
     ax.barh(np.arange(len(names)), vals, color=colours)
@@ -37,13 +38,10 @@ def plot_paired_differences(pair: PairComparison, path: Path, figure: Any, save:
     ax.set_title("Paired difference per sequence")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize="x-small", loc="lower right")
-    return save(fig, path)
+    return save_figure(fig, path)
 
 
-def paired_section(
-    records: list[RunRecord], labels: list[str], out_dir: Path, figure: Any, save: Callable[[Any, Path], Path],
-    media: Callable[[Path, Path, str], str],
-) -> tuple[str, list[Path], list[str]]:
+def paired_section(records: list[RunRecord], labels: list[str], out_dir: Path) -> tuple[str, list[Path], list[str]]:
     """HTML, images and notes of the section comparing the main run (first) with each other run."""
     images: list[Path] = []
     notes: list[str] = []
@@ -63,7 +61,7 @@ def paired_section(
     apply_holm(pairs)
     parts = []
     for k, pair in enumerate(pairs, start=1):
-        img = plot_paired_differences(pair, out_dir / f"paired_diff_{k}.png", figure, save)
+        img = plot_paired_differences(pair, out_dir / f"paired_diff_{k}.png")
         images.append(img)
         sf = pair.p_sign_flip_holm if len(pairs) > 1 else pair.sign_flip.p_value
         caption = (
@@ -72,7 +70,7 @@ def paired_section(
             f"sign-flip p = {sf:.3g}{' (Holm)' if len(pairs) > 1 else ''}, Wilcoxon p = {pair.wilcoxon.p_value:.3g}; "
             f"wins {pair.wins_a}/{pair.wins_b}/{pair.ties} (A/B/ties)."
         )
-        parts.append(f"<figure>{media(img, out_dir, 'paired differences')}<figcaption>{html.escape(caption)}</figcaption></figure>")
+        parts.append(f"<figure>{media_html(img, out_dir, 'paired differences')}<figcaption>{html.escape(caption)}</figcaption></figure>")
     text = (
         "<h2>Paired differences</h2><p>Per shared sequence, the main run minus each compared run "
         "(green: main run better). Details: <code>vosbench compare</code>.</p><div class=row>" + "".join(parts) + "</div>"

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 #: default cap on frames per GIF video (evenly spaced), chosen from the measurement in the README
 GIF_MAX_FRAMES = 18
@@ -36,8 +37,6 @@ def resolve_video_format(video: str) -> str:
 
 def scale_frames(frames: list[np.ndarray], scale: float) -> list[np.ndarray]:
     """Resize every frame by ``scale`` (bilinear; at least 1 pixel)."""
-    from PIL import Image
-
     out = []
     for f in frames:
         h, w = f.shape[:2]

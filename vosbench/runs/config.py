@@ -46,7 +46,7 @@ class RunConfig:
     protocol: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
-    out: str = "results/runs"
+    out: str = "runs"
     save_predictions: bool = True
     batch_size: int = 4
     #: host worker processes decoding frames, writing PNGs and scoring; None = auto
@@ -76,7 +76,7 @@ class RunConfig:
         protocol: str | None = None,
         overrides: Mapping[str, Any] | None = None,
         device: str = "auto",
-        out: str | os.PathLike[str] = "results/runs",
+        out: str | os.PathLike[str] = "runs",
         save_predictions: bool = True,
         batch_size: int = 4,
         workers: int | str | None = None,

@@ -12,7 +12,7 @@ and any protocol setting::
     precision = "bf16"
     batch_size = 8
     workers = 8                           # host worker processes, or "auto"
-    out = "results/runs"
+    out = "runs"
     save_predictions = true
     topk = 5                              # protocol settings at the top level ...
     [protocol]                            # ... or in a table, with the preset

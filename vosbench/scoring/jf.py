@@ -28,230 +28,57 @@ The numbers are those of the official DAVIS 2017 semi-supervised evaluation:
 
 from __future__ import annotations
 
-import csv
-import io
-import math
-import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 
 from vosbench.core.errors import ConfigError, InputFileError
 from vosbench.core.labels import VOID
+from vosbench.scoring.measures import (
+    BOUNDARY_FRACTION,
+    boundary_map,
+    boundary_radius,
+    f_measure,
+    j_measure,
+    score_frame,
+)
+from vosbench.scoring.objects import (
+    METRIC_KEYS,
+    SUMMARY_KEYS,
+    ObjectScore,
+    decay_bins,
+    group_metrics,
+    per_object_csv_text,
+    statistics,
+    summarize,
+    write_per_frame_csv,
+    write_per_object_csv,
+)
 
-BOUNDARY_FRACTION = 0.008
-METRIC_KEYS = ("J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay")
-SUMMARY_KEYS = ("JF_mean",) + METRIC_KEYS
-
-
-# ----------------------------------------------------------------------------------------------
-# Per-frame measures
-# ----------------------------------------------------------------------------------------------
-
-
-def boundary_radius(shape: tuple[int, ...]) -> int:
-    """Boundary tolerance in pixels for an (H, W) image: ``ceil(0.008 * sqrt(H² + W²))``."""
-    return int(np.ceil(BOUNDARY_FRACTION * np.linalg.norm(np.asarray(shape[:2], dtype=np.float64))))
-
-
-def boundary_map(mask: np.ndarray) -> np.ndarray:
-    """1-pixel boundary map of a binary mask (DAVIS convention, see the module docstring).
-
-    Args:
-        mask: (H, W) array, non-zero = foreground.
-
-    Returns:
-        (H, W) bool array, True on boundary pixels.
-    """
-    m = np.asarray(mask).astype(bool, copy=False)
-    b = np.zeros(m.shape, dtype=bool)
-    right = m[:, :-1] != m[:, 1:]  # (H, W-1): pixel differs from its right neighbour
-    down = m[:-1, :] != m[1:, :]  # (H-1, W): ... from the one below
-    diag = m[:-1, :-1] != m[1:, 1:]  # (H-1, W-1): ... from the lower-right one
-    b[:-1, :-1] = right[:-1] | down[:, :-1] | diag
-    b[-1, :-1] = right[-1]  # last row: no pixel below, horizontal transitions only
-    b[:-1, -1] = down[:, -1]  # last column: vertical transitions only
-    b[-1, -1] = False
-    return b
-
-
-def _disk_halfheights(radius: int) -> list[int]:
-    """For column offsets dx = -r..r, the largest |dy| with dy² + dx² <= r² (exact integers)."""
-    return [math.isqrt(radius * radius - dx * dx) for dx in range(-radius, radius + 1)]
-
-
-def _count_matched(ys: np.ndarray, xs: np.ndarray, other: np.ndarray, radius: int) -> int:
-    """How many points (ys, xs) have a True pixel of ``other`` within Euclidean distance ``radius``.
-
-    Exact disk test without dilating the whole map by a 2-D disk: ``other`` is dilated vertically
-    by each half-height the disk needs (cheap 1-pixel steps), and each point then looks up its
-    2r + 1 column offsets in the map of the matching half-height.
-    """
-    h, w = other.shape
-    halves = _disk_halfheights(radius)
-    need = set(halves)
-    wp = w + 2 * radius  # zero columns either side: lookups never leave the array
-    v = np.zeros((h, wp), dtype=bool)
-    v[:, radius : radius + w] = other
-    levels = {0: v.ravel()} if 0 in need else {}
-    for k in range(1, max(need) + 1):
-        t = v.copy()
-        t[1:] |= v[:-1]
-        t[:-1] |= v[1:]
-        v = t
-        if k in need:
-            levels[k] = v.ravel()
-    base = ys * wp + xs + radius
-    hit = np.zeros(len(ys), dtype=bool)
-    for i, dx in enumerate(range(-radius, radius + 1)):
-        hit |= levels[halves[i]][base + dx]
-    return int(np.count_nonzero(hit))
-
-
-def f_measure(pred: np.ndarray, gt: np.ndarray, radius: int | None = None) -> float:
-    """Boundary F-measure of one binary prediction against one binary GT mask.
-
-    Args:
-        pred: (H, W) predicted mask (non-zero = object).
-        gt: (H, W) GT mask of the same object.
-        radius: Matching tolerance in pixels; default ``boundary_radius(gt.shape)``.
-    """
-    if radius is None:
-        radius = boundary_radius(gt.shape)
-    return _f_from_maps(boundary_map(pred), boundary_map(gt), radius)
-
-
-def _f_from_maps(pb: np.ndarray, gb: np.ndarray, radius: int) -> float:
-    """F from the predicted and GT boundary maps (same shape)."""
-    p_idx = np.flatnonzero(pb)  # flatnonzero is much faster than argwhere on 2-D maps
-    g_idx = np.flatnonzero(gb)
-    n_fg, n_gt = len(p_idx), len(g_idx)
-    if n_fg == 0 and n_gt == 0:
-        precision, recall = 1.0, 1.0
-    elif n_fg == 0:
-        precision, recall = 1.0, 0.0
-    elif n_gt == 0:
-        precision, recall = 0.0, 1.0
-    else:
-        w = pb.shape[1]
-        precision = _count_matched(p_idx // w, p_idx % w, gb, radius) / float(n_fg)
-        recall = _count_matched(g_idx // w, g_idx % w, pb, radius) / float(n_gt)
-    if precision + recall == 0:
-        return 0.0
-    return 2 * precision * recall / (precision + recall)
-
-
-def j_measure(pred: np.ndarray, gt: np.ndarray) -> float:
-    """Region similarity (IoU) of two binary masks; 1 when both are empty."""
-    p = np.asarray(pred).astype(bool, copy=False)
-    g = np.asarray(gt).astype(bool, copy=False)
-    union = int(np.count_nonzero(p | g))
-    if union == 0:
-        return 1.0
-    return int(np.count_nonzero(p & g)) / union
-
-
-def _span(any_along: np.ndarray, size: int) -> tuple[int, int]:
-    """Crop bounds that hold every boundary pixel of a mask occupying ``any_along``.
-
-    Boundary pixels lie at most one pixel above/left of the foreground; one extra empty row/column
-    below/right keeps the crop's own last-row/last-column rule from firing inside the image.
-    """
-    nz = np.flatnonzero(any_along)
-    return max(int(nz[0]) - 1, 0), min(int(nz[-1]) + 2, size)
-
-
-def score_frame(
-    gt: np.ndarray, pred: np.ndarray, objects: list[int], radius: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """J and F of every object in one frame.
-
-    Args:
-        gt: (H, W) GT id map (255 = void, treated as background).
-        pred: (H, W) predicted id map, same size.
-        objects: Object ids to score.
-        radius: Boundary tolerance; default from the frame size.
-
-    Returns:
-        Two float arrays (J, F) with one value per object, in the order of ``objects``.
-    """
-    if radius is None:
-        radius = boundary_radius(gt.shape)
-    j = np.empty(len(objects))
-    f = np.empty(len(objects))
-    h, w = gt.shape
-    for i, k in enumerate(objects):
-        g = gt == k
-        p = pred == k
-        u = g | p
-        rows = u.any(axis=1)
-        if not rows.any():  # object absent from both: empty union, no boundaries
-            j[i] = f[i] = 1.0
-            continue
-        y0, y1 = _span(rows, h)
-        x0, x1 = _span(u[y0:y1].any(axis=0), w)
-        gc, pc = g[y0:y1, x0:x1], p[y0:y1, x0:x1]
-        j[i] = int(np.count_nonzero(gc & pc)) / int(np.count_nonzero(u[y0:y1, x0:x1]))
-        if np.array_equal(gc, pc):  # identical masks: every boundary pixel matches
-            f[i] = 1.0
-            continue
-        f[i] = _f_from_maps(boundary_map(pc), boundary_map(gc), radius)
-    return j, f
-
-
-# ----------------------------------------------------------------------------------------------
-# Per-object statistics
-# ----------------------------------------------------------------------------------------------
-
-
-def decay_bins(n: int) -> list[slice]:
-    """The four (overlapping) quarter bins used for Decay over ``n`` frames.
-
-    Edges are ``round(linspace(1, n, 5) + 1e-10) - 1`` and bin i spans edges i..i+1 inclusive, as in
-    the official code, but the edges are kept as integers (the official uint8 edges wrap beyond 256
-    frames).
-    """
-    edges = (np.round(np.linspace(1, n, 5) + 1e-10) - 1).astype(np.int64)
-    return [slice(int(edges[i]), int(edges[i + 1]) + 1) for i in range(4)]
-
-
-def statistics(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean, Recall (> 0.5) and Decay of one object's per-frame scores; NaN entries are skipped.
-
-    Returns NaNs when no frame is scored.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    v = v[~np.isnan(v)]
-    if v.size == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(np.mean(v))
-    recall = float(np.mean(v > 0.5))
-    bins = [v[s] for s in decay_bins(v.size)]
-    decay = float(np.mean(bins[0]) - np.mean(bins[3]))
-    return mean, recall, decay
-
-
-@dataclass
-class ObjectScore:
-    """Scores of one object of one sequence (fractions in [0, 1]; Decay may be negative)."""
-
-    sequence: str
-    object: int
-    J_mean: float
-    J_recall: float
-    J_decay: float
-    F_mean: float
-    F_recall: float
-    F_decay: float
-    J_frames: np.ndarray = field(repr=False)  # per scored frame; NaN where the object is not scored
-    F_frames: np.ndarray = field(repr=False)
-    frames: list[str] = field(repr=False)  # names of the scored frames, same length as J_frames
-
-    def metrics(self) -> dict[str, float]:
-        """The six per-object statistics keyed like the CSV columns."""
-        return {k: getattr(self, k) for k in METRIC_KEYS}
+#: the per-frame measures (scoring.measures) and the per-object statistics and files
+#: (scoring.objects) are re-exported: runs, evaluators and tests import them from here
+__all__ = [
+    "BOUNDARY_FRACTION",
+    "METRIC_KEYS",
+    "SUMMARY_KEYS",
+    "FrameCheck",
+    "ObjectScore",
+    "SequenceScorer",
+    "boundary_map",
+    "boundary_radius",
+    "decay_bins",
+    "f_measure",
+    "group_metrics",
+    "j_measure",
+    "measure_frame",
+    "per_object_csv_text",
+    "score_frame",
+    "score_sequence",
+    "statistics",
+    "summarize",
+    "write_per_frame_csv",
+    "write_per_object_csv",
+]
 
 
 def _check_ids(name: str, arr: np.ndarray, what: str) -> np.ndarray:
@@ -530,85 +357,3 @@ def score_sequence(
     for t, (g, p) in enumerate(zip(gts, preds)):
         scorer.add(g, p, None if frames is None else frames[t])
     return scorer.result()
-
-
-# ----------------------------------------------------------------------------------------------
-# Aggregation and files
-# ----------------------------------------------------------------------------------------------
-
-
-def summarize(scores: list[ObjectScore]) -> dict[str, float]:
-    """Overall statistics: mean over objects of each per-object statistic, and J&F-Mean.
-
-    Objects without any scored frame (all-NaN statistics, e.g. 2-frame sequences) are left out.
-    Returns NaNs when no object is left.
-    """
-    rows = [s for s in scores if not math.isnan(s.J_mean)]
-    if not rows:
-        return dict.fromkeys(SUMMARY_KEYS, math.nan)
-    out = {k: float(np.mean([getattr(s, k) for s in rows])) for k in METRIC_KEYS}
-    return {"JF_mean": (out["J_mean"] + out["F_mean"]) / 2, **out}
-
-
-def group_metrics(scores: list[ObjectScore], group_of: Callable[[str, int], str | None]) -> dict[str, float | None]:
-    """J and F means over the ``seen`` and ``unseen`` objects and their mean ``overall`` (YouTube-VOS).
-
-    ``group_of(sequence, object)`` names an object's group; when it has none (``None``) for any
-    object, nothing is added. Objects without a scored frame are left out. A group without
-    objects gives ``None`` and ``overall`` is then the mean of the groups present.
-    """
-    groups: dict[str, list[ObjectScore]] = {"seen": [], "unseen": []}
-    for s in scores:
-        g = group_of(s.sequence, int(s.object))
-        if g is None:
-            return {}
-        if g not in groups:
-            raise ValueError(f"object group {g!r} of {s.sequence}/{s.object}: expected 'seen' or 'unseen'")
-        if not math.isnan(s.J_mean):
-            groups[g].append(s)
-    out: dict[str, float | None] = {}
-    for g, rows in groups.items():
-        out[f"J_{g}"] = float(np.mean([r.J_mean for r in rows])) if rows else None
-        out[f"F_{g}"] = float(np.mean([r.F_mean for r in rows])) if rows else None
-    present = [v for v in out.values() if v is not None]
-    out["overall"] = float(np.mean(present)) if present else None
-    return out
-
-
-def _fmt(v: float) -> str:
-    return repr(float(v))  # shortest text that reads back to the same float
-
-
-def per_object_csv_text(scores: list[ObjectScore]) -> str:
-    """The per-object CSV as text (columns ``sequence,object,J_mean,...,F_decay``)."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(("sequence", "object") + METRIC_KEYS)
-    for s in scores:
-        w.writerow([s.sequence, s.object] + [_fmt(getattr(s, k)) for k in METRIC_KEYS])
-    return buf.getvalue()
-
-
-def write_per_object_csv(path: str | os.PathLike[str], scores: list[ObjectScore]) -> None:
-    """Write ``sequence,object,J_mean,J_recall,J_decay,F_mean,F_recall,F_decay`` (fractions), atomically.
-
-    Values are written at full precision (shortest round-trip text); an object without any scored
-    frame gets ``nan``.
-    """
-    from vosbench.core.io import atomic_write_text
-
-    atomic_write_text(Path(path), per_object_csv_text(scores))
-
-
-def write_per_frame_csv(path: str | os.PathLike[str], scores: list[ObjectScore]) -> None:
-    """Write ``sequence,object,frame,J,F`` for every scored (object, frame), atomically."""
-    from vosbench.core.io import atomic_write_text
-
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(("sequence", "object", "frame", "J", "F"))
-    for s in scores:
-        for name, j, f in zip(s.frames, s.J_frames, s.F_frames):
-            if not math.isnan(j):
-                w.writerow((s.sequence, s.object, name, _fmt(j), _fmt(f)))
-    atomic_write_text(Path(path), buf.getvalue())

@@ -1,4 +1,5 @@
-"""PCK (percentage of correct keypoints) for JHMDB keypoint propagation (SPEC §3).
+"""PCK (percentage of correct keypoints) for JHMDB keypoint propagation (ajabri/videowalk,
+code/eval/eval_pck.py; the README's "JHMDB keypoints and PCK" section).
 
 Rules (``visibility="gt"``, used by the ``crw-jhmdb-centred`` preset):
 

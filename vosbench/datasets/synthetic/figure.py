@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vosbench.datasets.joints import JOINTS  # SPEC §3 order, joints 1..15
+from vosbench.datasets.joints import JOINTS  # JHMDB order, joints 1..15
 from vosbench.datasets.synthetic.scene import Canvas
 from vosbench.datasets.synthetic.textures import object_texture
 

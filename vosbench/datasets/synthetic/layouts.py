@@ -230,51 +230,57 @@ def generate_ytvos(
         "ytvos", {"videos": videos, "frames": frames, "size": size, "seed": seed, "all_frames": all_frames}
     )
     out = _prepare(out)
-    (w, h), n = p["size"], p["frames"]
-    valid, gt_dir = out / "valid", out / "valid_gt" / "Annotations"
-    all_dir = out / "all_frames" / "valid_all_frames" / "JPEGImages"
     meta: dict[str, Any] = {"videos": {}}
     for i in range(p["videos"]):
-        rng = _rng("ytvos", p["seed"], i)
-        scene = ytvos_scene(rng, i, w, h, n)
-        vid = f"{int(rng.integers(0, 16**10)):010x}"
-        first = YTVOS_STEP * int(rng.integers(1, 7))
-        names: list[str] = []
-        labels: list[np.ndarray] = []
-        for r in range(YTVOS_STEP * (n - 1) + 1):
-            annotated = r % YTVOS_STEP == 0
-            if not (annotated or p["all_frames"]):
-                continue
-            frame = scene.render(r / YTVOS_STEP)
-            name = f"{first + r:05d}"
-            jpg = _jpeg(_image(frame.image))
-            if p["all_frames"]:
-                _put(all_dir / vid / f"{name}.jpg", jpg)
-            if annotated:
-                names.append(name)
-                labels.append(frame.labels)
-                _put(valid / "JPEGImages" / vid / f"{name}.jpg", jpg)
-                _put(gt_dir / vid / f"{name}.png", encode_label_png(frame.labels))
-        categories = {obj.obj_id: obj.category for obj in scene.layers}
-        first_seen: dict[int, int] = {}
-        for k, lab in enumerate(labels):
-            for obj_id in np.unique(lab):
-                if obj_id and int(obj_id) not in first_seen:
-                    first_seen[int(obj_id)] = k
-        for k in sorted(set(first_seen.values())):
-            new = [obj_id for obj_id, kk in first_seen.items() if kk == k]
-            only_new = np.where(np.isin(labels[k], new), labels[k], 0).astype(np.uint8)
-            _put(valid / "Annotations" / vid / f"{names[k]}.png", encode_label_png(only_new))
-        meta["videos"][vid] = {
-            "objects": {
-                str(obj_id): {"category": categories[obj_id], "frames": names[first_seen[obj_id] :]}
-                for obj_id in sorted(first_seen)
-            }
-        }
-    (valid / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        vid, objects = _write_ytvos_video(out, i, p)
+        meta["videos"][vid] = {"objects": objects}
+    (out / "valid" / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     (out / "unseen_categories.txt").write_text("".join(f"{c}\n" for c in UNSEEN_CATEGORIES))
     _write_stamp(out, "ytvos", p)
     return out
+
+
+def _write_ytvos_video(out: Path, i: int, p: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Write video ``i`` of :func:`generate_ytvos` (frames, full GT, first-appearance PNGs); return
+    its id and its ``meta.json`` objects."""
+    (w, h), n = p["size"], p["frames"]
+    valid, gt_dir = out / "valid", out / "valid_gt" / "Annotations"
+    all_dir = out / "all_frames" / "valid_all_frames" / "JPEGImages"
+    rng = _rng("ytvos", p["seed"], i)
+    scene = ytvos_scene(rng, i, w, h, n)
+    vid = f"{int(rng.integers(0, 16**10)):010x}"
+    first = YTVOS_STEP * int(rng.integers(1, 7))
+    names: list[str] = []
+    labels: list[np.ndarray] = []
+    for r in range(YTVOS_STEP * (n - 1) + 1):
+        annotated = r % YTVOS_STEP == 0
+        if not (annotated or p["all_frames"]):
+            continue
+        frame = scene.render(r / YTVOS_STEP)
+        name = f"{first + r:05d}"
+        jpg = _jpeg(_image(frame.image))
+        if p["all_frames"]:
+            _put(all_dir / vid / f"{name}.jpg", jpg)
+        if annotated:
+            names.append(name)
+            labels.append(frame.labels)
+            _put(valid / "JPEGImages" / vid / f"{name}.jpg", jpg)
+            _put(gt_dir / vid / f"{name}.png", encode_label_png(frame.labels))
+    categories = {obj.obj_id: obj.category for obj in scene.layers}
+    first_seen: dict[int, int] = {}
+    for k, lab in enumerate(labels):
+        for obj_id in np.unique(lab):
+            if obj_id and int(obj_id) not in first_seen:
+                first_seen[int(obj_id)] = k
+    for k in sorted(set(first_seen.values())):
+        new = [obj_id for obj_id, kk in first_seen.items() if kk == k]
+        only_new = np.where(np.isin(labels[k], new), labels[k], 0).astype(np.uint8)
+        _put(valid / "Annotations" / vid / f"{names[k]}.png", encode_label_png(only_new))
+    objects = {
+        str(obj_id): {"category": categories[obj_id], "frames": names[first_seen[obj_id] :]}
+        for obj_id in sorted(first_seen)
+    }
+    return vid, objects
 
 
 def _mat_bytes(fields: dict[str, Any]) -> bytes:
@@ -304,7 +310,7 @@ def generate_jhmdb(
       ``frames + 2`` PNGs (more frames than annotations, as in real JHMDB), the others ``frames``;
     * ``joint_positions/<action>/<video>/joint_positions.mat`` (MATLAB 5): ``pos_img`` float64
       [2, 15, frames], MATLAB 1-based pixel coordinates (row 0 = x, row 1 = y; 0-based position
-      + 1), joints in SPEC §3 order (neck, belly, face, right/left shoulder, right/left hip,
+      + 1), joints in JHMDB order (neck, belly, face, right/left shoulder, right/left hip,
       right/left elbow, right/left knee, right/left wrist, right/left ankle), all inside the frame;
       ``pos_world`` [2, 15, frames]: joints relative to the pelvis in units of the figure's
       height; ``scale`` [1, frames]: figure height / frame height; ``viewpoint``: ``"E"`` (facing

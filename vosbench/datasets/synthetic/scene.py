@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
@@ -146,12 +145,6 @@ class Canvas:
             self.image[y0:y1, x0:x1][inside] = sample_bilinear(texture, ty, tx)
         if self.coords is not None:
             self.coords[y0:y1, x0:x1][inside] = np.stack([np.full(tx.shape, layer, np.float32), tx, ty], -1)
-
-
-class Layer(Protocol):
-    """Anything that can paint itself into a :class:`Canvas` at time ``t``."""
-
-    def paint(self, canvas: Canvas, t: float, layer: int) -> None: ...
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """A third-party vosbench encoder, packaged the way a researcher would ship one.
 
-The entry point ``toy-plugin`` in group ``vosbench.models`` names :data:`SPEC`; vosbench reads the
+The entry point ``toy-plugin`` in group ``vosbench.models`` names :data:`MODEL`; vosbench reads the
 spec without importing torch and imports the factory only when the model is built.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from vosbench import ModelSpec
 
-SPEC = ModelSpec(
+MODEL = ModelSpec(
     name="toy-plugin",
     description="Fixed random 8x8 patch projection (stride 8, 16 ch): a plugin example",
     factory="vosbench_toy_plugin.encoder:build",

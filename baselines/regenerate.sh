@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Make the committed results with vosbench itself, or check fresh runs against them.
+# Make the committed baselines with vosbench itself, or check fresh runs against them.
 #
-#   bash results/regenerate.sh                 # quick set  -> results/baseline.csv, results/baseline.md
-#   bash results/regenerate.sh --check         # quick set, then `vosbench check` against results/baseline.csv (CI)
-#   bash results/regenerate.sh --full          # full set   -> results/leaderboard.{md,csv}, results/davis16-val-mini_per_sequence.md
-#   bash results/regenerate.sh --full --check  # full set, then `vosbench check` against results/leaderboard.csv
+#   bash baselines/regenerate.sh                 # quick set  -> baselines/baseline.csv, baselines/baseline.md
+#   bash baselines/regenerate.sh --check         # quick set, then `vosbench check` against baselines/baseline.csv (CI)
+#   bash baselines/regenerate.sh --full          # full set   -> baselines/leaderboard.{md,csv}, baselines/davis16-val-mini_per_sequence.md
+#   bash baselines/regenerate.sh --full --check  # full set, then `vosbench check` against baselines/leaderboard.csv
 #   --runs DIR keeps the run folders in DIR (default: a temporary folder, removed at the end)
 #
 # Data every CI machine has: the real DAVIS-2016 sample in ../shared/data/davis16-val-mini
@@ -27,12 +27,12 @@ while [ $# -gt 0 ]; do
         --full) set=full ;;
         --runs) runs="$2"; shift ;;
         -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
-        *) echo "results/regenerate.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+        *) echo "baselines/regenerate.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
 if [ ! -d "$DATA" ]; then
-    echo "results/regenerate.sh: $DATA not found: the real DAVIS-2016 sample must sit in ../shared/data beside the repo (or set VOSBENCH_SHARED_DATA)" >&2
+    echo "baselines/regenerate.sh: $DATA not found: the real DAVIS-2016 sample must sit in ../shared/data beside the repo (or set VOSBENCH_SHARED_DATA)" >&2
     exit 2
 fi
 if [ -z "$runs" ]; then
@@ -64,7 +64,7 @@ if [ "$set" = quick ]; then
     run --model lab --dataset synthetic-ytvos
     run --model lab --dataset synthetic-jhmdb
     run --model resnet18 --dataset synthetic-jhmdb
-    baseline=results/baseline.csv
+    baseline=baselines/baseline.csv
 else
     for model in identity lab resnet18; do
         run --model "$model" --dataset davis16-val --data-root "$DATA"
@@ -72,16 +72,16 @@ else
             run --model "$model" --dataset "$dataset"
         done
     done
-    baseline=results/leaderboard.csv
+    baseline=baselines/leaderboard.csv
 fi
 
 if [ "$mode" = check ]; then
     vosbench check --baseline "$baseline" --runs "$runs" --tolerance "$TOLERANCE" --both-ways
 elif [ "$set" = quick ]; then
-    vosbench check --baseline results/baseline.csv --runs "$runs" --update
-    vosbench leaderboard --runs "$runs" --out results/baseline.md
+    vosbench check --baseline baselines/baseline.csv --runs "$runs" --update
+    vosbench leaderboard --runs "$runs" --out baselines/baseline.md
 else
-    vosbench leaderboard --runs "$runs" --format csv --out results/leaderboard.csv
-    vosbench leaderboard --runs "$runs" --out results/leaderboard.md
-    vosbench leaderboard --runs "$runs" --per-sequence --dataset davis16-val --out results/davis16-val-mini_per_sequence.md
+    vosbench leaderboard --runs "$runs" --format csv --out baselines/leaderboard.csv
+    vosbench leaderboard --runs "$runs" --out baselines/leaderboard.md
+    vosbench leaderboard --runs "$runs" --per-sequence --dataset davis16-val --out baselines/davis16-val-mini_per_sequence.md
 fi
