@@ -21,19 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from PIL import Image
 
-from vosbench.cli.main import cli
 from vosbench.core.errors import ConfigError
 from vosbench.runs import ledger
 from vosbench.runs.locks import FileLock
+from tests.support.cli import invoke
 
 ARGS = ("--model", "lab", "--dataset", "synthetic-davis", "--device", "cpu")
-
-
-def invoke(*args: object):
-    return CliRunner().invoke(cli, [str(a) for a in args])
 
 
 def assert_exit_2_one_line(res, *needles: str) -> str:
