@@ -12,15 +12,18 @@ about 1e-5 after 12 blocks of these deliberately large weights.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import OrderedDict
 
 import pytest
 import torch
 import torch.nn.functional as F
+from click.testing import CliRunner
 
 import vosbench
-from vosbench.core.errors import CheckpointError, ConfigError
+from vosbench.cli.main import cli
+from vosbench.core.errors import ConfigError
 from vosbench.core.registry import models
 from vosbench.core.specs import resolve
 from vosbench.models.checkpoints import load_strict
@@ -184,10 +187,42 @@ def test_full_size_keys_and_shapes(name):
     assert spec.weights[0].url.endswith(f"/dinov2_vit{size}14{'_reg4' if registers else ''}_pretrain.pth")
 
 
-def test_register_file_refused_by_the_plain_model(tmp_path):
-    torch.save(hub_state_dict(384, 12, 4), tmp_path / "reg.pth")
-    with pytest.raises(CheckpointError, match="unexpected keys: register_tokens"):
-        vosbench.create_model("dinov2-vits14", tmp_path / "reg.pth")
+def run_cli(*args):
+    return CliRunner().invoke(cli, ["run", "--dataset", "synthetic-davis", "--sequences", "drift-2", "--device", "cpu", *map(str, args)])
+
+
+@pytest.mark.parametrize(
+    "model, file, why",
+    [
+        ("dinov2-vits14", "dino", "no LayerScale (blocks.0.ls1.gamma) or mask_token"),
+        ("dinov2-vits14", "reg", "it has register_tokens: use --model dinov2-vits14-reg"),
+        ("dinov2-vits14-reg", "plain", "it lacks register_tokens: use --model dinov2-vits14"),
+        ("dinov2-vitb14", "plain", "its width is 384, not 768: use --model dinov2-vits14"),
+    ],
+)
+def test_other_formats_are_refused_in_one_line(tmp_path, model, file, why):
+    files = {
+        "dino": lambda: {k: v for k, v in hub_state_dict(48, 1, 0).items() if "ls" not in k and k != "mask_token"},
+        "reg": lambda: hub_state_dict(384, 1, 4),
+        "plain": lambda: hub_state_dict(384, 1, 0),
+    }
+    torch.save(files[file](), tmp_path / "w.pth")
+    r = run_cli("--model", model, "--checkpoint", tmp_path / "w.pth", "--out", tmp_path / "runs")
+    assert r.exit_code == 2, r.output
+    (line,) = [x for x in r.output.splitlines() if x.strip()]
+    assert "is not a DINOv2 hub backbone state dict" in line and why in line
+
+
+def test_run_end_to_end_on_the_demo_data_records_the_feature_read(tmp_path):
+    torch.save(hub_state_dict(384, 12, 4, seed=7), tmp_path / "dinov2_vits14_reg4_pretrain.pth")
+    r = run_cli("--model", "dinov2-vits14-reg", "--checkpoint", tmp_path / "dinov2_vits14_reg4_pretrain.pth",
+                "--option", "layer=10", "--protocol", "native", "--set", "size=70", "--no-save-predictions",
+                "--out", tmp_path / "runs")  # DINO's preset at short side 70: 70x128 frames, cropped to 70x126
+    assert r.exit_code == 0, r.output
+    (summary,) = (tmp_path / "runs").rglob("summary.json")
+    rec = json.loads(summary.read_text())
+    assert rec["model"]["features"] == {"layer": "block 10 of 12 (0-based) + final norm, patch tokens", "stride": 14, "patch_fit": "crop"}
+    assert rec["protocol"]["name"] == "dino" and rec["status"] == "complete"
 
 
 def test_bad_options_are_config_errors():

@@ -34,16 +34,16 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vosbench.core.errors import ConfigError
+from vosbench.core.errors import CheckpointError, ConfigError
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
-from vosbench.models.checkpoints import CheckpointLayout, build_encoder
+from vosbench.models.checkpoints import CheckpointLayout, build_encoder, strip_prefix
 from vosbench.models.dino import Attention, Mlp, PatchEmbed
 
 #: (embed_dim, depth, num_heads) of ``vit_small/base/large/giant2`` in the official code.
@@ -207,17 +207,45 @@ def variant_of(spec: ModelSpec) -> tuple[str, int]:
     return m.group(1), 4 if m.group(2) else 0
 
 
+def _check_dinov2(size: str, registers: int) -> Callable[[dict[str, Any], str], None]:
+    """A one-line refusal of files that are not this model's hub backbone (before the key-by-key check)."""
+    dim = VARIANTS[size][0]
+    names = {d: s for s, (d, _, _) in VARIANTS.items()}
+
+    def check(state: dict[str, Any], source: str) -> None:
+        keys = strip_prefix(state, ("module.", "backbone."))
+        why = ""
+        pos = keys.get("pos_embed")
+        width = int(pos.shape[-1]) if isinstance(pos, torch.Tensor) and pos.ndim == 3 else 0
+        if "blocks.0.ls1.gamma" not in keys or "mask_token" not in keys:
+            why = "it has no LayerScale (blocks.0.ls1.gamma) or mask_token: another family's ViT or not a ViT"
+        elif ("register_tokens" in keys) != bool(registers):
+            other = f"dinov2-vit{size}14" + ("" if registers else "-reg")
+            why = f"it {'lacks' if registers else 'has'} register_tokens: use --model {other}"
+        elif width != dim:
+            other = f"--model dinov2-vit{names[width]}14{'-reg' if registers else ''}" if width in names else "another model"
+            why = f"its width is {width}, not {dim}: use {other}"
+        if why:
+            raise CheckpointError(f"checkpoint {source} is not a {_expected(size, registers)}: {why}")
+
+    return check
+
+
+def _expected(size: str, registers: int) -> str:
+    return f"DINOv2 hub backbone state dict (dinov2_vit{size}14{'_reg4' if registers else ''}_pretrain.pth)"
+
+
 def dinov2_layout(size: str, registers: int) -> CheckpointLayout:
     """The hub's ``dinov2_vit*14[_reg4]_pretrain.pth``: a flat state dict of the backbone."""
     dim, depth, _ = VARIANTS[size]
-    reg = "_reg4" if registers else ""
     return CheckpointLayout(
         weights_key="teacher",
-        expected=f"a DINOv2 hub backbone state dict (dinov2_vit{size}14{reg}_pretrain.pth)",
+        expected=f"a {_expected(size, registers)}",
         hint=f"expected DINOv2 keys (patch_embed.proj.*, cls_token, pos_embed of 1370 tokens, "
         f"{'register_tokens, ' if registers else ''}mask_token, blocks.N.ls1.gamma, norm.*) of width {dim}, "
         f"depth {depth}{' with 4 register tokens' if registers else ', no register tokens'}",
         strip=("module.", "backbone."),
+        check=_check_dinov2(size, registers),
         target="vit",
     )
 

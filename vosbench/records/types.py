@@ -43,6 +43,7 @@ class ModelInfo(_ModelHead, total=False):
     options: Settings
     source: str
     random_init: bool
+    features: Settings  # the encoder's ``feature_info`` (layer read, stride, patch handling), if it has one
 
 
 class _DatasetHead(TypedDict):

@@ -148,6 +148,7 @@ def new_record(
             "options": dict(cfg.model_options),
             "source": models.source(cfg.model),
             "random_init": spec.checkpoint == "optional" and cfg.checkpoint is None,
+            **_feature_info(model),
         },
         "dataset": {**ds.describe(), "root": str(Path(ds.root).resolve()), "sequences": names},
         "protocol": protocol,
@@ -156,6 +157,12 @@ def new_record(
         "environment": environment(device),
         "timings": {},
     }
+
+
+def _feature_info(model: Encoder) -> dict[str, Any]:
+    """``{"features": ...}``: what the encoder says it reads (layer, stride, patch handling), if it says."""
+    info = getattr(model, "feature_info", None)
+    return {"features": dict(info)} if info else {}
 
 
 @dataclass(frozen=True)
