@@ -1,4 +1,4 @@
-"""Built-in ViT models beyond DINO: DINOv2 (hub format), as data (see :mod:`vosbench.models.catalog`)."""
+"""Built-in ViT models beyond DINO: DINOv2 (hub format), MAE, CropMAE, SiamMAE, as data (see :mod:`vosbench.models.catalog`)."""
 
 from __future__ import annotations
 
@@ -41,4 +41,65 @@ def _dinov2(size: str, registers: bool) -> ModelSpec:
     )
 
 
-VIT_MODELS: tuple[ModelSpec, ...] = tuple(_dinov2(s, r) for s in "sblg" for r in (False, True))
+_MAE_PAPER = "He et al.: Masked Autoencoders Are Scalable Vision Learners, CVPR 2022"
+_CROPMAE_PAPER = "Eymael, Vandeghen, Cioppa, Giancola, Ghanem, Van Droogenbroeck: Efficient Image Pre-Training with Siamese Cropped Masked Autoencoders, ECCV 2024"
+_DRIVE = "https://drive.usercontent.google.com/download?export=download&confirm=t&id="
+
+
+def _mae(size: str, label: str, channels: int) -> ModelSpec:
+    file = f"mae_pretrain_vit_{label.lower()}.pth"
+    return ModelSpec(
+        name=f"mae-vit{size}16",
+        description=f"MAE ViT-{label}/16 encoder (ImageNet-1k): last block + norm, patch tokens (stride 16, {channels} ch); "
+        f"{file} {{'model': ...}}",
+        factory="vosbench.models.mae:build_mae",
+        stride=16,
+        channels=channels,
+        mean=_MEAN,
+        std=_STD,
+        native_protocol="dino",
+        checkpoint="required",
+        weights=(WeightFile(f"mae-vit{size}16", f"https://dl.fbaipublicfiles.com/mae/pretrain/{file}", file,
+                            note="MAE pre-trained encoder (facebookresearch/mae README): {'model': state dict}"),),
+        input_multiple=16,
+        paper=_MAE_PAPER,
+        license="CC BY-NC 4.0 (MAE repository)",
+    )
+
+
+def _siamese(family: str, label: str, weights: tuple[WeightFile, ...]) -> ModelSpec:
+    return ModelSpec(
+        name=f"{family}-vits16",
+        description=f"{label} ViT-S/16: last block + norm, patch tokens (stride 16, 384 ch); CropMAE training "
+        "checkpoint {'model', 'optimizer', 'epoch', 'scaler', 'args'}",
+        factory="vosbench.models.mae:build_mae",
+        stride=16,
+        channels=384,
+        mean=_MEAN,
+        std=_STD,
+        native_protocol="crw",
+        checkpoint="required",
+        weights=weights,
+        input_multiple=16,
+        paper=_CROPMAE_PAPER,
+        license="Apache-2.0 (CropMAE repository)",
+    )
+
+
+_CROPMAE_NOTE = "CropMAE ViT-S/16 trained on {}, Google Drive link of the CropMAE README: {{'model', 'optimizer', 'epoch', 'scaler', 'args'}}"
+
+VIT_MODELS: tuple[ModelSpec, ...] = (
+    *(_dinov2(s, r) for s in "sblg" for r in (False, True)),
+    _mae("b", "Base", 768),
+    _mae("l", "Large", 1024),
+    _siamese(
+        "cropmae",
+        "CropMAE (ImageNet or K400)",
+        (
+            WeightFile("cropmae-in", _DRIVE + "1Hwxpck0MGBJkPNpXRxMOyydtehhhtZbj", "cropmae-in.pth", note=_CROPMAE_NOTE.format("ImageNet")),
+            WeightFile("cropmae-k400", _DRIVE + "1oMXiX_uyGzyQB7S-MYkdJvKFmIuPXkYb", "cropmae-k400.pth", note=_CROPMAE_NOTE.format("Kinetics-400")),
+        ),
+    ),
+    # no released SiamMAE file: train one with the CropMAE repository's scripts/train_siammae_k400.sh
+    _siamese("siammae", "SiamMAE (CropMAE repository's re-implementation; no released weights)", ()),
+)
