@@ -41,7 +41,7 @@ from vosbench.models.base import Encoder
 from vosbench.models.checkpoints import load_checkpoint_file, load_strict, pick_state_dict
 from vosbench.models.dinov2 import FITS, fit_to_patches, to_output_grid
 
-IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+IMAGENET: tuple[tuple[float, float, float], tuple[float, float, float]] = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
 def need(module: str, extra: str) -> ModuleType:
@@ -71,6 +71,11 @@ def _create_timm(arch: str, pretrained: bool) -> nn.Module:
         raise ConfigError(f"timm cannot build {arch!r}: {_first_line(e)}{how}") from None
 
 
+def _features(net: nn.Module) -> list[dict[str, Any]]:
+    """timm's ``feature_info``: one dict (module, num_chs, reduction) per readable layer."""
+    return [dict(f) for f in getattr(net, "feature_info")]
+
+
 def _is_vit(net: nn.Module) -> bool:
     return hasattr(net, "patch_embed") and hasattr(net, "blocks")
 
@@ -92,8 +97,8 @@ def timm_spec(name: str) -> ModelSpec:
     arch = name.split(":", 1)[1]
     with torch.device("meta"):
         net = _create_timm(arch, pretrained=False)
-    info = net.feature_info[-1]  # type: ignore[index]
-    cfg = getattr(net, "pretrained_cfg", {}) or {}
+    info = _features(net)[-1]
+    cfg: dict[str, Any] = getattr(net, "pretrained_cfg", None) or {}
     stride = int(info["reduction"])
     return ModelSpec(
         name=name,
@@ -101,8 +106,8 @@ def timm_spec(name: str) -> ModelSpec:
         factory="vosbench.models.hub:build_timm",
         stride=stride,
         channels=int(info["num_chs"]),
-        mean=tuple(cfg.get("mean", IMAGENET[0])),  # type: ignore[arg-type]
-        std=tuple(cfg.get("std", IMAGENET[1])),  # type: ignore[arg-type]
+        mean=tuple(cfg.get("mean", IMAGENET[0])),
+        std=tuple(cfg.get("std", IMAGENET[1])),
         native_protocol="crw",
         checkpoint="optional",
         input_multiple=1 if _is_vit(net) else stride,
@@ -137,7 +142,7 @@ class TimmEncoder(HubEncoder):
         self.index = index
 
     def read(self, x: torch.Tensor) -> torch.Tensor:
-        fwd = self.net.forward_intermediates  # type: ignore[operator]
+        fwd = getattr(self.net, "forward_intermediates")
         kwargs = {"norm": True} if self.vit else {}
         return fwd(x, indices=[self.index], intermediates_only=True, output_fmt="NCHW", **kwargs)[0]
 
@@ -167,7 +172,7 @@ def build_timm(
         state = pick_state_dict(load_checkpoint_file(checkpoint), ("state_dict", "model"), source=str(checkpoint),
                                 expected=f"a timm {arch} state dict")
         load_strict(net, state, source=str(checkpoint), hint=f"expected the state dict of timm's {arch}")
-    feats = list(net.feature_info)  # type: ignore[call-overload]
+    feats = _features(net)
     i = _layer_index([str(f["module"]) for f in feats], layer)
     stride, channels = int(feats[i]["reduction"]), int(feats[i]["num_chs"])
     vit = _is_vit(net)
@@ -183,10 +188,14 @@ def build_timm(
     return TimmEncoder(spec, net, i, str(fit), info).eval()
 
 
-def _hf_processor_norm(transformers: ModuleType, repo: str) -> tuple[tuple[float, ...], tuple[float, ...], str]:
+Triple = tuple[float, float, float]
+
+
+def _hf_processor_norm(transformers: ModuleType, repo: str) -> tuple[Triple, Triple, str]:
     try:
         proc = transformers.AutoImageProcessor.from_pretrained(repo)
-        return tuple(proc.image_mean), tuple(proc.image_std), "the model's image processor"
+        mean, std = proc.image_mean, proc.image_std
+        return (mean[0], mean[1], mean[2]), (std[0], std[1], std[2]), "the model's image processor"
     except Exception:  # noqa: BLE001 - no processor config: ImageNet statistics, and the record says so
         return IMAGENET[0], IMAGENET[1], "ImageNet (no image processor found)"
 
@@ -210,8 +219,8 @@ def hf_spec(name: str) -> ModelSpec:
         factory="vosbench.models.hub:build_hf",
         stride=patch,
         channels=int(cfg.hidden_size),
-        mean=mean,  # type: ignore[arg-type]
-        std=std,  # type: ignore[arg-type]
+        mean=mean,
+        std=std,
         native_protocol="crw",
         checkpoint="optional",
         paper=f"Hugging Face model {repo}; see its model card",
@@ -223,7 +232,7 @@ class HFEncoder(HubEncoder):
     def __init__(self, spec: ModelSpec, net: nn.Module, index: int, fit: str, info: dict[str, Any]):
         super().__init__(spec, net, True, fit, info)
         self.index = index
-        cfg = net.config  # type: ignore[attr-defined]
+        cfg = getattr(net, "config")
         self.prefix = 1 + int(getattr(cfg, "num_register_tokens", 0) or 0)
         self.norm = getattr(net, "layernorm", None)
         params = inspect.signature(net.forward).parameters
