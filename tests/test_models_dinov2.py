@@ -231,3 +231,17 @@ def test_bad_options_are_config_errors():
         resolve(spec.factory)(spec, fit="resize")
     with pytest.raises(ConfigError, match="layer 12 out of range"):
         resolve(spec.factory)(spec, layer=12)
+
+
+@pytest.mark.parametrize("name", ["dinov3-vits16", "dinov3-vits16plus", "dinov3-vitb16", "dinov3-vitl16", "dinov3-vith16plus"])
+def test_dinov3_says_where_to_get_and_put_the_gated_weights(tmp_path, monkeypatch, name):
+    monkeypatch.setenv("VOSBENCH_CACHE", str(tmp_path / "cache"))
+    r = run_cli("--model", name, "--out", tmp_path / "runs")
+    assert r.exit_code == 2
+    (line,) = [x for x in r.output.splitlines() if x.strip()]
+    assert f"model {name!r} needs the gated DINOv3 weights dinov3_{name[7:]}_pretrain_lvd1689m-" in line
+    assert "https://ai.meta.com/resources/models-and-libraries/dinov3-downloads/" in line
+    assert str(tmp_path / "cache" / "weights") in line
+    (tmp_path / "w.pth").write_bytes(b"gated file")
+    r = run_cli("--model", name, "--checkpoint", tmp_path / "w.pth", "--out", tmp_path / "runs")
+    assert r.exit_code == 2 and "not implemented yet" in r.output and "--model timm:vit_" in r.output

@@ -1,4 +1,4 @@
-"""Built-in ViT models beyond DINO: DINOv2 (hub format), MAE, CropMAE, SiamMAE, as data (see :mod:`vosbench.models.catalog`)."""
+"""Built-in ViT models beyond DINO: DINOv2 (hub format), MAE, CropMAE, SiamMAE, DINOv3 (gated), as data (see :mod:`vosbench.models.catalog`)."""
 
 from __future__ import annotations
 
@@ -88,6 +88,23 @@ def _siamese(family: str, label: str, weights: tuple[WeightFile, ...]) -> ModelS
 
 _CROPMAE_NOTE = "CropMAE ViT-S/16 trained on {}, Google Drive link of the CropMAE README: {{'model', 'optimizer', 'epoch', 'scaler', 'args'}}"
 
+def _dinov3(arch: str, label: str, channels: int) -> ModelSpec:
+    return ModelSpec(
+        name=f"dinov3-{arch}",
+        description=f"DINOv3 {label} (LVD-1689M), gated weights: says where to get and put them; loading the "
+        "released format is not implemented (use timm:/hf: names)",
+        factory="vosbench.models.dinov3:build_dinov3",
+        stride=16,
+        channels=channels,
+        mean=_MEAN,
+        std=_STD,
+        native_protocol="dino",
+        checkpoint="optional",  # the factory looks for the gated file itself and says what is missing
+        paper="Siméoni et al.: DINOv3, arXiv 2508.10104, 2025",
+        license="DINOv3 License (facebookresearch/dinov3; gated download)",
+    )
+
+
 VIT_MODELS: tuple[ModelSpec, ...] = (
     *(_dinov2(s, r) for s in "sblg" for r in (False, True)),
     _mae("b", "Base", 768),
@@ -102,4 +119,9 @@ VIT_MODELS: tuple[ModelSpec, ...] = (
     ),
     # no released SiamMAE file: train one with the CropMAE repository's scripts/train_siammae_k400.sh
     _siamese("siammae", "SiamMAE (CropMAE repository's re-implementation; no released weights)", ()),
+    _dinov3("vits16", "ViT-S/16", 384),
+    _dinov3("vits16plus", "ViT-S+/16", 384),
+    _dinov3("vitb16", "ViT-B/16", 768),
+    _dinov3("vitl16", "ViT-L/16", 1024),
+    _dinov3("vith16plus", "ViT-H+/16", 1280),
 )
