@@ -188,7 +188,15 @@ def test_full_size_keys_and_shapes(name):
 
 
 def run_cli(*args):
+    """``vosbench run`` on one demo sequence (synthetic-davis drift-2, 240x432 frames) on the CPU."""
     return CliRunner().invoke(cli, ["run", "--dataset", "synthetic-davis", "--sequences", "drift-2", "--device", "cpu", *map(str, args)])
+
+
+def one_line_error(r) -> str:
+    """The single line a refused ``vosbench run`` printed (exit code 2 asserted)."""
+    assert r.exit_code == 2, r.output
+    (line,) = [x for x in r.output.splitlines() if x.strip()]
+    return line
 
 
 @pytest.mark.parametrize(
@@ -207,9 +215,7 @@ def test_other_formats_are_refused_in_one_line(tmp_path, model, file, why):
         "plain": lambda: hub_state_dict(384, 1, 0),
     }
     torch.save(files[file](), tmp_path / "w.pth")
-    r = run_cli("--model", model, "--checkpoint", tmp_path / "w.pth", "--out", tmp_path / "runs")
-    assert r.exit_code == 2, r.output
-    (line,) = [x for x in r.output.splitlines() if x.strip()]
+    line = one_line_error(run_cli("--model", model, "--checkpoint", tmp_path / "w.pth", "--out", tmp_path / "runs"))
     assert "is not a DINOv2 hub backbone state dict" in line and why in line
 
 
@@ -234,14 +240,11 @@ def test_bad_options_are_config_errors():
 
 
 @pytest.mark.parametrize("name", ["dinov3-vits16", "dinov3-vits16plus", "dinov3-vitb16", "dinov3-vitl16", "dinov3-vith16plus"])
-def test_dinov3_says_where_to_get_and_put_the_gated_weights(tmp_path, monkeypatch, name):
-    monkeypatch.setenv("VOSBENCH_CACHE", str(tmp_path / "cache"))
-    r = run_cli("--model", name, "--out", tmp_path / "runs")
-    assert r.exit_code == 2
-    (line,) = [x for x in r.output.splitlines() if x.strip()]
-    assert f"model {name!r} needs the gated DINOv3 weights dinov3_{name[7:]}_pretrain_lvd1689m-" in line
-    assert "https://ai.meta.com/resources/models-and-libraries/dinov3-downloads/" in line
-    assert str(tmp_path / "cache" / "weights") in line
+def test_dinov3_says_where_to_get_the_gated_weights(tmp_path, name):
+    line = one_line_error(run_cli("--model", name, "--out", tmp_path / "runs"))
+    assert f"model {name!r} needs --checkpoint" in line
+    assert "the weights are gated: request access at https://ai.meta.com/resources/models-and-libraries/dinov3-downloads/" in line
+    assert f"download dinov3_{name[7:]}_pretrain_lvd1689m-" in line and "pass it as --checkpoint FILE" in line
     (tmp_path / "w.pth").write_bytes(b"gated file")
-    r = run_cli("--model", name, "--checkpoint", tmp_path / "w.pth", "--out", tmp_path / "runs")
-    assert r.exit_code == 2 and "not implemented yet" in r.output and "--model timm:vit_" in r.output
+    line = one_line_error(run_cli("--model", name, "--checkpoint", tmp_path / "w.pth", "--out", tmp_path / "runs"))
+    assert "not implemented yet" in line and "--model timm:vit_" in line

@@ -12,11 +12,10 @@ import sys
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 import vosbench
-from vosbench.cli.main import cli
 from vosbench.core.errors import ConfigError
+from tests.test_models_dinov2 import one_line_error, run_cli
 
 timm = pytest.importorskip("timm")  # both are in the `test` extra, so CI runs these
 transformers = pytest.importorskip("transformers")
@@ -83,15 +82,10 @@ def test_hf_folder_equals_last_hidden_state(tmp_path):
     assert (got[..., :7, :10] - want).abs().max().item() <= 1e-5
 
 
-def run_cli(*args):
-    return CliRunner().invoke(cli, ["run", "--dataset", "synthetic-davis", "--sequences", "drift-2", "--device", "cpu",
-                                    "--no-save-predictions", *map(str, args)])
-
-
 def test_hf_and_timm_run_end_to_end_offline_and_record_the_read(tmp_path):
     save_hf_dinov2(tmp_path / "hf")
     for model, opts in ((f"hf:{tmp_path / 'hf'}", ["--option", "layer=0"]), ("timm:vit_tiny_patch16_224", ["--option", "pretrained=false"])):
-        r = run_cli("--model", model, *opts, "--out", tmp_path / "runs")  # 240x432 frames: not multiples of 14 or 16
+        r = run_cli("--model", model, *opts, "--no-save-predictions", "--out", tmp_path / "runs")  # 240x432 frames: not multiples of 14 or 16
         assert r.exit_code == 0, r.output
     recs = {json.loads(p.read_text())["model"]["name"]: json.loads(p.read_text()) for p in (tmp_path / "runs").rglob("summary.json")}
     hf = recs[f"hf:{tmp_path / 'hf'}"]["model"]["features"]
@@ -101,12 +95,23 @@ def test_hf_and_timm_run_end_to_end_offline_and_record_the_read(tmp_path):
 
 
 def test_missing_library_and_unknown_names_are_one_line_errors(tmp_path, monkeypatch):
-    r = run_cli("--model", "timm:no_such_model_xyz", "--out", tmp_path / "runs")
-    assert r.exit_code == 2
-    (line,) = [x for x in r.output.splitlines() if x.strip()]
+    line = one_line_error(run_cli("--model", "timm:no_such_model_xyz", "--out", tmp_path / "runs"))
     assert "timm cannot build 'no_such_model_xyz'" in line
     monkeypatch.setitem(sys.modules, "timm", None)  # as if not installed: importing it raises ImportError
-    r = run_cli("--model", "timm:resnet34", "--out", tmp_path / "runs")
-    assert r.exit_code == 2
-    (line,) = [x for x in r.output.splitlines() if x.strip()]
+    line = one_line_error(run_cli("--model", "timm:resnet34", "--out", tmp_path / "runs"))
     assert "needs the optional package 'timm': pip install 'vosbench[timm]'" in line
+
+
+def test_timm_dinov2_equals_the_hub_model_only_at_518(tmp_path):
+    """timm's non-register DINOv2 resizes positional embeddings by size, the hub model with the 0.1 offset."""
+    from tests.test_models_dinov2 import hub_state_dict
+
+    sd = {k: v.float() for k, v in hub_state_dict(384, 12, 0, seed=2).items()}
+    torch.save(sd, tmp_path / "hub.pth")
+    hub = vosbench.create_model("dinov2-vits14", tmp_path / "hub.pth")
+    torch.save({k: v for k, v in sd.items() if k != "mask_token"}, tmp_path / "timm.pth")
+    tm = vosbench.create_model("timm:vit_small_patch14_dinov2", tmp_path / "timm.pth")
+    with torch.inference_mode():
+        same = (hub(frame(518, 518)[:1]) - tm(frame(518, 518)[:1])).abs().max().item()
+        apart = (hub(frame(238, 420)[:1]) - tm(frame(238, 420)[:1])).abs().max().item()
+    assert same <= 1e-4 and apart > 1e-2, (same, apart)

@@ -18,13 +18,12 @@ from collections import OrderedDict
 import pytest
 import torch
 import torch.nn.functional as F
-from click.testing import CliRunner
 
 import vosbench
-from vosbench.cli.main import cli
 from vosbench.core.registry import models
 from vosbench.core.specs import resolve
 from vosbench.models import mae
+from tests.test_models_dinov2 import one_line_error, run_cli
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).double().view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).double().view(1, 3, 1, 1)
@@ -128,10 +127,6 @@ def test_full_size_keys_and_shapes(name, dim, depth):
     assert ours == {k: tuple(v.shape) for k, v in encoder_state(dim, depth).items()}
 
 
-def run_cli(*args):
-    return CliRunner().invoke(cli, ["run", "--dataset", "synthetic-davis", "--sequences", "drift-2", "--device", "cpu", *map(str, args)])
-
-
 @pytest.mark.parametrize(
     "model, file, why",
     [
@@ -151,10 +146,7 @@ def test_other_formats_are_refused_in_one_line(tmp_path, model, file, why):
         save_cropmae(path, 384, 1)
     else:
         torch.save({"model": {"conv1.weight": torch.zeros(64, 3, 7, 7)}}, path)
-    r = run_cli("--model", model, "--checkpoint", path, "--out", tmp_path / "runs")
-    assert r.exit_code == 2, r.output
-    (line,) = [x for x in r.output.splitlines() if x.strip()]
-    assert why in line
+    assert why in one_line_error(run_cli("--model", model, "--checkpoint", path, "--out", tmp_path / "runs"))
 
 
 def test_cropmae_runs_end_to_end_on_the_demo_data(tmp_path):

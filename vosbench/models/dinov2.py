@@ -44,7 +44,7 @@ from vosbench.core.errors import CheckpointError, ConfigError
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
 from vosbench.models.checkpoints import CheckpointLayout, build_encoder, strip_prefix
-from vosbench.models.dino import Attention, Mlp, PatchEmbed
+from vosbench.models.dino import Attention, Mlp, PatchEmbed, init_linears
 
 #: (embed_dim, depth, num_heads) of ``vit_small/base/large/giant2`` in the official code.
 VARIANTS: dict[str, tuple[int, int, int]] = {
@@ -119,10 +119,7 @@ class DinoV2Transformer(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(1, dim))  # masked training only; stored in the files
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.normal_(self.cls_token, std=1e-6)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
+        init_linears(self)
 
     def pos_embed_for(self, gh: int, gw: int) -> torch.Tensor:
         """Positional embeddings (1, 1 + gh*gw, D) for a gh x gw grid, as ``interpolate_pos_encoding``."""

@@ -1,10 +1,10 @@
-"""DINOv3 ViTs (Siméoni et al., 2025): the gated weights, where to get them and where to put them.
+"""DINOv3 ViTs (Siméoni et al., 2025): the gated weights, where to get them and what to do with them.
 
 The backbone files are behind a licence form (facebookresearch/dinov3 README: request access at
 https://ai.meta.com/resources/models-and-libraries/dinov3-downloads/, then download the e-mailed URLs
 with wget). Their names follow ``dinov3/hub/backbones.py``:
-``dinov3_<arch>_pretrain_lvd1689m-<hash>.pth``. vosbench looks for that file in its weights folder
-(``$VOSBENCH_CACHE/weights``) or takes ``--checkpoint FILE``.
+``dinov3_<arch>_pretrain_lvd1689m-<hash>.pth``; ``--checkpoint FILE`` names it. Without one, ``vosbench run``
+says in one line where to request the file and what to do with it (the catalog entry's description).
 
 Loading the released format is not implemented: the official ViT (RoPE positions, 4 storage tokens,
 a masked key bias, LayerScale) was not restated and checked here. Until it is, every path ends in a
@@ -21,18 +21,7 @@ from typing import Any
 from vosbench.core.errors import ConfigError
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
-from vosbench.models.weights import weights_dir
-
-DOWNLOADS = "https://ai.meta.com/resources/models-and-libraries/dinov3-downloads/"
-#: official file of each catalog name (``dinov3/hub/backbones.py``: arch and hash of the LVD-1689M weights)
-FILES = {
-    "dinov3-vits16": "dinov3_vits16_pretrain_lvd1689m-08c60483.pth",
-    "dinov3-vits16plus": "dinov3_vits16plus_pretrain_lvd1689m-4057cbaa.pth",
-    "dinov3-vitb16": "dinov3_vitb16_pretrain_lvd1689m-73cec8be.pth",
-    "dinov3-vitl16": "dinov3_vitl16_pretrain_lvd1689m-8aa4cbdd.pth",
-    "dinov3-vith16plus": "dinov3_vith16plus_pretrain_lvd1689m-7c1da9a5.pth",
-}
-
+from vosbench.models.catalog_vit import gated_note
 
 #: timm's converted copies of the same weights (timm >= 1.0.20, fetched from the Hugging Face hub)
 TIMM = {
@@ -45,17 +34,12 @@ TIMM = {
 
 
 def build_dinov3(spec: ModelSpec, checkpoint: str | Path | None = None, **options: Any) -> Encoder:
-    """Refuse in one line: without the gated file, where to get it and put it; with it, what runs instead."""
-    file = FILES[spec.name]
-    found = Path(checkpoint) if checkpoint is not None else weights_dir() / file
+    """Refuse in one line: without the gated file, where to get it; with it, what runs instead."""
+    if checkpoint is None:
+        raise ConfigError(f"model {spec.name!r}: {gated_note(spec.name)}")
     arch = spec.name.removeprefix("dinov3-")
-    if not found.is_file():
-        raise ConfigError(
-            f"model {spec.name!r} needs the gated DINOv3 weights {file}: request access at {DOWNLOADS}, download "
-            f"the e-mailed URL with wget into {weights_dir()}/ (or pass --checkpoint FILE)"
-        )
     raise ConfigError(
-        f"model {spec.name!r}: loading DINOv3's released format ({found.name}) is not implemented yet; run the "
-        f"same weights through timm (--model timm:{TIMM[spec.name]}) or transformers "
+        f"model {spec.name!r}: loading DINOv3's released format ({Path(checkpoint).name}) is not implemented yet; "
+        f"run the same weights through timm (--model timm:{TIMM[spec.name]}) or transformers "
         f"(--model hf:facebook/dinov3-{arch}-pretrain-lvd1689m) instead"
     )

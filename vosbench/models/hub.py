@@ -38,7 +38,7 @@ from torch import nn
 from vosbench.core.errors import ConfigError
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
-from vosbench.models.checkpoints import load_checkpoint_file, load_strict, pick_state_dict
+from vosbench.models.checkpoints import _first_line, load_checkpoint_file, load_strict, pick_state_dict
 from vosbench.models.dinov2 import FITS, fit_to_patches, to_output_grid
 
 IMAGENET: tuple[tuple[float, float, float], tuple[float, float, float]] = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -52,11 +52,6 @@ def need(module: str, extra: str) -> ModuleType:
         raise ConfigError(
             f"--model {extra}:... needs the optional package {module!r}: pip install 'vosbench[{extra}]'"
         ) from None
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _create_timm(arch: str, pretrained: bool) -> nn.Module:
