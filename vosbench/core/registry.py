@@ -46,8 +46,17 @@ class BrokenPlugin:
 class Registry(Generic[S]):
     """A flat name -> spec map with lazily discovered entry-point plugins."""
 
-    def __init__(self, kind: str, group: str, spec_type: type[S], builtins: str | Callable[[], Iterable[S]]):
+    def __init__(
+        self,
+        kind: str,
+        group: str,
+        spec_type: type[S],
+        builtins: str | Callable[[], Iterable[S]],
+        by_prefix: dict[str, str] | None = None,
+    ):
         self.kind = kind
+        #: name prefix -> ``"module:attr"`` of ``fn(name) -> spec`` for names made on demand (``timm:...``)
+        self._by_prefix = dict(by_prefix or {})
         self.group = group
         self._spec_type: type[S] = spec_type
         self._builtins: str | Callable[[], Iterable[S]] = builtins
@@ -131,6 +140,11 @@ class Registry(Generic[S]):
         self._ensure_loaded()
         if name in self._entries:
             return self._entries[name].spec
+        for prefix, maker in self._by_prefix.items():
+            if name.startswith(prefix):
+                spec = cast(Callable[[str], S], import_object(maker))(name)
+                self._add(spec, f"{prefix} {name[len(prefix):]}")
+                return spec
         if name in self._broken:
             b = self._broken[name]
             raise PluginLoadError(f"{self.kind} plugin {name!r} ({b.source}) failed to load:\n{b.error}")
@@ -144,7 +158,13 @@ class Registry(Generic[S]):
 
 #: The built-in catalogs are registered by name, the way entry points name plugins: core/ declares
 #: the contract and never imports the packages that fulfil it.
-models: Registry[ModelSpec] = Registry("model", "vosbench.models", ModelSpec, "vosbench.models.catalog:BUILTIN_MODELS")
+models: Registry[ModelSpec] = Registry(
+    "model",
+    "vosbench.models",
+    ModelSpec,
+    "vosbench.models.catalog:BUILTIN_MODELS",
+    by_prefix={"timm:": "vosbench.models.hub:timm_spec", "hf:": "vosbench.models.hub:hf_spec"},
+)
 datasets: Registry[DatasetSpec] = Registry(
     "dataset", "vosbench.datasets", DatasetSpec, "vosbench.datasets.catalog:BUILTIN_DATASETS"
 )

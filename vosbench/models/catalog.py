@@ -6,6 +6,7 @@ Importing this module is cheap: the factories are ``"module:attr"`` strings impo
 from __future__ import annotations
 
 from vosbench.core.specs import ModelSpec, WeightFile
+from vosbench.models.catalog_vit import VIT_MODELS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -171,3 +172,6 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _dino("b", 16, 768, "dino_vitbase16_pretrain"),
     _dino("b", 8, 768, "dino_vitbase8_pretrain"),
 )
+
+#: the ViT families beyond DINO, kept in their own module
+BUILTIN_MODELS += VIT_MODELS

@@ -200,6 +200,8 @@ class CheckpointLayout:
         check: Refuses a file of the wrong format early (raises :class:`CheckpointError`).
         drop_prefixes: Keys the target does not have by design (a removed layer, a head).
         target: Name of the submodule the state dict loads into (default: the encoder itself).
+        wrapped_only: Refuse a flat state dict: the file must hold ``weights_key`` (tells a
+            ``{'model': ...}`` file from another family's flat file with the same key names).
     """
 
     weights_key: str
@@ -210,13 +212,20 @@ class CheckpointLayout:
     check: Callable[[dict[str, Any], str], None] | None = None
     drop_prefixes: tuple[str, ...] = ()
     target: str = ""
+    wrapped_only: bool = False
 
 
 def load_weights(encoder: nn.Module, checkpoint: str | os.PathLike[str], layout: CheckpointLayout) -> None:
     """Load ``checkpoint`` into ``encoder`` as ``layout`` says, strictly (see :func:`load_strict`)."""
     source = str(checkpoint)
+    obj = load_checkpoint_file(checkpoint, weights_key=layout.weights_key)
+    if layout.wrapped_only and not (isinstance(obj, Mapping) and layout.weights_key in obj):
+        raise CheckpointError(
+            f"checkpoint {source} has no {layout.weights_key!r} entry (a flat state dict of another family?); "
+            f"expected {layout.expected}"
+        )
     state = pick_state_dict(
-        load_checkpoint_file(checkpoint, weights_key=layout.weights_key),
+        obj,
         (layout.weights_key,),
         source=source,
         expected=layout.expected,

@@ -99,6 +99,14 @@ class PatchEmbed(nn.Module):
         return self.proj(x)
 
 
+def init_linears(module: nn.Module) -> None:
+    """timm's ViT initialisation of every linear layer: truncated normal (std 0.02), zero bias."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            nn.init.zeros_(m.bias)
+
+
 class VisionTransformer(nn.Module):
     """DINO's ViT backbone without a classifier; :meth:`forward` returns the patch-token map."""
 
@@ -113,10 +121,7 @@ class VisionTransformer(nn.Module):
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.trunc_normal_(self.cls_token, std=0.02)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                nn.init.zeros_(m.bias)
+        init_linears(self)
 
     def pos_embed_for(self, gh: int, gw: int) -> torch.Tensor:
         """Positional embeddings (1, 1 + gh*gw, D) for a gh x gw token grid, resized as DINO does."""

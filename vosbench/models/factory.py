@@ -16,11 +16,9 @@ def create_model(name: str, checkpoint: str | os.PathLike[str] | None = None, **
     """See :func:`vosbench.create_model`."""
     spec = models.get(name)
     if spec.checkpoint == "required" and checkpoint is None:
-        where = "; ".join(f"{w.name}: {w.url}" for w in spec.weights) or "the model's authors"
-        raise ConfigError(
-            f"model {name!r} needs --checkpoint (random weights would be meaningless). "
-            f"Official files: {where}. `vosbench weights download NAME` fetches one."
-        )
+        where = "; ".join(f"{w.name}: {w.url}" for w in spec.weights)
+        how = f"Official files: {where}. `vosbench weights download NAME` fetches one." if where else spec.description
+        raise ConfigError(f"model {name!r} needs --checkpoint (random weights would be meaningless). {how}")
     ckpt = resolve_checkpoint(checkpoint) if checkpoint is not None else None
     try:
         factory = resolve(spec.factory)

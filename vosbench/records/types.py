@@ -43,6 +43,7 @@ class ModelInfo(_ModelHead, total=False):
     options: Settings
     source: str
     random_init: bool
+    features: Settings  # the encoder's ``feature_info`` (layer read, stride, patch handling), if it has one
 
 
 class _DatasetHead(TypedDict):
@@ -194,9 +195,9 @@ class _SummaryHead(TypedDict):
 
 
 class RunSummary(_SummaryHead, total=False):
-    """``summary.json``: the run record. The head (``runs.lifecycle.new_record``) has the keys
+    """``summary.json``: the run record. The head (``runs.record.head``) has the keys
     up to ``timings``, with ``metrics`` and ``timings`` empty and ``status`` ``running``; the
-    record of a finished or stopped run (``runs.merge.merge``) adds the rest. A reader relies on
+    record of a finished or stopped run (``runs.record.write_record``) adds the rest. A reader relies on
     the required keys only (:func:`vosbench.records.reader.read_summary` checks them); a record
     without ``status`` is ``complete``, one without ``task`` a segmentation run."""
 

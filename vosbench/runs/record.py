@@ -144,6 +144,9 @@ def head(
         "environment": env,
         "timings": {},
     }
+    info = getattr(model, "feature_info", None)
+    if info:  # what the encoder says it reads (layer, stride, patch handling)
+        record["model"]["features"] = dict(info)
     if parts.precision is not None:
         record["precision"] = parts.precision
     if parts.sweep is not None:
