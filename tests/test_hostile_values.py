@@ -218,3 +218,15 @@ def test_data_check_finds_a_truncated_jpeg_and_does_not_wait_on_a_fifo(tmp_path)
     res = CliRunner().invoke(cli, ["data", "check", "synthetic-davis", "--data-root", str(root)])
     assert res.exit_code == 2, res.output
     assert f"{frames[1]}: incomplete" in res.output and f"{frames[2]}: not a regular file" in res.output
+
+
+def test_model_names_with_path_separators_fold_into_one_folder_name():
+    from vosbench.core.errors import ConfigError
+    from vosbench.core.safepath import folder_name
+
+    assert folder_name("hf:facebook/dinov2-small", "model") == "hf:facebook--dinov2-small"
+    assert folder_name("hf:../../x", "model") == "hf:..--..--x"  # one component: cannot climb out of --out
+    assert folder_name("resnet18", "model") == "resnet18"  # names without separators are unchanged
+    for bad in ("..", "a\nb", "x" * 300):
+        with pytest.raises(ConfigError, match="cannot name a run folder"):
+            folder_name(bad, "model")

@@ -88,6 +88,9 @@ def test_hf_and_timm_run_end_to_end_offline_and_record_the_read(tmp_path):
         r = run_cli("--model", model, *opts, "--no-save-predictions", "--out", tmp_path / "runs")  # 240x432 frames: not multiples of 14 or 16
         assert r.exit_code == 0, r.output
     recs = {json.loads(p.read_text())["model"]["name"]: json.loads(p.read_text()) for p in (tmp_path / "runs").rglob("summary.json")}
+    # a hub id or folder with '/' is one folder below the dataset's (not nested, never outside --out)
+    assert {p.parent.parent.name for p in (tmp_path / "runs").rglob("summary.json")} == {
+        "hf:" + str(tmp_path / "hf").replace("/", "--"), "timm:vit_tiny_patch16_224"}
     hf = recs[f"hf:{tmp_path / 'hf'}"]["model"]["features"]
     assert hf["layer"].startswith("hidden_states[1] (layer 0 of 2)") and hf["stride"] == 14 and hf["patch_fit"] == "crop"
     tm = recs["timm:vit_tiny_patch16_224"]["model"]["features"]

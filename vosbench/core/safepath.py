@@ -15,7 +15,7 @@ import os
 import unicodedata
 from pathlib import Path
 
-from vosbench.core.errors import DatasetLayoutError, InputFileError
+from vosbench.core.errors import ConfigError, DatasetLayoutError, InputFileError
 
 #: Longest accepted name in UTF-8 bytes: leaves room below the usual 255-byte file-name limit
 #: for the extensions and temporary-file prefixes added when writing (``.<name>.png.XXXX.tmp``).
@@ -44,6 +44,21 @@ def name_problem(name: object) -> str | None:
     if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
         return f"longer than {MAX_NAME_BYTES} bytes"
     return None
+
+
+def folder_name(name: str, what: str) -> str:
+    """``name`` as one folder-name component: a hub model id such as ``hf:facebook/dinov2-small``
+    becomes ``hf:facebook--dinov2-small`` (as the Hugging Face cache names its folders); any name
+    without path separators is returned as it is.
+
+    Raises:
+        ConfigError: the name cannot be a folder name even so (``..``, control characters, too long).
+    """
+    folded = name.replace("/", "--").replace("\\", "--")
+    problem = name_problem(folded)
+    if problem is not None:
+        raise ConfigError(f"{what} {name!r} cannot name a run folder ({problem}); choose another name")
+    return folded
 
 
 def check_name(name: object, source: str | os.PathLike[str], line: int | None = None, what: str = "name") -> str:

@@ -26,7 +26,7 @@ from typing import Any, NoReturn, TypedDict, TypeVar, cast
 import torch
 
 from vosbench.core.errors import ConfigError, InputFileError, VosbenchError
-from vosbench.core.safepath import check_name, os_error_text
+from vosbench.core.safepath import check_name, folder_name, os_error_text
 from vosbench.core.workers import HostPool
 from vosbench.datasets.base import VideoDataset
 from vosbench.propagation.engine import Timings
@@ -111,7 +111,12 @@ class RunFolder:
         submission_prefix: str | None = None,
         fresh: bool = True,
     ):
-        self.run_dir = Path(out) / record["dataset"]["name"] / record["model"]["name"] / record["run_id"]
+        self.run_dir = (
+            Path(out)
+            / folder_name(record["dataset"]["name"], "dataset")
+            / folder_name(record["model"]["name"], "model")
+            / record["run_id"]
+        )
         self.shard = shard or Shard()
         try:
             self.run_dir.mkdir(parents=True, exist_ok=not fresh)
