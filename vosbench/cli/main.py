@@ -20,7 +20,7 @@ from vosbench.core.errors import RunInterrupted, VosbenchError
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vosbench.cli.run:run", "Propagate labels with a model over a dataset and score it."),
     "merge": ("vosbench.cli.merge:merge", "Write the record of a sharded run once all its sequences are in."),
-    "eval": ("vosbench.cli.eval:eval_cmd", "Score a folder of predicted masks with the official DAVIS J&F."),
+    "eval": ("vosbench.cli.eval:eval_cmd", "Score a folder of predictions: DAVIS or YouTube-VOS J&F, JHMDB PCK."),
     "list": ("vosbench.cli.list:list_cmd", "List registered models, datasets and protocols."),
     "data": ("vosbench.cli.data:data", "Download, check or generate data sets (DAVIS, YouTube-VOS, JHMDB)."),
     "leaderboard": ("vosbench.cli.leaderboard:leaderboard", "Leaderboard tables (md/csv/json) from run records."),
