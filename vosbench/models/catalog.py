@@ -6,6 +6,7 @@ Importing this module is cheap: the factories are ``"module:attr"`` strings impo
 from __future__ import annotations
 
 from vosbench.core.specs import ModelSpec, WeightFile
+from vosbench.models.catalog_resnet import RESNET_FAMILIES
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -170,3 +171,6 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
     _dino("b", 16, 768, "dino_vitbase16_pretrain"),
     _dino("b", 8, 768, "dino_vitbase8_pretrain"),
 )
+
+# ResNet-family encoders of the literature (VFS, MoCo, SimSiam, ...): their own catalog module.
+BUILTIN_MODELS += RESNET_FAMILIES

@@ -397,7 +397,7 @@ def _sharing_key(p: Protocol) -> tuple[object, ...] | None:
     temperature or what is done with the labels); ``None``: no sharing (softmax over all)."""
     if p.topk is None:
         return None
-    return (p.radius, p.window, p.context, p.first_frame, p.pad_with_first, p.radius_on_first)
+    return (p.radius, p.window, p.context, p.first_frame, p.pad_with_first, p.first_in_window, p.radius_on_first)
 
 
 def propagate_many(
