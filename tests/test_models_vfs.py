@@ -24,11 +24,12 @@ from tests.resnet_reference import reference_layer3, torchvision_state_dict
 import vosbench
 from vosbench.cli.main import cli
 from vosbench.core.errors import CheckpointError
+from vosbench.core.specs import ModelSpec
 from vosbench.core.video import VideoSequence
+from vosbench.models.base import Encoder
 from vosbench.propagation.engine import Timings, propagate_vos
 from vosbench.propagation.protocol import PRESETS
 from vosbench.core.registry import models
-from vosbench.core.specs import resolve
 
 CHANNELS = {18: 256, 50: 1024}
 
@@ -157,32 +158,45 @@ def vfs_pipeline(encoder, frames: list[torch.Tensor], seg0: np.ndarray, precede:
     return out
 
 
-@pytest.mark.parametrize("precede", [20, 3])
-def test_vfs_preset_equals_vfs_test_loop(davis16_mini, tmp_path, precede):
-    """24 real frames at 224x128 (a 28x16 feature grid, wider than the radius-12 circle)."""
-    src = sorted((davis16_mini / "JPEGImages/480p/car-shadow").glob("*.jpg"))[:24]
+class PatchEncoder(Encoder):
+    """A seeded 8x8 stride-8 convolution (32 channels): cheap features with spatial variety."""
+
+    def __init__(self):
+        super().__init__(ModelSpec(name="patch8", description="test", factory="-", stride=8, channels=32))
+        torch.manual_seed(3)
+        self.conv = torch.nn.Conv2d(3, 32, 8, stride=8)
+
+    def forward_features(self, x):
+        return self.conv(x)
+
+
+def test_vfs_preset_equals_vfs_test_loop(davis16_mini, tmp_path):
+    """23 real frames at 224x128 (a 28x16 feature grid, wider than the radius-12 circle), so that
+    frame 0 is in the previous-frame window for t <= 20 and has left it afterwards."""
+    src = sorted((davis16_mini / "JPEGImages/480p/car-shadow").glob("*.jpg"))[:23]
     paths = []
     for p in src:
         Image.open(p).convert("RGB").resize((224, 128), Image.BILINEAR).save(tmp_path / f"{p.stem}.png")
         paths.append(tmp_path / f"{p.stem}.png")
-    seg0 = (np.asarray(Image.open(davis16_mini / "Annotations/480p/car-shadow/00000.png").resize((224, 128), Image.NEAREST)) > 128)
+    seg0 = np.asarray(Image.open(davis16_mini / "Annotations/480p/car-shadow/00000.png").resize((224, 128), Image.NEAREST)) > 128
     Image.fromarray(seg0.astype(np.uint8) * 255).save(tmp_path / "anno.png")  # DAVIS-2016: 0 / 255
     seq = VideoSequence("car-shadow", [p.stem for p in paths], paths, annotations={0: tmp_path / "anno.png"}, binary_masks=True)
-    spec = models.get("vfs-r18")
-    encoder = resolve(spec.factory)(spec, checkpoint=None, seed=3)
-    protocol = PRESETS["vfs"].replace(context=precede)
+    encoder = PatchEncoder().eval()
+    protocol = PRESETS["vfs"]
     ours = dict(propagate_vos(seq, encoder, protocol, torch.device("cpu"), Timings()))
     frames = [torch.from_numpy(np.asarray(Image.open(p)).copy()).permute(2, 0, 1).float() / 255 for p in paths]
-    ref = vfs_pipeline(encoder, frames, seg0.astype(np.uint8), precede)
-    same = sum(int((ours[t] == ref[t - 1]).sum()) for t in range(1, len(paths)))
-    assert same / sum(r.size for r in ref) == 1.0
-    # frame 0 counted twice while t <= precede changes the result: the setting is not a no-op
+    ref = vfs_pipeline(encoder, frames, seg0.astype(np.uint8))
+    assert all(np.array_equal(ours[t], ref[t - 1]) for t in range(1, len(paths)))
+    # frame 0 counted twice while t <= 20 changes the result: the setting is not a no-op
     other = dict(propagate_vos(seq, encoder, protocol.replace(first_in_window=False), torch.device("cpu"), Timings()))
-    assert any(not np.array_equal(other[t], ours[t]) for t in range(1, len(paths)))
+    assert any(not np.array_equal(other[t], ours[t]) for t in range(1, 21))
 
 
 def test_vfs_preset_is_the_models_native_one():
-    assert {models.get(n).native_protocol for n in ("vfs-r18", "vfs-r50")} == {"vfs"}
-    p = PRESETS["vfs"]
-    assert (p.context, p.topk, p.temperature, p.radius, p.window) == (20, 10, 0.07, 12.0, "circle")
-    assert p.first_frame and p.first_in_window and not p.pad_with_first and p.radius_on_first
+    """VFS's two configs' test_cfg: neighbor_range 24 (ResNet-18) and 36 (ResNet-50), circle mode."""
+    assert (models.get("vfs-r18").native_protocol, models.get("vfs-r50").native_protocol) == ("vfs", "vfs-r50")
+    for name, radius in (("vfs", 12.0), ("vfs-r50", 18.0)):
+        p = PRESETS[name]
+        assert (p.context, p.topk, p.temperature, p.radius, p.window) == (20, 10, 0.07, radius, "circle")
+        assert p.first_frame and p.first_in_window and not p.pad_with_first and p.radius_on_first
+        assert p.settings() == PRESETS["vfs"].replace(radius=radius).settings()

@@ -27,7 +27,7 @@ def _vfs(depth: int, channels: int, filename: str) -> ModelSpec:
         channels=channels,
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
-        native_protocol="vfs",
+        native_protocol="vfs" if depth == 18 else f"vfs-r{depth}",
         checkpoint="required",
         weights=(
             WeightFile(

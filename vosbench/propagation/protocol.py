@@ -222,6 +222,8 @@ PRESETS.update(
         ),
     }
 )
+# VFS's ResNet-50 config differs from the ResNet-18 one only in neighbor_range 36 (radius 18).
+PRESETS["vfs-r50"] = PRESETS["vfs"].replace(name="vfs-r50", radius=18.0)
 
 @dataclass(frozen=True)
 class PresetInfo:
@@ -288,7 +290,8 @@ PRESET_INFO.update(
             reference="xvjiarui/VFS @8e055cc configs/r18_nc_sgd_cos_100e_r2_1xNx8_k400.py test_cfg (precede_frames 20, "
             "topk 10, temperature 0.07, strides (1,2,1,1), out_indices (2,), neighbor_range 24, with_first, "
             "with_first_neighbor) + mmaction/models/trackers/vanilla_tracker.py forward_test + "
-            "mmaction/models/common/local_attention.py masked_attention_efficient; the r50 config is the same",
+            "mmaction/models/common/local_attention.py masked_attention_efficient; the r50 config differs only in "
+            "neighbor_range (preset vfs-r50)",
             verified="the distinctive steps restated on small inputs (tests/test_models_vfs.py): keys frame 0 plus "
             "frames max(0, t-20)..t-1 (frame 0 twice while t <= 20), the circle mask dist < 12 on every key "
             "frame, joint top-10 softmax at T 0.07, PIL-nearest first-frame labels, min-max before the arg-max. "
@@ -297,6 +300,11 @@ PRESET_INFO.update(
             "(mmcv-full)",
         ),
     }
+)
+PRESET_INFO["vfs-r50"] = PresetInfo(
+    reference="xvjiarui/VFS @8e055cc configs/r50_nc_sgd_cos_100e_r5_1xNx2_k400.py test_cfg: as vfs but "
+    "neighbor_range 36 (radius 18 cells)",
+    verified="as vfs (the same loop; only the radius differs)",
 )
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Protocol)}
