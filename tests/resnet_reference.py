@@ -67,15 +67,19 @@ def torchvision_state_dict(depth: int, seed: int = 0, layer4: bool = True, fc: i
 
 def reference_layer3(x: torch.Tensor, sd: dict, depth: int, layer3_stride: int = 1) -> torch.Tensor:
     """Layer3 features of ImageNet-normalised RGB ``x`` in [0, 1] (strides 1, 2, ``layer3_stride``)."""
+    return reference_trunk((x - IMAGENET_MEAN) / IMAGENET_STD, sd, depth, (1, 2, layer3_stride))
+
+
+def reference_trunk(t: torch.Tensor, sd: dict, depth: int, strides: tuple[int, ...]) -> torch.Tensor:
+    """The output of the last of ``len(strides)`` stages on a normalised input ``t``."""
     kind, blocks = DEPTHS[depth]
 
     def bn(t, p):
         return F.batch_norm(t, sd[p + "running_mean"], sd[p + "running_var"], sd[p + "weight"], sd[p + "bias"], eps=1e-5)
 
-    t = (x - IMAGENET_MEAN) / IMAGENET_STD
     t = F.relu(bn(F.conv2d(t, sd["conv1.weight"], stride=2, padding=3), "bn1."))
     t = F.max_pool2d(t, 3, stride=2, padding=1)
-    for i, stride in zip((1, 2, 3), (1, 2, layer3_stride)):
+    for i, stride in enumerate(strides, start=1):
         for b in range(blocks[i - 1]):
             p = f"layer{i}.{b}."
             s = stride if b == 0 else 1

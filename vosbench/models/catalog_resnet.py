@@ -70,6 +70,27 @@ def _moco_file(name: str, stem: str) -> WeightFile:
                       note="MoCo README pre-trained model table (fbaipublicfiles)")
 
 
+_UVC = ModelSpec(
+    name="uvc",
+    description="UVC (Kinetics): ResNet-18 on the Lab lightness only, layer4 at stride 8 (512 ch); "
+    "format: {'epoch', 'best_loss', 'state_dict': module.gray_encoder.*, module.rgb_encoder.*, module.decoder.*}",
+    factory="vosbench.models.uvc:build_uvc",
+    stride=8,
+    channels=512,
+    native_protocol="uvc",
+    checkpoint="required",
+    weights=(
+        WeightFile(
+            "uvc",
+            "https://github.com/Liusifei/UVC/raw/master/weights/checkpoint_latest.pth.tar",
+            "uvc-checkpoint_latest.pth.tar",
+            note="UVC repository weights/checkpoint_latest.pth.tar (what test.py loads by default)",
+        ),
+    ),
+    paper="Li et al.: Joint-task Self-supervised Learning for Temporal Correspondence, NeurIPS 2019",
+    license="not stated for the weights (UVC repository LICENSE.md: NVIDIA source code licence)",
+)
+
 RESNET_FAMILIES: tuple[ModelSpec, ...] = (
     _vfs(18, 256, "r18_nc_sgd_cos_100e_r2_1xNx8_k400-db1a4c0d.pth"),
     _vfs(50, 1024, "r50_nc_sgd_cos_100e_r5_1xNx2_k400-d7ce3ad0.pth"),
@@ -91,4 +112,5 @@ RESNET_FAMILIES: tuple[ModelSpec, ...] = (
         "Chen, He: Exploring Simple Siamese Representation Learning, CVPR 2021",
         "CC-BY-NC 4.0 (SimSiam repository)",
     ),
+    _UVC,
 )

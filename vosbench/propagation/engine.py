@@ -26,6 +26,7 @@ from vosbench.core.workers import FrameReader
 from vosbench.core.errors import ConfigError, InputFileError
 from vosbench.propagation import batched
 from vosbench.propagation.knn import ContextBuffer, Workspace, candidates, mix, predict
+from vosbench.propagation.perframe import per_frame_mean
 from vosbench.propagation.protocol import Protocol
 from vosbench.propagation.resize import resize_bilinear_uint8
 
@@ -395,7 +396,7 @@ def propagate_vos(
 def _sharing_key(p: Protocol) -> tuple[object, ...] | None:
     """Protocols with equal keys score the same candidates (they differ only in top-k,
     temperature or what is done with the labels); ``None``: no sharing (softmax over all)."""
-    if p.topk is None:
+    if p.topk is None or p.mixing != "joint":
         return None
     return (p.radius, p.window, p.context, p.first_frame, p.pad_with_first, p.first_in_window, p.radius_on_first)
 
@@ -514,7 +515,10 @@ def propagate_many(
                     timings[i].propagation_s += time.perf_counter() - t0
             for i, (p, buf) in enumerate(zip(protocols, bufs)):
                 t0 = time.perf_counter()
-                soft = softs[i] if i in in_shared else predict_fn(feats, buf.frames(), p, workspace=buf.workspace)
+                if p.mixing == "per-frame-mean":
+                    soft = per_frame_mean(feats, buf.frames(), p)
+                else:
+                    soft = softs[i] if i in in_shared else predict_fn(feats, buf.frames(), p, workspace=buf.workspace)
                 chan = decode_labels(soft, hp, wp, h, w, p)
                 out_t = luts[i][chan]
                 if t in annos:  # new objects join: their first mask overrides the prediction

@@ -41,6 +41,7 @@ FEEDBACK = ("soft", "hard")
 UPSCALE = ("nearest-exact", "pil-nearest")
 PALETTES = ("davis", "uvc")
 KEYPOINTS = ("crw", "centred")
+MIXING = ("joint", "per-frame-mean")
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,10 @@ class Protocol:
             the largest); ``False``: void is background.
         palette: Colours of the written prediction PNGs: ``davis`` (PASCAL VOC) or ``uvc`` (UVC's
             ``palette.txt``, which DINO downloads). Changes no number.
+        mixing: ``joint``: the top-k over all context frames together, softmax over the kept
+            scores; ``per-frame-mean`` (UVC's ``test.py``): per context frame a softmax over all
+            its cells, the weights below the frame's k-th largest set to 0 (not renormalised),
+            the frames' results averaged (segmentation runs only; no locality).
         keypoints: Keypoint label maps, read-out and PCK visibility (keypoint datasets only):
             ``crw`` (CRW's scripts exactly) or ``centred`` (sub-cell Gaussians, cell centres,
             GT visibility); see :mod:`vosbench.propagation.keypoints`.
@@ -112,6 +117,7 @@ class Protocol:
     void_label: bool = False
     palette: str = "davis"
     keypoints: str = "crw"
+    mixing: str = "joint"
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ConfigError:
@@ -133,6 +139,8 @@ class Protocol:
             raise bad("palette", f"expected one of {', '.join(PALETTES)}")
         if self.keypoints not in KEYPOINTS:
             raise bad("keypoints", f"expected one of {', '.join(KEYPOINTS)}")
+        if self.mixing not in MIXING:
+            raise bad("mixing", f"expected one of {', '.join(MIXING)}")
         if self.context < 0:
             raise bad("context", "must be >= 0")
         if self.context == 0 and not self.first_frame:
@@ -222,6 +230,24 @@ PRESETS.update(
         ),
     }
 )
+PRESETS["uvc"] = Protocol(
+    name="uvc",
+    resize="short-side",
+    size=480,
+    context=7,
+    pad_with_first=False,
+    radius=None,
+    topk=5,
+    temperature=1.0,
+    l2_normalize=False,
+    label_downsample="pil-nearest",
+    norm_mask=True,
+    resize_uint8=True,
+    upscale="pil-nearest",
+    void_label=True,
+    palette="uvc",
+    mixing="per-frame-mean",
+)
 # VFS's ResNet-50 config differs from the ResNet-18 one only in neighbor_range 36 (radius 18).
 PRESETS["vfs-r50"] = PRESETS["vfs"].replace(name="vfs-r50", radius=18.0)
 
@@ -300,6 +326,15 @@ PRESET_INFO.update(
             "(mmcv-full)",
         ),
     }
+)
+PRESET_INFO["uvc"] = PresetInfo(
+    reference="Liusifei/UVC @4336938 test.py (README command -s 480; defaults --pre_num 7 --temp 1 --topk 5) + "
+    "libs/test_utils.py read_frame / read_seg / transform_topk + libs/model.py Model_switchGTfixdot_swCC_Res",
+    verified="the distinctive steps restated on small inputs (tests/test_models_uvc.py): per context frame a "
+    "softmax of raw dot products over all its cells, weights below the k-th largest zeroed without "
+    "renormalising, the mean over frame 0 and the 7 previous frames, soft feedback, x8 bilinear up, min-max, "
+    "arg-max. Frames: short side 480, long side floored to x64, the 8-bit frame resized (cv2) before the "
+    "Lab conversion. Not run against UVC's script (PyTorch 1.1, scipy.misc.imresize)",
 )
 PRESET_INFO["vfs-r50"] = PresetInfo(
     reference="xvjiarui/VFS @8e055cc configs/r50_nc_sgd_cos_100e_r5_1xNx2_k400.py test_cfg: as vfs but "
