@@ -23,9 +23,8 @@ from PIL import Image
 
 import vosbench
 from tests.resnet_reference import reference_trunk, torchvision_state_dict
-from tests.test_models_vfs import PatchEncoder
+from tests.test_models_vfs import PatchEncoder, small_sequence
 from vosbench.core.errors import CheckpointError
-from vosbench.core.video import VideoSequence
 from vosbench.models.uvc import lightness_u8
 from vosbench.propagation.engine import Timings, propagate_vos
 from vosbench.propagation.protocol import PRESETS
@@ -118,14 +117,7 @@ def uvc_pipeline(encoder, paths, seg0: np.ndarray, scale: int, pre_num: int = 7,
 
 def test_uvc_preset_equals_uvc_test_loop(davis16_mini, tmp_path):
     """11 real frames at 250x140 run with -s 128 (128x192 inputs): queue full after frame 8."""
-    src = sorted((davis16_mini / "JPEGImages/480p/dog").glob("*.jpg"))[:11]
-    paths = []
-    for p in src:
-        Image.open(p).convert("RGB").resize((250, 140), Image.BILINEAR).save(tmp_path / f"{p.stem}.png")
-        paths.append(tmp_path / f"{p.stem}.png")
-    seg0 = np.asarray(Image.open(davis16_mini / "Annotations/480p/dog/00000.png").resize((250, 140), Image.NEAREST)) > 128
-    Image.fromarray(seg0.astype(np.uint8) * 255).save(tmp_path / "anno.png")
-    seq = VideoSequence("dog", [p.stem for p in paths], paths, annotations={0: tmp_path / "anno.png"}, binary_masks=True)
+    seq, paths, seg0 = small_sequence(davis16_mini, tmp_path, "dog", 11, (250, 140))
     encoder = PatchEncoder().eval()
     with torch.no_grad():
         encoder.conv.weight.mul_(0.05)  # raw dot products of a moderate size: softmax neither flat nor one-hot

@@ -170,17 +170,23 @@ class PatchEncoder(Encoder):
         return self.conv(x)
 
 
+def small_sequence(root, tmp_path, name: str, frames: int, size: tuple[int, int]):
+    """The first ``frames`` frames of a real DAVIS-2016 sequence resized to ``size`` (W, H), as a
+    sequence, the frame files and the frame-0 mask (bool)."""
+    paths = []
+    for p in sorted((root / "JPEGImages/480p" / name).glob("*.jpg"))[:frames]:
+        Image.open(p).convert("RGB").resize(size, Image.BILINEAR).save(tmp_path / f"{p.stem}.png")
+        paths.append(tmp_path / f"{p.stem}.png")
+    seg0 = np.asarray(Image.open(root / "Annotations/480p" / name / "00000.png").resize(size, Image.NEAREST)) > 128
+    Image.fromarray(seg0.astype(np.uint8) * 255).save(tmp_path / "anno.png")  # DAVIS-2016: 0 / 255
+    seq = VideoSequence(name, [p.stem for p in paths], paths, annotations={0: tmp_path / "anno.png"}, binary_masks=True)
+    return seq, paths, seg0
+
+
 def test_vfs_preset_equals_vfs_test_loop(davis16_mini, tmp_path):
     """23 real frames at 224x128 (a 28x16 feature grid, wider than the radius-12 circle), so that
     frame 0 is in the previous-frame window for t <= 20 and has left it afterwards."""
-    src = sorted((davis16_mini / "JPEGImages/480p/car-shadow").glob("*.jpg"))[:23]
-    paths = []
-    for p in src:
-        Image.open(p).convert("RGB").resize((224, 128), Image.BILINEAR).save(tmp_path / f"{p.stem}.png")
-        paths.append(tmp_path / f"{p.stem}.png")
-    seg0 = np.asarray(Image.open(davis16_mini / "Annotations/480p/car-shadow/00000.png").resize((224, 128), Image.NEAREST)) > 128
-    Image.fromarray(seg0.astype(np.uint8) * 255).save(tmp_path / "anno.png")  # DAVIS-2016: 0 / 255
-    seq = VideoSequence("car-shadow", [p.stem for p in paths], paths, annotations={0: tmp_path / "anno.png"}, binary_masks=True)
+    seq, paths, seg0 = small_sequence(davis16_mini, tmp_path, "car-shadow", 23, (224, 128))
     encoder = PatchEncoder().eval()
     protocol = PRESETS["vfs"]
     ours = dict(propagate_vos(seq, encoder, protocol, torch.device("cpu"), Timings()))

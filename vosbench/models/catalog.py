@@ -6,10 +6,8 @@ Importing this module is cheap: the factories are ``"module:attr"`` strings impo
 from __future__ import annotations
 
 from vosbench.core.specs import ModelSpec, WeightFile
-from vosbench.models.catalog_resnet import RESNET_FAMILIES
+from vosbench.models.catalog_resnet import IMAGENET_MEAN, IMAGENET_STD, RESNET_FAMILIES
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 # DINO's video-segmentation script normalises red with std 0.228, not 0.229 (SPEC §2.1).
 DINO_STD = (0.228, 0.224, 0.225)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from vosbench.core.specs import ModelSpec, WeightFile
 
+#: torchvision's ImageNet normalisation (also imported by :mod:`vosbench.models.catalog`)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -50,26 +50,21 @@ def _requires(prefix: str, expected: str) -> Callable[[dict[str, Any], str], Non
 _MOCO_EXPECTED = "a MoCo checkpoint ({'state_dict': module.encoder_q.*, ...} as saved by main_moco.py)"
 _SIMSIAM_EXPECTED = "a SimSiam checkpoint ({'state_dict': module.encoder.*, ...} as saved by main_simsiam.py)"
 
-LAYOUTS = {
-    "moco": CheckpointLayout(
+
+def _layout(prefix: str, expected: str) -> CheckpointLayout:
+    """``state_dict`` entries under ``module.<prefix>`` in torchvision names; the rest dropped."""
+    return CheckpointLayout(
         weights_key="state_dict",
-        expected=_MOCO_EXPECTED,
-        hint="expected module.encoder_q.{conv1,bn1,layer1-3}.* (torchvision ResNet-50 names)",
-        check=_requires("encoder_q.", _MOCO_EXPECTED),
-        convert=_keep_encoder("encoder_q."),
+        expected=expected,
+        hint=f"expected module.{prefix}{{conv1,bn1,layer1-3}}.* (torchvision ResNet-50 names)",
+        check=_requires(prefix, expected),
+        convert=_keep_encoder(prefix),
         drop_prefixes=("layer4.", "fc."),
         target="model",
-    ),
-    "simsiam": CheckpointLayout(
-        weights_key="state_dict",
-        expected=_SIMSIAM_EXPECTED,
-        hint="expected module.encoder.{conv1,bn1,layer1-3}.* (torchvision ResNet-50 names)",
-        check=_requires("encoder.", _SIMSIAM_EXPECTED),
-        convert=_keep_encoder("encoder."),
-        drop_prefixes=("layer4.", "fc."),
-        target="model",
-    ),
-}
+    )
+
+
+LAYOUTS = {"moco": _layout("encoder_q.", _MOCO_EXPECTED), "simsiam": _layout("encoder.", _SIMSIAM_EXPECTED)}
 
 
 def build_ssl_resnet(spec: ModelSpec, checkpoint: str | Path | None = None, seed: int = 0, **options: Any) -> Encoder:

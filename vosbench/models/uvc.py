@@ -31,11 +31,10 @@ from torchvision import models as tvm
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
 from vosbench.models.baselines import rgb_to_lab
+from vosbench.models.catalog_resnet import IMAGENET_MEAN, IMAGENET_STD
 from vosbench.models.checkpoints import CheckpointLayout, build_encoder, refuse_layout
 
 GRAY = "gray_encoder."
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 EXPECTED = "a UVC checkpoint ({'state_dict': module.gray_encoder.*, 'epoch', 'best_loss'} as UVC's test.py reads it)"
 
 

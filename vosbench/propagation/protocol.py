@@ -230,23 +230,10 @@ PRESETS.update(
         ),
     }
 )
-PRESETS["uvc"] = Protocol(
-    name="uvc",
-    resize="short-side",
-    size=480,
-    context=7,
-    pad_with_first=False,
-    radius=None,
-    topk=5,
-    temperature=1.0,
-    l2_normalize=False,
-    label_downsample="pil-nearest",
-    norm_mask=True,
-    resize_uint8=True,
-    upscale="pil-nearest",
-    void_label=True,
-    palette="uvc",
-    mixing="per-frame-mean",
+# UVC's test.py resizes frames and labels and writes its output as DINO's script does (DINO took them
+# from UVC); it differs in the context (no window, raw dot products, T 1) and in how frames are mixed.
+PRESETS["uvc"] = PRESETS["dino"].replace(
+    name="uvc", version=1, radius=None, temperature=1.0, l2_normalize=False, mixing="per-frame-mean"
 )
 # VFS's ResNet-50 config differs from the ResNet-18 one only in neighbor_range 36 (radius 18).
 PRESETS["vfs-r50"] = PRESETS["vfs"].replace(name="vfs-r50", radius=18.0)
