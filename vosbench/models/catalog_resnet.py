@@ -92,6 +92,30 @@ _UVC = ModelSpec(
     license="not stated for the weights (UVC repository LICENSE.md: NVIDIA source code licence)",
 )
 
+_TIMECYCLE = ModelSpec(
+    name="timecycle",
+    description="TimeCycle/CycleTime (VLOG): ResNet-50 res4 at stride 8 + afterconv1 + ReLU (512 ch); "
+    "format: {'epoch', 'state_dict': module.encoderVideo.* (3-D kernels of temporal size 1), "
+    "module.afterconv1.weight, heads}; its own DAVIS protocol is not restated (native: crw)",
+    factory="vosbench.models.timecycle:build_timecycle",
+    stride=8,
+    channels=512,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    native_protocol="crw",
+    checkpoint="required",
+    weights=(
+        WeightFile(
+            "timecycle",
+            "https://drive.usercontent.google.com/download?export=download&confirm=t&id=1jKwP6qOoEFhhr9WFL_mfXvk0IHtElsmB",
+            "timecycle-checkpoint_14.pth.tar",
+            note="TimeCycle README 'Our trained model' (Google Drive)",
+        ),
+    ),
+    paper="Wang, Jabri, Efros: Learning Correspondence from the Cycle-Consistency of Time, CVPR 2019",
+    license="not stated for the weights (TimeCycle repository has no licence file)",
+)
+
 RESNET_FAMILIES: tuple[ModelSpec, ...] = (
     _vfs(18, 256, "r18_nc_sgd_cos_100e_r2_1xNx8_k400-db1a4c0d.pth"),
     _vfs(50, 1024, "r50_nc_sgd_cos_100e_r5_1xNx2_k400-d7ce3ad0.pth"),
@@ -114,4 +138,5 @@ RESNET_FAMILIES: tuple[ModelSpec, ...] = (
         "CC-BY-NC 4.0 (SimSiam repository)",
     ),
     _UVC,
+    _TIMECYCLE,
 )

@@ -329,3 +329,22 @@ def refuse_layout(state: Mapping[str, Any], source: str, expected: str) -> Check
     """A one-line error for a checkpoint of another format than ``expected``."""
     found = known_layout(state) or f"keys {', '.join(list(state)[:3])}"
     return CheckpointError(f"checkpoint {source} is not {expected}: it holds {found}")
+
+
+def squeeze_time_kernels(state: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Turn inflated 3-D convolution kernels of temporal size 1, (out, in, 1, kh, kw), into 2-D ones.
+
+    Raises:
+        CheckpointError: A 5-D kernel spans more than one frame (it has no 2-D equivalent).
+    """
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.dim() == 5:
+            if value.shape[2] != 1:
+                raise CheckpointError(
+                    f"checkpoint {source}: {key} is a 3-D kernel over {value.shape[2]} frames; only kernels of "
+                    f"temporal size 1 have a 2-D equivalent"
+                )
+            value = value[:, :, 0]
+        out[key] = value
+    return out
