@@ -74,3 +74,46 @@ def test_each_refuses_the_others_format_in_one_line(tmp_path):
     torch.save({"model": {"encoder.model." + k: v for k, v in torchvision_state_dict(18).items()}}, tmp_path / "crw.pth")
     with pytest.raises(CheckpointError, match="'state_dict'"):  # no state_dict entry at all
         vosbench.create_model("moco-v1-r50", checkpoint=tmp_path / "crw.pth")
+
+
+def pixpro_file(path, seed: int = 0) -> dict:
+    """{'opt', 'model', 'optimizer', 'scheduler', 'epoch'} of DistributedDataParallel(PixPro(resnet50))."""
+    import argparse
+
+    enc = torchvision_state_dict(50, seed=seed)
+    state = {"module.encoder." + k: v for k, v in enc.items()}
+    state.update({"module.encoder_k." + k: v - 0.5 for k, v in enc.items()})
+    state["module.projector.linear1.weight"] = torch.randn(4096, 2048) * 0.01
+    state["module.featprop.transform.weight"] = torch.randn(256, 256, 1, 1)
+    torch.save({"opt": argparse.Namespace(arch="resnet50"), "model": state, "optimizer": {}, "scheduler": {}, "epoch": 400}, path)
+    return enc
+
+
+def test_pixpro_and_vicregl_load_and_match_reference(tmp_path):
+    enc = pixpro_file(tmp_path / "ckpt_epoch_400.pth", seed=6)
+    vic = torchvision_state_dict(50, seed=7)  # resnet50_alpha0.9.pth: flat, no fc (VICRegL's hubconf loads it strictly)
+    torch.save(vic, tmp_path / "resnet50_alpha0.9.pth")
+    x = _frame()
+    for name, file, sd in (("pixpro-r50", "ckpt_epoch_400.pth", enc), ("vicregl-r50", "resnet50_alpha0.9.pth", vic)):
+        model = vosbench.create_model(name, checkpoint=tmp_path / file)
+        with torch.inference_mode():
+            got, want = model(x), reference_layer3(x, sd, 50)
+        assert (got - want).abs().max().item() <= 1e-4 * want.abs().max().item(), name
+
+
+def test_pixpro_and_vicregl_refuse_other_formats_in_one_line(tmp_path):
+    pixpro_file(tmp_path / "pixpro.pth")
+    torch.save(torchvision_state_dict(50, fc=1000), tmp_path / "resnet50-0676ba61.pth")
+    simsiam_file(tmp_path / "simsiam.pth.tar")
+    cases = [
+        ("vicregl-r50", "resnet50-0676ba61.pth", "a torchvision ImageNet classifier (--model resnet18-imagenet or resnet50-imagenet)"),
+        ("simsiam-r50", "pixpro.pth", "no 'state_dict' entry"),
+        ("pixpro-r50", "simsiam.pth.tar", "no 'model' entry"),
+    ]
+    for model, file, needle in cases:
+        with pytest.raises(CheckpointError) as e:
+            vosbench.create_model(model, checkpoint=tmp_path / file)
+        assert "\n" not in str(e.value) and needle in str(e.value), str(e.value)
+    torch.save({"model": torch.load(tmp_path / "pixpro.pth", weights_only=False)["model"]}, tmp_path / "pixpro-model.pth")
+    with pytest.raises(CheckpointError, match="a PixPro checkpoint"):
+        vosbench.create_model("vicregl-r50", checkpoint=tmp_path / "pixpro-model.pth")

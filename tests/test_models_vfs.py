@@ -95,7 +95,7 @@ def test_mmaction_training_checkpoint_loads(tmp_path, frame):
     "state, needle",
     [
         ({"module.encoder_q." + k: v for k, v in torchvision_state_dict(18, fc=128).items()}, "a MoCo checkpoint"),
-        (torchvision_state_dict(18, fc=1000), "a torchvision ImageNet classifier (--model resnet18-imagenet)"),
+        (torchvision_state_dict(18, fc=1000), "a torchvision ImageNet classifier (--model resnet18-imagenet or resnet50-imagenet)"),
         ({"encoder.model." + k: v for k, v in torchvision_state_dict(18, layer4=False).items()}, "a CRW checkpoint"),
     ],
 )

@@ -16,6 +16,8 @@ _VFS = "https://github.com/xvjiarui/VFS/releases/download/v0.1-rc1/"
 _VFS_PAPER = "Xu, Wang: Rethinking Self-supervised Correspondence Learning: A Video Frame-level Similarity Perspective, ICCV 2021"
 _MOCO = "https://dl.fbaipublicfiles.com/moco/moco_checkpoints/"
 _SIMSIAM = "https://dl.fbaipublicfiles.com/simsiam/models/"
+_VICREGL = "https://dl.fbaipublicfiles.com/vicregl/"
+_DRIVE = "https://drive.usercontent.google.com/download?export=download&confirm=t&id="
 
 
 def _vfs(depth: int, channels: int, filename: str) -> ModelSpec:
@@ -107,7 +109,7 @@ _TIMECYCLE = ModelSpec(
     weights=(
         WeightFile(
             "timecycle",
-            "https://drive.usercontent.google.com/download?export=download&confirm=t&id=1jKwP6qOoEFhhr9WFL_mfXvk0IHtElsmB",
+            _DRIVE + "1jKwP6qOoEFhhr9WFL_mfXvk0IHtElsmB",
             "timecycle-checkpoint_14.pth.tar",
             note="TimeCycle README 'Our trained model' (Google Drive)",
         ),
@@ -136,6 +138,32 @@ RESNET_FAMILIES: tuple[ModelSpec, ...] = (
         ),
         "Chen, He: Exploring Simple Siamese Representation Learning, CVPR 2021",
         "CC-BY-NC 4.0 (SimSiam repository)",
+    ),
+    _ssl_resnet50(
+        "pixpro-r50",
+        "PixPro (400 epochs)",
+        "{'opt', 'model': module.encoder.* (torchvision names) + encoder_k, projector, ..., 'optimizer', 'scheduler', 'epoch'}",
+        (
+            WeightFile("pixpro-r50", _DRIVE + "1Ox2RoFbTrrllbwvITdZvwkNnKUQSUPmV", "pixpro_base_r50_400ep.pth",
+                       note="PixPro README, 400 epochs (Google Drive)"),
+            WeightFile("pixpro-r50-100ep", _DRIVE + "1oZwYSLSYSOzTLtOFdi4jXW6T5cGkQTgD", "pixpro_base_r50_100ep.pth",
+                       note="PixPro README, 100 epochs (Google Drive)"),
+        ),
+        "Xie et al.: Propagate Yourself: Exploring Pixel-Level Consistency for Unsupervised Visual Representation Learning, CVPR 2021",
+        "MIT (PixPro repository)",
+    ),
+    _ssl_resnet50(
+        "vicregl-r50",
+        "VICRegL (alpha 0.9 or 0.75)",
+        "flat torchvision-named backbone state dict without fc (resnet50_alpha*.pth)",
+        (
+            WeightFile("vicregl-r50", _VICREGL + "resnet50_alpha0.9.pth", "vicregl_resnet50_alpha0.9.pth",
+                       note="VICRegL README backbone, alpha 0.9 (fbaipublicfiles)"),
+            WeightFile("vicregl-r50-alpha0.75", _VICREGL + "resnet50_alpha0.75.pth", "vicregl_resnet50_alpha0.75.pth",
+                       note="VICRegL README backbone, alpha 0.75"),
+        ),
+        "Bardes, Ponce, LeCun: VICRegL: Self-Supervised Learning of Local Visual Features, NeurIPS 2022",
+        "CC BY-NC 4.0 (VICRegL repository)",
     ),
     _UVC,
     _TIMECYCLE,

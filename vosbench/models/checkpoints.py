@@ -307,13 +307,14 @@ def mmcv_resnet_to_torchvision(state: Mapping[str, Any]) -> dict[str, Any]:
 KNOWN_LAYOUTS: tuple[tuple[str, str, str], ...] = (
     ("encoder.model.", "a CRW checkpoint", "crw"),
     ("module.encoder_q.", "a MoCo checkpoint", "moco-v2-r50"),
+    ("module.projector.", "a PixPro checkpoint", "pixpro-r50"),
     ("module.encoder.", "a SimSiam checkpoint", "simsiam-r50"),
     ("module.gray_encoder.", "a UVC checkpoint", "uvc"),
     ("module.encoderVideo.", "a TimeCycle checkpoint", "timecycle"),
     ("module.feature_extraction.", "a CorrFlow checkpoint", "corrflow"),
     ("backbone.conv1.conv.", "an mmaction ResNet checkpoint (VFS)", "vfs-r18"),
     ("cls_token", "a ViT checkpoint", "dino-vits16"),
-    ("fc.weight", "a torchvision ImageNet classifier", "resnet18-imagenet"),
+    ("fc.weight", "a torchvision ImageNet classifier", "resnet18-imagenet or resnet50-imagenet"),
 )
 
 
