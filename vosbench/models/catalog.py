@@ -6,10 +6,9 @@ Importing this module is cheap: the factories are ``"module:attr"`` strings impo
 from __future__ import annotations
 
 from vosbench.core.specs import ModelSpec, WeightFile
+from vosbench.models.catalog_resnet import IMAGENET_MEAN, IMAGENET_STD, RESNET_FAMILIES
 from vosbench.models.catalog_vit import VIT_MODELS
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 # DINO's video-segmentation script normalises red with std 0.228, not 0.229 (facebookresearch/dino,
 # eval_video_segmentation.py).
 DINO_STD = (0.228, 0.224, 0.225)
@@ -175,3 +174,5 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
 
 #: the ViT families beyond DINO, kept in their own module
 BUILTIN_MODELS += VIT_MODELS
+# ResNet-family encoders of the literature (VFS, MoCo, SimSiam, ...): their own catalog module.
+BUILTIN_MODELS += RESNET_FAMILIES

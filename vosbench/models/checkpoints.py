@@ -270,3 +270,79 @@ def build_encoder(
         load_weights(enc, checkpoint, layout)
         enc.checkpoint_path = Path(checkpoint)  # type: ignore[assignment]
     return enc.eval()
+
+
+# --- key layouts of the ResNet-family checkpoints the zoo loads --------------------------------------
+
+_MMCV_STEM = re.compile(r"^conv1\.(conv|bn)\.(.+)$")
+_MMCV_BLOCK = re.compile(r"^(layer\d+\.\d+)\.conv(\d)\.(conv|bn)\.(.+)$")
+_MMCV_DOWNSAMPLE = re.compile(r"^(layer\d+\.\d+)\.downsample\.(conv|bn)\.(.+)$")
+
+
+def mmcv_resnet_to_torchvision(state: Mapping[str, Any]) -> dict[str, Any]:
+    """Rename an mmcv/mmaction ResNet's keys (``ConvModule`` = ``conv`` + ``bn``) to torchvision's.
+
+    ``conv1.conv.weight`` -> ``conv1.weight``, ``conv1.bn.*`` -> ``bn1.*``,
+    ``layerI.J.convK.conv.weight`` -> ``layerI.J.convK.weight``, ``layerI.J.convK.bn.*`` ->
+    ``layerI.J.bnK.*``, ``layerI.J.downsample.{conv,bn}.*`` -> ``layerI.J.downsample.{0,1}.*``
+    (the mapping mmaction's ``ResNet._load_torchvision_checkpoint`` applies the other way round).
+    Keys of no ConvModule are kept unchanged, so that strict loading reports them.
+    """
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        if m := _MMCV_STEM.match(key):
+            key = f"{'conv1' if m[1] == 'conv' else 'bn1'}.{m[2]}"
+        elif m := _MMCV_BLOCK.match(key):
+            key = f"{m[1]}.{'conv' if m[3] == 'conv' else 'bn'}{m[2]}.{m[4]}"
+        elif m := _MMCV_DOWNSAMPLE.match(key):
+            key = f"{m[1]}.downsample.{0 if m[2] == 'conv' else 1}.{m[3]}"
+        out[key] = value
+    return out
+
+
+#: (key prefix, what a state dict with such keys is, the --model that loads it)
+KNOWN_LAYOUTS: tuple[tuple[str, str, str], ...] = (
+    ("encoder.model.", "a CRW checkpoint", "crw"),
+    ("module.encoder_q.", "a MoCo checkpoint", "moco-v2-r50"),
+    ("module.projector.", "a PixPro checkpoint", "pixpro-r50"),
+    ("module.encoder.", "a SimSiam checkpoint", "simsiam-r50"),
+    ("module.gray_encoder.", "a UVC checkpoint", "uvc"),
+    ("module.encoderVideo.", "a TimeCycle checkpoint", "timecycle"),
+    ("module.feature_extraction.", "a CorrFlow checkpoint", "corrflow"),
+    ("backbone.conv1.conv.", "an mmaction ResNet checkpoint (VFS)", "vfs-r18"),
+    ("cls_token", "a ViT checkpoint", "dino-vits16"),
+    ("fc.weight", "a torchvision ImageNet classifier", "resnet18-imagenet or resnet50-imagenet"),
+)
+
+
+def known_layout(state: Mapping[str, Any]) -> str:
+    """Name the family of a state dict by its keys (``"a CRW checkpoint (--model crw)"``), or ``""``."""
+    for prefix, what, model in KNOWN_LAYOUTS:
+        if any(k.startswith(prefix) for k in state):
+            return f"{what} (--model {model})"
+    return ""
+
+
+def refuse_layout(state: Mapping[str, Any], source: str, expected: str) -> CheckpointError:
+    """A one-line error for a checkpoint of another format than ``expected``."""
+    found = known_layout(state) or f"keys {', '.join(list(state)[:3])}"
+    return CheckpointError(f"checkpoint {source} is not {expected}: it holds {found}")
+
+
+def squeeze_time_kernels(state: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Turn inflated 3-D convolution kernels of temporal size 1, (out, in, 1, kh, kw), into 2-D ones.
+
+    Raises:
+        CheckpointError: A 5-D kernel spans more than one frame (it has no 2-D equivalent).
+    """
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.dim() == 5:
+            if value.shape[2] != 1:
+                raise CheckpointError(
+                    f"checkpoint {source}: {key} is a 3-D kernel over {value.shape[2]} frames; only kernels of "
+                    f"temporal size 1 have a 2-D equivalent"
+                )
+            value = value[:, :, 0]
+        out[key] = value
+    return out

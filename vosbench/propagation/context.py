@@ -118,8 +118,9 @@ class ContextBuffer:
         self.first = (feats, labels)
         self.recent.clear()
         self.workspace.clear()
-        if not self.protocol.first_frame or self.protocol.pad_with_first:
-            # frame 0 is also a "previous frame" of frame 1 (CorrFlow, CRW); for DINO-style context
+        p = self.protocol
+        if not p.first_frame or p.pad_with_first or p.first_in_window:
+            # frame 0 is also a "previous frame" of frame 1 (CorrFlow, CRW, VFS); for DINO-style context
             # it is only the long-term frame.
             self.recent.append((feats, labels))
 

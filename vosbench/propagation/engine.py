@@ -39,6 +39,7 @@ from vosbench.propagation.labels import (
     sequence_label_ids,
 )
 from vosbench.propagation.mixing import Candidates, mix
+from vosbench.propagation.perframe import per_frame_mean
 from vosbench.propagation.precision import precision_dtype
 from vosbench.propagation.protocol import Protocol
 
@@ -89,9 +90,9 @@ def propagate_vos(
 def _sharing_key(p: Protocol) -> tuple[object, ...] | None:
     """Protocols with equal keys score the same candidates (they differ only in top-k,
     temperature or what is done with the labels); ``None``: no sharing (softmax over all)."""
-    if p.topk is None:
+    if p.topk is None or p.mixing != "joint":
         return None
-    return (p.radius, p.window, p.context, p.first_frame, p.pad_with_first, p.radius_on_first)
+    return (p.radius, p.window, p.context, p.first_frame, p.pad_with_first, p.first_in_window, p.radius_on_first)
 
 
 def _copy_first_frame(
@@ -204,7 +205,10 @@ class _Lockstep:
         outs: list[np.ndarray] = []
         for i, (p, buf) in enumerate(zip(self.protocols, self.bufs)):
             t0 = time.perf_counter()
-            soft = softs[i] if i in in_shared else self.predict_fn(feats, buf.frames(), p, workspace=buf.workspace)
+            if p.mixing == "per-frame-mean":
+                soft = per_frame_mean(feats, buf.frames(), p)
+            else:
+                soft = softs[i] if i in in_shared else self.predict_fn(feats, buf.frames(), p, workspace=buf.workspace)
             chan = decode_labels(soft, hp, wp, h, w, p)
             out_t = self.luts[i][chan]
             if anno is not None:  # new objects join: their first mask overrides the prediction

@@ -57,7 +57,7 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from vosbench.core.errors import InputFileError
+from vosbench.core.errors import ConfigError, InputFileError
 from vosbench.core.video import VideoSequence
 from vosbench.propagation import batched
 from vosbench.propagation.context import ContextBuffer
@@ -233,6 +233,8 @@ def propagate_pose(
     """
     if seq.keypoints is None:
         raise InputFileError(f"{seq.name}: the dataset gave no keypoints for this video (a keypoint run needs them)")
+    if protocol.mixing != "joint":
+        raise ConfigError(f"protocol {protocol.name!r}: mixing={protocol.mixing!r} is for segmentation runs only")
     kps0 = np.asarray(seq.keypoints[0], dtype=np.float64)
     if copy_first_frame:  # the identity baseline: frame-0 keypoints everywhere
         for t in range(len(seq)):

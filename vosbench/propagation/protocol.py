@@ -50,6 +50,7 @@ TEMPERATURE_RANGE = (1e-6, 1e6)
 MAX_CONTEXT = 1000
 #: Largest ``size`` a resize mode takes (pixels).
 MAX_SIZE = 16384
+MIXING = ("joint", "per-frame-mean")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ class Protocol:
         first_frame: Whether frame 0 (with its ground-truth labels) is always in the context.
         pad_with_first: CRW's padding: while t < context, the missing previous frames are copies
             of frame 0 (each copy counts as a separate candidate in the top-k).
+        first_in_window: Frame 0 also counts as one of the ``context`` previous frames while it is
+            among them, without padding (VFS: the keys of frame t are frame 0 plus frames
+            max(0, t - context) .. t - 1, so frame 0 is there twice while t <= context). Implied
+            by ``pad_with_first``; with both off frame 0 is only the long-term frame (DINO).
         radius: Locality in feature cells; ``None`` = unrestricted.
         window: ``circle`` (Euclidean distance < radius, CRW) or ``square`` (|dx|, |dy| <= radius).
         radius_on_first: Whether the locality also applies to the first frame.
@@ -90,6 +95,10 @@ class Protocol:
             the largest); ``False``: void is background.
         palette: Colours of the written prediction PNGs: ``davis`` (PASCAL VOC) or ``uvc`` (UVC's
             ``palette.txt``, which DINO downloads). Changes no number.
+        mixing: ``joint``: the top-k over all context frames together, softmax over the kept
+            scores; ``per-frame-mean`` (UVC's ``test.py``): per context frame a softmax over all
+            its cells, the weights below the frame's k-th largest set to 0 (not renormalised),
+            the frames' results averaged (segmentation runs only; no locality).
         keypoints: Keypoint label maps, read-out and PCK visibility (keypoint datasets only):
             ``crw`` (CRW's scripts exactly) or ``centred`` (sub-cell Gaussians, cell centres,
             GT visibility); see :mod:`vosbench.propagation.keypoints`.
@@ -102,6 +111,7 @@ class Protocol:
     context: int = 20
     first_frame: bool = True
     pad_with_first: bool = True
+    first_in_window: bool = False
     radius: float | None = 12.0
     window: str = "circle"
     radius_on_first: bool = False
@@ -116,6 +126,7 @@ class Protocol:
     void_label: bool = False
     palette: str = "davis"
     keypoints: str = "crw"
+    mixing: str = "joint"
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ConfigError:
@@ -137,6 +148,8 @@ class Protocol:
             raise bad("palette", f"expected one of {', '.join(PALETTES)}")
         if self.keypoints not in KEYPOINTS:
             raise bad("keypoints", f"expected one of {', '.join(KEYPOINTS)}")
+        if self.mixing not in MIXING:
+            raise bad("mixing", f"expected one of {', '.join(MIXING)}")
         if not 0 <= self.context <= MAX_CONTEXT:
             raise bad("context", f"must be from 0 to {MAX_CONTEXT} previous frames")
         if self.context == 0 and not self.first_frame:
@@ -210,6 +223,31 @@ PRESETS: dict[str, Protocol] = {
     ),
 }
 
+# Presets of the ResNet-family zoo models, restating each method's own evaluation script.
+PRESETS.update(
+    {
+        "vfs": Protocol(
+            name="vfs",
+            context=20,
+            pad_with_first=False,
+            first_in_window=True,
+            radius_on_first=True,
+            topk=10,
+            temperature=0.07,
+            label_downsample="pil-nearest",
+            norm_mask=True,
+            void_label=True,
+        ),
+    }
+)
+# UVC's test.py resizes frames and labels and writes its output as DINO's script does (DINO took them
+# from UVC); it differs in the context (no window, raw dot products, T 1) and in how frames are mixed.
+PRESETS["uvc"] = PRESETS["dino"].replace(
+    name="uvc", version=1, radius=None, temperature=1.0, l2_normalize=False, mixing="per-frame-mean"
+)
+# VFS's ResNet-50 config differs from the ResNet-18 one only in neighbor_range 36 (radius 18).
+PRESETS["vfs-r50"] = PRESETS["vfs"].replace(name="vfs-r50", radius=18.0)
+
 @dataclass(frozen=True)
 class PresetInfo:
     """Where a preset comes from and how closely it was checked.
@@ -268,6 +306,38 @@ PRESET_INFO: dict[str, PresetInfo] = {
         "shift (README protocol table)",
     ),
 }
+
+PRESET_INFO.update(
+    {
+        "vfs": PresetInfo(
+            reference="xvjiarui/VFS @8e055cc configs/r18_nc_sgd_cos_100e_r2_1xNx8_k400.py test_cfg (precede_frames 20, "
+            "topk 10, temperature 0.07, strides (1,2,1,1), out_indices (2,), neighbor_range 24, with_first, "
+            "with_first_neighbor) + mmaction/models/trackers/vanilla_tracker.py forward_test + "
+            "mmaction/models/common/local_attention.py masked_attention_efficient; the r50 config differs only in "
+            "neighbor_range (preset vfs-r50)",
+            verified="the distinctive steps restated on small inputs (tests/test_models_vfs.py): keys frame 0 plus "
+            "frames max(0, t-20)..t-1 (frame 0 twice while t <= 20), the circle mask dist < 12 on every key "
+            "frame, joint top-10 softmax at T 0.07, PIL-nearest first-frame labels, min-max before the arg-max. "
+            "Not reproduced: the script's Resize(scale=(-1, 480), keep_ratio) of the frames, the identity on "
+            "DAVIS 480p frames (vosbench keeps the native size for any input). Not run against VFS's script "
+            "(mmcv-full)",
+        ),
+    }
+)
+PRESET_INFO["uvc"] = PresetInfo(
+    reference="Liusifei/UVC @4336938 test.py (README command -s 480; defaults --pre_num 7 --temp 1 --topk 5) + "
+    "libs/test_utils.py read_frame / read_seg / transform_topk + libs/model.py Model_switchGTfixdot_swCC_Res",
+    verified="the distinctive steps restated on small inputs (tests/test_models_uvc.py): per context frame a "
+    "softmax of raw dot products over all its cells, weights below the k-th largest zeroed without "
+    "renormalising, the mean over frame 0 and the 7 previous frames, soft feedback, x8 bilinear up, min-max, "
+    "arg-max. Frames: short side 480, long side floored to x64, the 8-bit frame resized (cv2) before the "
+    "Lab conversion. Not run against UVC's script (PyTorch 1.1, scipy.misc.imresize)",
+)
+PRESET_INFO["vfs-r50"] = PresetInfo(
+    reference="xvjiarui/VFS @8e055cc configs/r50_nc_sgd_cos_100e_r5_1xNx2_k400.py test_cfg: as vfs but "
+    "neighbor_range 36 (radius 18 cells)",
+    verified="as vfs (the same loop; only the radius differs)",
+)
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Protocol)}
 

@@ -31,6 +31,7 @@ SWEEPABLE = (
     "window",
     "radius_on_first",
     "pad_with_first",
+    "first_in_window",
     "first_frame",
     "feedback",
     "norm_mask",
