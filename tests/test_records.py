@@ -416,3 +416,21 @@ def test_a_plan_lists_each_safe_sequence_once(tmp_path, sequences, problem):
     (tmp_path / "plan.json").write_text(json.dumps(plan))
     with pytest.raises(InputFileError, match=r"plan\.json: " + problem):
         read_plan(tmp_path)
+
+
+def test_settings_added_later_at_their_old_value_keep_the_identity(tmp_path):
+    """A run of today's crw preset records first_in_window=false and mixing=joint; a record written
+    before those settings existed lacks them: both are the same protocol (same identity, same
+    leaderboard settings), while a run at another value is not."""
+    from vosbench.records.reader import identity
+
+    old = copy_run(tmp_path / "old")
+    new = copy_run(tmp_path / "new")
+    other = copy_run(tmp_path / "other")
+    for k in ("first_in_window", "mixing"):
+        edit_summary(old, lambda d, k=k: d["protocol"].pop(k, None))
+    edit_summary(new, lambda d: d["protocol"].update(first_in_window=False, mixing="joint"))
+    edit_summary(other, lambda d: d["protocol"].update(first_in_window=True, mixing="joint"))
+    assert identity(load_record(old)) == identity(load_record(new))
+    assert identity(load_record(other)) != identity(load_record(new))
+    assert "first_in_window=true" in identity(load_record(other))[4]

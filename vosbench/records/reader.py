@@ -34,6 +34,13 @@ from vosbench.records.tables import read_per_object as read_per_object
 from vosbench.records.types import RunSummary, Settings
 
 
+#: Protocol settings added after records were first written, each with the value that reproduces
+#: the computation of records that lack it (``first_in_window``: frame 0 counted among the previous
+#: frames, as VFS does; ``mixing``: UVC's per-frame softmax average). A run at these values is the
+#: same protocol as a record without the keys.
+LATER_SETTINGS: dict[str, object] = {"first_in_window": False, "mixing": "joint"}
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """One run, as recorded in its ``summary.json``.
@@ -90,8 +97,14 @@ class RunRecord:
         return version if isinstance(version, int) else 0
 
     def protocol_settings(self) -> Settings:
-        """Protocol settings without name and version, in recorded order."""
-        return {k: v for k, v in self.protocol.items() if k not in ("name", "version")}
+        """Protocol settings without name and version, in recorded order; a setting added after
+        records existed is left out while it holds the value that computes what records without it
+        computed (:data:`LATER_SETTINGS`), so old records, baselines and new runs stay comparable."""
+        return {
+            k: v
+            for k, v in self.protocol.items()
+            if k not in ("name", "version") and not (k in LATER_SETTINGS and v == LATER_SETTINGS[k])
+        }
 
     def sort_time(self) -> tuple[str, str]:
         """Key ordering runs by start time (normalised to UTC where parseable), then run id."""
