@@ -176,12 +176,13 @@ def data_cases(base: Path, src: Path, rows: list[tuple[str, int | str, str]]) ->
 # --- issue-25 round-2 surfaces: racing writers, lying run folders and records, eval, API ------------
 
 ROOT = Path(__file__).resolve().parents[1]
+TMP = {"base": ""}  # the matrix's temporary folder, shown as $T in the rows of these sections
 
 
 def first_line(p) -> str:
     """The first line a command printed (stderr first when it failed); a traceback is flagged."""
     text = (p.stderr or "") + (p.stdout or "") if p.returncode else (p.stdout or "") + (p.stderr or "")
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines = [ln.strip().replace(TMP["base"] or "\0", "$T") for ln in text.splitlines() if ln.strip()]
     if any(ln.startswith("Traceback") for ln in lines):
         return "TRACEBACK: " + lines[-1][:150]
     return (lines[0] if lines else "")[:220]
@@ -313,6 +314,14 @@ def lying_folder_cases(base: Path, rows: list[tuple[str, int | str, str]]) -> No
             rows.append((f"folder lie: {name} ({command})", p.returncode, first_line(p)))
 
 
+def csv_rows(text: str) -> dict[str, dict[str, str]]:
+    """A leaderboard's CSV rows by model."""
+    import csv
+    import io
+
+    return {r["model"]: r for r in csv.DictReader(io.StringIO(text))}
+
+
 def lying_record_cases(base: Path, rows: list[tuple[str, int | str, str]]) -> None:
     """Records that lie, through ``leaderboard``, ``compare`` and ``check``; two models, one run id."""
     _, runs = davis_runs(base, ("lab", "identity"))
@@ -342,15 +351,18 @@ def lying_record_cases(base: Path, rows: list[tuple[str, int | str, str]]) -> No
         shutil.copytree(runs, copy)
         lab, identity = copy / "synthetic-davis/lab/ref", copy / "synthetic-davis/identity/ref"
         lie(lab)
-        for command in (["leaderboard", "--runs", str(copy), "--per-sequence"], ["compare", str(lab), str(identity)],
-                        ["check", "--baseline", str(baseline), "--runs", str(copy)]):
+        for command in (["leaderboard", "--runs", str(copy), "--per-sequence"],
+                        ["leaderboard", "--runs", str(copy), "--ci", "--format", "csv"],
+                        ["compare", str(lab), str(identity)], ["check", "--baseline", str(baseline), "--runs", str(copy)]):
             p = vb(command)
-            rows.append((f"record lie: {name} ({command[0]})", p.returncode, first_line(p)))
+            note = first_line(p)
+            if p.returncode == 0 and "--ci" in command:
+                r = csv_rows(p.stdout)["lab"]
+                note = f"lab's JF_mean interval: [{r['JF_mean_ci_low']}, {r['JF_mean_ci_high']}]"
+            rows.append((f"record lie: {name} ({' '.join(c for c in command if c.startswith('-') or c.isalpha())})",
+                         p.returncode, note))
     p = vb(["leaderboard", "--runs", str(runs), "--ci", "--format", "csv"])
-    import csv
-    import io
-
-    table = {r["model"]: r for r in csv.DictReader(io.StringIO(p.stdout))} if p.returncode == 0 else {}
+    table = csv_rows(p.stdout) if p.returncode == 0 else {}
     shown = "; ".join(f"{m} {float(r['JF_mean_ci_low']):.4f} <= {float(r['JF_mean']):.4f} <= "
                       f"{float(r['JF_mean_ci_high']):.4f}" for m, r in sorted(table.items()))
     own = len({(r["JF_mean_ci_low"], r["JF_mean_ci_high"]) for r in table.values()}) == len(table) == 2
@@ -444,6 +456,7 @@ def main() -> None:
                              "inputs (eval), hostile encoders through the Python API (api)")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="vb-hostile-"))
+    TMP["base"] = str(base)
     rows: list[tuple[str, int | str, str]] = []
     if args.only != "all":
         only = values_cases if args.only == "values" else SECTIONS[args.only]
