@@ -218,23 +218,6 @@ def davis_runs(base: Path, models: tuple[str, ...] = ("lab",)) -> tuple[Path, Pa
     return data, runs
 
 
-def plan_names(run_dir: Path) -> list[str]:
-    return [s["name"] for s in json.loads((run_dir / "plan.json").read_text())["sequences"]]
-
-
-def copy_run(reference: Path, out: Path, drop: tuple[str, ...] = ()) -> Path:
-    """The reference run copied under ``out`` (same run id), the sequences ``drop`` uncommitted."""
-    run_dir = out / "synthetic-davis/lab/ref"
-    shutil.copytree(reference, run_dir)
-    for name in drop:
-        shutil.rmtree(run_dir / "sequences" / name)
-        shutil.rmtree(run_dir / "predictions" / name)
-    if drop:
-        for f in ("summary.json", "per_object.csv", "per_frame.csv"):
-            (run_dir / f).unlink()
-    return run_dir
-
-
 def png_check(run_dir: Path, reference: Path) -> str:
     """Whether every sequence of the run holds all the PNGs the reference run holds."""
     def of(d: Path) -> dict[str, set[str]]:
@@ -249,6 +232,9 @@ def png_check(run_dir: Path, reference: Path) -> str:
 
 def concurrent_cases(base: Path, rows: list[tuple[str, int | str, str]]) -> None:
     """Two writers on one run folder: one ``--run-id`` at once, two ``--resume`` at once."""
+    test_helpers()
+    from tests.test_run_folder_writers import copy_run, sequences as plan_names
+
     data, runs = davis_runs(base)
     reference = runs / "synthetic-davis/lab/ref"
     out = base / "same"
@@ -274,6 +260,9 @@ def edit_json(path: Path, edit) -> None:
 
 def lying_folder_cases(base: Path, rows: list[tuple[str, int | str, str]]) -> None:
     """Run folders that lie, through ``merge`` and ``run --resume``: links, plan.json, result.json."""
+    test_helpers()
+    from tests.test_run_folder_writers import copy_run, sequences as plan_names
+
     _, runs = davis_runs(base)
     reference = runs / "synthetic-davis/lab/ref"
     a, b = plan_names(reference)[:2]
