@@ -13,6 +13,13 @@ The unchecked-value cases cover every surface a run's settings come from: flags,
 (``--config``), run records (``--replay``), the environment (torchrun, CUDA), the Python API's
 names, sweeps, ``data check`` and ``data download``; each must end with exit code 2, one line, and
 no run folder (the last column counts the folders made).
+
+The other sections (``--only concurrent|lies|records|eval|api``): two writers on one run folder (both
+exit codes, the refusal's first line, whether every sequence holds all its PNGs); run folders that
+lie, through ``merge`` and ``run --resume``; records that lie, through ``leaderboard``, ``compare`` and
+``check``, and two models with one ``--run-id``; forged YouTube-VOS zips and JHMDB keypoint files
+through ``eval``; hostile encoder modules and a climbing name through ``vosbench.run`` (the row gives
+the exception's type and first line). Their rows show the matrix's temporary folder as ``$T``.
 """
 
 from __future__ import annotations
