@@ -304,7 +304,7 @@ def lying_folder_cases(base: Path, rows: list[tuple[str, int | str, str]]) -> No
     for name, (lie, drop) in cases.items():
         for command in ("merge", "--resume"):
             slug = f"{name}-{command}".translate(str.maketrans(" /.<>'", "______"))
-            run_dir = copy_run(reference, base / "lies" / slug / "runs", drop=drop)
+            run_dir = copy_run(reference, base / slug / "runs", drop=drop)
             lie(run_dir)
             p = vb(["merge", str(run_dir)] if command == "merge" else ["run", "--resume", str(run_dir), "--quiet"])
             rows.append((f"folder lie: {name} ({command})", p.returncode, first_line(p)))
@@ -611,7 +611,7 @@ def main() -> None:
     af = json.loads(rec.read_text())["dataset"].get("all_frames") if rec else None
     rows.append(("dataset-option all_frames=false", p.returncode, last_line(p) + f" | record all_frames={af}"))
     for opt in ("frames=8", "bogus=1"):
-        p = vb(["run", "--dataset", "synthetic-davis", "--data-root", str(base / "opt-davis"), "--out",
+        p = vb(["run", "--dataset", "synthetic-davis", "--data-root", str(src / "davis"), "--out",
                 str(base / "opt-runs"), "--device", "cpu", "--dataset-option", opt])
         rows.append((f"dataset-option {opt}", p.returncode, last_line(p)))
 
