@@ -13,6 +13,13 @@ The unchecked-value cases cover every surface a run's settings come from: flags,
 (``--config``), run records (``--replay``), the environment (torchrun, CUDA), the Python API's
 names, sweeps, ``data check`` and ``data download``; each must end with exit code 2, one line, and
 no run folder (the last column counts the folders made).
+
+The other sections (``--only concurrent|lies|records|eval|api``): two writers on one run folder (both
+exit codes, the refusal's first line, whether every sequence holds all its PNGs); run folders that
+lie, through ``merge`` and ``run --resume``; records that lie, through ``leaderboard``, ``compare`` and
+``check``, and two models with one ``--run-id``; forged YouTube-VOS zips and JHMDB keypoint files
+through ``eval``; hostile encoder modules and a climbing name through ``vosbench.run`` (the row gives
+the exception's type and first line). Their rows show the matrix's temporary folder as ``$T``.
 """
 
 from __future__ import annotations
@@ -173,14 +180,283 @@ def data_cases(base: Path, src: Path, rows: list[tuple[str, int | str, str]]) ->
             rows.append((f"data check, {name}", "hang", "no answer in 60 s"))
 
 
+# --- issue-25 round-2 surfaces: racing writers, lying run folders and records, eval, API ------------
+
+ROOT = Path(__file__).resolve().parents[1]
+TMP = {"base": ""}  # the matrix's temporary folder, shown as $T in the rows of these sections
+
+
+def first_line(p) -> str:
+    """The first line a command printed (stderr first when it failed); a traceback is flagged."""
+    text = (p.stderr or "") + (p.stdout or "") if p.returncode else (p.stdout or "") + (p.stderr or "")
+    lines = [ln.strip().replace(TMP["base"] or "\0", "$T") for ln in text.splitlines() if ln.strip()]
+    if any(ln.startswith("Traceback") for ln in lines):
+        return "TRACEBACK: " + lines[-1][:150]
+    return (lines[0] if lines else "")[:220]
+
+
+def test_helpers():
+    """Import a helper module of ``tests/`` (the repository root on ``sys.path``)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+def together(*argvs: list[str], timeout: float = 300) -> list[subprocess.CompletedProcess]:
+    """Start the ``vosbench`` commands at once; wait for all of them."""
+    procs = [vb(a, wait=False) for a in argvs]
+    done = []
+    for argv, pr in zip(argvs, procs):
+        out, err = pr.communicate(timeout=timeout)
+        done.append(subprocess.CompletedProcess(argv, pr.returncode, out, err))
+    return done
+
+
+def davis_runs(base: Path, models: tuple[str, ...] = ("lab",)) -> tuple[Path, Path]:
+    """Three generated DAVIS-layout videos and one run of each model (run id ``ref``) under ``runs/``."""
+    data, runs = base / "davis", base / "runs"
+    if not data.exists():
+        p = vb(["data", "synth", "davis", "--out", str(data), "--videos", "3", "--frames", "8", "--size", "96x64"])
+        assert p.returncode == 0, p.stderr
+    for model in models:
+        if not (runs / "synthetic-davis" / model / "ref").exists():
+            p = vb(["run", "--model", model, "--dataset", "synthetic-davis", "--data-root", str(data), "--out",
+                    str(runs), "--device", "cpu", "--run-id", "ref", "--quiet"])
+            assert p.returncode == 0, p.stderr
+    return data, runs
+
+
+def png_check(run_dir: Path, reference: Path) -> str:
+    """Whether every sequence of the run holds all the PNGs the reference run holds."""
+    def of(d: Path) -> dict[str, set[str]]:
+        return {s.name: {p.name for p in s.glob("*.png")} for s in (d / "predictions").iterdir() if s.is_dir()} \
+            if (d / "predictions").is_dir() else {}
+    got, want = of(run_dir), of(reference)
+    short = [s for s in want if not want[s] <= got.get(s, set())]
+    status = json.loads((run_dir / "summary.json").read_text()).get("status") if (run_dir / "summary.json").exists() \
+        else "no summary.json"
+    return f"status {status}; " + (f"PNGs missing in {short}" if short else f"all PNGs in {len(want)} sequences")
+
+
+def concurrent_cases(base: Path, rows: list[tuple[str, int | str, str]]) -> None:
+    """Two writers on one run folder: one ``--run-id`` at once, two ``--resume`` at once."""
+    test_helpers()
+    from tests.test_run_folder_writers import copy_run, sequences as plan_names
+
+    data, runs = davis_runs(base)
+    reference = runs / "synthetic-davis/lab/ref"
+    out = base / "same"
+    argv = ["run", "--model", "lab", "--dataset", "synthetic-davis", "--data-root", str(data), "--out", str(out),
+            "--device", "cpu", "--run-id", "same", "--quiet"]
+    res = together(argv, argv)
+    refusal = next((first_line(p) for p in res if p.returncode), "no refusal")
+    rows.append(("concurrent: two runs, one --run-id", ",".join(str(p.returncode) for p in res),
+                 f"{refusal} / {png_check(out / 'synthetic-davis/lab/same', reference)}"))
+    run_dir = copy_run(reference, base / "resumed", drop=tuple(plan_names(reference)[1:]))
+    argv = ["run", "--resume", str(run_dir), "--quiet"]
+    res = together(argv, argv)
+    refusal = next((first_line(p) for p in res if p.returncode), "no refusal")
+    rows.append(("concurrent: two --resume of one folder", ",".join(str(p.returncode) for p in res),
+                 f"{refusal} / {png_check(run_dir, reference)}"))
+
+
+def edit_json(path: Path, edit) -> None:
+    doc = json.loads(path.read_text())
+    edit(doc)
+    path.write_text(json.dumps(doc))
+
+
+def lying_folder_cases(base: Path, rows: list[tuple[str, int | str, str]]) -> None:
+    """Run folders that lie, through ``merge`` and ``run --resume``: links, plan.json, result.json."""
+    test_helpers()
+    from tests.test_run_folder_writers import copy_run, sequences as plan_names
+
+    _, runs = davis_runs(base)
+    reference = runs / "synthetic-davis/lab/ref"
+    a, b = plan_names(reference)[:2]
+
+    def partial_link(run_dir: Path) -> None:
+        victim = run_dir.parent / "victim-partial"
+        (victim / a).mkdir(parents=True)
+        (run_dir / ".partial").symlink_to(victim)
+
+    def forged_name(run_dir: Path) -> None:
+        forged = run_dir / "sequences" / "../../x/forged"
+        shutil.copytree(reference / "sequences" / a, forged)
+        edit_json(run_dir / "plan.json", lambda p: p["sequences"].append({"name": "../../x/forged", "frames": 8}))
+
+    def sequence_link(run_dir: Path) -> None:
+        forged = run_dir.parent / "victim-link" / a
+        shutil.copytree(reference / "sequences" / a, forged)
+        shutil.rmtree(run_dir / "sequences" / a)
+        (run_dir / "sequences" / a).symlink_to(forged)
+
+    cases = {
+        "symlinked .partial": (partial_link, (a,)),
+        "sequence listed twice in plan.json": (
+            lambda d: edit_json(d / "plan.json", lambda p: p["sequences"].append(dict(p["sequences"][0]))), ()),
+        "sequence dropped from plan.json": (
+            lambda d: edit_json(d / "plan.json", lambda p: p["sequences"].pop()), ()),
+        "plan name ../../x/forged": (forged_name, ()),
+        "sequences/<seq> is a symlink": (sequence_link, ()),
+        "result.json 'sequence' edited": (
+            lambda d: edit_json(d / "sequences" / a / "result.json", lambda r: r.__setitem__("sequence", b)), ()),
+    }
+    for name, (lie, drop) in cases.items():
+        for command in ("merge", "--resume"):
+            slug = f"{name}-{command}".translate(str.maketrans(" /.<>'", "______"))
+            run_dir = copy_run(reference, base / slug / "runs", drop=drop)
+            lie(run_dir)
+            p = vb(["merge", str(run_dir)] if command == "merge" else ["run", "--resume", str(run_dir), "--quiet"])
+            rows.append((f"folder lie: {name} ({command})", p.returncode, first_line(p)))
+
+
+def csv_rows(text: str) -> dict[str, dict[str, str]]:
+    """A leaderboard's CSV rows by model."""
+    import csv
+    import io
+
+    return {r["model"]: r for r in csv.DictReader(io.StringIO(text))}
+
+
+def lying_record_cases(base: Path, rows: list[tuple[str, int | str, str]]) -> None:
+    """Records that lie, through ``leaderboard``, ``compare`` and ``check``; two models, one run id."""
+    _, runs = davis_runs(base, ("lab", "identity"))
+    baseline = base / "baseline.csv"
+    p = vb(["check", "--baseline", str(baseline), "--runs", str(runs), "--update"])
+    assert p.returncode == 0, p.stderr
+
+    def add_row(run_dir: Path) -> None:
+        f = run_dir / "per_object.csv"
+        lines = f.read_text().splitlines()
+        f.write_text("\n".join([*lines, lines[1]]) + "\n")
+
+    def interval(run_dir: Path) -> None:
+        point = json.loads((run_dir / "summary.json").read_text())["metrics"]["JF_mean"]
+        block = {"level": 0.95, "method": "percentile", "resamples": 100, "seed": 0, "unit": "sequence",
+                 "metrics": {"JF_mean": {"low": point + 0.1, "high": point + 0.2}}}
+        edit_json(run_dir / "summary.json", lambda d: d.__setitem__("ci", block))
+
+    cases = {
+        "JF_mean -3.0 in summary.json": lambda d: edit_json(
+            d / "summary.json", lambda s: s["metrics"].__setitem__("JF_mean", -3.0)),
+        "per_object.csv row duplicated": add_row,
+        "interval not containing its point": interval,
+    }
+    for name, lie in cases.items():
+        copy = base / "record-lies" / name.translate(str.maketrans(" .-", "___"))
+        shutil.copytree(runs, copy)
+        lab, identity = copy / "synthetic-davis/lab/ref", copy / "synthetic-davis/identity/ref"
+        lie(lab)
+        for command in (["leaderboard", "--runs", str(copy), "--per-sequence"],
+                        ["leaderboard", "--runs", str(copy), "--ci", "--format", "csv"],
+                        ["compare", str(lab), str(identity)], ["check", "--baseline", str(baseline), "--runs", str(copy)]):
+            p = vb(command)
+            note = first_line(p)
+            if p.returncode == 0 and "--ci" in command:
+                r = csv_rows(p.stdout)["lab"]
+                note = f"lab's JF_mean interval: [{r['JF_mean_ci_low']}, {r['JF_mean_ci_high']}]"
+            rows.append((f"record lie: {name} ({' '.join(c for c in command if c.startswith('-') or c.isalpha())})",
+                         p.returncode, note))
+    p = vb(["leaderboard", "--runs", str(runs), "--ci", "--format", "csv"])
+    table = csv_rows(p.stdout) if p.returncode == 0 else {}
+    shown = "; ".join(f"{m} {float(r['JF_mean_ci_low']):.4f} <= {float(r['JF_mean']):.4f} <= "
+                      f"{float(r['JF_mean_ci_high']):.4f}" for m, r in sorted(table.items()))
+    own = len({(r["JF_mean_ci_low"], r["JF_mean_ci_high"]) for r in table.values()}) == len(table) == 2
+    rows.append(("two models, one --run-id: leaderboard --ci", p.returncode,
+                 (shown or first_line(p)) + f" / each its own interval: {own}"))
+    lines = baseline.read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index("JF_mean")] = ""
+    blank = base / "blank-baseline.csv"
+    blank.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    p = vb(["check", "--baseline", str(blank), "--runs", str(runs)])
+    rows.append(("record lie: blank JF_mean cell in the baseline (check)", p.returncode, first_line(p)))
+
+
+def eval_cases(base: Path, rows: list[tuple[str, int | str, str]]) -> None:
+    """``vosbench eval`` on a forged YouTube-VOS zip and a JHMDB keypoint CSV with a row twice."""
+    import zipfile
+
+    test_helpers()
+    from tests.test_eval_benchmarks import _forged, _scored_member
+
+    data, runs = base / "ytvos", base / "yt-runs"
+    for cmd in (["data", "synth", "ytvos", "--out", str(data), "--videos", "2", "--frames", "5", "--size", "96x64"],
+                ["run", "--model", "lab", "--dataset", "synthetic-ytvos", "--data-root", str(data), "--out", str(runs),
+                 "--device", "cpu", "--quiet"]):
+        p = vb(cmd)
+        assert p.returncode == 0, p.stderr
+    z = next(runs.rglob("submission.zip"))
+    scored = _scored_member(data, z)
+    forged = {"member flagged encrypted": {"flags": 0x1}, "unknown compression method 99": {"method": 99},
+              "member declaring 2 GiB": {"sizes": {scored: 0x7FFFFFFF}}}
+    for name, how in forged.items():
+        bad = base / f"{name.replace(' ', '-')}.zip"
+        _forged(z, bad, **how)
+        p = vb(["eval", "--benchmark", "ytvos", "--gt", str(data / "valid_gt/Annotations"), "--meta",
+                str(data / "valid/meta.json"), "--pred", str(bad)])
+        rows.append((f"eval ytvos zip: {name}", p.returncode, first_line(p)))
+    assert zipfile.is_zipfile(z)
+    jdata, jruns = base / "jhmdb", base / "jh-runs"
+    for cmd in (["data", "synth", "jhmdb", "--out", str(jdata), "--videos", "2", "--frames", "5"],
+                ["run", "--model", "lab", "--dataset", "synthetic-jhmdb", "--data-root", str(jdata), "--out",
+                 str(jruns), "--device", "cpu", "--quiet"]):
+        p = vb(cmd)
+        assert p.returncode == 0, p.stderr
+    kdir = base / "keypoints"
+    shutil.copytree(next(jruns.rglob("keypoints")), kdir)
+    victim = sorted(kdir.glob("*.csv"))[0]
+    lines = victim.read_text().splitlines()
+    frame, joint = lines[5].split(",")[:2]
+    victim.write_text("\n".join([*lines, f"{frame},{joint},1.0,2.0"]) + "\n")
+    p = vb(["eval", "--benchmark", "jhmdb", "--gt", str(jdata), "--pred", str(kdir)])
+    rows.append(("eval jhmdb: (frame, joint) row twice", p.returncode, first_line(p)))
+
+
+def api_cases(base: Path, rows: list[tuple[str, int | str, str]]) -> None:
+    """Hostile encoder modules and a climbing name through ``vosbench.run``: exception type, first line."""
+    os.environ.setdefault("VOSBENCH_NO_PLUGINS", "1")
+    test_helpers()
+    import vosbench
+    from tests import test_contract as tc
+
+    class Honest(tc.Hostile):
+        def real(self, x, f):
+            return f
+
+    cases = [(cls.__name__, cls(), {}) for cls in (tc.Finer, tc.Meta, tc.NaNs, tc.Infs, tc.NoChannels, tc.Int64,
+                                                   tc.Shrunk)]
+    cases.append(("name='../../x'", Honest(), {"name": "../../x"}))
+    for label, module, extra in cases:
+        out = base / "api" / label.translate(str.maketrans("=./'", "____"))
+        try:
+            res = vosbench.run(module, "synthetic-davis", sequences=["drift-2"], device="cpu", batch_size=4,
+                               out=str(out), **extra)
+            code, note = "no error", f"status {res.record['status']}"
+        except Exception as e:  # noqa: BLE001  (the row reports whatever the API raised)
+            code, note = type(e).__name__, (str(e).splitlines() or [""])[0][:220]
+        escaped = [q.relative_to(base) for q in base.rglob("x") if q.is_dir()]
+        rows.append((f"API: {label}", code, note + (f" / WROTE {escaped[0]}" if escaped else "")))
+
+
+SECTIONS = {"concurrent": concurrent_cases, "lies": lying_folder_cases, "records": lying_record_cases,
+            "eval": eval_cases, "api": api_cases}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("all", "values"), default="all", help="run every case, or only the unchecked values")
+    parser.add_argument("--only", choices=("all", "values", *SECTIONS), default="all",
+                        help="run every case, or one section: the unchecked values, two writers on one run folder "
+                             "(concurrent), run folders that lie (lies), records that lie (records), forged eval "
+                             "inputs (eval), hostile encoders through the Python API (api)")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="vb-hostile-"))
+    TMP["base"] = str(base)
     rows: list[tuple[str, int | str, str]] = []
-    if args.only == "values":
-        values_cases(base, rows)
+    if args.only != "all":
+        only = values_cases if args.only == "values" else SECTIONS[args.only]
+        only(base, rows)
         print_rows(rows)
         shutil.rmtree(base, ignore_errors=True)
         return
@@ -335,7 +611,7 @@ def main() -> None:
     af = json.loads(rec.read_text())["dataset"].get("all_frames") if rec else None
     rows.append(("dataset-option all_frames=false", p.returncode, last_line(p) + f" | record all_frames={af}"))
     for opt in ("frames=8", "bogus=1"):
-        p = vb(["run", "--dataset", "synthetic-davis", "--data-root", str(base / "opt-davis"), "--out",
+        p = vb(["run", "--dataset", "synthetic-davis", "--data-root", str(src / "davis"), "--out",
                 str(base / "opt-runs"), "--device", "cpu", "--dataset-option", opt])
         rows.append((f"dataset-option {opt}", p.returncode, last_line(p)))
 
@@ -404,6 +680,9 @@ def main() -> None:
     # --- 8. unchecked values, data check ----------------------------------------------------------
     values_cases(base, rows)
     data_cases(base, src, rows)
+    for name, section in SECTIONS.items():
+        (base / name).mkdir()
+        section(base / name, rows)
     print_rows(rows)
     shutil.rmtree(base, ignore_errors=True)
 
@@ -416,5 +695,4 @@ def print_rows(rows: list[tuple[str, int | str, str]]) -> None:
 
 
 if __name__ == "__main__":
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     main()
