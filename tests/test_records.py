@@ -256,6 +256,16 @@ def test_leaderboard_per_sequence_refuses_an_object_listed_twice(tmp_path):
     assert_one_line_exit_2(res, str(run / "per_object.csv"), f"object {seq}/1 appears twice")
 
 
+def test_leaderboard_ci_csv_names_a_run_it_cannot_give_an_interval(tmp_path):
+    """The CSV has no room for notes: the run whose per_object.csv is refused is named on stderr
+    (its interval cells stay blank) instead of silently."""
+    run = copy_run(tmp_path)
+    edit_csv(run / "per_object.csv", lambda rows: rows.append(list(rows[1])))
+    res = invoke("leaderboard", "--runs", tmp_path / "runs", "--ci", "--format", "csv")
+    assert res.exit_code == 0, res.output
+    assert "note: no interval or test for" in res.output and "appears twice" in res.output
+
+
 def test_per_object_sequence_names_are_safe(tmp_path):
     run = copy_run(tmp_path)
     edit_csv(run / "per_object.csv", lambda rows: rows[1].__setitem__(0, "../victim"))

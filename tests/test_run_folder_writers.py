@@ -248,14 +248,19 @@ def test_merge_refuses_a_symlinked_committed_sequence(tmp, reference):
     assert_exit_2_one_line(invoke("merge", run_dir), str(run_dir / "sequences" / name), "symbolic link")
 
 
-def test_merge_refuses_a_result_that_claims_another_sequence(tmp, reference):
+@pytest.mark.parametrize("how", [("merge",), ("run", "--resume")])
+def test_merge_and_resume_refuse_a_result_that_claims_another_sequence(tmp, reference, how):
     a, b = sequences(reference)[:2]
-    run_dir = copy_run(reference, tmp / "relabel")
+    run_dir = copy_run(reference, tmp / ("relabel-" + how[0]))
     path = run_dir / "sequences" / a / "result.json"
     result = json.loads(path.read_text())
     result["sequence"] = b
     path.write_text(json.dumps(result))
-    assert_exit_2_one_line(invoke("merge", run_dir), str(path), f"'sequence' is {b!r}; expected {a!r}")
+    before = (run_dir / "summary.json").read_bytes()
+    # --resume refuses before any work (no table, no second error about writing the record)
+    assert_exit_2_one_line(invoke(*how, run_dir), str(path), f"'sequence' is {b!r}; expected {a!r}")
+    if how[0] == "run":
+        assert (run_dir / "summary.json").read_bytes() == before
 
 
 def test_merge_of_an_untouched_run_gives_the_same_tables(tmp, reference):

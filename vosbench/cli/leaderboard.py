@@ -91,6 +91,9 @@ def leaderboard(
             if significance:
                 lbs.attach_significance(board, records)
         text = lb.render(board, fmt, decimals)
+        if fmt == "csv":  # markdown and JSON carry the notes; a CSV has no place for them
+            for note in board.notes:
+                click.echo(f"note: {note}", err=True)
     if unfinished:
         click.echo(f"note: {len(unfinished)} unfinished run(s) left out:", err=True)
         for line in unfinished:

@@ -154,9 +154,11 @@ def committed_names(run_dir: Path, names: Iterable[str]) -> list[str]:
     return [n for n in names if committed(run_dir, n)]
 
 
-def check_committed(run_dir: Path, names: list[str]) -> None:
+def check_committed(run_dir: Path, names: list[str], *, results: bool = False) -> None:
     """Refuse a commit area holding a sequence the plan does not list (a plan edited after the
-    fact, or two runs mixed) or a symbolic link."""
+    fact, or two runs mixed) or a symbolic link; with ``results``, also every committed
+    ``result.json`` that does not hold its own sequence's checked scores (what ``--resume``
+    would otherwise only find after the work, when writing the record)."""
     area = Path(run_dir) / COMMITTED
     refuse_link(area, run_dir)
     if not area.is_dir():
@@ -169,6 +171,8 @@ def check_committed(run_dir: Path, names: list[str]) -> None:
                 f"{entry}: a committed sequence that {plan_path(run_dir)} does not list; the plan was edited "
                 "or the folder mixes two runs"
             )
+        if results and committed(run_dir, entry.name):
+            load_result(run_dir, entry.name)
 
 
 def load_result(run_dir: Path, name: str) -> SequenceResult:

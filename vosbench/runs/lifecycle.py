@@ -182,7 +182,7 @@ class RunFolder:
             # the file holds the room to record "failed" on a disk that fills up
             write_summary(self.run_dir, {**record, "status": "running"})
         self.names = [s["name"] for s in self.plan["sequences"]]
-        ledger.check_committed(self.run_dir, self.names)
+        ledger.check_committed(self.run_dir, self.names, results=not created)
         self.committed_before = set(ledger.committed_names(self.run_dir, self.names))
 
     # -- sequences -------------------------------------------------------------------------------
