@@ -202,7 +202,10 @@ def hf_spec(name: str) -> ModelSpec:
     try:
         cfg = transformers.AutoConfig.from_pretrained(repo)
     except Exception as e:  # noqa: BLE001 - unknown id, offline without cache
-        raise ConfigError(f"transformers cannot read the config of {repo!r}: {_first_line(e)}") from None
+        raise ConfigError(
+            f"transformers cannot read the config of {repo!r}: {_first_line(e)} Offline, give a folder saved "
+            "with save_pretrained (--model hf:/path/to/folder) or set HF_HUB_OFFLINE=1 to use only the local cache."
+        ) from None
     patch = getattr(cfg, "patch_size", None)
     if not isinstance(patch, int) or not hasattr(cfg, "hidden_size"):
         raise ConfigError(f"hf:{repo}: only ViT-like models (a config with patch_size and hidden_size) are supported")
