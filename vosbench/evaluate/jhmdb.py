@@ -60,33 +60,36 @@ def keypoints_folder(pred: str | os.PathLike[str]) -> Path:
     return p
 
 
-def predicted_array(path: Path, frames: list[str]) -> np.ndarray:
-    """One keypoint CSV -> (T, 15, 2) array over ``frames`` (NaN = no prediction).
+def predicted_array(
+    path: Path, frames: list[str], joints: tuple[str, ...] = JOINTS, required: list[str] | None = None
+) -> np.ndarray:
+    """One keypoint CSV -> (T, J, 2) array over ``frames`` (NaN = no prediction); ``required``:
+    the frames that need a row for every joint (default: every frame after the first).
 
     Raises:
-        InputFileError: a frame the video does not have, a joint index outside 0..14, a scored
+        InputFileError: a frame the video does not have, a joint index outside 0..J-1, a scored
             frame or joint without a row.
     """
     rows = read_keypoints(path)
     index = {f: t for t, f in enumerate(frames)}
-    out = np.full((len(frames), len(JOINTS), 2), np.nan)
-    for frame, joints in rows.items():
+    out = np.full((len(frames), len(joints), 2), np.nan)
+    for frame, row in rows.items():
         if frame not in index:
             raise InputFileError(
                 f"{path}: frame {frame!r} is not an annotated frame of this video (frames {frames[0]}..{frames[-1]}; "
-                "names are 5-digit strings as in Rename_Images)"
+                "names are 5-digit strings as in the dataset's frame files)"
             )
-        for j, (x, y) in joints.items():
-            if not 0 <= j < len(JOINTS):
-                raise InputFileError(f"{path}: joint index {j} in frame {frame!r}; expected 0..{len(JOINTS) - 1}")
+        for j, (x, y) in row.items():
+            if not 0 <= j < len(joints):
+                raise InputFileError(f"{path}: joint index {j} in frame {frame!r}; expected 0..{len(joints) - 1}")
             out[index[frame], j] = (x, y)
-    for t, f in enumerate(frames[1:], start=1):
+    for f in frames[1:] if required is None else required:
         have = rows.get(f, {})
-        lacking = [j for j in range(len(JOINTS)) if j not in have]
+        lacking = [j for j in range(len(joints)) if j not in have]
         if lacking:
             raise InputFileError(
                 f"{path}: frame {f} has no row for joint(s) {', '.join(map(str, lacking[:5]))}"
-                f"{' ...' if len(lacking) > 5 else ''}; every frame after the first needs all {len(JOINTS)} joints "
+                f"{' ...' if len(lacking) > 5 else ''}; every scored frame needs all {len(joints)} joints "
                 "(write nan for a joint without a prediction)"
             )
     return out
