@@ -18,7 +18,8 @@ from tests.support.cli import invoke
 from vosbench.core.errors import DatasetLayoutError, InputFileError
 from vosbench.core.labels import write_label_png
 from vosbench.datasets import download as dl
-from vosbench.datasets.badja import BADJA_JOINTS, SMAL_INDEX, read_badja_json
+from vosbench.datasets.badja import read_badja_json
+from vosbench.datasets.badja_joints import BADJA_JOINTS, SMAL_INDEX
 from vosbench.datasets.factory import load_dataset
 from vosbench.datasets.synthetic import generate_badja
 from vosbench.evaluate.dispatch import evaluate_benchmark

@@ -19,7 +19,7 @@ from typing import cast
 
 from vosbench.core.errors import InputFileError
 from vosbench.core.version import __version__
-from vosbench.datasets.badja import BADJA_JOINTS
+from vosbench.datasets.badja_joints import BADJA_JOINTS
 from vosbench.datasets.factory import load_dataset
 from vosbench.evaluate.base import JSON, Evaluation, MetricValue, ProgressHook
 from vosbench.evaluate.jhmdb import keypoints_folder, predicted_array

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from vosbench.datasets.badja import BADJA_JOINTS
+from vosbench.datasets.badja_joints import BADJA_JOINTS
 from vosbench.datasets.synthetic.figure import make_limbs
 from vosbench.datasets.synthetic.scenarios import make_background
 from vosbench.datasets.synthetic.scene import Scene

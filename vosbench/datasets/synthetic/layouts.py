@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from vosbench.datasets.badja import SMAL_INDEX, SMAL_JOINTS
+from vosbench.datasets.badja_joints import SMAL_INDEX, SMAL_JOINTS
 from vosbench.datasets.synthetic.animal import badja_scene, joint_visibility
 from vosbench.datasets.synthetic.scenarios import (
     UNSEEN_CATEGORIES,
