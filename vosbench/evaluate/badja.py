@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from vosbench.core.errors import InputFileError
 from vosbench.core.version import __version__
 from vosbench.datasets.badja_joints import BADJA_JOINTS
 from vosbench.datasets.factory import load_dataset
 from vosbench.evaluate.base import JSON, Evaluation, MetricValue, ProgressHook
-from vosbench.evaluate.jhmdb import keypoints_folder, predicted_array
+from vosbench.evaluate.jhmdb import keypoint_files, keypoints_folder, predicted_array
 from vosbench.scoring import pck_badja
 from vosbench.scoring.pck import PCKAccumulator, PCKResult, per_joint_csv_text, per_video_csv_text
 
@@ -63,22 +62,11 @@ def evaluate(
     kdir = keypoints_folder(pred)
     acc = PCKAccumulator(BADJA_JOINTS, headline="pooled")
     frames: dict[str, int] = {}
-    if progress:
-        progress(0, len(names))
-    for name in names:
-        seq = ds.sequence(name)
-        path = kdir / f"{name}.csv"  # video names are checked by the adapter
-        if not path.is_file():
-            raise InputFileError(
-                f"{path}: no keypoints for video {name!r}; predict every video or choose some with --sequences"
-            )
+    for seq, path in keypoint_files(ds, names, kdir, progress):
         annotated = [seq.frames[t] for t in sorted(seq.gt)]
         pred_xy = predicted_array(path, seq.frames, BADJA_JOINTS, required=annotated)
-        hits, counts = pck_badja.score_video(seq, pred_xy)
-        acc.add_counts(name, hits, counts)
-        frames[name] = len(seq.frames)
-        if progress:
-            progress(len(frames), len(names))
+        acc.add_counts(seq.name, *pck_badja.score_video(seq, pred_xy))
+        frames[seq.name] = len(seq.frames)
     seconds = time.perf_counter() - start
     r = acc.result()
     facts: dict[str, JSON] = {

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -27,6 +28,8 @@ import numpy as np
 
 from vosbench.core.errors import DatasetLayoutError, InputFileError
 from vosbench.core.version import __version__
+from vosbench.core.video import VideoSequence
+from vosbench.datasets.base import VideoDataset
 from vosbench.datasets.factory import load_dataset
 from vosbench.datasets.joints import JOINTS
 from vosbench.evaluate.base import JSON, Evaluation, MetricValue, ProgressHook
@@ -95,6 +98,30 @@ def predicted_array(
     return out
 
 
+def keypoint_files(
+    ds: VideoDataset, names: list[str], kdir: Path, progress: ProgressHook | None
+) -> Iterator[tuple[VideoSequence, Path]]:
+    """Each video of ``names`` with its keypoint CSV ``kdir/<video>.csv``, reporting progress after
+    the caller is done with it.
+
+    Raises:
+        InputFileError: a video without its CSV.
+    """
+    if progress:
+        progress(0, len(names))
+    for done, name in enumerate(names, start=1):
+        seq = ds.sequence(name)
+        path = kdir / f"{name}.csv"  # video names are checked by the adapter
+        if not path.is_file():
+            raise InputFileError(
+                f"{path}: no keypoints for video {name!r}; predict every video of the set or choose some with "
+                "--sequences"
+            )
+        yield seq, path
+        if progress:
+            progress(done, len(names))
+
+
 def evaluate_jhmdb(
     root: str | os.PathLike[str],
     pred: str | os.PathLike[str],
@@ -114,21 +141,10 @@ def evaluate_jhmdb(
     kdir = keypoints_folder(pred)
     acc = PCKAccumulator(JOINTS)
     frames: dict[str, int] = {}
-    if progress:
-        progress(0, len(names))
-    for name in names:
-        seq = ds.sequence(name)
-        path = kdir / f"{name}.csv"  # video names are checked by the adapter
-        if not path.is_file():
-            raise InputFileError(
-                f"{path}: no keypoints for video {name!r}; predict every video of the split or choose some with "
-                "--sequences"
-            )
+    for seq, path in keypoint_files(ds, names, kdir, progress):
         assert seq.keypoints is not None  # the JHMDB adapter always sets them
-        acc.add(name, predicted_array(path, seq.frames), seq.keypoints)
-        frames[name] = len(seq.frames)
-        if progress:
-            progress(len(frames), len(names))
+        acc.add(seq.name, predicted_array(path, seq.frames), seq.keypoints)
+        frames[seq.name] = len(seq.frames)
     return JHMDBEvaluation(acc.result(), frames, kdir, time.perf_counter() - start, int(split), subset)
 
 
