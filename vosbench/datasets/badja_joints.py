@@ -30,3 +30,11 @@ BADJA_JOINTS = (
 )
 #: entries of a JSON file's ``joints`` / ``visibility`` lists
 SMAL_JOINTS = 37
+
+#: bones to draw between the joints (indices above): each leg from the body down, the neck to the
+#: front legs, the head and the tail, and the spine from the neck to the tail's base
+BADJA_SKELETON: tuple[tuple[int, int], ...] = (
+    (0, 1), (1, 2), (3, 4), (4, 5), (6, 0), (6, 3),
+    (7, 8), (8, 9), (10, 11), (11, 12), (13, 7), (13, 10),
+    (13, 14), (14, 15), (6, 13), (6, 16), (16, 17), (16, 18), (16, 19),
+)  # fmt: skip
