@@ -259,7 +259,8 @@ def test_run_scores_equal_eval_on_its_predictions(badja_run, tmp_path):
     board = invoke("leaderboard", "--runs", runs, "--with-published", "--ci", "--dataset", "synthetic-badja", code=0)
     assert "fgvc-badja v1" in board.output and "±" in board.output
     again = invoke("run", "--resume", run_dir, code=0)
-    assert "nothing to do" in again.output.lower() or "0 sequence" in again.output
+    assert "0 sequence(s) (0 frames) to do here, 2 of 2 already committed" in again.output
+    assert json.loads((run_dir / "summary.json").read_text())["metrics"] == rec["metrics"]
 
 
 def test_eval_refuses_incomplete_predictions(badja_run, tmp_path):
