@@ -29,6 +29,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         needs="DAVIS-2016 folder: JPEGImages/480p, Annotations/480p, ImageSets/480p/val.txt",
         options={"split": "val"},
         option_types=_DAVIS_OPTIONS,
+        split_role="val",
     ),
     DatasetSpec(
         name="davis17-val",
@@ -38,6 +39,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         needs=f"DAVIS-2017 trainval folder: {_DAVIS17}",
         options={"split": "val"},
         option_types=_DAVIS_OPTIONS,
+        split_role="val",
     ),
     DatasetSpec(
         name="davis17-trainval",
@@ -47,6 +49,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         needs=f"DAVIS-2017 trainval folder: {_DAVIS17}",
         options={"split": "trainval"},
         option_types=_DAVIS_OPTIONS,
+        split_role="trainval",
     ),
     DatasetSpec(
         name="davis17-test-dev",
@@ -56,6 +59,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         needs="DAVIS-2017 test-dev folder: JPEGImages/480p, Annotations/480p (frame 0), ImageSets/2017/test-dev.txt",
         options={"split": "test-dev"},
         option_types=_DAVIS_OPTIONS,
+        split_role="test",
     ),
     DatasetSpec(
         name="synthetic-davis",
@@ -65,6 +69,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         generated=True,
         options={"split": "val"},
         option_types={**_DAVIS_OPTIONS, **_SYNTH_OPTIONS},
+        split_role="val",
     ),
 )
 
@@ -89,6 +94,7 @@ def _ytvos(year: int, split: str) -> DatasetSpec:
         needs=needs,
         options={"split": split, "year": year},
         option_types=_YTVOS_OPTIONS,
+        split_role="test" if split == "valid" else "train",
     )
 
 
@@ -103,6 +109,7 @@ def _jhmdb(k: int) -> DatasetSpec:
         protocol="crw-jhmdb",
         options={"split": k, "subset": "test"},
         option_types=_JHMDB_OPTIONS,
+        split_role="test",
     )
 
 
@@ -122,6 +129,7 @@ BUILTIN_DATASETS += (
         generated=True,
         options={"split": "valid", "year": 2018},
         option_types={**_YTVOS_OPTIONS, **_SYNTH_OPTIONS},
+        split_role="val",
     ),
     DatasetSpec(
         name="synthetic-jhmdb",
@@ -133,5 +141,30 @@ BUILTIN_DATASETS += (
         generated=True,
         options={"split": 1, "subset": "test"},
         option_types={**_JHMDB_OPTIONS, **_SYNTH_OPTIONS},
+        split_role="test",
+    ),
+)
+
+# Tuning splits: data that `vosbench tune` may choose protocol settings on (split_role "train").
+BUILTIN_DATASETS += (
+    DatasetSpec(
+        name="davis17-train",
+        description="DAVIS 2017 train: 60 multi-object videos, for choosing protocol settings (vosbench tune)",
+        factory="vosbench.datasets.davis:build_davis17",
+        subfolder="DAVIS-2017",
+        needs=f"DAVIS-2017 trainval folder: {_DAVIS17}",
+        options={"split": "train"},
+        option_types=_DAVIS_OPTIONS,
+        split_role="train",
+    ),
+    DatasetSpec(
+        name="synthetic-davis-train",
+        description="Generated DAVIS-2017-layout videos listed as a train split (another seed than synthetic-davis)",
+        factory="vosbench.datasets.synthetic:build_synthetic_davis",
+        needs="nothing: generated on first use",
+        generated=True,
+        options={"split": "train", "seed": 1},
+        option_types={**_DAVIS_OPTIONS, **_SYNTH_OPTIONS},
+        split_role="train",
     ),
 )
