@@ -25,6 +25,7 @@ from vosbench.records.reader import (
     settings_key,
 )
 from vosbench.records.schema import METRIC_BY_KEY, Metric
+from vosbench.records.tuning import tuned_label
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Row:
             (:func:`vosbench.results.leaderboard_stats.attach_intervals`).
         significance: Paired test against the table's top row, when asked for
             (:func:`vosbench.results.leaderboard_stats.attach_significance`).
+        tuned: For a run whose settings ``vosbench tune`` chose: where and how
+            (:func:`~vosbench.records.tuning.tuned_label`); empty otherwise.
     """
 
     kind: str
@@ -72,6 +75,7 @@ class Row:
     ref: str = ""
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     significance: str = ""
+    tuned: str = ""
 
     @property
     def key(self) -> tuple[str, str, str, str, str, str]:
@@ -131,6 +135,7 @@ def row_from_record(record: RunRecord) -> Row:
         created=record.created,
         run_dir=record.run_dir,
         protocol_dict=dict(record.protocol),
+        tuned=tuned_label(record.tuning) if record.tuning else "",
     )
 
 

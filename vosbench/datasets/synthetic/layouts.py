@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -369,4 +370,4 @@ def generate_jhmdb(
     return out
 
 
-GENERATORS = {"davis": generate_davis, "ytvos": generate_ytvos, "jhmdb": generate_jhmdb}
+GENERATORS: dict[str, Callable[..., Path]] = {"davis": generate_davis, "ytvos": generate_ytvos, "jhmdb": generate_jhmdb}
