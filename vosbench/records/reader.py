@@ -460,6 +460,16 @@ def sequences_label(record: RunRecord) -> str:
     return f"{len(names)} sequences #{digest}"
 
 
+def protocol_label(record: RunRecord) -> str:
+    """``<preset> v<version>``; for a run whose settings ``vosbench tune`` chose, followed by
+    ``(tuned)`` or, chosen on evaluation data, ``(tuned on eval data)``: a tuned run is never the
+    same leaderboard row (or baseline row) as a run given the same settings by hand."""
+    text = f"{record.protocol_name} v{record.protocol_version}"
+    if record.tuning is not None:
+        text += " (tuned on eval data)" if record.tuning.get("allow_test_tuning") else " (tuned)"
+    return text
+
+
 def identity(record: RunRecord) -> tuple[str, str, str, str, str, str]:
     """What makes two runs comparable: dataset, model (+options), checkpoint, protocol, settings,
     and the set of sequences."""
@@ -467,7 +477,7 @@ def identity(record: RunRecord) -> tuple[str, str, str, str, str, str]:
         record.dataset,
         model_label(record),
         checkpoint_label(record),
-        f"{record.protocol_name} v{record.protocol_version}",
+        protocol_label(record),
         settings_key(record.protocol_settings()),
         sequences_label(record),
     )

@@ -249,9 +249,9 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
         )
     if any(r.tuned for r in board.rows):
         legend.append(
-            "Tuned on: the run's protocol settings were chosen by `vosbench tune` on that data (rule, metric and "
-            "grid size given), then run on this dataset; TUNED ON EVALUATION DATA marks a choice made on a val/test "
-            "split."
+            "Tuned on, and a protocol marked (tuned): the run's protocol settings were chosen by `vosbench tune` on "
+            "that data (rule, metric and grid size given), then run on this dataset; (tuned on eval data) and TUNED "
+            "ON EVALUATION DATA mark a choice made on a val/test split."
         )
     if legend:
         out.append(" ".join(legend))

@@ -20,6 +20,7 @@ from vosbench.records.reader import (
     RunRecord,
     checkpoint_label,
     model_label,
+    protocol_label,
     select_runs,
     sequences_label,
     settings_key,
@@ -37,7 +38,8 @@ class Row:
         dataset: Dataset name.
         model: Model label (name plus options) or, for published rows, the method.
         checkpoint: Checkpoint label, or backbone and training data for published rows.
-        protocol: ``"<name> v<version>"``, or ``"published"`` (``"published, preset <name>"`` when
+        protocol: ``"<name> v<version>"`` (``(tuned)`` added for a run whose settings ``vosbench
+            tune`` chose, see :func:`~vosbench.records.reader.protocol_label`), or ``"published"`` (``"published, preset <name>"`` when
             the source used the official script a vosbench preset restates: comparable only with
             runs of that preset).
         protocol_settings: Canonical settings key (runs) or the protocol note (published).
@@ -127,7 +129,7 @@ def row_from_record(record: RunRecord) -> Row:
         dataset=record.dataset,
         model=model_label(record),
         checkpoint=checkpoint_label(record),
-        protocol=f"{record.protocol_name} v{record.protocol_version}",
+        protocol=protocol_label(record),
         protocol_settings=settings_key(record.protocol_settings()),
         metrics=metrics,
         sequences=sequences_label(record),
