@@ -22,9 +22,12 @@ import pytest
 
 from tests.support.cli import invoke
 from vosbench.core.errors import ConfigError, InputFileError, RunInterrupted
+from vosbench.propagation.sweep import parse_sweep
 from vosbench.records.reader import load_record, read_summary
 from vosbench.records.tuning import choose, tuned_label
 from vosbench.records.types import TuningPoint
+from vosbench.runs import RunConfig
+from vosbench.runs.tune import TuneConfig, tune
 
 VAL = ("--dataset", "synthetic-davis", "--dataset-option", "videos=3", "--dataset-option", "frames=8",
        "--dataset-option", "size=96x64")
@@ -32,20 +35,49 @@ TRAIN_OPTS = {"videos": "3", "frames": "8", "size": "256x192"}
 TRAIN = ("--tune-on", "synthetic-davis-train", *(x for k, v in TRAIN_OPTS.items() for x in ("--tune-dataset-option", f"{k}={v}")))
 ON_VAL = ("--tune-on", "synthetic-davis", "--tune-dataset-option", "videos=3", "--tune-dataset-option", "frames=8",
           "--tune-dataset-option", "size=96x64")
+GRID = "radius=2,4"
 COMMON = ("--model", "lab", "--device", "cpu", "--workers", "0", "--no-save-predictions", "-q",
-          "--sweep", "radius=1,2,4", "--rule", "best")
+          "--sweep", GRID, "--rule", "best")
+
+
+def stop_in_the_second_sequence(seq: str, done: int, total: int) -> None:
+    """A progress callback that stops the run like SIGTERM once the first sequence (8 frames) is
+    committed in every grid point."""
+    if done == 8 + 3:
+        raise RunInterrupted(15, "SIGTERM")
 
 
 @pytest.fixture(scope="module")
 def tunes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A tune on the train split and one on the val split (allowed with the flag), same grid."""
+    """A tune on the train split (interrupted in its grid, then resumed with its run id) and one
+    on the val split (allowed with the flag), same grid."""
     out = tmp_path_factory.mktemp("tune") / "runs"
-    docs = {}
-    for name, where in (("train", TRAIN), ("val", (*ON_VAL, "--allow-test-tuning"))):
-        res = invoke("tune", *COMMON, *VAL, *where, "--out", out, "--run-id", f"on-{name}", "--json", code=0)
-        docs[name] = json.loads(res.stdout)
-    docs["out"] = out
+    cfg = RunConfig.from_options(
+        model="lab", dataset="synthetic-davis", dataset_options={"videos": "3", "frames": "8", "size": "96x64"},
+        device="cpu", workers=0, save_predictions=False, sweep=parse_sweep([GRID]), out=out, run_id="on-train",
+    )
+    tc = TuneConfig(run=cfg, tune_on="synthetic-davis-train", tune_dataset_options=dict(TRAIN_OPTS), rule="best")
+    with pytest.raises(RunInterrupted):
+        tune(tc, stop_in_the_second_sequence)
+    grid_dir = out / "synthetic-davis-train/lab"
+    docs: dict[str, Any] = {"out": out, "interrupted": {
+        p.name: (read_summary(p)["status"], _process(p)) for p in grid_dir.iterdir()
+    }}
+    docs["evaluated_early"] = (out / "synthetic-davis").exists()
+    result = tune(tc)
+    assert result.tuning is not None and result.evaluation is not None
+    docs["train"] = {"tuning": result.tuning, "run_dir": str(result.evaluation.run_dir),
+                     "evaluation": result.evaluation.record}
+    docs["resumed"] = {p.name: _process(p) for p in grid_dir.iterdir()}
+    res = invoke("tune", *COMMON, *VAL, *ON_VAL, "--allow-test-tuning", "--out", out, "--run-id", "on-val", "--json",
+                 code=0)
+    docs["val"] = json.loads(res.stdout)
     return docs
+
+
+def _process(run_dir: Path) -> str:
+    """Which process committed the first sequence of a run folder."""
+    return json.loads((run_dir / "sequences/occlusion-0/result.json").read_text())["process"]
 
 
 def test_train_choice_and_val_best_differ_and_both_are_recorded(tunes):
@@ -63,13 +95,13 @@ def test_train_choice_and_val_best_differ_and_both_are_recorded(tunes):
     assert train["tuning"]["allow_test_tuning"] is False and val["tuning"]["allow_test_tuning"] is True
     assert train["tuning"]["tuned_on"]["split_role"] == "train" and val["tuning"]["tuned_on"]["split_role"] == "val"
     # the val-tuned evaluation is the val grid point radius=2 itself: same data, same settings
-    val_point = tunes["out"] / "synthetic-davis/lab/on-val-tune-p1"
+    val_point = tunes["out"] / "synthetic-davis/lab/on-val-tune-p0"
     assert load_record(val_point).metrics["JF_mean"] == val["evaluation"]["metrics"]["JF_mean"]
 
 
 def test_every_point_score_is_its_tuning_runs_record(tunes):
     t = tunes["train"]["tuning"]
-    assert t["grid"] == {"radius": ["1", "2", "4"]} and t["rule"] == "best" and t["metric"] == "JF_mean"
+    assert t["grid"] == {"radius": ["2", "4"]} and t["rule"] == "best" and t["metric"] == "JF_mean"
     assert t["tuned_on"]["dataset"] == "synthetic-davis-train" and len(t["tuned_on"]["sequences"]) == 3
     for i, p in enumerate(t["points"]):
         rec = read_summary(tunes["out"] / "synthetic-davis-train/lab" / p["run_id"])
@@ -104,7 +136,7 @@ def test_leaderboard_marks_tuned_rows_in_every_format(tunes):
     doc = json.loads(invoke("leaderboard", "--runs", out, "--format", "json", code=0).stdout)
     label_train = tuned_label(tunes["train"]["tuning"])
     label_val = tuned_label(tunes["val"]["tuning"])
-    assert label_train == "synthetic-davis-train (3 seq.), best on JF_mean over 3 points"
+    assert label_train == "synthetic-davis-train (3 seq.), best on JF_mean over 2 points"
     assert label_val.startswith("TUNED ON EVALUATION DATA (val split, --allow-test-tuning): synthetic-davis (3 seq.)")
     assert "| Tuned on |" in md and f"| {label_train} |" in md and f"| {label_val} |" in md
     rows = list(csv.DictReader(io.StringIO(csv_text)))
@@ -113,8 +145,8 @@ def test_leaderboard_marks_tuned_rows_in_every_format(tunes):
     assert {r["run_id"]: r["tuned_on"] for r in doc["rows"]} == tuned
     protocol = {r["run_id"]: r["protocol"] for r in rows}
     assert protocol["on-train"] == "crw v1 (tuned)" and protocol["on-val"] == "crw v1 (tuned on eval data)"
-    assert protocol["on-val-tune-p1"] == "crw v1"  # same settings and data as on-val, given by hand: its own row
-    assert {r["run_id"] for r in rows} >= {"on-val", "on-val-tune-p1"}
+    assert protocol["on-val-tune-p0"] == "crw v1"  # same settings and data as on-val, given by hand: its own row
+    assert {r["run_id"] for r in rows} >= {"on-val", "on-val-tune-p0"}
     # a baseline with tuned rows reads back and matches them
     for fmt in ("csv", "json"):
         base = out.parent / f"baseline.{fmt}"
@@ -201,39 +233,14 @@ def test_a_broken_tuning_block_is_refused_and_old_records_still_read(tunes, tmp_
 # --- resume, sensitivity ---------------------------------------------------------------------------
 
 
-def test_an_interrupted_tune_resumes_with_its_run_id(tunes, tmp_path):
-    from vosbench.propagation.sweep import parse_sweep
-    from vosbench.runs import RunConfig
-    from vosbench.runs.tune import TuneConfig, tune
-
-    cfg = RunConfig.from_options(
-        model="lab", dataset="synthetic-davis", dataset_options={"videos": "3", "frames": "8", "size": "96x64"},
-        device="cpu", workers=0, save_predictions=False, sweep=parse_sweep(["radius=1,2,4"]), out=tmp_path / "runs",
-        run_id="again",
-    )
-    tc = TuneConfig(run=cfg, tune_on="synthetic-davis-train", tune_dataset_options=dict(TRAIN_OPTS), rule="best")
-
-    def stop_in_the_second_sequence(seq: str, done: int, total: int) -> None:
-        if done == 8 + 3:  # the first sequence (8 frames) is committed in every grid point
-            raise RunInterrupted(15, "SIGTERM")
-
-    with pytest.raises(RunInterrupted):
-        tune(tc, stop_in_the_second_sequence)
-    grid_dir = tmp_path / "runs/synthetic-davis-train/lab"
-    first = {p.name: json.loads((p / "sequences/occlusion-0/result.json").read_text())["process"]
-             for p in grid_dir.iterdir()}
-    assert sorted(first) == ["again-tune-p0", "again-tune-p1", "again-tune-p2"]
-    assert all(read_summary(grid_dir / name)["status"] == "interrupted" for name in first)
-    assert not (tmp_path / "runs/synthetic-davis").exists()  # no evaluation before the grid is in
-
-    result = tune(tc)
-    assert result.tuning is not None and result.evaluation is not None
-    kept = {name: json.loads((grid_dir / name / "sequences/occlusion-0/result.json").read_text())["process"]
-            for name in first}
-    assert kept == first  # committed sequences were kept, not redone
-    assert result.tuning["points"] == [{**p, "run_id": p["run_id"].replace("on-train", "again")}
-                                       for p in tunes["train"]["tuning"]["points"]]  # as the uninterrupted tune
-    assert result.evaluation.record["metrics"] == tunes["train"]["evaluation"]["metrics"]
+def test_an_interrupted_tune_resumes_with_its_run_id(tunes):
+    interrupted = tunes["interrupted"]
+    assert sorted(interrupted) == ["on-train-tune-p0", "on-train-tune-p1"]
+    assert {status for status, _ in interrupted.values()} == {"interrupted"}
+    assert not tunes["evaluated_early"]  # no evaluation before the whole grid is in
+    # committed sequences were kept, not redone, and the tune went on to its choice and evaluation
+    assert tunes["resumed"] == {name: process for name, (_, process) in interrupted.items()}
+    assert read_summary(tunes["train"]["run_dir"])["status"] == "complete"
 
 
 def test_sensitivity_plot_draws_the_records_numbers(tunes, tmp_path, monkeypatch):
@@ -254,12 +261,14 @@ def test_sensitivity_plot_draws_the_records_numbers(tunes, tmp_path, monkeypatch
     assert 'src="sensitivity_radius.png"' in rep.html.read_text()
     (line,) = drawn["radius"]
     points = tunes["train"]["tuning"]["points"]
-    assert line.x == ["1", "2", "4"]
+    assert line.x == ["2", "4"]
     assert line.y == [100 * p["score"] for p in points]
     assert line.low == [100 * p["low"] for p in points] and line.high == [100 * p["high"] for p in points]
 
     # a grid point's own folder: the sweep's records, read from the sibling folders
     drawn.clear()
-    make_report(tunes["out"] / "synthetic-davis/lab/on-val-tune-p0", options=ReportOptions(out=tmp_path / "r2", video="none"))
+    text, images, notes = sens_mod.sensitivity_section(load_record(tunes["out"] / "synthetic-davis/lab/on-val-tune-p1"),
+                                                       tmp_path / "r2")
+    assert images == [tmp_path / "r2/sensitivity_radius.png"] and not notes and "<h2>Sensitivity</h2>" in text
     (line,) = drawn["radius"]
     assert line.y == [100 * p["score"] for p in tunes["val"]["tuning"]["points"]]
