@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from vosbench.core.specs import DatasetSpec
 
 _DAVIS17 = "JPEGImages/480p, Annotations/480p (palette PNGs), ImageSets/2017/*.txt"
@@ -145,26 +147,23 @@ BUILTIN_DATASETS += (
     ),
 )
 
-# Tuning splits: data that `vosbench tune` may choose protocol settings on (split_role "train").
+# Tuning splits: data that `vosbench tune` may choose protocol settings on (split_role "train"),
+# each the same adapter and files as its val sibling with the other list
+_BY_NAME = {spec.name: spec for spec in BUILTIN_DATASETS}
 BUILTIN_DATASETS += (
-    DatasetSpec(
+    replace(
+        _BY_NAME["davis17-val"],
         name="davis17-train",
         description="DAVIS 2017 train: 60 multi-object videos, for choosing protocol settings (vosbench tune)",
-        factory="vosbench.datasets.davis:build_davis17",
-        subfolder="DAVIS-2017",
-        needs=f"DAVIS-2017 trainval folder: {_DAVIS17}",
         options={"split": "train"},
-        option_types=_DAVIS_OPTIONS,
         split_role="train",
     ),
-    DatasetSpec(
+    replace(
+        _BY_NAME["synthetic-davis"],
         name="synthetic-davis-train",
         description="Generated DAVIS-2017-layout videos listed as a train split (another seed than synthetic-davis)",
-        factory="vosbench.datasets.synthetic:build_synthetic_davis",
         needs="nothing: generated on first use",
-        generated=True,
         options={"split": "train", "seed": 1},
-        option_types={**_DAVIS_OPTIONS, **_SYNTH_OPTIONS},
         split_role="train",
     ),
 )
