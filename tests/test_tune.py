@@ -69,9 +69,11 @@ def tunes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     docs["train"] = {"tuning": result.tuning, "run_dir": str(result.evaluation.run_dir),
                      "evaluation": result.evaluation.record}
     docs["resumed"] = {p.name: _process(p) for p in grid_dir.iterdir()}
-    res = invoke("tune", *COMMON, *VAL, *ON_VAL, "--allow-test-tuning", "--out", out, "--run-id", "on-val", "--json",
-                 code=0)
-    docs["val"] = json.loads(res.stdout)
+    # the val tune in two shards: shard 0 does its part of the grid and stops; shard 1 finishes the
+    # grid, chooses and does its part of the evaluation; shard 0 again does the rest of it
+    val = (*COMMON, *VAL, *ON_VAL, "--allow-test-tuning", "--out", out, "--run-id", "on-val", "--json")
+    docs["shards"] = [json.loads(invoke("tune", *val, "--shard", shard, code=0).stdout) for shard in ("0/2", "1/2", "0/2")]
+    docs["val"] = docs["shards"][-1]
     return docs
 
 
@@ -97,6 +99,17 @@ def test_train_choice_and_val_best_differ_and_both_are_recorded(tunes):
     # the val-tuned evaluation is the val grid point radius=2 itself: same data, same settings
     val_point = tunes["out"] / "synthetic-davis/lab/on-val-tune-p0"
     assert load_record(val_point).metrics["JF_mean"] == val["evaluation"]["metrics"]["JF_mean"]
+
+
+def test_a_sharded_tune_chooses_once_the_grid_is_in(tunes):
+    first, second, third = tunes["shards"]
+    assert first == {"tune_id": "on-val", "status": "waiting for other shards"}
+    assert second["tuning"] == third["tuning"] and second["evaluation"]["status"] == "running"
+    assert third["evaluation"]["status"] == "complete"
+    assert third["evaluation"]["execution"] == {"shards": 2, "launchers": ["cli"], "processes": 2}
+    for i in range(2):
+        rec = read_summary(tunes["out"] / f"synthetic-davis/lab/on-val-tune-p{i}")
+        assert rec["status"] == "complete" and rec["execution"]["shards"] == 2
 
 
 def test_every_point_score_is_its_tuning_runs_record(tunes):

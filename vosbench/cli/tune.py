@@ -93,6 +93,9 @@ def _execute(tc: Any, quiet: bool, as_json: bool) -> None:
     log = setup_logging(quiet=quiet, terminal=sys.stderr.isatty())
     result = run_tune(tc, None if quiet else LogProgress(log))
     if result.tuning is None:
+        if as_json:
+            click.echo(json.dumps({"tune_id": result.tune_id, "status": "waiting for other shards"}))
+            return
         click.echo(f"tune {result.tune_id}: this shard's part of the grid is done; run the same command again once "
                    f"every shard has finished it, to choose and run the evaluation")
         return
