@@ -137,6 +137,9 @@ def test_tuning_on_evaluation_data_is_refused_without_the_flag(tmp_path):
         assert res.output.count("\n") == 1 and res.output.startswith("Error: ") and message in res.output
         assert "--allow-test-tuning" in res.output
     assert not (tmp_path / "runs").exists()
+    res = invoke("tune", *COMMON, *VAL, *TRAIN, "--metric", "J_decay", "--out", tmp_path / "runs", code=2)
+    assert res.output.startswith("Error: --metric 'J_decay': choose a score where higher is better: overall,")
+    assert res.output.count("\n") == 1
     res = invoke("tune", "--model", "lab", *VAL, *TRAIN, "--out", tmp_path / "runs", code=2)
     assert res.output == ("Error: vosbench tune needs a grid to choose from: --sweep KEY=V1,V2,... "
                           "(e.g. --sweep topk=5,10,20)\n")

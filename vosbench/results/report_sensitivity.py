@@ -162,6 +162,8 @@ def sensitivity_section(record: RunRecord, out_dir: Path) -> tuple[str, list[Pat
         sens, notes = from_tuning(record), list[str]()
         intro = (f"Scores on the tuning split {html.escape(sens.dataset)} that chose this run's settings "
                  f"(rule {html.escape(record.tuning['rule'])}); bands: {100 * record.tuning['ci_level']:g}% intervals.")
+        if record.tuning["allow_test_tuning"]:
+            intro += " <strong>Chosen on evaluation data (--allow-test-tuning).</strong>"
     elif "sweep" in record.summary:
         sens, notes = from_sweep(record)
         intro = "Scores of every point of this run's sweep; bands: each run's bootstrap interval."

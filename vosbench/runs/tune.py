@@ -34,7 +34,8 @@ from vosbench.core.errors import ConfigError
 from vosbench.core.registry import datasets
 from vosbench.core.specs import DatasetSpec
 from vosbench.propagation.sweep import grid
-from vosbench.records.tuning import RULES, SIMPLICITY, choose, tuning_allowed
+from vosbench.records.schema import METRICS
+from vosbench.records.tuning import RULES, SIMPLICITY, TUNING_ROLES, choose, tuning_allowed
 from vosbench.records.types import RunSummary, Tuning, TuningPoint
 from vosbench.runs import run_sweep
 from vosbench.runs.config import RunConfig, config_to_dict
@@ -96,15 +97,21 @@ def split_role(spec: DatasetSpec, options: Mapping[str, Any]) -> str | None:
 
 
 def check_tune(tc: TuneConfig) -> str | None:
-    """Refuse a tune before any work: no grid, an unknown rule, or a tuning split that is not a
-    train split (without ``allow_test_tuning``), or tuning sequences that may be evaluation
+    """Refuse a tune before any work: no grid, an unknown rule or a metric that is not a score,
+    or a tuning split that is not a train split (without ``allow_test_tuning``), or tuning sequences that may be evaluation
     sequences of the same dataset. Returns the tuning split's role."""
     if not tc.run.sweep:
         raise ConfigError("vosbench tune needs a grid to choose from: --sweep KEY=V1,V2,... (e.g. --sweep topk=5,10,20)")
     if tc.rule not in RULES:
         raise ConfigError(f"--rule {tc.rule!r}: choose {', '.join(RULES)}")
+    scores = [m.key for m in METRICS if m.higher_is_better]
+    if tc.metric not in scores:
+        raise ConfigError(f"--metric {tc.metric!r}: choose a score where higher is better: {', '.join(scores)}")
     role = split_role(datasets.get(tc.tuning_dataset), tc.tune_dataset_options)
     tuning_allowed(role, tc.allow_test_tuning, tc.tuning_dataset)
+    if role not in TUNING_ROLES:
+        log.warning("tuning on %s, a %s split (--allow-test-tuning): the choice is recorded and shown as made on "
+                    "evaluation data", tc.tuning_dataset, role or "undeclared")
     same_data = tc.tuning_dataset == tc.run.dataset and resolved_root(tc.tune_data_root) == resolved_root(tc.run.data_root)
     disjoint = bool(tc.tune_sequences and tc.run.sequences) and not set(tc.tune_sequences) & set(tc.run.sequences)
     if same_data and not disjoint and not tc.allow_test_tuning:
