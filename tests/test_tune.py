@@ -137,6 +137,10 @@ def test_tuning_on_evaluation_data_is_refused_without_the_flag(tmp_path):
         assert res.output.count("\n") == 1 and res.output.startswith("Error: ") and message in res.output
         assert "--allow-test-tuning" in res.output
     assert not (tmp_path / "runs").exists()
+    res = invoke("tune", *COMMON, "--dataset", "synthetic-davis-train", "--tune-on", "synthetic-davis-train",
+                 "--tune-sequences", "drift-2", "--out", tmp_path / "runs", code=2)
+    assert res.output == ("Error: --tune-on synthetic-davis-train is also the evaluation dataset: name disjoint "
+                          "--tune-sequences and --sequences, or tune on another split\n")
     res = invoke("tune", *COMMON, *VAL, *TRAIN, "--metric", "J_decay", "--out", tmp_path / "runs", code=2)
     assert res.output.startswith("Error: --metric 'J_decay': choose a score where higher is better: overall,")
     assert res.output.count("\n") == 1

@@ -97,9 +97,9 @@ def split_role(spec: DatasetSpec, options: Mapping[str, Any]) -> str | None:
 
 
 def check_tune(tc: TuneConfig) -> str | None:
-    """Refuse a tune before any work: no grid, an unknown rule or a metric that is not a score,
-    or a tuning split that is not a train split (without ``allow_test_tuning``), or tuning sequences that may be evaluation
-    sequences of the same dataset. Returns the tuning split's role."""
+    """Refuse a tune before any work: no grid, an unknown rule, a metric that is not a score, a
+    tuning split that is not a train split (without ``allow_test_tuning``), or tuning sequences
+    that may be evaluation sequences of the same dataset. Returns the tuning split's role."""
     if not tc.run.sweep:
         raise ConfigError("vosbench tune needs a grid to choose from: --sweep KEY=V1,V2,... (e.g. --sweep topk=5,10,20)")
     if tc.rule not in RULES:
