@@ -263,6 +263,14 @@ def test_an_interrupted_tune_resumes_with_its_run_id(tunes):
     assert read_summary(tunes["train"]["run_dir"])["status"] == "complete"
 
 
+def test_the_same_run_id_with_another_rule_is_refused(tunes):
+    # the grid is in (nothing to redo); the evaluation folder holds a choice made by another rule
+    res = invoke("tune", *COMMON[:-2], "--rule", "simplest-within-ci", *VAL, *ON_VAL, "--allow-test-tuning",
+                 "--out", tunes["out"], "--run-id", "on-val", code=2)
+    assert "holds a run with other settings" in res.output and "tuning: " in res.output
+    assert read_summary(Path(tunes["val"]["run_dir"]))["tuning"]["rule"] == "best"
+
+
 def test_sensitivity_plot_draws_the_records_numbers(tunes, tmp_path, monkeypatch):
     import vosbench.results.report_sensitivity as sens_mod
     from vosbench.results.report import ReportOptions, make_report
