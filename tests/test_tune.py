@@ -300,3 +300,29 @@ def test_sensitivity_plot_draws_the_records_numbers(tunes, tmp_path, monkeypatch
     assert images == [tmp_path / "r2/sensitivity_radius.png"] and not notes and "<h2>Sensitivity</h2>" in text
     (line,) = drawn["radius"]
     assert line.y == [100 * p["score"] for p in tunes["val"]["tuning"]["points"]]
+
+
+def test_the_generated_train_split_is_another_seed_listed_as_train(tunes):
+    from vosbench.core.registry import datasets
+    from vosbench.datasets.synthetic import read_stamp
+
+    root = Path(tunes["train"]["tuning"]["tuned_on"]["root"])
+    stamp = read_stamp(root)
+    assert stamp["params"]["seed"] == 1 and stamp["params"]["split"] == "train"
+    names = (root / "ImageSets/2017/train.txt").read_text().split()
+    assert names == tunes["train"]["tuning"]["tuned_on"]["sequences"]
+    assert (root / "ImageSets/2017/val.txt").read_text() == ""
+    roles = {name: datasets.get(name).split_role for name in ("synthetic-davis-train", "synthetic-davis", "davis17-train",
+                                                             "davis17-val", "davis17-trainval", "davis17-test-dev")}
+    assert roles == {"synthetic-davis-train": "train", "synthetic-davis": "val", "davis17-train": "train",
+                     "davis17-val": "val", "davis17-trainval": "trainval", "davis17-test-dev": "test"}
+
+
+def test_davis17_train_reads_the_train_list(tiny_davis17):
+    from vosbench.datasets.factory import load_dataset
+
+    (tiny_davis17 / "ImageSets/2017/train.txt").write_text("seq1\n")
+    (tiny_davis17 / "ImageSets/2017/val.txt").write_text("seq0\n")
+    ds = load_dataset("davis17-train", tiny_davis17)
+    assert ds.select([]) == ["seq1"] and ds.describe()["split"] == "train"
+    assert load_dataset("davis17-val", tiny_davis17).select([]) == ["seq0"]
