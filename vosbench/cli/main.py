@@ -19,6 +19,7 @@ from vosbench.core.errors import RunInterrupted, VosbenchError
 # name -> ("module:attribute", one-line help). Keep in the order shown by `vosbench --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vosbench.cli.run:run", "Propagate labels with a model over a dataset and score it."),
+    "tune": ("vosbench.cli.tune:tune", "Choose protocol settings on a train split, then run them on the evaluation split."),
     "merge": ("vosbench.cli.merge:merge", "Write the record of a sharded run once all its sequences are in."),
     "eval": ("vosbench.cli.eval:eval_cmd", "Score a folder of predictions: DAVIS or YouTube-VOS J&F, JHMDB or BADJA PCK."),
     "list": ("vosbench.cli.list:list_cmd", "List registered models, datasets and protocols."),

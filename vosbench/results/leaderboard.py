@@ -203,7 +203,8 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
         out.append("")
         # a Sequences column only where runs of one dataset cover different sequence sets
         mixed = len({r.sequences for r in table.rows if r.kind == "run"}) > 1
-        extra = (["Sequences"] if mixed else []) + (["Run"] if board.all_runs else [])
+        tuned = any(r.tuned for r in table.rows)  # a Tuned on column only where a run's settings were tuned
+        extra = (["Sequences"] if mixed else []) + (["Run"] if board.all_runs else []) + (["Tuned on"] if tuned else [])
         sig = ["vs best"] if board.significance else []
         headers = ["Model", "Checkpoint", "Protocol", *extra] + [c.header for c in table.columns] + sig
         aligns = [":--"] * (3 + len(extra)) + ["--:"] * len(table.columns) + [":--"] * len(sig)
@@ -219,6 +220,8 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
                 cells.append(md_escape(r.sequences or "-"))
             if board.all_runs:
                 cells.append(r.run_id or "-")
+            if tuned:
+                cells.append(md_escape(r.tuned or "-"))
             for c in table.columns:
                 text = fmt_value(r.metrics.get(c.key), decimals)
                 if r.kind == "run" and text != "-" and text == best[c.key]:
@@ -243,6 +246,12 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
         legend.append(
             "Rows marked *published* are numbers reported by papers, READMEs or users, not vosbench runs, "
             "and are never bold; see each one's protocol note before comparing."
+        )
+    if any(r.tuned for r in board.rows):
+        legend.append(
+            "Tuned on, and a protocol marked (tuned): the run's protocol settings were chosen by `vosbench tune` on "
+            "that data (rule, metric and grid size given), then run on this dataset; (tuned on eval data) and TUNED "
+            "ON EVALUATION DATA mark a choice made on a val/test split."
         )
     if legend:
         out.append(" ".join(legend))
@@ -270,6 +279,7 @@ def _metric_keys(board: Leaderboard) -> list[str]:
 def to_records(board: Leaderboard, decimals: int = 3) -> list[dict[str, Any]]:
     """Flat dictionaries, one per row, in table order (what CSV and JSON carry)."""
     out = []
+    tuned = any(row.tuned for row in board.rows)  # a tuned_on key only when a run was tuned: other output unchanged
     for r in board.rows:
         out.append(
             {
@@ -293,6 +303,8 @@ def to_records(board: Leaderboard, decimals: int = 3) -> list[dict[str, Any]]:
                              for k, (lo, hi) in r.ci.items()}
         if board.significance:
             out[-1]["significance"] = r.significance
+        if tuned:
+            out[-1]["tuned_on"] = r.tuned
     return out
 
 
@@ -303,9 +315,10 @@ def to_csv(board: Leaderboard, decimals: int = 3) -> str:
     ci_keys = [k for k in keys if any(k in r.ci for r in board.rows)] if board.ci_format else []
     ci_cols = [f"{k}_ci_{side}" for k in ci_keys for side in ("low", "high")]
     sig_cols = ["significance"] if board.significance else []
+    tuned_cols = ["tuned_on"] if any(r.tuned for r in board.rows) else []
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*KEY_COLUMNS, *RUN_COLUMNS, *keys, *ci_cols, *sig_cols, *INFO_COLUMNS])
+    writer.writerow([*KEY_COLUMNS, *RUN_COLUMNS, *keys, *ci_cols, *sig_cols, *tuned_cols, *INFO_COLUMNS])
     for rec in to_records(board, decimals):
         ci = rec.get("ci", {})
         writer.writerow(
@@ -314,6 +327,7 @@ def to_csv(board: Leaderboard, decimals: int = 3) -> str:
             + [repr(rec["metrics"][k]) if k in rec["metrics"] else "" for k in keys]
             + [repr(ci[k][side]) if k in ci else "" for k in ci_keys for side in ("low", "high")]
             + [rec.get("significance", "") for _ in sig_cols]
+            + [rec.get("tuned_on", "") for _ in tuned_cols]
             + [rec[c] for c in INFO_COLUMNS]
         )
     return buf.getvalue()

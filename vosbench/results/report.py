@@ -52,6 +52,7 @@ from vosbench.results.report_media import (
     require_matplotlib,
     write_video,
 )
+from vosbench.results.report_sensitivity import sensitivity_section
 from vosbench.results.report_plots import plot_j_curve, plot_jf_bars, plot_joint_bars, plot_pck_curve
 from vosbench.results.report_size import human_size, media_bytes, scale_frames
 
@@ -288,6 +289,14 @@ def _paired_sections(page: _Page) -> list[str]:
     return [text] if text else []
 
 
+def _sensitivity_sections(page: _Page) -> list[str]:
+    """The main run's score against each swept setting (a sweep point or a tuned run)."""
+    text, imgs, more = sensitivity_section(page.main, page.out_dir)
+    page.rep.images.extend(imgs)
+    page.rep.notes.extend(more)
+    return [text] if text else []
+
+
 def _sequence_names(page: _Page, frames_by_run: list[dict[str, Any]]) -> list[str]:
     """The main run's sequences (from its record, else its per-frame scores, predictions or
     keypoint files), limited to ``--sequences``."""
@@ -457,6 +466,7 @@ def make_report(
     sections = _pose_sections(page) if page.pose else _jf_section(page)
     if len(records) > 1:
         sections += _paired_sections(page)
+    sections += _sensitivity_sections(page)
     sections += _sequence_sections(page)
     _write_page(page, sections)
     return page.rep

@@ -80,5 +80,7 @@ def build_synthetic_davis(spec: DatasetSpec, root: Path, **options: Any):
     from vosbench.datasets.davis import Davis17Dataset
 
     params = generator_params("davis", spec, root, options)
+    if options.get("split") == "train":  # a generated train split (synthetic-davis-train) lists its videos there
+        params["split"] = "train"
     ensure_generated("davis", root, **params)
     return Davis17Dataset(spec, Path(root), **options)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,11 +40,13 @@ _KIND_CODE = {"davis": 17, "ytvos": 19, "jhmdb": 23, "badja": 29}
 YTVOS_STEP = 5  # annotated frames are every 5th frame of the 30 fps video
 
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "davis": {"videos": 3, "frames": 24, "size": (432, 240), "seed": 0},
+    "davis": {"videos": 3, "frames": 24, "size": (432, 240), "seed": 0, "split": "val"},
     "ytvos": {"videos": 3, "frames": 10, "size": (384, 216), "seed": 0, "all_frames": True},
     "jhmdb": {"videos": 3, "frames": 20, "size": (320, 240), "seed": 0},
     "badja": {"videos": 3, "frames": 16, "size": (384, 216), "seed": 0},
 }
+#: the list files a generated DAVIS-layout set may name its sequences in (ImageSets/2017/<split>.txt)
+DAVIS_SPLITS = ("val", "train")
 _MIN_FRAMES = {"davis": 5, "ytvos": 3, "jhmdb": 2, "badja": 8}
 
 
@@ -76,6 +79,8 @@ def normalize_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
         p[key] = int(v)
     if "all_frames" in p:
         p["all_frames"] = bool(p["all_frames"])
+    if "split" in p and p["split"] not in DAVIS_SPLITS:
+        raise ConfigError(f"synthetic {kind}: split must be one of {', '.join(DAVIS_SPLITS)}, got {p['split']!r}")
     return p
 
 
@@ -137,6 +142,7 @@ def generate_davis(
     frames: int = DEFAULTS["davis"]["frames"],
     size: tuple[int, int] = DEFAULTS["davis"]["size"],
     seed: int = DEFAULTS["davis"]["seed"],
+    split: str = DEFAULTS["davis"]["split"],
 ) -> Path:
     """Write a DAVIS-2017-layout set of ``videos`` sequences of ``frames`` frames each.
 
@@ -145,8 +151,8 @@ def generate_davis(
     * ``JPEGImages/480p/<seq>/00000.jpg ...`` RGB JPEG (quality 90), one per frame;
     * ``Annotations/480p/<seq>/00000.png ...`` palette PNG (DAVIS palette) for *every* frame,
       pixel = object id 1..K (K = 2-4 per video, all present in frame 0), 0 = background;
-    * ``ImageSets/2017/val.txt`` (sequence names, one per line, in generation order) and an empty
-      ``ImageSets/2017/train.txt``;
+    * ``ImageSets/2017/<split>.txt`` (sequence names, one per line, in generation order) and the
+      other list (``train.txt`` or ``val.txt``) empty;
     * ``vosbench_synthetic.json`` (generator version and arguments).
 
     Sequence ``i`` is named ``<scenario>-<i>``: ``occlusion-0`` (object hidden completely by
@@ -159,11 +165,12 @@ def generate_davis(
         frames: Frames per sequence (>= 5).
         size: (width, height) in pixels.
         seed: Random seed.
+        split: ``val`` or ``train``: the list file that names the sequences.
 
     Returns:
         The output folder.
     """
-    p = normalize_params("davis", {"videos": videos, "frames": frames, "size": size, "seed": seed})
+    p = normalize_params("davis", {"videos": videos, "frames": frames, "size": size, "seed": seed, "split": split})
     out = _prepare(out)
     (w, h), n = p["size"], p["frames"]
     names = []
@@ -177,8 +184,8 @@ def generate_davis(
             _put(out / "Annotations" / "480p" / name / f"{t:05d}.png", encode_label_png(frame.labels))
     sets = out / "ImageSets" / "2017"
     sets.mkdir(parents=True, exist_ok=True)
-    (sets / "val.txt").write_text("".join(f"{s}\n" for s in names))
-    (sets / "train.txt").write_text("")
+    for listed in DAVIS_SPLITS:
+        (sets / f"{listed}.txt").write_text("".join(f"{s}\n" for s in names) if listed == p["split"] else "")
     _write_stamp(out, "davis", p)
     return out
 
@@ -436,4 +443,9 @@ def _badja_entry(name: str, t: int, xy: np.ndarray, visible: np.ndarray) -> dict
     }
 
 
-GENERATORS = {"davis": generate_davis, "ytvos": generate_ytvos, "jhmdb": generate_jhmdb, "badja": generate_badja}
+GENERATORS: dict[str, Callable[..., Path]] = {
+    "davis": generate_davis,
+    "ytvos": generate_ytvos,
+    "jhmdb": generate_jhmdb,
+    "badja": generate_badja,
+}
