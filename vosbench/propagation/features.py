@@ -83,7 +83,7 @@ def to_input(img: np.ndarray, protocol: Protocol) -> torch.Tensor:
     h, w = img.shape[:2]
     hp, wp = processed_size(h, w, protocol)
     if protocol.resize == "short-side-up" and (hp, wp) != (h, w):  # PIL bicubic on the 8-bit frame
-        img = np.asarray(Image.fromarray(np.ascontiguousarray(img)).resize((wp, hp), Image.Resampling.BICUBIC))
+        img = np.array(Image.fromarray(np.ascontiguousarray(img)).resize((wp, hp), Image.Resampling.BICUBIC))
         h, w = hp, wp
     if protocol.resize_uint8 and protocol.resize != "crop" and (hp, wp) != (h, w):
         img = resize_bilinear_uint8(img, hp, wp)

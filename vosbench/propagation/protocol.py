@@ -422,7 +422,8 @@ PRESET_INFO["dinov3"] = PresetInfo(
     "size, per-channel min-max, arg-max)",
     verified="the distinctive steps restated on small inputs (tests/test_preset_dinov3.py): the resize size rule "
     "and PIL bicubic frame, the one-step nearest-exact first mask, the <= 12 circle as radius 12.01, legacy-nearest "
-    "up-sampling with min-max and arg-max. The notebook runs one demo video (no DAVIS score); not run against it "
+    "up-sampling with min-max and arg-max: identical predictions to the restated notebook loop on an 11-frame "
+    "video. Differs: the notebook keeps every candidate tied with the 5th (exact ties only). The notebook runs one demo video (no DAVIS score); not run against it "
     "here (DINOv3 weights are gated)",
 )
 
