@@ -107,6 +107,7 @@ def _dinov3(arch: str, label: str, channels: int) -> ModelSpec:
         channels,
         native_protocol="dinov3",
         input_multiple=1,
+        weights=(WeightFile(name, DINOV3_DOWNLOADS, DINOV3_FILES[name], note="gated DINOv3 backbone (LVD-1689M)"),),
         paper="Siméoni et al.: DINOv3, arXiv 2508.10104, 2025",
         license="DINOv3 License (facebookresearch/dinov3; gated download)",
     )
