@@ -119,3 +119,19 @@ def test_dinov3_settings_and_native():
     assert 12 < p.radius < math.sqrt(145) and p.radius_on_first and not p.pad_with_first and not p.first_in_window
     assert (p.label_downsample, p.upscale, p.norm_mask) == ("nearest-grid", "grid-nearest", True)
     assert models.get("dinov3-vits16").native_protocol == "dinov3"
+
+
+def test_protocol_native_picks_each_models_own_preset():
+    """Every registered model names an existing preset, and ``--protocol native`` resolves to it
+    (cropmae, dinov3, uvc, vfs, dino, corrflow, crw ...), whatever the dataset's default is."""
+    from vosbench.core.registry import datasets
+    from vosbench.runs.config import RunConfig, resolve_protocol
+
+    seen = set()
+    for entry in models.entries():
+        spec = entry.spec
+        assert spec.native_protocol in PRESETS, spec.name
+        cfg = RunConfig(model=spec.name, dataset="synthetic-davis", protocol="native")
+        assert resolve_protocol(cfg, spec, datasets.get("synthetic-davis")) == PRESETS[spec.native_protocol]
+        seen.add(spec.native_protocol)
+    assert {"cropmae", "dinov3", "uvc", "vfs", "vfs-r50", "dino", "corrflow", "crw"} <= seen
