@@ -124,6 +124,8 @@ def test_resized_runs_are_a_benchmark_of_their_own(resized_run):
     res = invoke("compare", *dirs, code=2)
     assert "different datasets (davis17-val" in res.output and "davis17-val@40x72" in res.output
     assert res.output.strip().count("\n") == 0
+    # the report shows a resized run's masks on the native frames
+    invoke("report", next(d for d in dirs if "40x72" in (d / "summary.json").read_text()), "--out", base / "rep", code=0)
 
 
 def test_gt_size_is_refused_on_keypoint_datasets_and_in_sweeps(tmp_path):
