@@ -16,10 +16,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from tests.support.encoders import PatchConv
 from vosbench.core.registry import models
-from vosbench.core.specs import ModelSpec
 from vosbench.core.video import VideoSequence
-from vosbench.models.base import Encoder
 from vosbench.propagation.engine import propagate_vos
 from vosbench.propagation.features import Timings, processed_size
 from vosbench.propagation.protocol import PRESETS
@@ -38,16 +37,6 @@ def test_size_rule():
     assert notebook_size(854, 480, 960) == (1712, 960)
     for w, h, s in ((854, 480, 960), (480, 854, 960), (100, 37, 50), (64, 64, 30)):
         assert processed_size(h, w, PRESETS["dinov3"].replace(size=s)) == notebook_size(w, h, s)[::-1]
-
-
-class Patch16(Encoder):
-    def __init__(self):
-        super().__init__(ModelSpec(name="patch16", description="test", factory="-", stride=16, channels=24))
-        torch.manual_seed(11)
-        self.conv = torch.nn.Conv2d(3, 24, 16, stride=16)
-
-    def forward_features(self, x):
-        return self.conv(x)
 
 
 def notebook_loop(enc, frames: list[Image.Image], mask0: np.ndarray, short: int, radius: float = 12) -> list[np.ndarray]:
@@ -106,7 +95,7 @@ def test_dinov3_preset_equals_the_notebook_loop(tmp_path):
             mask0[sq & (xx >= 30)] = 2
             Image.fromarray(mask0).save(tmp_path / "anno.png")
     seq = VideoSequence("s", [p.stem for p in paths], paths, annotations={0: tmp_path / "anno.png"})
-    enc = Patch16().eval()
+    enc = PatchConv("patch16", 16, 24, seed=11).eval()
     protocol = PRESETS["dinov3"].replace(size=64, radius=3.01)
     ours = dict(propagate_vos(seq, enc, protocol, torch.device("cpu"), Timings()))
     ref = notebook_loop(enc, frames, mask0, 64, radius=3)

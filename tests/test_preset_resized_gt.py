@@ -13,14 +13,12 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import vosbench
 from tests.support.cli import invoke
+from tests.support.encoders import PatchConv
 from vosbench.core.errors import ConfigError
-from vosbench.core.specs import ModelSpec
-from vosbench.models.base import Encoder
 from vosbench.propagation.protocol import PRESETS, get_protocol
 from vosbench.propagation.rescale import cv2_nearest, pil_nearest_array, resize_frame
 from vosbench.propagation.resize import resize_bilinear_uint8
@@ -73,23 +71,13 @@ def test_presets_restate_the_official_defaults():
             get_protocol("crw", gt_size=bad)
 
 
-class Patch8(Encoder):
-    def __init__(self):
-        super().__init__(ModelSpec(name="patch8-gt", description="test", factory="-", stride=8, channels=16))
-        torch.manual_seed(5)
-        self.conv = torch.nn.Conv2d(3, 16, 8, stride=8)
-
-    def forward_features(self, x):
-        return self.conv(x)
-
-
 @pytest.fixture(scope="module")
 def resized_run(tmp_path_factory):
     from tests.conftest import write_tiny_davis17
 
     base = tmp_path_factory.mktemp("gt")
     root = write_tiny_davis17(base / "DAVIS")  # 64x48 frames
-    out = vosbench.run(Patch8(), "davis17-val", data_root=str(root), protocol="cropmae", gt_size="40x72",
+    out = vosbench.run(PatchConv("patch8-gt", 8, 16, seed=5), "davis17-val", data_root=str(root), protocol="cropmae", gt_size="40x72",
                        device="cpu", out=str(base / "runs"))
     return root, base, out
 
@@ -117,7 +105,7 @@ def test_resized_gt_score_equals_scoring_hand_resized_masks(resized_run):
 
 def test_resized_runs_are_a_benchmark_of_their_own(resized_run):
     root, base, out = resized_run
-    vosbench.run(Patch8(), "davis17-val", data_root=str(root), protocol="crw", device="cpu", out=str(base / "runs"))
+    vosbench.run(PatchConv("patch8-gt", 8, 16, seed=5), "davis17-val", data_root=str(root), protocol="crw", device="cpu", out=str(base / "runs"))
     res = invoke("leaderboard", "--runs", base / "runs", code=0)
     assert "### davis17-val@40x72" in res.output and "### davis17-val\n" in res.output
     dirs = sorted((base / "runs/davis17-val/patch8-gt").iterdir())
