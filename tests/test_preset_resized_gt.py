@@ -123,3 +123,19 @@ def test_gt_size_is_refused_on_keypoint_datasets_and_in_sweeps(tmp_path):
     res = invoke("run", "--model", "lab", "--dataset", "synthetic-davis", "--sweep", "gt_size=native,48x48",
                  "--out", tmp_path, code=2)
     assert "changes the features" in res.output
+
+
+def test_gt_size_needs_ground_truth_and_one_size_per_run(tmp_path):
+    from vosbench.core.video import VideoSequence
+    from vosbench.propagation.rescale import RescaledSequence, rescale_sequences
+
+    seq = VideoSequence("v", ["00000"], [tmp_path / "00000.jpg"], annotations={0: tmp_path / "a.png"})
+    cropmae = PRESETS["cropmae"]
+    with pytest.raises(ConfigError, match="have none"):
+        rescale_sequences([seq], [cropmae], "vos")
+    with pytest.raises(ConfigError, match="same at every grid point"):
+        rescale_sequences([seq], [cropmae, cropmae.replace(gt_size="240x440")], "vos")
+    assert rescale_sequences([seq], [PRESETS["crw"]], "vos") == [seq]
+    seq.gt = {0: tmp_path / "a.png"}
+    (out,) = rescale_sequences([seq], [cropmae], "vos")
+    assert isinstance(out, RescaledSequence) and (out.size, out.rule, out.source) == ((480, 880), "cv2", seq)

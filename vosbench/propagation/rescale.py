@@ -100,4 +100,9 @@ def rescale_sequences(seqs: list[VideoSequence], protocols: list[Protocol], task
             f"protocol setting gt_size={protocols[0].gt_size} (scoring against resized ground truth) is for "
             f"segmentation datasets; this dataset's task is {task!r}: use --set gt_size=native"
         )
+    if seqs and not any(s.gt for s in seqs):
+        raise ConfigError(
+            f"protocol setting gt_size={protocols[0].gt_size} scores against resized ground truth, and these "
+            "sequences have none (a server-evaluated split?): use --set gt_size=native"
+        )
     return [rescaled(s, protocols[0]) for s in seqs]
