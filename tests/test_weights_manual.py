@@ -47,3 +47,12 @@ def test_list_models_columns_and_weights_present(tmp_path, monkeypatch):
     assert "yes: cropmae-in" in line
     lab = next(x for x in out.splitlines() if "│ lab " in x)
     assert "takes no weights" in lab
+
+
+def test_gated_file_from_a_mirror_is_checked_against_its_hash_prefix(range_server, monkeypatch, tmp_path):
+    """With a mirror the DINOv3 file downloads; its name's torch.hub hash prefix (08c60483) is checked."""
+    monkeypatch.setenv(weights.BASE_URL_ENV, range_server.url)
+    range_server.files["dinov3_vits16_pretrain_lvd1689m-08c60483.pth"] = b"not the file" * 100
+    res = invoke("weights", "download", "dinov3-vits16", "--dir", tmp_path, code=2)
+    assert "does not start with 08c60483" in res.output
+    assert not (tmp_path / "dinov3_vits16_pretrain_lvd1689m-08c60483.pth").exists()

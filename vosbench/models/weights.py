@@ -29,6 +29,8 @@ from vosbench.core.errors import CheckpointError, ConfigError, DownloadError, Du
 from vosbench.core.specs import WeightFile
 
 BASE_URL_ENV = "VOSBENCH_WEIGHTS_BASE_URL"
+#: Addresses that are a web page to act on, not the file: a licence gate (DINOv3's request form).
+GATED_PAGES = ("ai.meta.com/resources/",)
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,9 @@ def source_url(wf: WeightFile) -> str:
 
 
 def hash_prefix(wf: WeightFile) -> str | None:
-    """SHA-256 prefix carried by torchvision file names (``<name>-<hex>.pth``), else ``None``."""
-    if "download.pytorch.org/" not in wf.url:
+    """SHA-256 prefix carried by torch.hub-style file names (``<name>-<hex>.pth``: torchvision's,
+    and DINOv3's, whose hub loader checks it with ``check_hash``), else ``None``."""
+    if "download.pytorch.org/" not in wf.url and not any(page in wf.url for page in GATED_PAGES):
         return None
     m = re.search(r"-([0-9a-f]{8,})\.[A-Za-z0-9]+$", wf.filename)
     return m.group(1) if m else None
@@ -145,8 +148,6 @@ def cached_weight_path(name: str) -> Path | None:
 
 
 # -- files without a direct address ----------------------------------------------------------------
-#: Addresses that are a web page to act on, not the file: a licence gate (DINOv3's request form).
-GATED_PAGES = ("ai.meta.com/resources/",)
 
 
 def gated(wf: WeightFile) -> bool:
