@@ -53,9 +53,13 @@ def _sorted(rows: list[Row], metric: str) -> list[Row]:
     return sorted(rows, key=key)
 
 
-def _with_resized(names: list[str], run_rows: list[Row], with_published: bool) -> list[str]:
-    """``names`` and, after each, the ``<name>@HxW`` benchmarks (runs scored against resized GT)
-    that the runs or, with ``with_published``, the published rows have."""
+def _table_names(datasets: Iterable[str] | None, run_rows: list[Row], with_published: bool) -> list[str]:
+    """The tables to show: every dataset with runs, sorted; or ``datasets`` in order, each followed by
+    its ``<name>@HxW`` benchmarks (runs scored against resized GT) that the runs or, with
+    ``with_published``, the published rows have."""
+    if not datasets:
+        return sorted({r.dataset for r in run_rows})
+    names = list(dict.fromkeys(datasets))
     keys = {r.dataset for r in run_rows} | ({e["dataset"] for e in published_entries()} if with_published else set())
     out: list[str] = []
     for n in names:
@@ -91,9 +95,7 @@ def build(
     if metric != "auto" and metric not in METRIC_BY_KEY:
         raise ConfigError(f"unknown metric {metric!r}; choose one of: auto, {', '.join(METRIC_BY_KEY)}")
     run_rows = rows_from_records(records, all_runs=all_runs)
-    names = _with_resized(list(dict.fromkeys(datasets)), run_rows, with_published) if datasets else sorted(
-        {r.dataset for r in run_rows}
-    )
+    names = _table_names(datasets, run_rows, with_published)
     run_rows = [r for r in run_rows if r.dataset in set(names)]
     pub_rows = published_rows(names) if with_published else []
     notes: list[str] = []
