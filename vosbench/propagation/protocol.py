@@ -288,19 +288,14 @@ PRESETS["rsp"] = PRESETS["dino"].replace(
 # DINOv3's segmentation-tracking notebook: its circle is `distance <= 12`; on the integer grid that
 # is `distance < 12.01` (the next distance is sqrt(145) = 12.04), vosbench's strict circle rule.
 PRESETS["dinov3"] = Protocol(
-    name="dinov3",
-    resize="short-side-up",
-    size=960,
-    context=7,
-    pad_with_first=False,
-    radius=12.01,
-    radius_on_first=True,
-    topk=5,
-    temperature=0.2,
-    label_downsample="nearest-grid",
-    norm_mask=True,
-    upscale="grid-nearest",
-    void_label=True,
+    name="dinov3", resize="short-side-up", size=960, context=7, pad_with_first=False, radius=12.01,
+    radius_on_first=True, topk=5, temperature=0.2, label_downsample="nearest-grid", norm_mask=True,
+    upscale="grid-nearest", void_label=True,
+)
+# FGVC's BADJA test_cfg (the VFS tracker code) with its frames at 320 x 512: the short side 320 and
+# the long side floored to a multiple of 64 give exactly that for BADJA's 16:9 DAVIS frames.
+PRESETS["fgvc-badja"] = PRESETS["vfs"].replace(
+    name="fgvc-badja", version=1, resize="short-side", size=320, context=5, radius=15.0, keypoints="centred"
 )
 
 @dataclass(frozen=True)
@@ -317,6 +312,16 @@ class PresetInfo:
 
 
 PRESET_INFO: dict[str, PresetInfo] = {
+    "fgvc-badja": PresetInfo(
+        reference="qianduoduolr/FGVC @2b6bcf0 configs/eval/res18_d1_eval.py test_cfg_badja (precede_frames 5, "
+        "topk 10, temperature 0.07, neighbor_range 30, with_first, with_first_neighbor) + configs/eval/base_data.py "
+        "test_badja (size (320, 512)) + mmpt/models/trackers/vanilla_tracker.py; PCK: mmpt/datasets/"
+        "badja_dataset.py pck_evaluate (vosbench.scoring.pck_badja)",
+        verified="PCK restated step by step on hand-made joints and segmentations to 1e-12 (tests/test_badja.py); "
+        "the propagation settings are VFS's tracker with FGVC's values. Not restated: FGVC's label maps "
+        "(Gaussian sigma 3 px at half resolution) and top-5 read-out (vosbench: centred maps, sigma 0.5 cells, "
+        "top-3); no FGVC checkpoint was run here",
+    ),
     "crw": PresetInfo(
         reference="ajabri/videowalk @047f3f4 code/test.py (+ code/data/vos.py, code/utils/test_utils.py), "
         "README DAVIS command: --topk 10 --videoLen 20 --radius 12 --temperature 0.05 --cropSize -1",
