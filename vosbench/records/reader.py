@@ -39,7 +39,12 @@ from vosbench.records.types import RunSummary, Settings, Tuning
 #: the computation of records that lack it (``first_in_window``: frame 0 counted among the previous
 #: frames, as VFS does; ``mixing``: UVC's per-frame softmax average). A run at these values is the
 #: same protocol as a record without the keys.
-LATER_SETTINGS: dict[str, object] = {"first_in_window": False, "mixing": "joint"}
+LATER_SETTINGS: dict[str, object] = {
+    "first_in_window": False,
+    "mixing": "joint",
+    "gt_size": "native",
+    "gt_resize": "pil-nearest",
+}
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,14 @@ class RunRecord:
     @property
     def complete(self) -> bool:
         return self.status == "complete"
+
+    @property
+    def benchmark(self) -> str:
+        """What the scores are against: the dataset name, or ``<dataset>@<H>x<W>`` for a run
+        scored against ground truth resized to H x W (protocol setting ``gt_size``), which the
+        leaderboard, ``check`` and ``compare`` never put beside native-size runs."""
+        size = self.protocol.get("gt_size", "native")
+        return self.dataset if size in ("native", None) else f"{self.dataset}@{size}"
 
     @property
     def protocol_name(self) -> str:
@@ -474,7 +487,7 @@ def identity(record: RunRecord) -> tuple[str, str, str, str, str, str]:
     """What makes two runs comparable: dataset, model (+options), checkpoint, protocol, settings,
     and the set of sequences."""
     return (
-        record.dataset,
+        record.benchmark,
         model_label(record),
         checkpoint_label(record),
         protocol_label(record),

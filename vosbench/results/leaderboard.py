@@ -53,6 +53,21 @@ def _sorted(rows: list[Row], metric: str) -> list[Row]:
     return sorted(rows, key=key)
 
 
+def _table_names(datasets: Iterable[str] | None, run_rows: list[Row], with_published: bool) -> list[str]:
+    """The tables to show: every dataset with runs, sorted; or ``datasets`` in order, each followed by
+    its ``<name>@HxW`` benchmarks (runs scored against resized GT) that the runs or, with
+    ``with_published``, the published rows have."""
+    if not datasets:
+        return sorted({r.dataset for r in run_rows})
+    names = list(dict.fromkeys(datasets))
+    keys = {r.dataset for r in run_rows} | ({e["dataset"] for e in published_entries()} if with_published else set())
+    out: list[str] = []
+    for n in names:
+        out.append(n)
+        out += sorted(k for k in keys if "@" not in n and k.startswith(f"{n}@"))
+    return list(dict.fromkeys(out))
+
+
 def build(
     records: Iterable[RunRecord],
     *,
@@ -66,6 +81,8 @@ def build(
     Args:
         records: Run records (see :func:`vosbench.records.reader.find_records`).
         datasets: Only these datasets (in this order); default: every dataset with runs, sorted.
+            A dataset name also brings its resized-ground-truth benchmarks (``davis17-val`` brings
+            ``davis17-val@480x880``), each as a table of its own.
         metric: Sort column (a key of :data:`METRICS`) or ``"auto"`` (each table's primary metric:
             YouTube-VOS overall, else J&F, else PCK@0.1). A table without the chosen metric falls
             back to its primary one.
@@ -78,7 +95,7 @@ def build(
     if metric != "auto" and metric not in METRIC_BY_KEY:
         raise ConfigError(f"unknown metric {metric!r}; choose one of: auto, {', '.join(METRIC_BY_KEY)}")
     run_rows = rows_from_records(records, all_runs=all_runs)
-    names = list(dict.fromkeys(datasets)) if datasets else sorted({r.dataset for r in run_rows})
+    names = _table_names(datasets, run_rows, with_published)
     run_rows = [r for r in run_rows if r.dataset in set(names)]
     pub_rows = published_rows(names) if with_published else []
     notes: list[str] = []

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from vosbench.core.errors import ConfigError, InputFileError, VosbenchError
 from vosbench.core.io import atomic_write_text
@@ -123,7 +124,10 @@ def _mask_video(record: RunRecord, seq: Any, opts: ReportOptions) -> list[np.nda
         t, png = preds[k]
         rgb = seq.read_image(t)
         gt = seq.read_gt(t) if opts.gt_contour and t in seq.gt else None
-        img = overlay_masks(rgb, read_label_png(png), gt, alpha=opts.alpha, width=opts.width)
+        pred = read_label_png(png)
+        if pred.shape != rgb.shape[:2]:  # a run scored against resized GT (gt_size): shown on the native frame
+            pred = np.asarray(Image.fromarray(pred).resize(rgb.shape[1::-1], Image.Resampling.NEAREST))
+        img = overlay_masks(rgb, pred, gt, alpha=opts.alpha, width=opts.width)
         frames.append(caption(img, f"{seq.name}  {seq.frames[t]}"))
     return frames
 

@@ -126,7 +126,7 @@ def row_from_record(record: RunRecord) -> Row:
     metrics = {k: 100.0 * v for k, v in record.metrics.items() if k in METRIC_BY_KEY}
     return Row(
         kind="run",
-        dataset=record.dataset,
+        dataset=record.benchmark,  # <dataset>@HxW for runs scored against resized GT: a table of its own
         model=model_label(record),
         checkpoint=checkpoint_label(record),
         protocol=protocol_label(record),

@@ -23,6 +23,7 @@ from vosbench.datasets.factory import load_dataset
 from vosbench.models.factory import create_model
 from vosbench.propagation.engine import precision_dtype
 from vosbench.propagation.precision import float32_mode
+from vosbench.propagation.rescale import rescale_sequences
 from vosbench.propagation.sweep import grid
 from vosbench.records.types import Tuning
 from vosbench.runs.config import (
@@ -91,6 +92,7 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None, tuning: Tuning | None 
         raise ConfigError(f"--sweep and --precision are not supported for {ds.task} datasets ({cfg.dataset}) yet")
     names = check_sequence_names(ds, ds.select(list(cfg.sequences)))
     seqs = [ds.sequence(n) for n in names]  # validates every layout before any work
+    seqs = rescale_sequences(seqs, protocols, ds.task)  # gt_size: the resized copy CropMAE / RSP score on
     run_id = cfg.run_id
     if run_id is None and shard.sharded:
         settings = {**config_to_dict(cfg), "data_root": resolved_root(cfg.data_root)}
