@@ -42,6 +42,8 @@ def print_run_summary(record: Mapping[str, Any], scores: list[Any], run_dir: Pat
             "all", pct(m.get("PCK@0.1")), pct(m.get("PCK@0.2")), pct(m.get("PCK_pooled@0.1")), pct(m.get("PCK_pooled@0.2"))
         )
         console.print(table)
+    elif record.get("task") == "parsing":
+        console.print(_parsing_table(title, m, run_dir))
     elif scores:
         table = Table(title=title)
         table.add_column("sequence")
@@ -124,3 +126,25 @@ def print_sweep_table(results: list[RunResult]) -> None:
         "times: the first grid point carries the encoder and each shared similarity search; the "
         f"others reuse them (run folders under {results[0].run_dir.parent})"
     )
+
+
+def _parsing_table(title: str, m: Mapping[str, Any], run_dir: Path) -> Any:
+    """Per-video and overall VIP measures (the overall row: the matrix summed over all videos)."""
+    import csv
+
+    from rich.table import Table
+
+    from vosbench.records.parsing_files import PER_VIDEO
+
+    table = Table(title=title)
+    keys = ("mIoU", "pixel_accuracy", "mean_accuracy", "fwIoU")
+    for col in ("video", "frames", "mIoU", "pixel acc.", "mean acc.", "FW IoU"):
+        table.add_column(col, justify="left" if col == "video" else "right")
+    path = run_dir / PER_VIDEO
+    if path.is_file():
+        with path.open(newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                table.add_row(row["video"], row["frames"], *(pct(float(row[k] or "nan")) for k in keys))
+    table.add_section()
+    table.add_row("[bold]all videos", "", *(f"[bold]{pct(m.get(k))}" for k in keys))
+    return table

@@ -87,15 +87,17 @@ def plot_pck_curve(per_run: list[tuple[str, dict[float, float]]], path: Path) ->
             ax.plot(xs, [100 * curve[x] for x in xs], marker="o", color=RUN_COLOURS[i % len(RUN_COLOURS)], label=label)
     ax.set_ylim(0, 100)
     ax.set_xlabel("threshold alpha (fraction of 0.6 x GT box diagonal)")
-    ax.set_ylabel("PCK (%)")
+    ax.set_ylabel(ylabel)
     ax.set_title("PCK curve")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="lower right")
     return save_figure(fig, path)
 
 
-def plot_joint_bars(joints: list[str], columns: dict[str, list[float]], title: str, path: Path) -> Path:
-    """Grouped bars of per-joint PCK (values as stored; fractions are shown in %)."""
+def plot_joint_bars(
+    joints: list[str], columns: dict[str, list[float]], title: str, path: Path, ylabel: str = "PCK (%)"
+) -> Path:
+    """Grouped bars of per-joint PCK, or any per-item score (values as stored; fractions are shown in %)."""
     Figure = require_matplotlib()
     fig = Figure(figsize=(max(6.0, 0.45 * len(joints) + 2), 3.8), layout="constrained")
     ax = fig.add_subplot()

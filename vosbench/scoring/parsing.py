@@ -29,6 +29,7 @@ that use its test code; both agree on predictions of the ground truth's size.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,32 +80,51 @@ def read_prediction(path: str | Path, scorer: str, size: tuple[int, int]) -> np.
     """
     path = Path(path)
     im = _open(path)
-    h, w = size
     if check_scorer(scorer) == "aten":
         if im.mode not in _ATEN_MODES:
             raise InputFileError(
                 f"{path}: mode {im.mode} PNG; the aten scorer reads predictions as ATEN's script does (PIL: "
                 "palette indices or grey values), expected a palette or greyscale PNG of class ids"
             )
-        if (im.height, im.width) != (h, w):
-            # ATEN: image.resize(..., Image.ANTIALIAS); Pillow itself uses NEAREST for P images
-            im = im.resize((w, h), Image.Resampling.LANCZOS)
-        return np.asarray(im, dtype=np.int64)
+        return np.asarray(_resized(im, size, scorer), dtype=np.int64)
     if im.mode not in _CRW_MODES:
         raise InputFileError(
             f"{path}: mode {im.mode} PNG; the crw scorer reads predictions as CRW's script does (cv2.imread, "
             "3 channels), expected a greyscale, palette or RGB PNG"
         )
-    red = np.asarray(im.convert("RGB"))[..., 0]  # cv2's BGR [..., -1]
+    red = np.asarray(im.convert("RGB"))[..., 0].copy()  # cv2's BGR [..., -1]
     if red.size and int(red.max()) > CRW_MAX_VALUE:
         raise InputFileError(
             f"{path}: value {int(red.max())} in the channel CRW's eval_vip.py reads (red, after cv2.imread); it "
             f"stops on values above {CRW_MAX_VALUE}: write class ids as a greyscale PNG (a colour palette is read "
             "as its colours), or score with --scorer aten"
         )
-    if red.shape != (h, w):
-        red = np.asarray(Image.fromarray(red).resize((w, h), Image.Resampling.NEAREST))
-    return red.astype(np.int64)
+    return np.asarray(_resized(Image.fromarray(red), size, scorer), dtype=np.int64)
+
+
+def _resized(im: Image.Image, size: tuple[int, int], scorer: str) -> Image.Image:
+    """``im`` at ``size`` = (height, width) as ``scorer``'s script resizes a prediction of another
+    size: ATEN ``Image.ANTIALIAS`` (LANCZOS; Pillow uses NEAREST for palette images whatever is
+    asked), CRW ``Image.NEAREST``."""
+    h, w = size
+    if (im.height, im.width) == (h, w):
+        return im
+    return im.resize((w, h), Image.Resampling.LANCZOS if scorer == "aten" else Image.Resampling.NEAREST)
+
+
+def fit_prediction(ids: np.ndarray, size: tuple[int, int], scorer: str) -> np.ndarray:
+    """A run's (H, W) uint8 prediction as ``scorer`` sees it once written as a greyscale PNG and
+    read back at the ground truth's ``size``."""
+    if ids.shape == tuple(size):
+        return ids
+    return np.asarray(_resized(Image.fromarray(np.ascontiguousarray(ids, dtype=np.uint8)), size, scorer))
+
+
+def encode_class_png(ids: np.ndarray) -> bytes:
+    """A greyscale PNG of class ids: read alike by both scorers (and by palette-blind tools)."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(ids, dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def hist_of(gt: np.ndarray, pred: np.ndarray, n: int = N_CLASSES) -> np.ndarray:
