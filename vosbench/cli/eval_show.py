@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+import numpy as np
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -143,8 +144,7 @@ def _show_vip(console: Console, ev: Evaluation[object], res: VIPEvaluation) -> N
     ct = Table(title=f"VIP IoU per class (%)  {ev.pred}", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("class", "IoU", "accuracy"):
         ct.add_column(col, justify="left" if col == "class" else "right")
-    total = sum(res.hists.values())
-    s = scores_of(total)
+    s = scores_of(np.sum(list(res.hists.values()), axis=0))
     for c, name in enumerate(CLASSES):
         ct.add_row(f"{c} {name}", pct(float(s.class_iou[c])), pct(float(s.class_accuracy[c])))
     console.print(ct)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from vosbench.core.errors import InputFileError
 from vosbench.records.parsing_files import CONFUSION, PER_CLASS, PER_VIDEO, per_video_miou, read_confusion
@@ -17,7 +20,7 @@ PARSING_FILES = (PER_VIDEO, PER_CLASS, CONFUSION)
 
 
 def parsing_sections(
-    records: list[RunRecord], labels: list[str], out_dir: Path, sequences: list[str] | tuple[str, ...] = ()
+    records: list[RunRecord], labels: list[str], out_dir: Path, sequences: Sequence[str] | None = None
 ) -> tuple[list[str], list[Path], list[str]]:
     """HTML sections, images written and notes: per-video mIoU of every run, per-class IoU of
     every run over the classes any of them scored."""
@@ -32,7 +35,8 @@ def parsing_sections(
             notes.append(f"no per-video scores for {label}: {e}")
             continue
         if hists:
-            per_class[label] = [float(v) for v in scores_of(sum(hists.values())).class_iou]
+            total = np.sum(list(hists.values()), axis=0)
+            per_class[label] = [float(v) for v in scores_of(total).class_iou]
     images: list[Path] = []
     sections: list[str] = []
     videos = [v for v in dict.fromkeys(v for vals in per_video.values() for v in vals) if not sequences or v in sequences]
