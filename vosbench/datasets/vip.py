@@ -9,7 +9,7 @@ Layout of the ``VIP_Fine`` folder as the propagation papers read it (Liusifei/UV
 * ``Annotations/Category_ids/<video>/<frame>.png``: greyscale PNG of class ids 0..19 (0 =
   background; ids of 20 and more, e.g. 255, are ignored by the scorers), one per annotated frame;
 * ``lists/val_videos.txt`` (and ``train_videos.txt``, ``test_videos.txt``): one video name per line
-  (UVC keeps the last ``/``-separated part of a line; VFS the line itself).
+  (read as VFS reads it, the line itself; it must be a plain folder name).
 
 The 50 validation videos are ``vip-val``. Frames are taken in name order (VFS sorts the names,
 CRW sorts by the number, the same for zero-padded names) and propagated from the first frame's
@@ -52,10 +52,9 @@ class VIPDataset(VideoDataset):
                     f"{spec.name}: expected folder {d} (layout: {spec.needs}); is {self.root} the VIP_Fine folder?"
                 )
         lst = self.root / "lists" / f"{split}_videos.txt"
-        names = []
-        for n, line in _numbered_lines(lst, self.name):
-            # UVC keeps the part after the last '/', so a list of paths names the same videos
-            names.append(check_name(line.rsplit("/", 1)[-1], lst, n, "video name"))
+        # each line is one video folder name (VFS reads the line as it is; UVC would also take the
+        # last part of a path, which is refused here: a name from a file must be a plain folder name)
+        names = [check_name(line, lst, n, "video name") for n, line in _numbered_lines(lst, self.name)]
         self._names = list(dict.fromkeys(names))
 
     def sequence_names(self) -> list[str]:
