@@ -73,7 +73,7 @@ def _open(path: Path) -> Image.Image:
 
 def read_prediction(path: str | Path, scorer: str, size: tuple[int, int]) -> np.ndarray:
     """The prediction at ``path`` as ``scorer``'s script sees it once at the ground truth's
-    ``size`` = (height, width): an (H, W) int64 id map.
+    ``size`` = (height, width): an (H, W) uint8 id map.
 
     Raises:
         InputFileError: unreadable, a mode the script cannot read, or (``crw``) a value above 20.
@@ -86,7 +86,7 @@ def read_prediction(path: str | Path, scorer: str, size: tuple[int, int]) -> np.
                 f"{path}: mode {im.mode} PNG; the aten scorer reads predictions as ATEN's script does (PIL: "
                 "palette indices or grey values), expected a palette or greyscale PNG of class ids"
             )
-        return np.asarray(_resized(im, size, scorer), dtype=np.int64)
+        return np.asarray(_resized(im, size, scorer), dtype=np.uint8)
     if im.mode not in _CRW_MODES:
         raise InputFileError(
             f"{path}: mode {im.mode} PNG; the crw scorer reads predictions as CRW's script does (cv2.imread, "
@@ -99,7 +99,7 @@ def read_prediction(path: str | Path, scorer: str, size: tuple[int, int]) -> np.
             f"stops on values above {CRW_MAX_VALUE}: write class ids as a greyscale PNG (a colour palette is read "
             "as its colours), or score with --scorer aten"
         )
-    return np.asarray(_resized(Image.fromarray(red), size, scorer), dtype=np.int64)
+    return np.asarray(_resized(Image.fromarray(red), size, scorer), dtype=np.uint8)
 
 
 def _resized(im: Image.Image, size: tuple[int, int], scorer: str) -> Image.Image:
@@ -127,6 +127,13 @@ def encode_class_png(ids: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+#: where an ignored ground-truth value's pixels are counted (past 19 * 20 + 255, the last reachable cell)
+_IGNORED = 1024
+_ROW_OFFSET = {
+    k: np.array([k * g if g < k else _IGNORED for g in range(256)], dtype=np.uint16) for k in range(1, 21)
+}
+
+
 def hist_of(gt: np.ndarray, pred: np.ndarray, n: int = N_CLASSES) -> np.ndarray:
     """``fast_hist`` of both scripts: (n, n) int64 counts of ``20 * gt + pred`` over the pixels
     whose ground truth is a class (0 <= gt < n).
@@ -136,15 +143,31 @@ def hist_of(gt: np.ndarray, pred: np.ndarray, n: int = N_CLASSES) -> np.ndarray:
     """
     if gt.shape != pred.shape:
         raise InputFileError(f"prediction of shape {pred.shape} for ground truth of shape {gt.shape}")
+    if gt.dtype != np.uint8 or pred.dtype != np.uint8 or n > 20:
+        return _hist_general(gt, pred, n)
+    # one pass without a boolean copy: the row offset of each GT value from a table (an ignored
+    # value gets an offset past every reachable cell), plus the prediction, in 16 bits
+    flat = _ROW_OFFSET[n][gt] + pred
+    counts = np.bincount(flat.ravel(), minlength=_IGNORED + 256)
+    if counts[n * n : _IGNORED].any():
+        _beyond(pred, n)
+    return counts[: n * n].reshape(n, n)
+
+
+def _hist_general(gt: np.ndarray, pred: np.ndarray, n: int) -> np.ndarray:
     g = gt.astype(np.int64, copy=False).ravel()
     keep = (g >= 0) & (g < n)
     flat = n * g[keep] + pred.astype(np.int64, copy=False).ravel()[keep]
     if flat.size and int(flat.max()) >= n * n:
-        raise InputFileError(
-            f"a predicted value of {int(pred.max())} puts a pixel beyond the {n}x{n} confusion matrix (the "
-            f"official scripts fail here too); predictions hold class ids 0..{n - 1}"
-        )
+        _beyond(pred, n)
     return np.bincount(flat, minlength=n * n).reshape(n, n)
+
+
+def _beyond(pred: np.ndarray, n: int) -> None:
+    raise InputFileError(
+        f"a predicted value of {int(pred.max())} puts a pixel beyond the {n}x{n} confusion matrix (the "
+        f"official scripts fail here too); predictions hold class ids 0..{n - 1}"
+    )
 
 
 @dataclass(frozen=True)
