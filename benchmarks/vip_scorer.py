@@ -58,14 +58,11 @@ def write_set(root: Path, videos: int, frames: int, size: tuple[int, int]) -> tu
 
 def aten_as_written(pairs: list[tuple[Path, Path]], n: int = 20) -> np.ndarray:
     """ATEN's compute_hist with its own fast_hist (int32 arrays, boolean mask, bincount)."""
+    from tests.support.vip import aten_read
+
     hist = np.zeros((n, n))
     for img_path, label_path in pairs:
-        label_array = np.array(Image.open(label_path), dtype=np.int32)
-        image = Image.open(img_path)
-        image_array = np.array(image, dtype=np.int32)
-        if label_array.shape != image_array.shape:
-            image = image.resize((label_array.shape[1], label_array.shape[0]), Image.Resampling.LANCZOS)
-            image_array = np.array(image, dtype=np.int32)
+        label_array, image_array = aten_read(img_path, label_path)
         k = (label_array >= 0) & (label_array < n)
         hist += np.bincount(n * label_array[k].astype(int) + image_array[k], minlength=n**2).reshape(n, n)
     return hist

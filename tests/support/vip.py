@@ -27,16 +27,21 @@ def naive_hist(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return hist.reshape(N, N)
 
 
+def aten_read(img_path: Path, label_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """ATEN's compute_hist up to fast_hist: the GT and the (resized) prediction as int32 arrays."""
+    label_array = np.array(Image.open(label_path), dtype=np.int32)
+    image = Image.open(img_path)
+    image_array = np.array(image, dtype=np.int32)
+    if label_array.shape != image_array.shape:
+        image = image.resize((label_array.shape[1], label_array.shape[0]), Image.Resampling.LANCZOS)
+        image_array = np.array(image, dtype=np.int32)
+    return label_array, image_array
+
+
 def aten_script(pairs: list[tuple[Path, Path]]) -> np.ndarray:
     hist = np.zeros((N, N))
     for img_path, label_path in pairs:
-        label_array = np.array(Image.open(label_path), dtype=np.int32)
-        image = Image.open(img_path)
-        image_array = np.array(image, dtype=np.int32)
-        if label_array.shape != image_array.shape:
-            image = image.resize((label_array.shape[1], label_array.shape[0]), Image.Resampling.LANCZOS)
-            image_array = np.array(image, dtype=np.int32)
-        hist += naive_hist(label_array, image_array)
+        hist += naive_hist(*aten_read(img_path, label_path))
     return hist
 
 
