@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 from functools import partial
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from PIL import Image
 
 from tests.support import cli as support_cli
 from tests.support.vip import official
+from tests.test_hostile import hostile_names, snapshot, written_outside_runs
 from vosbench.propagation.protocol import PRESET_INFO, PRESETS
 
 invoke = partial(support_cli.invoke, code=0, catch_exceptions=False)
@@ -168,3 +170,19 @@ def test_download_prints_where_vip_is_shared(tmp_path):
     out = invoke("data", "download", "vip-val", "--dir", tmp_path).output
     assert "VIP_Fine/Annotations/Category_ids/<video>/<frame>.png" in out and "1drv.ms" in out
     assert str(tmp_path / "VIP_Fine") in out and not any(tmp_path.iterdir())
+
+
+def test_fuzz_hostile_video_names_never_write_outside_the_run_folder(vip, tmp_path):
+    (tmp_path / "victim").mkdir()  # where the absolute name points: must stay untouched
+    for i, name in enumerate(hostile_names(tmp_path)):
+        case = tmp_path / f"case{i}"
+        root = case / "VIP_Fine"
+        shutil.copytree(vip, root)
+        (root / "lists" / "val_videos.txt").write_text(f"videos1\n{name}\n", encoding="utf-8")
+        out = case / "runs"
+        before = {**snapshot(case), **snapshot(tmp_path / "victim")}
+        res = support_cli.invoke("run", "--model", "identity", "--dataset", "vip-val", "--data-root", root,
+                                 "--out", out, "--device", "cpu")
+        assert res.exit_code == 2 and "Traceback" not in res.output, (name, res.output)
+        assert "val_videos.txt:2" in res.output, (name, res.output)
+        assert written_outside_runs(before, case, out) == [] and not any((tmp_path / "victim").iterdir()), name
