@@ -72,6 +72,10 @@ def test_aten_and_crw_differ_on_the_resized_greyscale_prediction(cases: list[tup
     pred, gt = cases[1]
     shape = np.array(Image.open(gt)).shape
     assert not np.array_equal(read_prediction(pred, "aten", shape), read_prediction(pred, "crw", shape))
+    # Pillow resizes a palette image with NEAREST whatever is asked: there ATEN's ANTIALIAS is CRW's NEAREST
+    pal, _ = cases[2]
+    grey_nearest = np.asarray(Image.open(pred).resize(shape[::-1], Image.Resampling.NEAREST))
+    assert np.array_equal(read_prediction(pal, "aten", shape), grey_nearest)
 
 
 def test_aten_scorer_equals_the_restated_script(cases: list[tuple[Path, Path]]) -> None:
