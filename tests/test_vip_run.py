@@ -186,3 +186,14 @@ def test_fuzz_hostile_video_names_never_write_outside_the_run_folder(vip, tmp_pa
         assert res.exit_code == 2 and "Traceback" not in res.output, (name, res.output)
         assert "val_videos.txt:2" in res.output, (name, res.output)
         assert written_outside_runs(before, case, out) == [] and not any((tmp_path / "victim").iterdir()), name
+
+
+def test_sweep_points_equal_single_runs(vip, single, tmp_path):
+    invoke("run", "--model", "lab", "--dataset", "vip-val", "--data-root", vip, "--out", tmp_path,
+           "--sweep", "topk=5,10", *SMALL)
+    folders = sorted((tmp_path / "vip-val" / "lab").iterdir())
+    assert [f.name[-3:] for f in folders] == ["-p0", "-p1"]
+    (p1,) = [json.loads((f / "summary.json").read_text()) for f in folders if f.name.endswith("-p1")]
+    assert p1["protocol"]["topk"] == 10 and p1["metrics"] == json.loads((single / "summary.json").read_text())["metrics"]
+    for t in TABLES:
+        assert (folders[1] / t).read_bytes() == (single / t).read_bytes()

@@ -91,7 +91,7 @@ def print_run_summary(record: Mapping[str, Any], scores: list[Any], run_dir: Pat
 
 
 def print_sweep_table(results: list[RunResult]) -> None:
-    """Compare the grid points of a finished sweep (one row each, best J&F in bold)."""
+    """Compare the grid points of a finished sweep (one row each, best J&F or mIoU in bold)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -105,19 +105,23 @@ def print_sweep_table(results: list[RunResult]) -> None:
     table = Table(title=f"sweep: {first['model']['name']} on {first['dataset']['name']} ({first['protocol']['name']})")
     for k in keys:
         table.add_column(k, justify="right")
-    for col in ("J&F", "J-Mean", "F-Mean", "time (s)", "run folder"):
+    # the headline and two more measures of the task (J&F for segmentation, mIoU for VIP parsing)
+    shown = (
+        (("mIoU", "mIoU"), ("pixel acc.", "pixel_accuracy"), ("mean acc.", "mean_accuracy"))
+        if first.get("task") == "parsing" else (("J&F", "JF_mean"), ("J-Mean", "J_mean"), ("F-Mean", "F_mean"))
+    )  # fmt: skip
+    for col in (*(c for c, _ in shown), "time (s)", "run folder"):
         table.add_column(col, justify="right" if col != "run folder" else "left")
-    best = max((r.record["metrics"].get("JF_mean", float("-inf")) for r in results), default=None)
-    for r in results:
-        m = r.record["metrics"]
-        jf = pct(m.get("JF_mean"))
-        if m.get("JF_mean") == best and len(results) > 1:
-            jf = f"[bold]{jf}"
+    head = shown[0][1]
+    metrics: list[Mapping[str, Any]] = [r.record["metrics"] for r in results]
+    best = max((m.get(head) or float("-inf") for m in metrics), default=None)
+    for r, m in zip(results, metrics):
+        values = [pct(m.get(k)) for _, k in shown]
+        if m.get(head) == best and len(results) > 1:
+            values[0] = f"[bold]{values[0]}"
         table.add_row(
             *(str(r.record["sweep"]["point"][k]) for k in keys),
-            jf,
-            pct(m.get("J_mean")),
-            pct(m.get("F_mean")),
+            *values,
             f"{r.record['timings'].get('total_s', 0):.1f}",
             r.run_dir.name,
         )
