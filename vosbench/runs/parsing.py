@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from vosbench.core.errors import InputFileError
 from vosbench.core.io import atomic_write_bytes
 from vosbench.core.safepath import safe_join
 from vosbench.core.video import VideoSequence
@@ -60,7 +61,10 @@ class Parsing(TaskKind[np.ndarray]):
             t0 = time.perf_counter()
             gt = seq.read_gt(t)
             for slot, hist, ids in zip(slots, hists, outs):
-                hist += hist_of(gt, fit_prediction(ids, gt.shape, DEFAULT_SCORER))
+                try:
+                    hist += hist_of(gt, fit_prediction(ids, gt.shape, DEFAULT_SCORER))
+                except InputFileError as e:  # e.g. void (255) propagated onto a part (void_label on)
+                    raise InputFileError(f"{seq.name}/{seq.frames[t]}: {e}") from None
                 if cfg.save_predictions:
                     atomic_write_bytes(safe_join(slot.stage, "predictions", f"{seq.frames[t]}.png"), encode_class_png(ids))
             spent = (time.perf_counter() - t0) / len(slots)
