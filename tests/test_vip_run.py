@@ -197,3 +197,13 @@ def test_sweep_points_equal_single_runs(vip, single, tmp_path):
     assert p1["protocol"]["topk"] == 10 and p1["metrics"] == json.loads((single / "summary.json").read_text())["metrics"]
     for t in TABLES:
         assert (folders[1] / t).read_bytes() == (single / t).read_bytes()
+
+
+def test_python_api_evaluates_vip_like_the_command(vip, single):
+    import vosbench
+
+    ev = vosbench.evaluate(vip, single, benchmark="vip", scorer="aten")
+    rec = json.loads((single / "summary.json").read_text())
+    assert ev.metrics == rec["metrics"] and ev.facts["scorer"] == "aten"
+    assert list(ev.per_sequence["video"]) == ["videos1", "videos2", "videos3"]
+    assert ev.per_object["name"].iloc[13] == "face" and set(ev.per_frame.columns) == {"video", "gt", "pred", "pixels"}
