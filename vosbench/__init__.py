@@ -109,12 +109,12 @@ def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **op
     """Score predictions made by any tool, like ``vosbench eval --benchmark BENCHMARK``.
 
     Args:
-        gt: davis, ytvos: the GT folder ``GT_DIR/<sequence>/<frame>.png``; jhmdb: the JHMDB root; vip:
-            ``Annotations/Category_ids`` (or the ``VIP_Fine`` folder).
+        gt: davis, ytvos: the GT folder ``GT_DIR/<sequence>/<frame>.png``; jhmdb: the JHMDB root;
+            badja: the BADJA folder; vip: ``Annotations/Category_ids`` (or the ``VIP_Fine`` folder).
         pred: davis: ``PRED_DIR/<sequence>/<frame>.png``; ytvos: the same layout or a
-            ``submission.zip``; jhmdb: ``KEYPOINTS/<video>.csv`` or a run folder holding ``keypoints/``;
-            vip: ``PRED/<video>/<frame>.png`` class ids (or a run folder).
-        benchmark: ``davis`` (default), ``ytvos``, ``jhmdb`` or ``vip``.
+            ``submission.zip``; jhmdb, badja: ``KEYPOINTS/<video>.csv`` or a run folder holding
+            ``keypoints/``; vip: ``PRED/<video>/<frame>.png`` class ids (or a run folder).
+        benchmark: ``davis`` (default), ``ytvos``, ``jhmdb``, ``badja`` or ``vip``.
         **options: ``sequences`` (list or comma-separated) and ``workers`` (davis, ytvos);
             ``binary`` (davis); ``meta`` (ytvos, required: the split's ``meta.json``) and ``unseen``
             (ytvos: unseen-category list); ``split`` (1-3) and ``subset`` (``test``/``train``) (jhmdb);
@@ -122,7 +122,7 @@ def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **op
 
     Returns:
         An ``EvalOutput``: ``metrics`` and the DataFrames ``per_object``, ``per_frame``,
-        ``per_sequence`` (fractions; frame names as strings); for jhmdb PCK per joint, the
+        ``per_sequence`` (fractions; frame names as strings); for jhmdb and badja PCK per joint, the
         keypoints read and PCK per video; for vip IoU per class, the confusion cells and the
         measures per video.
     """

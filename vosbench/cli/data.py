@@ -20,6 +20,7 @@ KIND_HELP = {
     "davis": "DAVIS-2017 layout (JPEGImages/480p, Annotations/480p, ImageSets/2017/val.txt)",
     "ytvos": "YouTube-VOS valid layout (+ valid_gt/ full ground truth, all_frames/, unseen_categories.txt)",
     "jhmdb": "JHMDB layout (Rename_Images, joint_positions/*.mat, splits/)",
+    "badja": "BADJA layout (joint_annotations/*.json, DAVIS/{JPEGImages,Annotations}/Full-Resolution)",
     "vip": "VIP_Fine layout (Images, Annotations/Category_ids, lists/val_videos.txt)",
 }
 
@@ -45,12 +46,13 @@ def data() -> None:
     "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
     help="Output folder: new, empty, or written earlier by this command (it is then replaced).",
 )
-@click.option("--videos", type=int, default=None, help="Number of videos [davis 3, ytvos 3, jhmdb 3, vip 3].")
+@click.option("--videos", type=int, default=None, help="Number of videos [davis 3, ytvos 3, jhmdb 3, badja 3, vip 3].")
 @click.option(
     "--frames", type=int, default=None,
-    help="Frames per video; annotated frames for ytvos, jhmdb, vip [davis 24, ytvos 10, jhmdb 20, vip 6].",
+    help="Frames per video; annotated frames for ytvos, jhmdb, badja, vip [davis 24, ytvos 10, jhmdb 20, badja 16, vip 6].",
 )
-@click.option("--size", callback=_parse_size, metavar="WxH", default=None, help="Frame size [davis 432x240, ytvos 384x216, jhmdb 320x240, vip 320x240].")
+@click.option("--size", callback=_parse_size, metavar="WxH", default=None,
+              help="Frame size [davis 432x240, ytvos 384x216, jhmdb 320x240, badja 384x216, vip 320x240].")
 @click.option("--seed", type=int, default=None, help="Random seed [0]; the same arguments give identical files.")
 @click.option("--no-all-frames", is_flag=True, help="ytvos only: skip the all_frames/ tree of every raw frame.")
 def synth(
@@ -62,13 +64,14 @@ def synth(
     seed: int | None,
     no_all_frames: bool,
 ) -> None:
-    """Write a synthetic KIND data set (davis, ytvos, jhmdb or vip) into --out.
+    """Write a synthetic KIND data set (davis, ytvos, jhmdb, badja or vip) into --out.
 
     \b
     davis: DAVIS-2017 layout (JPEGImages/480p, Annotations/480p, ImageSets/2017/val.txt)
     ytvos: YouTube-VOS valid layout, plus valid_gt/ (full ground truth), all_frames/ and
            unseen_categories.txt
     jhmdb: JHMDB layout (Rename_Images, joint_positions/*.mat, splits/)
+    badja: BADJA layout (joint_annotations/*.json, DAVIS/{JPEGImages,Annotations}/Full-Resolution)
     vip:   VIP_Fine layout (Images, Annotations/Category_ids, lists/val_videos.txt)
 
     Use the folder with `--data-root DIR` and the matching synthetic-* dataset.

@@ -136,6 +136,30 @@ BUILTIN_DATASETS += (
     ),
 )
 
+_BADJA = "BADJA folder: joint_annotations/*.json, DAVIS/{JPEGImages,Annotations}/Full-Resolution/<seq>/"
+
+BUILTIN_DATASETS += (
+    DatasetSpec(
+        name="badja",
+        description="BADJA: 7 DAVIS animal videos, 20 joints; PCK normalised by the segmented area (FGVC)",
+        factory="vosbench.datasets.badja:build_badja",
+        task="pose",
+        subfolder="BADJA",
+        needs=_BADJA,
+        protocol="fgvc-badja",
+    ),
+    DatasetSpec(
+        name="synthetic-badja",
+        description="Generated BADJA-layout videos of a textured quadruped, 20 joints with segmentations (PCK)",
+        factory="vosbench.datasets.badja:build_synthetic_badja",
+        task="pose",
+        needs="nothing: generated on first use (vosbench data synth badja writes it explicitly)",
+        protocol="fgvc-badja",
+        generated=True,
+        option_types=dict(_SYNTH_OPTIONS),
+    ),
+)
+
 _VIP = "VIP_Fine folder: Images/<video>/*.jpg, Annotations/Category_ids/<video>/*.png, lists/<split>_videos.txt"
 BUILTIN_DATASETS += (
     DatasetSpec(

@@ -249,6 +249,11 @@ PRESETS["uvc"] = PRESETS["dino"].replace(
 )
 # VFS's ResNet-50 config differs from the ResNet-18 one only in neighbor_range 36 (radius 18).
 PRESETS["vfs-r50"] = PRESETS["vfs"].replace(name="vfs-r50", radius=18.0)
+# FGVC's BADJA test_cfg (the VFS tracker code) with its frames at 320 x 512: the short side 320 and
+# the long side floored to a multiple of 64 give exactly that for BADJA's 16:9 DAVIS frames.
+PRESETS["fgvc-badja"] = PRESETS["vfs"].replace(
+    name="fgvc-badja", version=1, resize="short-side", size=320, context=5, radius=15.0, keypoints="centred"
+)
 
 @dataclass(frozen=True)
 class PresetInfo:
@@ -264,6 +269,16 @@ class PresetInfo:
 
 
 PRESET_INFO: dict[str, PresetInfo] = {
+    "fgvc-badja": PresetInfo(
+        reference="qianduoduolr/FGVC @2b6bcf0 configs/eval/res18_d1_eval.py test_cfg_badja (precede_frames 5, "
+        "topk 10, temperature 0.07, neighbor_range 30, with_first, with_first_neighbor) + configs/eval/base_data.py "
+        "test_badja (size (320, 512)) + mmpt/models/trackers/vanilla_tracker.py; PCK: mmpt/datasets/"
+        "badja_dataset.py pck_evaluate (vosbench.scoring.pck_badja)",
+        verified="PCK restated step by step on hand-made joints and segmentations to 1e-12 (tests/test_badja.py); "
+        "the propagation settings are VFS's tracker with FGVC's values. Not restated: FGVC's label maps "
+        "(Gaussian sigma 3 px at half resolution) and top-5 read-out (vosbench: centred maps, sigma 0.5 cells, "
+        "top-3); no FGVC checkpoint was run here",
+    ),
     "crw": PresetInfo(
         reference="ajabri/videowalk @047f3f4 code/test.py (+ code/data/vos.py, code/utils/test_utils.py), "
         "README DAVIS command: --topk 10 --videoLen 20 --radius 12 --temperature 0.05 --cropSize -1",

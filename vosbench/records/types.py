@@ -62,6 +62,7 @@ class DatasetInfo(_DatasetHead, total=False):
     has_gt: bool
     subset: str
     joints: list[str]
+    pck: str
     year: int | str
     all_frames: bool
     gt: str | None

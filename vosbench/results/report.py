@@ -24,6 +24,7 @@ from vosbench.core.errors import ConfigError, InputFileError, VosbenchError
 from vosbench.core.io import atomic_write_text
 from vosbench.core.labels import read_label_png
 from vosbench.core.version import __version__
+from vosbench.datasets.badja_joints import BADJA_SKELETON
 from vosbench.datasets.factory import load_dataset
 from vosbench.records.reader import (
     RunRecord,
@@ -39,6 +40,7 @@ from vosbench.records.schema import METRICS
 from vosbench.results.leaderboard import fmt_value, protocol_footnotes
 from vosbench.results.report_compare import paired_section
 from vosbench.results.report_media import (
+    SKELETON,
     ReportDependencyError,
     caption,
     draw_skeleton,
@@ -141,11 +143,12 @@ def _pose_video(record: RunRecord, seq: Any, opts: ReportOptions) -> list[np.nda
             by_t[t] = {j - shift: xy for j, xy in joints.items()}
     ts = sorted(by_t)
     gt_all = seq.keypoints if opts.gt_contour else None
+    bones = BADJA_SKELETON if (record.summary.get("dataset") or {}).get("pck") == "badja" else SKELETON
     frames = []
     for k in pick_frames(len(ts), opts.max_frames):
         t = ts[k]
         gt = gt_all[t] if gt_all is not None and t < len(gt_all) else None
-        img = draw_skeleton(seq.read_image(t), by_t[t], gt, width=opts.width)
+        img = draw_skeleton(seq.read_image(t), by_t[t], gt, width=opts.width, skeleton=bones)
         frames.append(caption(img, f"{seq.name}  {seq.frames[t]}"))
     return frames
 

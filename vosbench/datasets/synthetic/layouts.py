@@ -1,11 +1,11 @@
-"""Writers of the synthetic sets in the file layouts of DAVIS-2017, YouTube-VOS, JHMDB and VIP.
+"""Writers of the synthetic sets in the file layouts of DAVIS-2017, YouTube-VOS, JHMDB and BADJA
+(VIP: :mod:`vosbench.datasets.synthetic.vip_set`).
 
 Each ``generate_*`` function writes one complete dataset folder and returns its path. Output is
 a pure function of the arguments: the same arguments give byte-identical files (fixed encoder
 settings, no timestamps; the MAT-file header text is fixed). Video ``i`` is drawn from
 ``numpy.random.default_rng([seed, code, i])`` (code 17 for davis, 19 for ytvos, 23 for jhmdb, 29
-for vip), so
-adding videos leaves the earlier ones unchanged.
+for badja, 31 for vip), so adding videos leaves the earlier ones unchanged.
 Each folder also gets a stamp file, ``vosbench_synthetic.json``, naming the generator version and
 the arguments (see :mod:`vosbench.datasets.synthetic.cache`).
 """
@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vosbench.datasets.badja_joints import SMAL_INDEX, SMAL_JOINTS
+from vosbench.datasets.synthetic.animal import badja_scene, joint_visibility
 from vosbench.datasets.synthetic.scenarios import (
     UNSEEN_CATEGORIES,
     davis_scenario,
@@ -33,17 +35,18 @@ from vosbench.core.labels import encode_label_png
 # Bump whenever the generator's output changes, so that cached sets are regenerated.
 GENERATOR_VERSION = 2
 STAMP = "vosbench_synthetic.json"
-KINDS = ("davis", "ytvos", "jhmdb", "vip")
-_KIND_CODE = {"davis": 17, "ytvos": 19, "jhmdb": 23, "vip": 29}
+KINDS = ("davis", "ytvos", "jhmdb", "badja", "vip")
+_KIND_CODE = {"davis": 17, "ytvos": 19, "jhmdb": 23, "badja": 29, "vip": 31}
 YTVOS_STEP = 5  # annotated frames are every 5th frame of the 30 fps video
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "davis": {"videos": 3, "frames": 24, "size": (432, 240), "seed": 0},
     "ytvos": {"videos": 3, "frames": 10, "size": (384, 216), "seed": 0, "all_frames": True},
     "jhmdb": {"videos": 3, "frames": 20, "size": (320, 240), "seed": 0},
+    "badja": {"videos": 3, "frames": 16, "size": (384, 216), "seed": 0},
     "vip": {"videos": 3, "frames": 6, "size": (320, 240), "seed": 0},
 }
-_MIN_FRAMES = {"davis": 5, "ytvos": 3, "jhmdb": 2, "vip": 2}
+_MIN_FRAMES = {"davis": 5, "ytvos": 3, "jhmdb": 2, "badja": 8, "vip": 2}
 
 
 def normalize_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -365,82 +368,74 @@ def generate_jhmdb(
     return out
 
 
-#: VIP class id of each body part of the synthetic figure (class names: vosbench.scoring.parsing.CLASSES)
-VIP_PART_CLASS = {
-    "torso": 4,  # upper-clothes
-    "head": 13,  # face
-    "right_upper_arm": 14, "right_forearm": 14,  # right-arm
-    "left_upper_arm": 15, "left_forearm": 15,  # left-arm
-    "right_thigh": 8, "left_thigh": 8,  # pants
-    "right_shin": 16, "left_shin": 17,  # right-leg, left-leg
-}  # fmt: skip
-#: VIP annotates one frame in 25; its frames are named by their number in the video
-VIP_STEP = 25
-#: time between two annotated frames of a synthetic video, in the figure's frames
-_VIP_TIME_STEP = 2
-
-
-def generate_vip(
+def generate_badja(
     out: str | Path,
-    videos: int = DEFAULTS["vip"]["videos"],
-    frames: int = DEFAULTS["vip"]["frames"],
-    size: tuple[int, int] = DEFAULTS["vip"]["size"],
-    seed: int = DEFAULTS["vip"]["seed"],
+    videos: int = DEFAULTS["badja"]["videos"],
+    frames: int = DEFAULTS["badja"]["frames"],
+    size: tuple[int, int] = DEFAULTS["badja"]["size"],
+    seed: int = DEFAULTS["badja"]["seed"],
 ) -> Path:
-    """Write a VIP_Fine-layout set: a textured figure walking, waving or squatting, with a part map.
+    """Write a BADJA-layout set: a textured quadruped walking (:mod:`.animal`).
 
-    Video ``i`` is named ``videos<i + 1>`` (as VIP's) and does action ``("walk", "wave",
-    "squat")[i % 3]``; consecutive annotated frames are two of the figure's frames apart (VIP's are
-    25 video frames apart). Files written:
+    Video ``i`` is named ``quadruped-<i>``. Files written:
 
-    * ``Images/<video>/<n:012d>.jpg``: RGB JPEG frames, ``n = 25 k`` for the k-th annotated frame;
-    * ``Annotations/Category_ids/<video>/<n:012d>.png``: greyscale PNG of VIP class ids, one per
-      frame (0 background, 4 upper-clothes = torso, 13 face = head, 14/15 right/left arm, 8 pants
-      = thighs, 16/17 right/left leg = shins);
-    * ``lists/val_videos.txt`` (video names, one per line) and an empty ``lists/train_videos.txt``;
+    * ``DAVIS/JPEGImages/Full-Resolution/<video>/00000.jpg ...``: every frame (RGB JPEG);
+    * ``DAVIS/Annotations/Full-Resolution/<video>/00000.png ...``: palette PNG of every frame,
+      1 = the animal;
+    * ``joint_annotations/<video>.json``: BADJA's format for the frames ``i % 3``, then every 5th
+      (one step of 2, as in BADJA's own files): 37 ``[row, col]`` integer joints (the 17 SMAL
+      entries BADJA does not score are ``[0, 0]``, invisible) and 37 visibilities; a joint hidden
+      behind another part is invisible. In video 1 the first annotated frame's ``tail_6`` is
+      ``[0, 0]``, invisible (BADJA's unannotated joints look like that);
+    * ``joint_annotations/zz_extra.json``: a video under ``extra_videos/`` without frames, as
+      BADJA's ``tiger`` (the adapter leaves it out);
     * ``vosbench_synthetic.json`` (generator version and arguments).
-
-    Args:
-        out: Output folder (created).
-        videos: Number of videos.
-        frames: Annotated frames per video (>= 2).
-        size: (width, height) in pixels.
-        seed: Random seed.
-
-    Returns:
-        The output folder.
     """
-    from vosbench.datasets.synthetic.figure import ACTIONS, PARTS
-
-    p = normalize_params("vip", {"videos": videos, "frames": frames, "size": size, "seed": seed})
+    p = normalize_params("badja", {"videos": videos, "frames": frames, "size": size, "seed": seed})
     out = _prepare(out)
     (w, h), n = p["size"], p["frames"]
-    lut = np.zeros(256, np.uint8)
-    for i, part in enumerate(PARTS):
-        lut[i + 1] = VIP_PART_CLASS[part]  # the figure's limbs are labelled 1.. in PARTS order
-    names = []
     for i in range(p["videos"]):
-        name = f"videos{i + 1}"
-        names.append(name)
-        action = ACTIONS[i % len(ACTIONS)]
-        scene = jhmdb_scene(_rng("vip", p["seed"], i), action, w, h, _VIP_TIME_STEP * (n - 1) + 1)
-        for k in range(n):
-            frame = scene.render(_VIP_TIME_STEP * k)
-            stem = f"{VIP_STEP * k:012d}"
-            _put(out / "Images" / name / f"{stem}.jpg", _jpeg(_image(frame.image)))
-            _put(out / "Annotations" / "Category_ids" / name / f"{stem}.png", _grey_png(lut[frame.labels]))
-    lists = out / "lists"
-    lists.mkdir(parents=True, exist_ok=True)
-    (lists / "val_videos.txt").write_text("".join(f"{v}\n" for v in names))
-    (lists / "train_videos.txt").write_text("")
-    _write_stamp(out, "vip", p)
+        name = f"quadruped-{i}"
+        scene = badja_scene(_rng("badja", p["seed"], i), w, h, n)
+        animal = scene.layers[0].figure
+        annotated = {*range(i % 3, n, 5), *([i % 3 + 7] if i % 3 + 7 < n else [])}
+        entries = []
+        for t in range(n):
+            frame = scene.render(t)
+            _put(out / "DAVIS" / "JPEGImages" / "Full-Resolution" / name / f"{t:05d}.jpg", _jpeg(_image(frame.image)))
+            png = encode_label_png((frame.labels > 0).astype(np.uint8))
+            _put(out / "DAVIS" / "Annotations" / "Full-Resolution" / name / f"{t:05d}.png", png)
+            if t in annotated:
+                entries.append(_badja_entry(name, t, animal.joints(t), joint_visibility(animal, frame.labels, t)))
+        if i == 1:
+            entries[0]["joints"][31], entries[0]["visibility"][31] = [0, 0], False
+        _put(out / "joint_annotations" / f"{name}.json", json.dumps(entries).encode())
+    extra = [
+        {
+            "image_path": "extra_videos/zz/rgb/0000.png",
+            "segmentation_path": "extra_videos/zz/segmentations/0000.png",
+            "joints": [[0, 0]] * SMAL_JOINTS,
+            "visibility": [False] * SMAL_JOINTS,
+        }
+    ]
+    _put(out / "joint_annotations" / "zz_extra.json", json.dumps(extra).encode())
+    _write_stamp(out, "badja", p)
     return out
 
 
-def _grey_png(ids: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(ids, mode="L").save(buf, format="PNG", optimize=False)
-    return buf.getvalue()
+def _badja_entry(name: str, t: int, xy: np.ndarray, visible: np.ndarray) -> dict[str, Any]:
+    """One annotated frame in BADJA's JSON format (37 SMAL entries; the 20 scored ones filled)."""
+    joints = [[0, 0] for _ in range(SMAL_JOINTS)]
+    vis = [False] * SMAL_JOINTS
+    for j, k in enumerate(SMAL_INDEX):
+        joints[k] = [int(round(xy[j, 1])), int(round(xy[j, 0]))]
+        vis[k] = bool(visible[j])
+    return {
+        "segmentation_path": f"DAVIS/Annotations/Full-Resolution/{name}/{t:05d}.png",
+        "image_path": f"DAVIS/JPEGImages/Full-Resolution/{name}/{t:05d}.jpg",
+        "visibility": vis,
+        "joints": joints,
+    }
 
 
-GENERATORS = {"davis": generate_davis, "ytvos": generate_ytvos, "jhmdb": generate_jhmdb, "vip": generate_vip}
+GENERATORS = {"davis": generate_davis, "ytvos": generate_ytvos, "jhmdb": generate_jhmdb, "badja": generate_badja}
