@@ -101,6 +101,8 @@ def read_result(run_dir: str | Path, name: str) -> SequenceResult:
         _check_objects(path, data["objects"])
     if "hits" in data or "counts" in data:
         _check_counts(path, data.get("hits"), data.get("counts"))
+    if "confusion" in data:
+        _check_confusion(path, data["confusion"])
     return cast(SequenceResult, data)
 
 
@@ -151,3 +153,10 @@ def _check_counts(path: Path, hits: object, counts: object) -> None:
         raise InputFileError(
             f"{path}: 'hits' is not a list of rows of {len(counts)} whole numbers, each at most its joint's count"
         )
+
+
+def _check_confusion(path: Path, confusion: object) -> None:
+    """A parsing run's ``confusion``: a square list of lists of whole, non-negative pixel counts."""
+    rows = confusion if isinstance(confusion, list) else None
+    if not rows or not all(isinstance(r, list) and len(r) == len(rows) and all(_count(v) for v in r) for r in rows):
+        raise InputFileError(f"{path}: 'confusion' is not a square matrix of non-negative whole numbers")

@@ -1,5 +1,6 @@
 """The per-sequence view of a leaderboard (``vosbench leaderboard --per-sequence``): J&F per
-sequence of one dataset (PCK@0.1 per video for keypoint datasets), one column per leaderboard row."""
+sequence of one dataset (PCK@0.1 per video for keypoint datasets, mIoU per video for VIP), one
+column per leaderboard row."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from vosbench.core.errors import ConfigError
+from vosbench.records.parsing_files import per_video_miou
 from vosbench.records.reader import RunRecord, per_sequence_jf, per_video_pck, select_runs
 from vosbench.results.formats import render_as
 from vosbench.results.leaderboard import build, fmt_value, md_escape, protocol_footnotes
@@ -59,6 +61,7 @@ def build_per_sequence(
     if not chosen:
         raise ConfigError(f"no runs for dataset {dataset!r} (runs cover: {', '.join(names) or 'none'})")
     pose = all(r.task == "pose" for r in chosen)
+    parsing = all(r.task == "parsing" for r in chosen)
     board = build(chosen, datasets=[dataset], all_runs=all_runs)
     by_folder = {r.run_dir: r for r in chosen}
     cols = board.tables[0].rows
@@ -75,7 +78,10 @@ def build_per_sequence(
         labels.append(label)
         assert row.run_dir is not None  # a run row, built from one of ``chosen``
         record = by_folder[row.run_dir]
-        per_seq = per_video_pck(record.run_dir) if pose else per_sequence_jf(record.run_dir)
+        per_seq = (
+            per_video_pck(record.run_dir) if pose else per_video_miou(record.run_dir) if parsing
+            else per_sequence_jf(record.run_dir)
+        )  # fmt: skip
         for seq in record.sequences or list(per_seq):
             if seq not in seq_order:
                 seq_order.append(seq)
@@ -83,7 +89,7 @@ def build_per_sequence(
             if seq not in seq_order:
                 seq_order.append(seq)
             values.setdefault(seq, {})[label] = 100.0 * per_seq[seq]
-        key = "PCK@0.1" if pose else "JF_mean"
+        key = "PCK@0.1" if pose else "mIoU" if parsing else "JF_mean"
         if key in record.metrics:
             overall[label] = 100.0 * record.metrics[key]
     view = PerSequence(
@@ -101,6 +107,13 @@ def build_per_sequence(
         view.explanation = (
             "Per video: mean over the 15 joints of each joint's PCK@0.1 in that video. "
             "Last line: the run's PCK@0.1 over all videos."
+        )
+    if parsing:
+        view.metric = "mIoU"
+        view.overall_label = "mIoU (all videos)"
+        view.explanation = (
+            "Per video: the mIoU of the video's own confusion matrix. Last line: the run's mIoU, of the "
+            "matrix summed over all videos (not the mean of the per-video values)."
         )
     return view
 
