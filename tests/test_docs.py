@@ -92,17 +92,17 @@ def shell_lines(code: str) -> list[str]:
     return [ln.strip() for ln in code.replace("\\\n", " ").splitlines() if ln.strip() and not ln.strip().startswith("#")]
 
 
-def run_shell_line(line: str, where: str, env_path: str) -> None:
+def run_shell_line(line: str, where: str, env_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     argv = shlex.split(line, comments=True)
     if argv and argv[0] == "export" and all("=" in a for a in argv[1:]):
         for assignment in argv[1:]:
             key, value = assignment.split("=", 1)
-            os.environ[key] = os.path.expanduser(os.path.expandvars(value))
+            monkeypatch.setenv(key, os.path.expanduser(os.path.expandvars(value)))
         return
     if argv and argv[0] == "vosbench" and not SHELL_SYNTAX & set(argv):
         args = [os.path.expanduser(os.path.expandvars(a)) for a in argv[1:]]
         res = invoke(*args)
-        assert res.exit_code == 0, f"{where}: `{line}` exited with {res.exit_code}\n{res.output}"
+        assert res.exit_code == 0, f"{where}: `{line}` exited with {res.exit_code}\n{res.output}{res.exception!r}"
         return
     env = {**os.environ, "PATH": env_path + os.pathsep + os.environ.get("PATH", ""),
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
@@ -121,7 +121,21 @@ def test_examples_run(page, tmp_path, monkeypatch, shared_cache, shim):
             exec(compile(code, where, "exec"), namespace)
         else:
             for cmd in shell_lines(code):
-                run_shell_line(cmd, where, str(shim))
+                run_shell_line(cmd, where, str(shim), monkeypatch)
+
+
+def test_only_bash_and_python_blocks_run_and_a_failing_line_fails(tmp_path, monkeypatch, shim):
+    page = tmp_path / "page.md"
+    page.write_text("```text\nvosbench run --dataset davis17-val\n```\n\n```bash\n# comment\nvosbench list \\\n"
+                    "  protocols\n```\n\n```python\nx = 1\n```\n\n```toml\nmodel = 1\n```\n")
+    assert [(lang, code) for lang, _, code in examples(page)] == [
+        ("bash", "# comment\nvosbench list \\\n  protocols\n"), ("python", "x = 1\n")]
+    assert shell_lines(examples(page)[0][2]) == ["vosbench list    protocols"]
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AssertionError, match="page.md:1: `vosbench list nothing` exited with 2"):
+        run_shell_line("vosbench list nothing", "page.md:1", str(shim), monkeypatch)
+    with pytest.raises(AssertionError, match="exited with 3"):
+        run_shell_line("vosbench --version | grep -q . && exit 3", "page.md:1", str(shim), monkeypatch)
 
 
 def test_example_run_elsewhere_is_run_there():

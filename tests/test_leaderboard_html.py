@@ -153,6 +153,9 @@ def test_html_needs_an_out_folder(tmp_path):
     assert res.output.strip().splitlines()[-1] == "Error: --format html writes a folder: give it with --out DIR"
     res = invoke("leaderboard", "--runs", GOLDEN_RUNS, "--format", "html", "--out", tmp_path, "--per-sequence", code=2)
     assert "--per-sequence is for md, csv and json" in res.output and "Traceback" not in res.output
+    (tmp_path / "file").write_text("")
+    res = invoke("leaderboard", "--runs", GOLDEN_RUNS, "--format", "html", "--out", tmp_path / "file", code=2)
+    assert res.output.strip() == f"Error: --out {tmp_path / 'file'} is a file; --format html writes a folder (DIR/index.html)"
     res = invoke("leaderboard", "--runs", GOLDEN_RUNS, "--format", "csv", "--out", tmp_path, code=2)
     assert res.output.strip() == f"Error: --out {tmp_path} is a folder; give a file name (only --format html writes a folder)"
 

@@ -77,6 +77,8 @@ def leaderboard(
     if fmt == "html":
         if out is None:
             raise ConfigError("--format html writes a folder: give it with --out DIR")
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out} is a file; --format html writes a folder (DIR/index.html)")
         if per_sequence:
             raise ConfigError("--per-sequence is for md, csv and json; the html page has a per-sequence view per row")
         ci_level = 0.95 if ci_level is None else ci_level

@@ -236,6 +236,7 @@ def write_html(board: Leaderboard, records: Iterable[RunRecord], out_dir: Path, 
     text = to_html(board, drilldowns(board, records, out_dir), decimals, level)
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(page, text)
+    page.chmod(0o644)  # a page to publish: readable by a web server, like any file the user makes
     return page
 
 
