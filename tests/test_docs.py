@@ -7,7 +7,7 @@ How a page's examples run: its blocks in order, in one temporary folder, like a 
 block may use what an earlier one made). Python blocks share one namespace per page and run in-process. Bash
 blocks run line by line: a ``vosbench ...`` line in-process through click (the same command, without a
 fresh interpreter per line: torch is imported once), an ``export`` line sets the variable, any other line
-(or a ``vosbench`` line with pipes or redirections) goes to ``bash -c`` with a ``vosbench`` on PATH that runs
+(or a ``vosbench`` line with pipes, redirections or file-name patterns) goes to ``bash -c`` with a ``vosbench`` on PATH that runs
 this checkout. Each line must succeed.
 """
 
@@ -33,6 +33,7 @@ README = REPO / "README.md"
 BLOCK = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
 RUN_ELSEWHERE = "<!-- tests/test_api.py runs this example -->"  # the Python API example: run with more checks there
 SHELL_SYNTAX = {"|", "||", "&&", ";", ">", ">>", "<", "2>", "&"}
+GLOB = set("*?[")  # file-name patterns: bash expands them
 
 
 def pages() -> list[Path]:
@@ -99,7 +100,7 @@ def run_shell_line(line: str, where: str, env_path: str, monkeypatch: pytest.Mon
             key, value = assignment.split("=", 1)
             monkeypatch.setenv(key, os.path.expanduser(os.path.expandvars(value)))
         return
-    if argv and argv[0] == "vosbench" and not SHELL_SYNTAX & set(argv):
+    if argv and argv[0] == "vosbench" and not SHELL_SYNTAX & set(argv) and not GLOB & set(line):
         args = [os.path.expanduser(os.path.expandvars(a)) for a in argv[1:]]
         res = invoke(*args)
         assert res.exit_code == 0, f"{where}: `{line}` exited with {res.exit_code}\n{res.output}{res.exception!r}"
