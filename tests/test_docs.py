@@ -7,8 +7,9 @@ How a page's examples run: its blocks in order, in one temporary folder, like a 
 block may use what an earlier one made). Python blocks share one namespace per page and run in-process. Bash
 blocks run line by line: a ``vosbench ...`` line in-process through click (the same command, without a
 fresh interpreter per line: torch is imported once), an ``export`` line sets the variable, any other line
-(or a ``vosbench`` line with pipes, redirections or file-name patterns) goes to ``bash -c`` with a ``vosbench`` on PATH that runs
-this checkout. Each line must succeed.
+(or a ``vosbench`` line with pipes, redirections or file-name patterns) goes to ``bash -c`` with a
+``vosbench`` on PATH that runs this checkout. A block with a compound command (``if ... fi``, loops) or a
+here-document runs as one bash script the same way. Each line must succeed.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ BLOCK = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
 RUN_ELSEWHERE = "<!-- tests/test_api.py runs this example -->"  # the Python API example: run with more checks there
 SHELL_SYNTAX = {"|", "||", "&&", ";", ">", ">>", "<", "2>", "&"}
 GLOB = set("*?[")  # file-name patterns: bash expands them
+COMPOUND = {"if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac", "function", "{", "}"}
 
 
 def pages() -> list[Path]:
@@ -93,6 +95,20 @@ def shell_lines(code: str) -> list[str]:
     return [ln.strip() for ln in code.replace("\\\n", " ").splitlines() if ln.strip() and not ln.strip().startswith("#")]
 
 
+def compound(code: str) -> bool:
+    """A block with a compound command (``if``/``for``/... spanning lines) or a here-document: it
+    runs as one bash script."""
+    return "<<" in code or any(shlex.split(ln, comments=True)[:1] and shlex.split(ln, comments=True)[0] in COMPOUND
+                               for ln in shell_lines(code))
+
+
+def run_bash(script: str, where: str, env_path: str) -> None:
+    env = {**os.environ, "PATH": env_path + os.pathsep + os.environ.get("PATH", ""),
+           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    res = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, f"{where}: `{script}` exited with {res.returncode}\n{res.stdout}\n{res.stderr}"
+
+
 def run_shell_line(line: str, where: str, env_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     argv = shlex.split(line, comments=True)
     if argv and argv[0] == "export" and all("=" in a for a in argv[1:]):
@@ -105,10 +121,7 @@ def run_shell_line(line: str, where: str, env_path: str, monkeypatch: pytest.Mon
         res = invoke(*args)
         assert res.exit_code == 0, f"{where}: `{line}` exited with {res.exit_code}\n{res.output}{res.exception!r}"
         return
-    env = {**os.environ, "PATH": env_path + os.pathsep + os.environ.get("PATH", ""),
-           "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    res = subprocess.run(["bash", "-e", "-c", line], env=env, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, f"{where}: `{line}` exited with {res.returncode}\n{res.stdout}\n{res.stderr}"
+    run_bash(line, where, env_path)
 
 
 @pytest.mark.parametrize("page", PAGES_WITH_EXAMPLES, ids=lambda p: str(p.relative_to(REPO)))
@@ -120,6 +133,8 @@ def test_examples_run(page, tmp_path, monkeypatch, shared_cache, shim):
         where = f"{page.relative_to(REPO)}:{line}"
         if lang == "python":
             exec(compile(code, where, "exec"), namespace)
+        elif compound(code):
+            run_bash(code, where, str(shim))
         else:
             for cmd in shell_lines(code):
                 run_shell_line(cmd, where, str(shim), monkeypatch)
@@ -132,6 +147,7 @@ def test_only_bash_and_python_blocks_run_and_a_failing_line_fails(tmp_path, monk
     assert [(lang, code) for lang, _, code in examples(page)] == [
         ("bash", "# comment\nvosbench list \\\n  protocols\n"), ("python", "x = 1\n")]
     assert shell_lines(examples(page)[0][2]) == ["vosbench list    protocols"]
+    assert compound("if vosbench list nothing; then\n  exit 1\nfi\n") and not compound("vosbench list models\n")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(AssertionError, match="page.md:1: `vosbench list nothing` exited with 2"):
         run_shell_line("vosbench list nothing", "page.md:1", str(shim), monkeypatch)

@@ -130,6 +130,8 @@ def _hover(row: Row, footnotes: dict[str, str]) -> str:
     lines = [f"checkpoint: {row.checkpoint}", f"protocol: {footnotes.get(row.ref, row.protocol)}"]
     if row.sequences:
         lines.append(f"sequences: {row.sequences}")
+    if row.tuned:
+        lines.append(f"tuned on: {row.tuned}")
     lines.append(f"run: {row.run_id} ({row.created})")
     return "\n".join(lines)
 
@@ -166,7 +168,8 @@ def _table_html(board: Leaderboard, table: Table, drills: dict[Path, Drill], dec
     m = METRIC_BY_KEY[table.metric]
     mixed = len({r.sequences for r in table.rows if r.kind == "run"}) > 1
     heads = [("Model", "text"), ("Checkpoint", "text"), ("Protocol", "text")]
-    heads += [("Sequences", "text")] * mixed + [("Run", "text")] * board.all_runs
+    tuned = any(r.tuned for r in table.rows)  # as in markdown: a Tuned on column only where a run was tuned
+    heads += [("Sequences", "text")] * mixed + [("Run", "text")] * board.all_runs + [("Tuned on", "text")] * tuned
     heads += [(c.header, "num-" + ("hi" if c.higher_is_better else "lo")) for c in table.columns]
     heads += [("vs best", "text")] * board.significance
     ths = "".join(f'<th data-type="{t}" aria-sort="none"><button type="button">{esc(h)}</button></th>'
@@ -187,6 +190,8 @@ def _table_html(board: Leaderboard, table: Table, drills: dict[Path, Drill], dec
             cells.append(f'<td data-v="{esc(r.sequences)}">{esc(r.sequences or "-")}</td>')
         if board.all_runs:
             cells.append(f'<td data-v="{esc(r.run_id)}">{esc(r.run_id or "-")}</td>')
+        if tuned:
+            cells.append(f'<td data-v="{esc(r.tuned)}">{esc(r.tuned or "-")}</td>')
         cells += [_metric_cell(r, c.key, decimals, best[c.key], scales[c.key], level) for c in table.columns]
         if board.significance:
             cells.append(f'<td data-v="{esc(r.significance)}">{esc(r.significance or "-")}</td>')
@@ -215,7 +220,9 @@ def to_html(board: Leaderboard, drills: dict[Path, Drill], decimals: int = 1, le
     legend = ("<p class=\"legend\"><span class=\"swatch run\"></span> vosbench run (bold: best run per column) "
               "<span class=\"swatch published\"></span> published number (not a vosbench run; read its "
               "protocol note before comparing). Whiskers: the bootstrap interval over sequences, on a scale "
-              "shared by the column; the dot is the value.</p>")
+              "shared by the column; the dot is the value."
+              + (" Tuned on: the run's protocol settings were chosen by <code>vosbench tune</code> on that data, "
+                 "then run on this dataset." if any(r.tuned for r in board.rows) else "") + "</p>")
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
