@@ -15,8 +15,8 @@ Then, offline (Chromium gets no network):
    hundred pixels of matplotlib's first line/bar colour (#1f77b4).
 
 Exit 0 when both hold, 1 otherwise, 2 when Chromium is missing (``apt-get install chromium``).
-This is a manual check (CI machines need not have a browser); the pytest suite checks the same
-links statically in tests/test_report.py.
+tests/test_report.py runs it on a small report (CI installs Chromium, see .ci/run) and also checks
+the links statically.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The notebook API: vosbench.run / vosbench.evaluate, and the README example (executed as written)."""
+"""The notebook API: vosbench.run / vosbench.evaluate, and the example of docs/api/python.md (executed as written)."""
 
 from __future__ import annotations
 
@@ -13,19 +13,20 @@ from vosbench.core.registry import models
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
 
 
 def readme_example() -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    text = (DOCS / "api" / "python.md").read_text(encoding="utf-8")
     m = re.search(r"<!-- tests/test_api.py runs this example -->\n```python\n(.*?)```", text, re.S)
-    assert m, "the README's Python API example is missing"
+    assert m, "the Python API example of docs/api/python.md is missing"
     return m.group(1)
 
 
 def test_readme_example_runs(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     ns: dict = {}
-    exec(compile(readme_example(), "README.md", "exec"), ns)
+    exec(compile(readme_example(), "docs/api/python.md", "exec"), ns)
     res, mine, scores = ns["res"], ns["mine"], ns["scores"]
     assert 0 <= res.metrics["JF_mean"] <= 1 and res.record["protocol"]["topk"] == 5
     assert list(res.per_sequence["sequence"]) == ["drift-2"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -19,6 +19,7 @@ from PIL import Image
 from vosbench.cli.main import cli
 from vosbench.core.labels import PALETTE, write_label_png
 from vosbench.results.report import draw_skeleton, overlay_masks
+from tests.support.browser import chromium_or_skip
 
 W, H = 64, 48
 SEQS = {"alpha": 6, "beta": 5}
@@ -251,18 +252,19 @@ def test_help_ends_with_examples():
     assert res.output.rstrip().splitlines()[-1].strip().startswith("vosbench report")
 
 
-@pytest.mark.skipif(
-    not any(shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")),
-    reason="no headless Chromium here; run scripts/check_report.py where one is installed",
-)
 def test_report_renders_in_headless_chromium(tmp_path, davis17):
-    """scripts/check_report.py: every image decodes in the browser, and a screenshot shows the plots."""
+    """scripts/check_report.py: every image and video decodes in the browser, and a screenshot shows
+    the plots (skipped without Chromium, except under CI, where .ci/run installs it)."""
+    browser = chromium_or_skip()
     a = make_run(tmp_path / "runs", "lab", "20261125-184500-aaaaaa", davis17, 0.8)
     b = make_run(tmp_path / "runs", "identity", "20261125-184600-bbbbbb", davis17, 0.4)
     assert CliRunner().invoke(cli, ["report", str(a), "--compare", str(b)]).exit_code == 0
     script = Path(__file__).resolve().parents[1] / "scripts" / "check_report.py"
     shot = tmp_path / "shot.png"
-    res = subprocess.run([sys.executable, str(script), str(a / "report" / "report.html"), "--screenshot", str(shot)],
-                         capture_output=True, text=True, timeout=180)
+    res = subprocess.run([sys.executable, str(script), str(a / "report" / "report.html"), "--screenshot", str(shot),
+                          "--chromium", browser], capture_output=True, text=True, timeout=180)
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "5/5 images" in res.stdout and shot.is_file()
+    # 4 plots, and the 2 overlay videos as MP4 (imageio-ffmpeg, the test extra) or GIF images
+    m = re.search(r"ok +(\d+)/(\d+) images and (\d+)/(\d+) videos loaded", res.stdout)
+    assert m and m.group(1) == m.group(2) and m.group(3) == m.group(4), res.stdout
+    assert int(m.group(1)) + int(m.group(3)) == 6 and shot.is_file(), res.stdout

@@ -29,8 +29,7 @@ from vosbench.core.errors import ConfigError
 from vosbench.runs.shards import Shard, derived_run_id, partition, resolve_shard
 
 REPO = Path(__file__).resolve().parents[1]
-README = (REPO / "README.md").read_text()
-SECTION = README.split("## Many GPUs and clusters", 1)[1].split("\n## ", 1)[0]
+SECTION = (REPO / "docs" / "clusters.md").read_text()  # the commands of the cluster guide
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -75,11 +74,11 @@ def torchrun(n: int) -> list[str]:
 
 
 def readme_command(prefix: str) -> list[str]:
-    """The README's example line that starts with ``prefix`` (comments dropped), as argv."""
+    """The cluster guide's example line that starts with ``prefix`` (comments dropped), as argv."""
     for line in SECTION.splitlines():
         if line.startswith(prefix):
             return shlex.split(line.split("  #")[0])
-    raise AssertionError(f"README section 'Many GPUs and clusters' has no line starting with {prefix!r}")
+    raise AssertionError(f"docs/clusters.md has no line starting with {prefix!r}")
 
 
 def retarget(argv: list[str], **values: str) -> list[str]:
@@ -257,7 +256,7 @@ def test_independent_shards_then_merge_equal_one_process(tmp, davis, davis_singl
 
 
 def test_readme_sbatch_array_simulated(tmp, davis, davis_single):
-    """The README's sbatch script's command, as two tasks of a SLURM array (the env SLURM sets)."""
+    """The cluster guide's sbatch script's command, as two tasks of a SLURM array (the env SLURM sets)."""
     script = SECTION.split("#!/bin/bash", 1)[1].split("```", 1)[0]
     assert "#SBATCH" in script and "sbatch --array" in SECTION
     (line,) = [ln for ln in script.splitlines() if ln.startswith("vosbench run")]

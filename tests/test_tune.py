@@ -11,6 +11,7 @@ the one tuning on val would make.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import math
@@ -163,6 +164,10 @@ def test_leaderboard_marks_tuned_rows_in_every_format(tunes):
     tuned = {r["run_id"]: r["tuned_on"] for r in rows}
     assert tuned["on-train"] == label_train and tuned["on-val"] == label_val and tuned["on-train-tune-p0"] == ""
     assert {r["run_id"]: r["tuned_on"] for r in doc["rows"]} == tuned
+    invoke("leaderboard", "--runs", out, "--format", "html", "--out", out.parent / "site", code=0)
+    page = (out.parent / "site" / "index.html").read_text(encoding="utf-8")
+    assert "Tuned on</button>" in page and f">{html.escape(label_train)}</td>" in page
+    assert f">{html.escape(label_val)}</td>" in page and "crw v1 (tuned on eval data)" in page
     protocol = {r["run_id"]: r["protocol"] for r in rows}
     assert protocol["on-train"] == "crw v1 (tuned)" and protocol["on-val"] == "crw v1 (tuned on eval data)"
     assert protocol["on-val-tune-p0"] == "crw v1"  # same settings and data as on-val, given by hand: its own row

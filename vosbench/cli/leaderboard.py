@@ -18,6 +18,7 @@ Examples:
   vosbench leaderboard --per-sequence --dataset davis16-val
   vosbench leaderboard --all --metric J_mean --runs my_runs
   vosbench leaderboard --ci --significance              # 95% intervals, rows indistinguishable from the best
+  vosbench leaderboard --format html --out site         # a web page: site/index.html
 """
 
 
@@ -27,10 +28,11 @@ Examples:
               help="Only these datasets (repeatable or comma-separated), in this order.")
 @click.option("--metric", default="auto", show_default=True,
               help="Sort column: JF_mean, J_mean, F_mean, overall, PCK@0.1, ... ('auto' = each table's main metric).")
-@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default=None,
-              help="Output format [default: from --out's extension, else md].")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write to this file instead of printing.")
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "json", "html"]), default=None,
+              help="Output format [default: from --out's extension, else md]; html writes OUT/index.html, "
+                   "a self-contained page (sortable, with 95% interval whiskers unless --ci gives a level).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write to this file instead of printing (html: this folder).")
 @click.option("--all", "all_runs", is_flag=True, help="One row per run instead of the latest run per row.")
 @click.option("--with-published", is_flag=True, help="Add published reference numbers (marked as such).")
 @click.option("--per-sequence", is_flag=True, help="J&F per sequence of one dataset, one column per model.")
@@ -72,6 +74,16 @@ def leaderboard(
     names = [n for d in datasets for n in comma_list(d)]
     if fmt is None:
         fmt = {".csv": "csv", ".json": "json"}.get(out.suffix.lower(), "md") if out else "md"
+    if fmt == "html":
+        if out is None:
+            raise ConfigError("--format html writes a folder: give it with --out DIR")
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out} is a file; --format html writes a folder (DIR/index.html)")
+        if per_sequence:
+            raise ConfigError("--per-sequence is for md, csv and json; the html page has a per-sequence view per row")
+        ci_level = 0.95 if ci_level is None else ci_level
+    elif out is not None and out.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name (only --format html writes a folder)")
     records, unfinished = runs_folder_records(runs)
     if per_sequence:
         if len(names) > 1:
@@ -90,16 +102,28 @@ def leaderboard(
                 lbs.attach_intervals(board, records, level=ci_level, method=ci_method, style=ci_style)
             if significance:
                 lbs.attach_significance(board, records)
+        if fmt == "html":
+            from vosbench.results.leaderboard_html import write_html
+
+            assert out is not None  # checked above
+            page = write_html(board, records, out, 1 if decimals is None else decimals, ci_level)
+            _unfinished_notes(unfinished)
+            click.echo(f"wrote {page}", err=True)
+            return
         text = lb.render(board, fmt, decimals)
         if fmt == "csv":  # markdown and JSON carry the notes; a CSV has no place for them
             for note in board.notes:
                 click.echo(f"note: {note}", err=True)
-    if unfinished:
-        click.echo(f"note: {len(unfinished)} unfinished run(s) left out:", err=True)
-        for line in unfinished:
-            click.echo(f"  {line}", err=True)
+    _unfinished_notes(unfinished)
     if out is None:
         click.echo(text, nl=False)
     else:
         atomic_write_text(out, text)
         click.echo(f"wrote {out}", err=True)
+
+
+def _unfinished_notes(unfinished: list[str]) -> None:
+    if unfinished:
+        click.echo(f"note: {len(unfinished)} unfinished run(s) left out:", err=True)
+        for line in unfinished:
+            click.echo(f"  {line}", err=True)
