@@ -42,6 +42,13 @@ def print_run_summary(record: Mapping[str, Any], scores: list[Any], run_dir: Pat
             "all", pct(m.get("PCK@0.1")), pct(m.get("PCK@0.2")), pct(m.get("PCK_pooled@0.1")), pct(m.get("PCK_pooled@0.2"))
         )
         console.print(table)
+    elif record.get("task") == "points":
+        table = Table(title=title)
+        for col in ("", "AJ", "<δ_avg", "OA", *(f"Jac@{d}" for d in (1, 2, 4, 8, 16))):
+            table.add_column(col, justify="right")
+        keys = ("average_jaccard", "average_pts_within_thresh", "occlusion_accuracy", *(f"jaccard_{d}" for d in (1, 2, 4, 8, 16)))
+        table.add_row("all videos", *(pct(m.get(k)) for k in keys))  # type: ignore[misc]
+        console.print(table)
     elif scores:
         table = Table(title=title)
         table.add_column("sequence")

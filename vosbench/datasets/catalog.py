@@ -135,3 +135,42 @@ BUILTIN_DATASETS += (
         option_types={**_JHMDB_OPTIONS, **_SYNTH_OPTIONS},
     ),
 )
+
+# TAP-Vid point tracking (google-deepmind/tapnet, tapnet/tapvid/README.md): --data-root is the
+# pickle or its folder; --dataset-option query_mode=first|strided
+_TAPVID_OPTIONS = {"query_mode": "str"}
+
+
+def _tapvid(name: str, description: str, subfolder: str, needs: str) -> DatasetSpec:
+    return DatasetSpec(
+        name=name,
+        description=description,
+        factory="vosbench.datasets.tapvid:build_tapvid",
+        task="points",
+        subfolder=subfolder,
+        needs=needs,
+        protocol="nn",
+        options={"query_mode": "first"},
+        option_types=_TAPVID_OPTIONS,
+    )
+
+
+BUILTIN_DATASETS += (
+    _tapvid("tapvid-davis", "TAP-Vid-DAVIS: 30 videos, point tracks (AJ, <delta_avg, OA)", "TAP-Vid-DAVIS",
+            "tapvid_davis.pkl (or its folder)"),
+    _tapvid("tapvid-rgb-stacking", "TAP-Vid-RGB-Stacking: 50 robotics videos, point tracks (AJ, <delta_avg, OA)",
+            "TAP-Vid-RGB-Stacking", "tapvid_rgb_stacking.pkl (or its folder)"),
+    _tapvid("robotap", "RoboTAP: robot manipulation videos, point tracks (AJ, <delta_avg, OA)", "RoboTAP",
+            "the folder of RoboTAP's .pkl files (or one of them)"),
+    DatasetSpec(
+        name="synthetic-tapvid",
+        description="Generated TAP-Vid-DAVIS pickle: rendered videos with true tracks, occlusions, points leaving the frame",
+        factory="vosbench.datasets.tapvid:build_synthetic_tapvid",
+        task="points",
+        needs="nothing: generated on first use",
+        protocol="nn",
+        generated=True,
+        options={"query_mode": "first"},
+        option_types={**_TAPVID_OPTIONS, **_SYNTH_OPTIONS},
+    ),
+)

@@ -5,7 +5,7 @@ A video's GT tracks are the pickle's ``points`` (normalised x/y) times the frame
 0-based pixels of the original frame with pixel centres at integers (tapnet's
 ``generate_tapvid.py`` writes ``(x * W - 0.5) / W`` from its annotations' continuous
 coordinates). The query points of each video come from the dataset option ``query_mode``
-(``first``, the default, or ``strided``), sampled exactly as tapnet does
+(``first``, the default, or ``strided``), which the run samples exactly as tapnet does
 (:mod:`vosbench.scoring.tapvid`). Frames are read lazily from memory-mapped arrays
 (:mod:`vosbench.datasets.tapvid_pickle`).
 """
@@ -21,8 +21,11 @@ from vosbench.core.errors import DatasetLayoutError
 from vosbench.core.specs import DatasetSpec
 from vosbench.core.video import VideoSequence
 from vosbench.datasets.base import VideoDataset
+from vosbench.datasets.synthetic.tapvid import ensure_synthetic_tapvid
 from vosbench.datasets.tapvid_pickle import VideoEntry, open_index
-from vosbench.scoring.tapvid import QUERY_MODES, Queries, sample_queries
+
+#: tapnet's query modes (sampled by :mod:`vosbench.scoring.tapvid`)
+QUERY_MODES = ("first", "strided")
 
 
 class TapVidSequence(VideoSequence):
@@ -48,10 +51,6 @@ class TapVidSequence(VideoSequence):
         pts = self.entry.points() * np.array([self.entry.width, self.entry.height], dtype=np.float64)
         return pts, self.entry.occluded()
 
-    def queries(self) -> Queries:
-        """The video's queries (``[t, y, x]`` in original pixels) and their GT tracks."""
-        pts, occ = self.gt_tracks()
-        return sample_queries(self.query_mode, occ, pts)
 
 
 class TapVidDataset(VideoDataset):
@@ -87,3 +86,12 @@ class TapVidDataset(VideoDataset):
 def build_tapvid(spec: DatasetSpec, root: Path, **options: Any) -> TapVidDataset:
     """Factory of ``tapvid-davis``, ``tapvid-rgb-stacking`` and ``robotap``."""
     return TapVidDataset(spec, root, **options)
+
+
+def build_synthetic_tapvid(spec: DatasetSpec, root: Path, **options: Any) -> TapVidDataset:
+    """Factory of ``synthetic-tapvid``: write the pickle (once) into the folder ``root``
+    (:mod:`vosbench.datasets.synthetic.tapvid`), then read it like TAP-Vid-DAVIS."""
+    params = {k: options.pop(k) for k in ("videos", "frames", "size", "seed") if k in options}
+    if root.suffix == ".pkl" and root.is_file() and not params:  # --data-root naming a written pickle
+        return TapVidDataset(spec, root, **options)
+    return TapVidDataset(spec, ensure_synthetic_tapvid(root, **params), **options)

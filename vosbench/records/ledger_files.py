@@ -20,6 +20,7 @@ from vosbench.core.safepath import inside
 from vosbench.records.checks import Unique, check_sequence, check_value, json_number
 from vosbench.records.schema import PLAN
 from vosbench.records.tables import OBJECT_STATS
+from vosbench.scoring.tapvid import METRIC_KEYS as TAPVID_METRICS
 from vosbench.records.types import Plan, SequenceResult
 
 #: version of the ``plan.json`` layout
@@ -101,6 +102,8 @@ def read_result(run_dir: str | Path, name: str) -> SequenceResult:
         _check_objects(path, data["objects"])
     if "hits" in data or "counts" in data:
         _check_counts(path, data.get("hits"), data.get("counts"))
+    if "tapvid" in data:
+        _check_tapvid(path, data["tapvid"])
     return cast(SequenceResult, data)
 
 
@@ -151,3 +154,12 @@ def _check_counts(path: Path, hits: object, counts: object) -> None:
         raise InputFileError(
             f"{path}: 'hits' is not a list of rows of {len(counts)} whole numbers, each at most its joint's count"
         )
+
+
+def _check_tapvid(path: Path, metrics: object) -> None:
+    """A point-tracking result's ``tapvid`` metrics: every key of tapnet's, a fraction or NaN."""
+    if not isinstance(metrics, dict) or set(metrics) != set(TAPVID_METRICS):
+        raise InputFileError(f"{path}: 'tapvid' must be an object with exactly {', '.join(TAPVID_METRICS)}")
+    for key in TAPVID_METRICS:
+        check_value(path, "tapvid: ", key, _float(path, "tapvid: ", key, metrics[key]))
+

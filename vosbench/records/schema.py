@@ -59,6 +59,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("F_decay", "F-Decay", higher_is_better=False),
     Metric("PCK@0.1", "PCK@0.1"),
     Metric("PCK@0.2", "PCK@0.2"),
+    Metric("average_jaccard", "AJ"),
+    Metric("average_pts_within_thresh", "<δ_avg"),
+    Metric("occlusion_accuracy", "OA"),
 )
 METRIC_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
 #: metric a table is sorted by when none is chosen (the first one present)

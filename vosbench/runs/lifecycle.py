@@ -63,6 +63,8 @@ class Payload(_PayloadHead, total=False):
     objects: list[ObjectResult]
     hits: list[list[int]]
     counts: list[int]
+    queries: int
+    tapvid: dict[str, float]
 
 
 def peak_memory_mb() -> float:
