@@ -23,6 +23,7 @@ Examples:
   vosbench eval --gt DAVIS-2016/Annotations/480p --pred preds --sequences blackswan,dog --binary
   vosbench eval --benchmark ytvos --gt valid_gt/Annotations --meta valid/meta.json --pred RUN/submission.zip
   vosbench eval --benchmark jhmdb --gt JHMDB --pred RUN/keypoints --split 1 --out pck.csv
+  vosbench eval --benchmark tapvid --gt tapvid_davis.pkl --pred RUN/tracks --query-mode first
 """
 
 
@@ -36,13 +37,14 @@ FLAGS = {
     "binary": "--binary/--no-binary",
     "workers": "--workers",
     "per_frame": "--per-frame",
+    "query_mode": "--query-mode",
 }
 
 
 @click.command("eval", epilog=EXAMPLES)
-@click.option("--benchmark", type=click.Choice(["davis", "ytvos", "jhmdb"]), default="davis", show_default=True,
+@click.option("--benchmark", type=click.Choice(["davis", "ytvos", "jhmdb", "tapvid"]), default="davis", show_default=True,
               help="davis: J&F of mask folders; ytvos: J/F from first appearance, seen/unseen, overall; "
-              "jhmdb: PCK of keypoint CSVs.")
+              "jhmdb: PCK of keypoint CSVs; tapvid: AJ, <delta_avg, OA of point tracks (tracks/<video>.npz).")
 @click.option("--gt", "gt_dir", required=True, type=click.Path(path_type=Path),
               help="davis/ytvos: GT annotation folder GT_DIR/<sequence>/<frame>.png (e.g. DAVIS/Annotations/480p, "
               "valid_gt/Annotations); jhmdb: the JHMDB root (Rename_Images, joint_positions, splits).")
@@ -57,6 +59,8 @@ FLAGS = {
               "folder, else categories absent from train/meta.json).")
 @click.option("--split", "jhmdb_split", type=click.IntRange(1, 3), default=None, help="jhmdb: split 1-3 (default 1).")
 @click.option("--subset", type=click.Choice(["test", "train"]), default=None, help="jhmdb: split files' subset (default test).")
+@click.option("--query-mode", type=click.Choice(["first", "strided"]), default=None,
+              help="tapvid: tapnet's query mode (default: the files' own, else first).")
 @click.option("--sequences", default=None, help="Comma-separated subset of sequences (default: all GT sequences).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes, one sequence each at a time (default: CPU count).")
@@ -80,6 +84,7 @@ def eval_cmd(
     unseen_file: Path | None,
     jhmdb_split: int | None,
     subset: str | None,
+    query_mode: str | None,
 ) -> None:
     """Score predictions made by any tool: DAVIS J&F (default), YouTube-VOS or JHMDB PCK.
 
@@ -97,7 +102,7 @@ def eval_cmd(
     from vosbench.evaluate.dispatch import evaluate_benchmark
 
     options = {"meta": meta_path, "unseen": unseen_file, "split": jhmdb_split, "subset": subset, "binary": binary,
-               "workers": workers, "per_frame": per_frame or None}
+               "workers": workers, "per_frame": per_frame or None, "query_mode": query_mode}
     check_options(benchmark, [k for k, v in options.items() if v is not None], FLAGS.__getitem__)
     if per_frame and out_csv is None:
         raise ConfigError("--per-frame needs --out FILE.csv (the per-frame file is written beside it)")
@@ -115,7 +120,7 @@ def eval_cmd(
     with scoring_progress() as progress:
         ev = evaluate_benchmark(benchmark, gt_dir, pred_dir, sequences=seqs, workers=workers, binary=binary,
                                 meta=meta_path, unseen=unseen_file, split=jhmdb_split, subset=subset,
-                                progress=progress, label=FLAGS.__getitem__)
+                                query_mode=query_mode, progress=progress, label=FLAGS.__getitem__)
     if ev.empty is not None:
         raise ConfigError(ev.empty)
     console = Console()

@@ -15,12 +15,14 @@ from vosbench.cli.tables import pct
 from vosbench.evaluate.base import Evaluation, MetricValue, ProgressHook
 from vosbench.evaluate.davis import EvaluationResult
 from vosbench.evaluate.jhmdb import JHMDBEvaluation
+from vosbench.evaluate.tapvid import TapVidEvaluation
 from vosbench.evaluate.ytvos import YTVOSEvaluation
 from vosbench.scoring.jf import METRIC_KEYS
 from vosbench.scoring.pck import HEADLINE, PCKResult, threshold_key
 
 #: what ``--out`` saves, by benchmark (for the "Nothing written" hint)
-SAVED = {"davis": "per-object scores", "ytvos": "per-object scores", "jhmdb": "per-video and per-joint PCK"}
+SAVED = {"davis": "per-object scores", "ytvos": "per-object scores", "jhmdb": "per-video and per-joint PCK",
+         "tapvid": "per-video TAP-Vid metrics"}
 
 
 def _pct(v: MetricValue) -> str:
@@ -45,6 +47,20 @@ def show(console: Console, ev: Evaluation[object]) -> None:
         _show_ytvos(console, ev, ev.detail)
     elif isinstance(ev.detail, JHMDBEvaluation):
         _show_jhmdb(console, ev, ev.detail.result)
+    elif isinstance(ev.detail, TapVidEvaluation):
+        _show_tapvid(console, ev, ev.detail)
+
+
+def _show_tapvid(console: Console, ev: Evaluation[object], r: TapVidEvaluation) -> None:
+    keys = ("average_jaccard", "average_pts_within_thresh", "occlusion_accuracy")
+    table = Table(title=f"TAP-Vid ({r.query_mode}, %)  {ev.pred}", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("video", "queries", "AJ", "<δ_avg", "OA"):
+        table.add_column(col, justify="right" if col != "video" else "left")
+    for s in r.scores:
+        table.add_row(s.video, str(s.queries), *(pct(s.metrics[k]) for k in keys))
+    table.add_section()
+    table.add_row("[bold]mean", "", *(f"[bold]{pct(ev.metrics.get(k))}" for k in keys))  # type: ignore[arg-type]
+    console.print(table)
 
 
 def _show_davis(console: Console, ev: Evaluation[object]) -> None:

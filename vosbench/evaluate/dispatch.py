@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 
 from vosbench.core.errors import ConfigError
-from vosbench.evaluate import davis, jhmdb, ytvos
+from vosbench.evaluate import davis, jhmdb, tapvid, ytvos
 from vosbench.evaluate.base import Evaluation, ProgressHook
 
 PathLike = str | os.PathLike[str]
@@ -24,6 +24,7 @@ def evaluate_benchmark(
     unseen: PathLike | None = None,
     split: int | None = None,
     subset: str | None = None,
+    query_mode: str | None = None,
     progress: ProgressHook | None = None,
     label: Callable[[str], str] = str,
 ) -> Evaluation[object]:
@@ -43,6 +44,8 @@ def evaluate_benchmark(
         binary: davis: read the GT as DAVIS-2016 binary masks (None: detect per sequence).
         meta, unseen: ytvos: ``meta.json`` (required) and the unseen-category list file.
         split, subset: jhmdb: split 1-3 (default 1), ``test`` (default) or ``train``.
+        query_mode: tapvid (``gt``: a TAP-Vid pickle or its folder; ``pred``: ``tracks/<video>.npz``
+            or a run folder): ``first`` or ``strided`` (default: the files' own, else first).
         progress: Called with (sequences done, sequences in all).
 
     Raises:
@@ -59,4 +62,6 @@ def evaluate_benchmark(
         return ytvos.evaluate(
             gt, pred, meta=meta, unseen=unseen, sequences=sequences, workers=workers, progress=progress
         )
+    if benchmark == "tapvid":
+        return tapvid.evaluate(gt, pred, query_mode=query_mode, sequences=sequences, progress=progress)
     return jhmdb.evaluate(gt, pred, split=split or 1, subset=subset or "test", sequences=sequences, progress=progress)

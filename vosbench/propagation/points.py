@@ -20,7 +20,8 @@ queries sharing a query frame, a Gaussian map per query (sigma 0.5 cells, as
 protocol's context to the later frames (soft feedback), and, in ``strided`` mode, again through
 the reversed video to the earlier frames. Read-out: top-3 soft-argmax; confidence = the
 propagated map's peak value. Frames before a query's frame in ``first`` mode are not scored by
-TAP-Vid; they get the query position, occluded.
+TAP-Vid; they get the query position, occluded. A map propagated to all zeros keeps the
+previous frame's position, occluded.
 
 Memory: nothing proportional to the video length is kept: ``nn`` holds the query features and
 one frame's similarities for at most :data:`QUERY_CHUNK` queries at a time; ``propagate`` holds
@@ -179,6 +180,7 @@ def _propagate_group(
         predict_fn = batched.predict
         buf.workspace = batched.BatchedWorkspace()
     thr = protocol.occlusion_threshold
+    last = out.xy[rows, frames[0]]
     for i, (t, f) in enumerate(features(frames)):
         t0 = time.perf_counter()
         if i == 0:
@@ -186,10 +188,13 @@ def _propagate_group(
             continue
         soft = predict_fn(f, buf.frames(), protocol, workspace=buf.workspace)
         maps = soft[1:]
-        out.xy[rows, t] = geo.to_pixels(soft_argmax(maps))
+        xy = geo.to_pixels(soft_argmax(maps))
+        lost = ~np.isfinite(xy).all(axis=1)  # a map propagated to all zeros: kept where it was, occluded
+        xy[lost] = last[lost]
+        out.xy[rows, t] = last = xy
         peak = maps.reshape(len(rows), -1).max(dim=1).values.double().cpu().numpy()
         out.confidence[rows, t] = peak
-        out.occluded[rows, t] = False if thr is None else peak < thr
+        out.occluded[rows, t] = lost | (False if thr is None else peak < thr)
         buf.push(f, soft)
         timings.propagation_s += time.perf_counter() - t0
 

@@ -30,7 +30,7 @@ from vosbench.propagation.protocol import Protocol
 from vosbench.runs.driver import FrameCounter, Outcome, Slot, TaskKind
 from vosbench.runs.lifecycle import Payload
 from vosbench.runs.record import HeadParts
-from vosbench.scoring.tapvid import Queries, VideoScore, sample_queries, tapvid_metrics, to_eval_scale
+from vosbench.scoring.tapvid import Queries, sample_queries, score_video
 
 
 def tracks_npz_bytes(queries: Queries, tracks: Tracks, mode: str) -> bytes:
@@ -44,17 +44,6 @@ def tracks_npz_bytes(queries: Queries, tracks: Tracks, mode: str) -> bytes:
         query_mode=np.array(mode),
     )
     return buf.getvalue()
-
-
-def score_video(name: str, seq_size: tuple[int, int], queries: Queries, pred_xy: np.ndarray,
-                pred_occ: np.ndarray, mode: str) -> VideoScore:
-    """tapnet's metrics of one video, at 256 x 256 (queries and tracks in original pixels)."""
-    h, w = seq_size
-    q = queries.points.astype(np.float64)
-    q_eval = np.stack([q[:, 0], q[:, 1] * (256.0 / h), q[:, 2] * (256.0 / w)], axis=-1)
-    m = tapvid_metrics(q_eval, queries.occluded, to_eval_scale(queries.tracks, h, w), pred_occ,
-                       to_eval_scale(pred_xy, h, w), mode)
-    return VideoScore(name, len(q), int(queries.occluded.shape[1]), m)
 
 
 class PointTracks(TaskKind[tuple[Queries, Tracks]]):

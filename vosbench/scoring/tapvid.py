@@ -176,6 +176,20 @@ class VideoScore:
     metrics: dict[str, float]
 
 
+def score_video(
+    name: str, size: tuple[int, int], queries: Queries, pred_xy: np.ndarray, pred_occ: np.ndarray, mode: str
+) -> VideoScore:
+    """One video's metrics at 256 x 256: ``queries`` (points ``[t, y, x]`` and GT tracks) and the
+    predicted (Q, T, 2) tracks are in original pixels of frames of ``size`` (h, w)."""
+    h, w = size
+    q = np.asarray(queries.points, dtype=np.float64).reshape(-1, 3)
+    q_eval = np.stack([q[:, 0], q[:, 1] * (EVAL_SIZE[0] / h), q[:, 2] * (EVAL_SIZE[1] / w)], axis=-1)
+    m = tapvid_metrics(
+        q_eval, queries.occluded, to_eval_scale(queries.tracks, h, w), pred_occ, to_eval_scale(pred_xy, h, w), mode
+    )
+    return VideoScore(name, len(q), int(queries.occluded.shape[1]), m)
+
+
 def summarize(scores: list[VideoScore]) -> dict[str, float | None]:
     """Benchmark metrics: per metric the mean over the videos where it is defined (None: none)."""
     out: dict[str, float | None] = {}
