@@ -81,7 +81,7 @@ def download_cmd(name: str, directory: Path | None, force: bool, keep_archives: 
 
 @click.command("check", epilog=EXAMPLES)
 @click.argument("name")
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--data-root", type=click.Path(path_type=Path), default=None,
               help="The dataset's own root folder (default: $VOSBENCH_DATA/<subfolder>).")
 @click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE",
               help="Dataset option (repeatable), as for `vosbench run`.")

@@ -82,7 +82,7 @@ def _predictions(path: Path, arrays: dict[str, np.ndarray], want_q: np.ndarray, 
     q = len(want_q)
     if tr.shape != (q, frames, 2) or tr.dtype.kind != "f" or not np.isfinite(tr).all():
         raise InputFileError(f"{path}: 'tracks' is {list(tr.shape)} {tr.dtype}; expected finite floats [{q}, {frames}, 2] "
-                             "(queries x frames x (x, y))")
+                             "(queries x frames x (x, y), one row per query of this query mode)")
     if occ.shape != (q, frames) or occ.dtype.kind not in "bui":
         raise InputFileError(f"{path}: 'occluded' is {list(occ.shape)} {occ.dtype}; expected bool [{q}, {frames}]")
     if "query_points" in arrays:
@@ -114,6 +114,11 @@ def evaluate(
     if query_mode is None and len(modes) > 1:
         raise InputFileError(f"{tdir}: the files were made with different query modes ({', '.join(sorted(modes))})")
     mode = query_mode or (modes.pop() if modes else "first")
+    for n in names:
+        made = _file_mode(arrays[n], files[n])
+        if made is not None and made != mode:
+            raise InputFileError(f"{files[n]}: made with query mode {made!r}, scored here with {mode!r}; "
+                                 "tracks of one query mode cannot be scored with the other's queries")
     scores = []
     if progress:
         progress(0, len(names))
