@@ -16,8 +16,7 @@ dtypes, names usable as file names).
 
 Memory: the first read of a pickle unpickles it once (peak memory = the pickle's arrays) and
 writes each video's frames, points and occlusion to ``.npy`` files in an index folder under the
-cache (``<cache>/tapvid-index/<key>``, key = the file's resolved path, size and modification
-time); the unpickled objects are released. Every later read memory-maps one video's arrays, so a
+cache (``<cache>/tapvid-index/<key>``, key = the files' names, sizes and modification times); the unpickled objects are released. Every later read memory-maps one video's arrays, so a
 run holds one frame (plus what the engine keeps) at a time, whatever the number of videos.
 """
 
@@ -144,7 +143,8 @@ def _index_key(files: list[Path]) -> str:
     h = hashlib.sha256(f"v{INDEX_VERSION}".encode())
     for f in files:
         st = f.stat()
-        h.update(f"{f.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+        # not the folder: a set unpacked, checked and then renamed into place keeps its index
+        h.update(f"{f.name}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
     return h.hexdigest()[:24]
 
 
