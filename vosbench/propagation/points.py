@@ -157,10 +157,10 @@ def track_nn(
         for c0 in range(0, len(q), QUERY_CHUNK):
             sim = qfeat[c0 : c0 + QUERY_CHUNK] @ keys
             xy, best = refine_3x3(sim, w, protocol.temperature)
-            rows = slice(c0, c0 + len(sim))
-            out.xy[rows, t] = geo.to_pixels(xy.double().cpu().numpy())
-            out.confidence[rows, t] = best.double().cpu().numpy()
-            out.occluded[rows, t] = False if thr is None else (out.confidence[rows, t] < thr)
+            chunk = slice(c0, c0 + len(sim))
+            out.xy[chunk, t] = geo.to_pixels(xy.double().cpu().numpy())
+            out.confidence[chunk, t] = best.double().cpu().numpy()
+            out.occluded[chunk, t] = False if thr is None else (out.confidence[chunk, t] < thr)
         if timings is not None:
             timings.propagation_s += time.perf_counter() - t0
     at_query = (np.arange(len(q)), qt)

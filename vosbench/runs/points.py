@@ -27,6 +27,7 @@ from vosbench.datasets.tapvid import TapVidSequence
 from vosbench.propagation.batched import propagation_path
 from vosbench.propagation.points import Tracks, track_points
 from vosbench.propagation.protocol import Protocol
+from vosbench.runs.context import RunContext
 from vosbench.runs.driver import FrameCounter, Outcome, Slot, TaskKind
 from vosbench.runs.lifecycle import Payload
 from vosbench.runs.record import HeadParts
@@ -52,7 +53,7 @@ class PointTracks(TaskKind[tuple[Queries, Tracks]]):
     task = "points"
     unit = "video"
 
-    def __init__(self, ctx):  # type: ignore[no-untyped-def]
+    def __init__(self, ctx: RunContext):
         super().__init__(ctx)
         self.path = propagation_path(ctx.device)
 
