@@ -141,17 +141,21 @@ BUILTIN_DATASETS += (
 _TAPVID_OPTIONS = {"query_mode": "str"}
 
 
-def _tapvid(name: str, description: str, subfolder: str, needs: str) -> DatasetSpec:
+def _tapvid(
+    name: str, description: str, subfolder: str, needs: str,
+    factory: str = "vosbench.datasets.tapvid:build_tapvid", generated: bool = False,
+) -> DatasetSpec:
     return DatasetSpec(
         name=name,
         description=description,
-        factory="vosbench.datasets.tapvid:build_tapvid",
+        factory=factory,
         task="points",
         subfolder=subfolder,
         needs=needs,
         protocol="nn",
         options={"query_mode": "first"},
-        option_types=_TAPVID_OPTIONS,
+        option_types={**_TAPVID_OPTIONS, **(_SYNTH_OPTIONS if generated else {})},
+        generated=generated,
     )
 
 
@@ -162,15 +166,7 @@ BUILTIN_DATASETS += (
             "TAP-Vid-RGB-Stacking", "tapvid_rgb_stacking.pkl (or its folder)"),
     _tapvid("robotap", "RoboTAP: robot manipulation videos, point tracks (AJ, <delta_avg, OA)", "RoboTAP",
             "the folder of RoboTAP's .pkl files (or one of them)"),
-    DatasetSpec(
-        name="synthetic-tapvid",
-        description="Generated TAP-Vid-DAVIS pickle: rendered videos with true tracks, occlusions, points leaving the frame",
-        factory="vosbench.datasets.tapvid:build_synthetic_tapvid",
-        task="points",
-        needs="nothing: generated on first use",
-        protocol="nn",
-        generated=True,
-        options={"query_mode": "first"},
-        option_types={**_TAPVID_OPTIONS, **_SYNTH_OPTIONS},
-    ),
+    _tapvid("synthetic-tapvid", "Generated TAP-Vid-DAVIS pickle: rendered videos with true tracks, occlusions, "
+            "points leaving the frame", "", "nothing: generated on first use",
+            factory="vosbench.datasets.tapvid:build_synthetic_tapvid", generated=True),
 )
