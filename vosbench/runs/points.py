@@ -65,10 +65,14 @@ class PointTracks(TaskKind[tuple[Queries, Tracks]]):
         (slot,) = slots  # no grid for point runs
         pts, occ = seq.gt_tracks()
         queries = sample_queries(seq.query_mode, occ, pts)
-        tracks = track_points(
-            seq, self.ctx.model, slot.protocol, self.ctx.device, slot.folder.timings, queries.points,
-            seq.size, seq.query_mode, self.ctx.cfg.batch_size,
-        )
+        if self.ctx.model.spec.copy_first_frame:  # the identity baseline: every point stays where it was asked
+            tracks = Tracks.empty(queries.points, len(seq))
+            tracks.occluded[:] = False
+        else:
+            tracks = track_points(
+                seq, self.ctx.model, slot.protocol, self.ctx.device, slot.folder.timings, queries.points,
+                seq.size, seq.query_mode, self.ctx.cfg.batch_size,
+            )
         for _ in range(len(seq)):
             count(seq.name)
         return [(queries, tracks)]
