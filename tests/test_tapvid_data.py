@@ -130,3 +130,31 @@ def test_data_download_and_check(range_server, monkeypatch, tmp_path):
     assert "OK (2 sequences, 10 frames, 6 annotation files" in res.output
     monkeypatch.setenv("VOSBENCH_DATA", str(data))
     assert load_dataset("tapvid-davis").sequence_names() == ["bear", "dog"]
+
+
+def test_kinetics_shards_with_jpeg_frames(tmp_path):
+    """tapnet's generate_tapvid.py output: lists of videos whose frames are JPEG bytes, numbered
+    across the shard files."""
+    from PIL import Image
+
+    def jpeg_video(seed: int) -> dict[str, np.ndarray]:
+        v = video(seed, frames=3, size=(16, 24))
+        frames = []
+        for img in v["video"]:
+            buf = io.BytesIO()
+            Image.fromarray(img).save(buf, format="JPEG", quality=95)
+            frames.append(buf.getvalue())
+        return {**v, "video": np.array(frames), "points": v["points"].astype(np.float64)}
+
+    folder = tmp_path / "kinetics"
+    folder.mkdir()
+    write(folder / "0000_of_0002.pkl", [jpeg_video(0), jpeg_video(1)])
+    write(folder / "0001_of_0002.pkl", [jpeg_video(2)])
+    ds = load_dataset("tapvid-kinetics", folder)
+    assert ds.sequence_names() == ["video_0000", "video_0001", "video_0002"]
+    seq = ds.sequence("video_0002")
+    assert seq.size == (16, 24) and seq.read_image(1).shape == (16, 24, 3)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    write(bad / "0000_of_0001.pkl", [{**jpeg_video(0), "video": np.array([b"not a jpeg"] * 3)}])
+    assert "not a readable JPEG" in invoke("data", "check", "tapvid-kinetics", "--data-root", bad, code=2).output

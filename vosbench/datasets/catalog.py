@@ -166,6 +166,9 @@ BUILTIN_DATASETS += (
             "TAP-Vid-RGB-Stacking", "tapvid_rgb_stacking.pkl (or its folder)"),
     _tapvid("robotap", "RoboTAP: robot manipulation videos, point tracks (AJ, <delta_avg, OA)", "RoboTAP",
             "the folder of RoboTAP's .pkl files (or one of them)"),
+    _tapvid("tapvid-kinetics", "TAP-Vid-Kinetics: Kinetics-700-2020 val clips, point tracks (AJ, <delta_avg, OA)",
+            "TAP-Vid-Kinetics", "the *_of_0010.pkl files tapnet's generate_tapvid.py makes from tapvid_kinetics.csv "
+            "and your Kinetics-700-2020 validation clips"),
     _tapvid("synthetic-tapvid", "Generated TAP-Vid-DAVIS pickle: rendered videos with true tracks, occlusions, "
             "points leaving the frame", "", "nothing: generated on first use",
             factory="vosbench.datasets.tapvid:build_synthetic_tapvid", generated=True),

@@ -5,7 +5,11 @@ The official files (google-deepmind/tapnet, ``tapnet/tapvid/README.md``):
 * TAP-Vid-DAVIS (``tapvid_davis.pkl``) and RoboTAP: a dict ``video name -> {"video": uint8
   (T, H, W, 3), "points": float (N, T, 2) x/y normalised to [0, 1], "occluded": bool (N, T)}``;
 * TAP-Vid-RGB-Stacking (``tapvid_rgb_stacking.pkl``): a list of the same dicts (no names; videos
-  are called ``video_0000``, ``video_0001``, ... in list order).
+  are called ``video_0000``, ``video_0001``, ... in list order);
+* TAP-Vid-Kinetics as tapnet's ``generate_tapvid.py`` writes it from the official CSV and the
+  user's Kinetics-700-2020 clips: ``0000_of_0010.pkl`` ... lists of the same dicts whose ``video``
+  is a 1-D array of JPEG frames (decoded with Pillow when indexed; videos numbered across the
+  files in file order).
 
 Safety: a pickle can run any code when loaded, so :class:`SafeUnpickler` resolves only the globals
 that rebuild numpy arrays (``numpy.core.multiarray._reconstruct`` and its numpy-2 spelling,
@@ -23,6 +27,7 @@ run holds one frame (plus what the engine keeps) at a time, whatever the number 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import pickle
@@ -33,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from vosbench.core.errors import DatasetLayoutError, InputFileError
 from vosbench.core.paths import cache_dir
@@ -102,6 +108,21 @@ class VideoEntry:
         return np.load(self.folder / "occluded.npy")
 
 
+def _decode_jpegs(where: str, frames: np.ndarray) -> np.ndarray:
+    """A 1-D array of JPEG bytes (tapnet's ``generate_tapvid.py`` stores Kinetics frames so) ->
+    (T, H, W, 3) uint8."""
+    out = []
+    for i, data in enumerate(frames.tolist()):
+        try:
+            with Image.open(io.BytesIO(bytes(data))) as im:
+                out.append(np.asarray(im.convert("RGB")))
+        except (OSError, ValueError, Image.DecompressionBombError) as e:
+            raise InputFileError(f"{where}: frame {i} is not a readable JPEG ({e})") from None
+    if not out or any(f.shape != out[0].shape for f in out):
+        raise InputFileError(f"{where}: the JPEG frames are missing or of different sizes")
+    return np.stack(out)
+
+
 def _check_video(path: Path, name: str, item: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The three arrays of one video, checked (one-line errors naming the file and the video)."""
     where = f"{path}: video {name!r}"
@@ -110,6 +131,8 @@ def _check_video(path: Path, name: str, item: object) -> tuple[np.ndarray, np.nd
     video, points, occ = item["video"], item["points"], item["occluded"]
     if not all(isinstance(a, np.ndarray) for a in (video, points, occ)):
         raise InputFileError(f"{where}: 'video', 'points' and 'occluded' must be numpy arrays")
+    if video.ndim == 1 and video.dtype.kind in "SO":
+        video = _decode_jpegs(where, video)
     if video.ndim != 4 or video.shape[3] != 3 or video.dtype != np.uint8 or video.shape[0] < 1:
         raise InputFileError(f"{where}: 'video' has shape {list(video.shape)} {video.dtype}; expected uint8 (T, H, W, 3)")
     t = video.shape[0]
@@ -123,11 +146,13 @@ def _check_video(path: Path, name: str, item: object) -> tuple[np.ndarray, np.nd
     return video, pts, occ.astype(bool)
 
 
-def _videos(path: Path, data: object) -> list[tuple[str, object]]:
+def _videos(path: Path, data: object, first: int = 0) -> list[tuple[str, object]]:
+    """(name, video) pairs; the videos of a list are numbered from ``first`` (across the files of a
+    folder, as tapnet concatenates Kinetics shards)."""
     if isinstance(data, dict):
         items = list(data.items())
     elif isinstance(data, list):
-        items = [(f"video_{i:04d}", v) for i, v in enumerate(data)]
+        items = [(f"video_{first + i:04d}", v) for i, v in enumerate(data)]
     else:
         raise InputFileError(f"{path}: expected a dict of videos (DAVIS, RoboTAP) or a list (RGB-Stacking), got {type(data).__name__}")
     for name, _ in items:
@@ -169,7 +194,7 @@ def _build(files: list[Path], dest: Path) -> None:
         seen: set[str] = set()
         for f in files:
             data = safe_load(f)
-            for name, item in _videos(f, data):
+            for name, item in _videos(f, data, len(entries)):
                 if name in seen:
                     raise InputFileError(f"{f}: video {name!r} is also in another pickle of {f.parent}")
                 seen.add(name)
