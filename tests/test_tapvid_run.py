@@ -158,3 +158,10 @@ def test_true_correspondence_scores_aj_1_with_nn(synth, tmp_path):
         )
         m = out.record["metrics"]
         assert m["average_jaccard"] == 1.0 and m["occlusion_accuracy"] == 1.0, (mode, m)
+
+
+def test_python_evaluate(synth, nn_run):
+    out = vosbench.evaluate(synth / PICKLE, nn_run, benchmark="tapvid", query_mode="first")
+    summary = json.loads((nn_run / "summary.json").read_text())
+    assert out.metrics["average_jaccard"] == summary["metrics"]["average_jaccard"]
+    assert list(out.per_sequence["video"]) == ["video0", "video1"]

@@ -111,11 +111,13 @@ def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **op
     Args:
         gt: davis, ytvos: the GT folder ``GT_DIR/<sequence>/<frame>.png``; jhmdb: the JHMDB root.
         pred: davis: ``PRED_DIR/<sequence>/<frame>.png``; ytvos: the same layout or a
-            ``submission.zip``; jhmdb: ``KEYPOINTS/<video>.csv`` or a run folder holding ``keypoints/``.
-        benchmark: ``davis`` (default), ``ytvos`` or ``jhmdb``.
+            ``submission.zip``; jhmdb: ``KEYPOINTS/<video>.csv`` or a run folder holding ``keypoints/``;
+            tapvid: ``TRACKS/<video>.npz`` or a run folder holding ``tracks/`` (``gt``: the pickle).
+        benchmark: ``davis`` (default), ``ytvos``, ``jhmdb`` or ``tapvid``.
         **options: ``sequences`` (list or comma-separated) and ``workers`` (davis, ytvos);
             ``binary`` (davis); ``meta`` (ytvos, required: the split's ``meta.json``) and ``unseen``
-            (ytvos: unseen-category list); ``split`` (1-3) and ``subset`` (``test``/``train``) (jhmdb).
+            (ytvos: unseen-category list); ``split`` (1-3) and ``subset`` (``test``/``train``) (jhmdb);
+            ``query_mode`` (tapvid: ``first``/``strided``).
 
     Returns:
         An ``EvalOutput``: ``metrics`` and the DataFrames ``per_object``, ``per_frame``,
