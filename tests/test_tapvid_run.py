@@ -165,3 +165,10 @@ def test_python_evaluate(synth, nn_run):
     summary = json.loads((nn_run / "summary.json").read_text())
     assert out.metrics["average_jaccard"] == summary["metrics"]["average_jaccard"]
     assert list(out.per_sequence["video"]) == ["video0", "video1"]
+
+
+def test_report_of_a_point_run(nn_run, tmp_path):
+    out = tmp_path / "report"
+    invoke("report", nn_run, "--video", "gif", "--max-frames", "2", "--out", out, code=0)
+    assert (out / "aj_per_video.png").is_file() and (out / "video_video0.gif").is_file()
+    assert "per_video_tapvid.csv" in (out / "report.html").read_text()
