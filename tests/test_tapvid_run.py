@@ -99,7 +99,7 @@ def test_leaderboard_has_tapvid_columns(nn_run):
     assert "| AJ | <δ_avg | OA |" in res.output and "±" in res.output
 
 
-def test_propagate_strided_shards_and_resume(synth, tmp_path):
+def test_propagate_strided_shards_and_resume(synth, nn_run, tmp_path):
     args = ("--protocol", "propagate", "--dataset-option", "query_mode=strided")
     for i in (0, 1):  # two shards into one run folder
         invoke("run", "--model", "lab", "--dataset", "synthetic-tapvid", "--data-root", synth / PICKLE, "--out",
@@ -118,6 +118,11 @@ def test_propagate_strided_shards_and_resume(synth, tmp_path):
     invoke("run", "--resume", run_dir, code=0)
     assert (run_dir / "per_video_tapvid.csv").read_text() == table
     assert (run_dir / "tracks" / "video1.npz").is_file()
+    # paired comparison and the per-video leaderboard read the per-video table
+    res = invoke("compare", nn_run, run_dir, code=0)
+    assert "average_jaccard" in res.output
+    res = invoke("leaderboard", "--runs", tmp_path / "sh", "--per-sequence", "--dataset", "synthetic-tapvid", code=0)
+    assert "AJ per sequence" in res.output and "video1" in res.output
 
 
 class TrueCorrespondence(nn.Module):
