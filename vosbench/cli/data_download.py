@@ -31,6 +31,7 @@ def download_cmd(name: str, directory: Path | None, force: bool, keep_archives: 
     NAME: davis16 (DAVIS-2016), davis17-trainval (DAVIS-2017 train+val 480p),
           davis17-test-dev (480p), jhmdb (frames, joint positions, splits);
           ytvos18 / ytvos19 print what to download by hand (an account is needed).
+          tapvid-davis, tapvid-rgb-stacking, robotap (TAP-Vid pickles, point tracking).
 
     Interrupted downloads resume; each archive is checked against its official size and hashes
     where known, and against the SHA-256 recorded at its first download. The data set is
