@@ -172,8 +172,8 @@ def test_python_evaluate(synth, nn_run):
     assert list(out.per_sequence["video"]) == ["video0", "video1"]
 
 
-def test_report_of_a_point_run(nn_run, tmp_path):
+def test_report_of_a_point_run(synth, nn_run, tmp_path):
     out = tmp_path / "report"
-    invoke("report", nn_run, "--video", "gif", "--max-frames", "2", "--out", out, code=0)
+    invoke("report", nn_run, "--video", "gif", "--max-frames", "2", "--out", out, "--data-root", synth / PICKLE, code=0)
     assert (out / "aj_per_video.png").is_file() and (out / "video_video0.gif").is_file()
     assert "per_video_tapvid.csv" in (out / "report.html").read_text()
