@@ -391,7 +391,7 @@ def test_api_evaluates_every_benchmark_like_the_command(ytvos, jhmdb, tmp_path):
         vosbench.evaluate(data / "valid_gt" / "Annotations", run_dir / "predictions", meta=data / "valid" / "meta.json")
     with pytest.raises(ConfigError, match=r"benchmark ytvos needs meta="):
         vosbench.evaluate(data / "valid_gt" / "Annotations", run_dir / "predictions", benchmark="ytvos")
-    with pytest.raises(ConfigError, match=r"benchmark 'vip' unknown"):
-        vosbench.evaluate(data, run_dir, benchmark="vip")
+    with pytest.raises(ConfigError, match=r"benchmark 'kitti' unknown"):
+        vosbench.evaluate(data, run_dir, benchmark="kitti")
     with pytest.raises(ConfigError, match=r"unknown option\(s\) splitt"):
         vosbench.evaluate(jdata, jrun, benchmark="jhmdb", splitt=1)

@@ -13,6 +13,7 @@ Examples:
   vosbench data synth davis --out ~/data/synthetic-davis
   vosbench data synth ytvos --out /tmp/ytvos --videos 5 --frames 16 --size 640x360
   vosbench data synth jhmdb --out /tmp/jhmdb --seed 3
+  vosbench data synth vip --out /tmp/VIP_Fine --frames 4
 """
 
 KIND_HELP = {
@@ -20,6 +21,7 @@ KIND_HELP = {
     "ytvos": "YouTube-VOS valid layout (+ valid_gt/ full ground truth, all_frames/, unseen_categories.txt)",
     "jhmdb": "JHMDB layout (Rename_Images, joint_positions/*.mat, splits/)",
     "badja": "BADJA layout (joint_annotations/*.json, DAVIS/{JPEGImages,Annotations}/Full-Resolution)",
+    "vip": "VIP_Fine layout (Images, Annotations/Category_ids, lists/val_videos.txt)",
 }
 
 
@@ -44,12 +46,13 @@ def data() -> None:
     "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
     help="Output folder: new, empty, or written earlier by this command (it is then replaced).",
 )
-@click.option("--videos", type=int, default=None, help="Number of videos [davis 3, ytvos 3, jhmdb 3, badja 3].")
+@click.option("--videos", type=int, default=None, help="Number of videos [davis 3, ytvos 3, jhmdb 3, badja 3, vip 3].")
 @click.option(
     "--frames", type=int, default=None,
-    help="Frames per video; annotated frames for ytvos and jhmdb [davis 24, ytvos 10, jhmdb 20, badja 16].",
+    help="Frames per video; annotated frames for ytvos, jhmdb, badja, vip [davis 24, ytvos 10, jhmdb 20, badja 16, vip 6].",
 )
-@click.option("--size", callback=_parse_size, metavar="WxH", default=None, help="Frame size [davis 432x240, ytvos 384x216, jhmdb 320x240, badja 384x216].")
+@click.option("--size", callback=_parse_size, metavar="WxH", default=None,
+              help="Frame size [davis 432x240, ytvos 384x216, jhmdb 320x240, badja 384x216, vip 320x240].")
 @click.option("--seed", type=int, default=None, help="Random seed [0]; the same arguments give identical files.")
 @click.option("--no-all-frames", is_flag=True, help="ytvos only: skip the all_frames/ tree of every raw frame.")
 def synth(
@@ -61,7 +64,7 @@ def synth(
     seed: int | None,
     no_all_frames: bool,
 ) -> None:
-    """Write a synthetic KIND data set (davis, ytvos, jhmdb or badja) into --out.
+    """Write a synthetic KIND data set (davis, ytvos, jhmdb, badja or vip) into --out.
 
     \b
     davis: DAVIS-2017 layout (JPEGImages/480p, Annotations/480p, ImageSets/2017/val.txt)
@@ -69,6 +72,7 @@ def synth(
            unseen_categories.txt
     jhmdb: JHMDB layout (Rename_Images, joint_positions/*.mat, splits/)
     badja: BADJA layout (joint_annotations/*.json, DAVIS/{JPEGImages,Annotations}/Full-Resolution)
+    vip:   VIP_Fine layout (Images, Annotations/Category_ids, lists/val_videos.txt)
 
     Use the folder with `--data-root DIR` and the matching synthetic-* dataset.
     """

@@ -30,7 +30,8 @@ def download_cmd(name: str, directory: Path | None, force: bool, keep_archives: 
     \b
     NAME: davis16 (DAVIS-2016), davis17-trainval (DAVIS-2017 train+val 480p),
           davis17-test-dev (480p), jhmdb (frames, joint positions, splits);
-          ytvos18 / ytvos19 print what to download by hand (an account is needed).
+          ytvos18 / ytvos19 print what to download by hand (an account is needed);
+          vip prints where the VIP release is shared and the layout to unpack it into;
           tapvid-davis, tapvid-rgb-stacking, robotap (TAP-Vid pickles, point tracking).
 
     Interrupted downloads resume; each archive is checked against its official size and hashes

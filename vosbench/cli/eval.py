@@ -1,4 +1,5 @@
-"""``vosbench eval``: score predictions made by any tool (DAVIS and YouTube-VOS masks, JHMDB keypoints).
+"""``vosbench eval``: score predictions made by any tool (DAVIS and YouTube-VOS masks, JHMDB keypoints,
+VIP part maps).
 
 The options are checked once (:func:`vosbench.evaluate.base.check_options`), the benchmark's folder
 evaluator does the scoring (:func:`vosbench.evaluate.dispatch.evaluate_benchmark`), and
@@ -24,6 +25,7 @@ Examples:
   vosbench eval --benchmark ytvos --gt valid_gt/Annotations --meta valid/meta.json --pred RUN/submission.zip
   vosbench eval --benchmark jhmdb --gt JHMDB --pred RUN/keypoints --split 1 --out pck.csv
   vosbench eval --benchmark badja --gt BADJA --pred RUN/keypoints --out pck.csv
+  vosbench eval --benchmark vip --gt VIP_Fine/Annotations/Category_ids --pred RUN/predictions --scorer aten
   vosbench eval --benchmark tapvid --gt tapvid_davis.pkl --pred RUN/tracks --query-mode first
 """
 
@@ -38,15 +40,17 @@ FLAGS = {
     "binary": "--binary/--no-binary",
     "workers": "--workers",
     "per_frame": "--per-frame",
+    "scorer": "--scorer",
     "query_mode": "--query-mode",
 }
 
 
 @click.command("eval", epilog=EXAMPLES)
-@click.option("--benchmark", type=click.Choice(["davis", "ytvos", "jhmdb", "badja", "tapvid"]), default="davis", show_default=True,
+@click.option("--benchmark", type=click.Choice(["davis", "ytvos", "jhmdb", "badja", "vip", "tapvid"]), default="davis",
+              show_default=True,
               help="davis: J&F of mask folders; ytvos: J/F from first appearance, seen/unseen, overall; "
-              "jhmdb: PCK of keypoint CSVs; badja: BADJA PCK of keypoint CSVs; tapvid: AJ, <delta_avg, OA of point "
-              "tracks (tracks/<video>.npz).")
+              "jhmdb: PCK of keypoint CSVs; badja: BADJA PCK of keypoint CSVs; vip: mIoU of part maps (class-id PNGs); "
+              "tapvid: AJ, <delta_avg, OA of point tracks (tracks/<video>.npz).")
 @click.option("--gt", "gt_dir", required=True, type=click.Path(path_type=Path),
               help="davis/ytvos: GT annotation folder GT_DIR/<sequence>/<frame>.png (e.g. DAVIS/Annotations/480p, "
               "valid_gt/Annotations); jhmdb: the JHMDB root (Rename_Images, joint_positions, splits).")
@@ -61,6 +65,9 @@ FLAGS = {
               "folder, else categories absent from train/meta.json).")
 @click.option("--split", "jhmdb_split", type=click.IntRange(1, 3), default=None, help="jhmdb: split 1-3 (default 1).")
 @click.option("--subset", type=click.Choice(["test", "train"]), default=None, help="jhmdb: split files' subset (default test).")
+@click.option("--scorer", type=click.Choice(["crw", "aten"]), default=None,
+              help="vip: crw (default; CRW's eval_vip.py: cv2 read, NEAREST resize) or aten (ATEN's "
+              "test_parsing.py: PIL read, ANTIALIAS resize of a prediction of another size).")
 @click.option("--query-mode", type=click.Choice(["first", "strided"]), default=None,
               help="tapvid: tapnet's query mode (default: the files' own, else first).")
 @click.option("--sequences", default=None, help="Comma-separated subset of sequences (default: all GT sequences).")
@@ -86,13 +93,15 @@ def eval_cmd(
     unseen_file: Path | None,
     jhmdb_split: int | None,
     subset: str | None,
+    scorer: str | None,
     query_mode: str | None,
 ) -> None:
-    """Score predictions made by any tool: DAVIS J&F (default), YouTube-VOS or JHMDB PCK.
+    """Score predictions made by any tool: DAVIS J&F (default), YouTube-VOS, JHMDB PCK or VIP mIoU.
 
     DAVIS: the official semi-supervised J&F rules. First and last frames are not scored; objects
     are the ids 1..max of each sequence's first GT frame; a predicted id that is not an object is
     an error. YouTube-VOS and JHMDB: scored exactly as a vosbench run scores them (see the README).
+    VIP: every predicted frame, as ATEN's or CRW's script (--scorer) scores it.
     Prints scores in percent; the CSV and JSON hold fractions at full precision.
     """
     from rich.console import Console
@@ -104,7 +113,7 @@ def eval_cmd(
     from vosbench.evaluate.dispatch import evaluate_benchmark
 
     options = {"meta": meta_path, "unseen": unseen_file, "split": jhmdb_split, "subset": subset, "binary": binary,
-               "workers": workers, "per_frame": per_frame or None, "query_mode": query_mode}
+               "workers": workers, "per_frame": per_frame or None, "scorer": scorer, "query_mode": query_mode}
     check_options(benchmark, [k for k, v in options.items() if v is not None], FLAGS.__getitem__)
     if per_frame and out_csv is None:
         raise ConfigError("--per-frame needs --out FILE.csv (the per-frame file is written beside it)")
@@ -122,7 +131,7 @@ def eval_cmd(
     with scoring_progress() as progress:
         ev = evaluate_benchmark(benchmark, gt_dir, pred_dir, sequences=seqs, workers=workers, binary=binary,
                                 meta=meta_path, unseen=unseen_file, split=jhmdb_split, subset=subset,
-                                query_mode=query_mode, progress=progress, label=FLAGS.__getitem__)
+                                scorer=scorer, query_mode=query_mode, progress=progress, label=FLAGS.__getitem__)
     if ev.empty is not None:
         raise ConfigError(ev.empty)
     console = Console()

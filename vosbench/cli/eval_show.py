@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+import numpy as np
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,8 +18,10 @@ from vosbench.evaluate.davis import EvaluationResult
 from vosbench.evaluate.badja import BadjaEvaluation
 from vosbench.evaluate.jhmdb import JHMDBEvaluation
 from vosbench.evaluate.tapvid import TapVidEvaluation
+from vosbench.evaluate.vip import VIPEvaluation
 from vosbench.evaluate.ytvos import YTVOSEvaluation
 from vosbench.scoring.jf import METRIC_KEYS
+from vosbench.scoring.parsing import CLASSES, scores_of
 from vosbench.scoring.pck import HEADLINE, PCKResult, threshold_key
 
 #: what ``--out`` saves, by benchmark (for the "Nothing written" hint)
@@ -27,6 +30,7 @@ SAVED = {
     "ytvos": "per-object scores",
     "jhmdb": "per-video and per-joint PCK",
     "badja": "per-video and per-joint PCK",
+    "vip": "per-video and per-class IoU and the confusion matrices",
     "tapvid": "per-video TAP-Vid metrics",
 }
 
@@ -53,6 +57,8 @@ def show(console: Console, ev: Evaluation[object]) -> None:
         _show_ytvos(console, ev, ev.detail)
     elif isinstance(ev.detail, (JHMDBEvaluation, BadjaEvaluation)):
         _show_jhmdb(console, ev, ev.detail.result)
+    elif isinstance(ev.detail, VIPEvaluation):
+        _show_vip(console, ev, ev.detail)
     elif isinstance(ev.detail, TapVidEvaluation):
         _show_tapvid(console, ev, ev.detail)
 
@@ -152,3 +158,32 @@ def _show_jhmdb(console: Console, ev: Evaluation[object], r: PCKResult) -> None:
         f"(pooled {_pct(m['PCK_pooled@0.1'])} / {_pct(m['PCK_pooled@0.2'])}; {len(ev.sequences)} videos, "
         f"{where}{ev.seconds:.2f} s)"
     )
+
+
+def _show_vip(console: Console, ev: Evaluation[object], res: VIPEvaluation) -> None:
+    m = ev.metrics
+    keys = ("mIoU", "pixel_accuracy", "mean_accuracy", "fwIoU")
+    ct = Table(title=f"VIP IoU per class (%)  {ev.pred}", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("class", "IoU", "accuracy"):
+        ct.add_column(col, justify="left" if col == "class" else "right")
+    s = scores_of(np.sum(list(res.hists.values()), axis=0))
+    for c, name in enumerate(CLASSES):
+        ct.add_row(f"{c} {name}", pct(float(s.class_iou[c])), pct(float(s.class_accuracy[c])))
+    console.print(ct)
+    vt = Table(title="per video (%)", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("video", "frames", "mIoU", "pixel acc.", "mean acc.", "FW IoU"):
+        vt.add_column(col, justify="left" if col == "video" else "right")
+    for video, hist in res.hists.items():
+        v = scores_of(hist)
+        vt.add_row(video, str(res.frames[video]), *(pct(x) for x in (v.mIoU, v.pixel_accuracy, v.mean_accuracy, v.fwIoU)))
+    vt.add_section()
+    vt.add_row("all", str(sum(res.frames.values())), *(_pct(m[k]) for k in keys))
+    console.print(vt)
+    console.print(
+        f"mIoU [bold]{_pct(m['mIoU'])}[/bold]  pixel acc. {_pct(m['pixel_accuracy'])}  mean acc. "
+        f"{_pct(m['mean_accuracy'])}  FW IoU {_pct(m['fwIoU'])}  ({sum(res.frames.values())} frames of "
+        f"{len(res.frames)} videos, scorer {res.scorer}, {ev.seconds:.2f} s)"
+    )
+    if res.unpredicted:
+        console.print(f"[yellow]{res.unpredicted} ground-truth frame(s) without a prediction were not scored "
+                      "(as the official scripts skip them)[/yellow]")

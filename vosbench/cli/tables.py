@@ -42,6 +42,8 @@ def print_run_summary(record: Mapping[str, Any], scores: list[Any], run_dir: Pat
             "all", pct(m.get("PCK@0.1")), pct(m.get("PCK@0.2")), pct(m.get("PCK_pooled@0.1")), pct(m.get("PCK_pooled@0.2"))
         )
         console.print(table)
+    elif record.get("task") == "parsing":
+        console.print(_parsing_table(title, m, run_dir))
     elif record.get("task") == "points":
         table = Table(title=title)
         for col in ("", "AJ", "<δ_avg", "OA", *(f"Jac@{d}" for d in (1, 2, 4, 8, 16))):
@@ -96,7 +98,7 @@ def print_run_summary(record: Mapping[str, Any], scores: list[Any], run_dir: Pat
 
 
 def print_sweep_table(results: list[RunResult]) -> None:
-    """Compare the grid points of a finished sweep (one row each, best J&F in bold)."""
+    """Compare the grid points of a finished sweep (one row each, best J&F or mIoU in bold)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -110,19 +112,23 @@ def print_sweep_table(results: list[RunResult]) -> None:
     table = Table(title=f"sweep: {first['model']['name']} on {first['dataset']['name']} ({first['protocol']['name']})")
     for k in keys:
         table.add_column(k, justify="right")
-    for col in ("J&F", "J-Mean", "F-Mean", "time (s)", "run folder"):
+    # the headline and two more measures of the task (J&F for segmentation, mIoU for VIP parsing)
+    shown = (
+        (("mIoU", "mIoU"), ("pixel acc.", "pixel_accuracy"), ("mean acc.", "mean_accuracy"))
+        if first.get("task") == "parsing" else (("J&F", "JF_mean"), ("J-Mean", "J_mean"), ("F-Mean", "F_mean"))
+    )  # fmt: skip
+    for col in (*(c for c, _ in shown), "time (s)", "run folder"):
         table.add_column(col, justify="right" if col != "run folder" else "left")
-    best = max((r.record["metrics"].get("JF_mean", float("-inf")) for r in results), default=None)
-    for r in results:
-        m = r.record["metrics"]
-        jf = pct(m.get("JF_mean"))
-        if m.get("JF_mean") == best and len(results) > 1:
-            jf = f"[bold]{jf}"
+    head = shown[0][1]
+    metrics: list[Mapping[str, Any]] = [r.record["metrics"] for r in results]
+    best = max((m.get(head) or float("-inf") for m in metrics), default=None)
+    for r, m in zip(results, metrics):
+        values = [pct(m.get(k)) for _, k in shown]
+        if m.get(head) == best and len(results) > 1:
+            values[0] = f"[bold]{values[0]}"
         table.add_row(
             *(str(r.record["sweep"]["point"][k]) for k in keys),
-            jf,
-            pct(m.get("J_mean")),
-            pct(m.get("F_mean")),
+            *values,
             f"{r.record['timings'].get('total_s', 0):.1f}",
             r.run_dir.name,
         )
@@ -156,3 +162,25 @@ def print_tuning_table(tuning: Mapping[str, Any]) -> None:
         table.add_row(*(p["point"][k] for k in keys), pct(p["score"]), ci, mark, p["run_id"])
     console.print(table)
     console.print(f"rule {tuning['rule']}; simplest = {tuning['simplicity']}")
+
+
+def _parsing_table(title: str, m: Mapping[str, Any], run_dir: Path) -> Any:
+    """Per-video and overall VIP measures (the overall row: the matrix summed over all videos)."""
+    import csv
+
+    from rich.table import Table
+
+    from vosbench.records.parsing_files import PER_VIDEO
+
+    table = Table(title=title)
+    keys = ("mIoU", "pixel_accuracy", "mean_accuracy", "fwIoU")
+    for col in ("video", "frames", "mIoU", "pixel acc.", "mean acc.", "FW IoU"):
+        table.add_column(col, justify="left" if col == "video" else "right")
+    path = run_dir / PER_VIDEO
+    if path.is_file():
+        with path.open(newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                table.add_row(row["video"], row["frames"], *(pct(float(row[k] or "nan")) for k in keys))
+    table.add_section()
+    table.add_row("[bold]all videos", "", *(f"[bold]{pct(m.get(k))}" for k in keys))
+    return table

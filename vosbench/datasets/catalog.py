@@ -229,3 +229,29 @@ BUILTIN_DATASETS += (
             "points leaving the frame", "", "nothing: generated on first use",
             factory="vosbench.datasets.tapvid:build_synthetic_tapvid", generated=True),
 )
+
+_VIP = "VIP_Fine folder: Images/<video>/*.jpg, Annotations/Category_ids/<video>/*.png, lists/<split>_videos.txt"
+BUILTIN_DATASETS += (
+    DatasetSpec(
+        name="vip-val",
+        description="VIP val: 50 videos, 20 human-part classes propagated from the first frame (mIoU)",
+        factory="vosbench.datasets.vip:build_vip",
+        task="parsing",
+        subfolder="VIP_Fine",
+        needs=_VIP,
+        protocol="crw-vip",
+        options={"split": "val"},
+        option_types={"split": "str"},
+    ),
+    DatasetSpec(
+        name="synthetic-vip",
+        description="Generated VIP_Fine-layout videos of a figure with a part map (mIoU)",
+        factory="vosbench.datasets.vip:build_synthetic_vip",
+        task="parsing",
+        needs="nothing: generated on first use (vosbench data synth vip writes it explicitly)",
+        protocol="crw-vip",
+        generated=True,
+        options={"split": "val"},
+        option_types={"split": "str", **_SYNTH_OPTIONS},
+    ),
+)

@@ -184,16 +184,26 @@ MANUAL: dict[str, int] = {
 }  # fmt: skip
 
 
+#: VIP is shared only as a OneDrive folder and a Baidu drive link with a password (HCPLab-SYSU/ATEN
+#: @2e4e54e README, "Dataset"), neither an archive address a program can fetch
+VIP_MANUAL = ("vip", "vip-val", "vip-fine", "vip_fine")
+_VIP_LINKS = (
+    "OneDrive (README): https://1drv.ms/f/s!AiQcKhU6oMt6l2nI1vi8_FKNJQpX",
+    "Baidu drive (README): https://pan.baidu.com/s/1rt9wmRf6o8HoBzj7EscyeQ (password cpbt)",
+    "Baidu drive (ATEN issue #1, 2019): https://pan.baidu.com/s/18_PVNy7FCh4T74nVzRXbtA",
+)
+
+
 def names() -> list[str]:
     """Every name ``vosbench data download`` accepts."""
-    return sorted({*SOURCES, *ALIASES, *MANUAL})
+    return sorted({*SOURCES, *ALIASES, *MANUAL, *VIP_MANUAL})
 
 
 def find_source(name: str) -> DataSource | None:
     """The downloadable source called ``name`` (or an alias); ``None`` for a set that must be
     fetched by hand (YouTube-VOS); :class:`ConfigError` for an unknown name."""
     key = name.strip().lower()
-    if key in MANUAL:
+    if key in MANUAL or key in VIP_MANUAL:
         return None
     key = ALIASES.get(key, key)
     if key in SOURCES:
@@ -202,11 +212,13 @@ def find_source(name: str) -> DataSource | None:
 
     close = difflib.get_close_matches(key, names(), n=3, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    raise ConfigError(f"no download for {name!r}.{hint} Known: {', '.join(sorted({*SOURCES, *MANUAL}))}")
+    raise ConfigError(f"no download for {name!r}.{hint} Known: {', '.join(sorted({*SOURCES, *MANUAL, 'vip'}))}")
 
 
 def manual_instructions(name: str, data_dir: Path | None = None) -> str:
-    """What to download by hand for YouTube-VOS, and where to put it."""
+    """What to download by hand for YouTube-VOS and VIP, and where to put it."""
+    if name.strip().lower() in VIP_MANUAL:
+        return vip_instructions(data_dir)
     year = MANUAL[name.strip().lower()]
     short = str(year)[2:]
     where = (data_dir / f"YouTubeVOS-{year}") if data_dir is not None else Path(f"$VOSBENCH_DATA/YouTubeVOS-{year}")
@@ -228,6 +240,27 @@ def manual_instructions(name: str, data_dir: Path | None = None) -> str:
             f"  4. Check the layout: vosbench data check ytvos{short}-val"
             + (f" --data-root {where}" if data_dir is not None else ""),
             f"  5. Run: vosbench run --model MODEL --dataset ytvos{short}-val   (writes submission.zip for the server)",
+        ]
+    )
+
+
+def vip_instructions(data_dir: Path | None = None) -> str:
+    """Where the VIP release is shared and the layout ``vip-val`` reads."""
+    where = (data_dir / "VIP_Fine") if data_dir is not None else Path("$VOSBENCH_DATA/VIP_Fine")
+    return "\n".join(
+        [
+            "VIP (Video instance-level Parsing) cannot be downloaded by vosbench: its authors share it only as",
+            "folders on two drives (HCPLab-SYSU/ATEN README), with no archive address a program can fetch:",
+            *(f"  {link}" for link in _VIP_LINKS),
+            "  (the authors replaced a dead OneDrive link in ATEN issue #1; issue #11 (2023) reports the README's",
+            "  links not working: ask there if none answers)",
+            "Download VIP_Fine (the annotated frames; VIP_Sequence, every frame, is not needed) and unpack it so",
+            f"that the folder {where} holds:",
+            f"    {where}/Images/<video>/<frame>.jpg                     (videos1 ...; 12-digit frame numbers)",
+            f"    {where}/Annotations/Category_ids/<video>/<frame>.png   (greyscale class ids 0..19)",
+            f"    {where}/lists/val_videos.txt                           (50 video names, one per line)",
+            "Check the layout: vosbench data check vip-val" + (f" --data-root {where}" if data_dir is not None else ""),
+            "Run: vosbench run --model MODEL --dataset vip-val   (mIoU, scored as CRW's eval_vip.py)",
         ]
     )
 

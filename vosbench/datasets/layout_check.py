@@ -12,7 +12,9 @@ collects all of them:
   frame; a later GT frame holds no id that frame 0 lacks (DAVIS);
 * YouTube-VOS: ``meta.json`` agrees with the files (every listed frame exists, each object is
   present in its first-appearance annotation, no annotation without a frame);
-* JHMDB: every split video has frames and a readable ``joint_positions.mat`` whose frames exist.
+* JHMDB: every split video has frames and a readable ``joint_positions.mat`` whose frames exist;
+* VIP: every part map is readable, of its frame's size, and holds class ids 0..19 (other values,
+  e.g. 255, are noted: the scorers ignore them).
 
 Problems are errors; notes are facts worth knowing that do not stop a run (e.g. JHMDB videos
 with more frames than annotations, which the loader cuts).
@@ -273,6 +275,8 @@ def check_layout(name: str, root: str | os.PathLike[str] | None = None, **option
         rep.sequences += 1
         if ds.task == "pose":
             _check_pose(seq, rep)
+        elif ds.task == "parsing":
+            _check_parsing(seq, rep)
         elif ds.task == "points":
             _check_points(seq, rep)
         else:
@@ -280,3 +284,30 @@ def check_layout(name: str, root: str | os.PathLike[str] | None = None, **option
     if hasattr(ds, "meta") and hasattr(ds, "anno_dir"):
         _check_ytvos_extras(ds, rep)
     return rep
+
+
+#: VIP's classes (vosbench.scoring.parsing.N_CLASSES; datasets do not import scoring)
+_VIP_CLASSES = 20
+
+
+def _check_parsing(seq: VideoSequence, rep: LayoutReport) -> None:
+    """VIP part maps: readable, the frame's size, class ids 0..19 (others are ignored when scoring)."""
+    size = _check_frames(seq, rep)
+    for t, path in sorted(seq.gt.items()):
+        problem = file_problem(path)
+        if problem:
+            rep.problems.append(problem)
+            continue
+        try:
+            arr, _ = decode_label_png(path)
+        except VosbenchError as e:
+            rep.problems.append(str(e))
+            continue
+        rep.annotations += 1
+        if size is not None and (arr.shape[1], arr.shape[0]) != size:
+            rep.problems.append(f"{path}: part map is {arr.shape[1]}x{arr.shape[0]}, its frames are {size[0]}x{size[1]}")
+        other = sorted(int(v) for v in np.unique(arr) if v >= _VIP_CLASSES)
+        if other:
+            rep.notes.append(f"{path}: values {', '.join(map(str, other[:5]))} are not VIP classes (0..19); not scored")
+        if t == 0 and not (arr[arr < _VIP_CLASSES] > 0).any():
+            rep.problems.append(f"{path}: the first frame's part map has no part (only background); nothing to propagate")

@@ -21,7 +21,7 @@ from vosbench.records.schema import write_eval_summary
 from vosbench.scoring.jf import ObjectScore, SequenceScorer, per_object_csv_text, write_per_frame_csv
 
 #: the benchmarks ``vosbench eval`` and ``vosbench.evaluate`` score
-BENCHMARKS = ("davis", "ytvos", "jhmdb", "badja", "tapvid")
+BENCHMARKS = ("davis", "ytvos", "jhmdb", "badja", "vip", "tapvid")
 
 #: option -> the benchmarks it applies to (options absent here apply to every benchmark)
 APPLIES_TO: dict[str, tuple[str, ...]] = {
@@ -32,6 +32,7 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
     "binary": ("davis",),
     "workers": ("davis", "ytvos"),
     "per_frame": ("davis", "ytvos"),
+    "scorer": ("vip",),
     "query_mode": ("tapvid",),
 }
 
@@ -51,7 +52,7 @@ class Evaluation(Generic[R]):
     """The result of one folder evaluator, the same shape for every benchmark.
 
     Attributes:
-        benchmark: ``davis``, ``ytvos`` or ``jhmdb``.
+        benchmark: ``davis``, ``ytvos``, ``jhmdb`` or ``vip``.
         pred: What was read: the prediction folder, the zip or the keypoint folder.
         metrics: Overall metrics, fractions (as a run record's ``metrics``).
         tables: ``--out`` file suffix -> CSV text; ``".csv"`` is the main table (per object or

@@ -6,8 +6,9 @@ import os
 from collections.abc import Callable
 
 from vosbench.core.errors import ConfigError
-from vosbench.evaluate import badja, davis, jhmdb, tapvid, ytvos
+from vosbench.evaluate import badja, davis, jhmdb, tapvid, vip, ytvos
 from vosbench.evaluate.base import Evaluation, ProgressHook
+from vosbench.scoring.parsing import DEFAULT_SCORER
 
 PathLike = str | os.PathLike[str]
 
@@ -24,6 +25,7 @@ def evaluate_benchmark(
     unseen: PathLike | None = None,
     split: int | None = None,
     subset: str | None = None,
+    scorer: str | None = None,
     query_mode: str | None = None,
     progress: ProgressHook | None = None,
     label: Callable[[str], str] = str,
@@ -36,8 +38,8 @@ def evaluate_benchmark(
 
     Args:
         benchmark: ``davis`` (``gt``: ``GT_DIR/<sequence>/<frame>.png``), ``ytvos`` (the same, with
-            ``meta``: the split's ``meta.json``), ``jhmdb`` (``gt``: the JHMDB root) or ``badja``
-            (``gt``: the BADJA folder).
+            ``meta``: the split's ``meta.json``), ``jhmdb`` (``gt``: the JHMDB root), ``badja`` (``gt``:
+            the BADJA folder) or ``vip`` (``gt``: ``Annotations/Category_ids`` or the ``VIP_Fine`` folder).
         pred: The prediction folder, a YouTube-VOS ``submission.zip``, or a JHMDB keypoint folder
             (or a run folder holding ``keypoints/``).
         sequences: Subset of sequences (videos) to score; default all.
@@ -45,6 +47,7 @@ def evaluate_benchmark(
         binary: davis: read the GT as DAVIS-2016 binary masks (None: detect per sequence).
         meta, unseen: ytvos: ``meta.json`` (required) and the unseen-category list file.
         split, subset: jhmdb: split 1-3 (default 1), ``test`` (default) or ``train``.
+        scorer: vip: ``crw`` (default, CRW's eval_vip.py) or ``aten`` (ATEN's test_parsing.py).
         query_mode: tapvid (``gt``: a TAP-Vid pickle or its folder; ``pred``: ``tracks/<video>.npz``
             or a run folder): ``first`` or ``strided`` (default: the files' own, else first).
         progress: Called with (sequences done, sequences in all).
@@ -65,6 +68,8 @@ def evaluate_benchmark(
         )
     if benchmark == "badja":
         return badja.evaluate(gt, pred, sequences=sequences, progress=progress)
+    if benchmark == "vip":
+        return vip.evaluate(gt, pred, scorer=scorer or DEFAULT_SCORER, sequences=sequences, progress=progress)
     if benchmark == "tapvid":
         return tapvid.evaluate(gt, pred, query_mode=query_mode, sequences=sequences, progress=progress)
     return jhmdb.evaluate(gt, pred, split=split or 1, subset=subset or "test", sequences=sequences, progress=progress)

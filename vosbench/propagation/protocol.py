@@ -17,6 +17,8 @@ The presets restate the published evaluation scripts (see the README's protocol 
   previous, square +/-12 window applied to every frame, top-5, T = 0.1, first-frame labels PIL-
   nearest in one step to the feature grid with void (255) as its own label, per-channel min-max
   before the arg-max, PIL-nearest up-scaling to the original size, UVC's palette).
+* ``crw-vip``, ``uvc-vip``: CRW's and UVC's VIP settings (560x560 frames; CRW: 4 previous frames,
+  PIL-nearest to the ground truth's size as its ``eval_vip.py`` resizes; UVC: 1 previous frame).
 * ``corrflow``: CorrFlow ``test.py`` (frames cropped to a multiple of 8, previous frame only,
   13x13 window, softmax over raw dot products, labels are the bilinearly down-sampled *id map*
   cast to integers, hard arg-max fed back).
@@ -449,6 +451,28 @@ PRESET_INFO["dinov3"] = PresetInfo(
     "up-sampling with min-max and arg-max: identical predictions to the restated notebook loop on an 11-frame "
     "video. Differs: the notebook keeps every candidate tied with the 5th (exact ties only). The notebook runs one demo video (no DAVIS score); not run against it "
     "here (DINOv3 weights are gated)",
+)
+# VIP (human-part propagation, scored by mIoU): CRW's settings quoted in videowalk issue #10; UVC's README command.
+PRESETS["crw-vip"] = PRESETS["crw"].replace(name="crw-vip", resize="square", size=560, context=4, upscale="pil-nearest")
+PRESETS["uvc-vip"] = PRESETS["uvc"].replace(name="uvc-vip", resize="square", size=560, context=1)
+PRESET_INFO["crw-vip"] = PresetInfo(
+    reference="ajabri/videowalk @047f3f4 code/test.py (+ code/data/vos.py, code/utils/test_utils.py dump_predictions) "
+    "with the VIP settings quoted in videowalk issue #10 (--topk 10 --videoLen 4 --radius 12 --temperature 0.05 "
+    "--cropSize 560), scored by code/eval/eval_vip.py (the 560x560 prediction resized with PIL NEAREST to the "
+    "ground truth's size: upscale pil-nearest)",
+    verified="propagation as crw (560x560 squares, first frame + 4 previous, padded with frame 0); the scoring "
+    "equal to eval_vip.py restated per pixel (tests/test_vip_scoring.py). Not restated: vos.py resizes the "
+    "label image to 560x560 with cv2's default bilinear rule (its INTER_NEAREST lands in the dst slot) before "
+    "the one-hot, so on VIP's greyscale ids a boundary pixel whose interpolated value is another class present "
+    "in frame 0 takes that class; vosbench one-hots the original map. Not run against CRW's script",
+)
+PRESET_INFO["uvc-vip"] = PresetInfo(
+    reference="Liusifei/UVC @4336938 test_mask_vip.py, README VIP command (--scale_size 560 560 --pre_num 1; "
+    "defaults --topk 5 --temp 1) + eval_vip.py (ATEN's script)",
+    verified="as uvc (tests/test_models_uvc.py) with 560x560 frames and one previous frame "
+    "(tests/test_vip_run.py checks the resolved settings); read_seg's one-step nearest resize to the "
+    "(560/8)x(560/8) grid is label_downsample pil-nearest; the output's nearest resize to the original "
+    "size is upscale pil-nearest. Not run against UVC's script (PyTorch 1.1, scipy.misc.imresize)",
 )
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Protocol)}

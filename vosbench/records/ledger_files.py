@@ -102,6 +102,8 @@ def read_result(run_dir: str | Path, name: str) -> SequenceResult:
         _check_objects(path, data["objects"])
     if "hits" in data or "counts" in data:
         _check_counts(path, data.get("hits"), data.get("counts"))
+    if "confusion" in data:
+        _check_confusion(path, data["confusion"])
     if "tapvid" in data:
         _check_tapvid(path, data["tapvid"])
     return cast(SequenceResult, data)
@@ -156,10 +158,16 @@ def _check_counts(path: Path, hits: object, counts: object) -> None:
         )
 
 
+def _check_confusion(path: Path, confusion: object) -> None:
+    """A parsing run's ``confusion``: a square list of lists of whole, non-negative pixel counts."""
+    rows = confusion if isinstance(confusion, list) else None
+    if not rows or not all(isinstance(r, list) and len(r) == len(rows) and all(_count(v) for v in r) for r in rows):
+        raise InputFileError(f"{path}: 'confusion' is not a square matrix of non-negative whole numbers")
+
+
 def _check_tapvid(path: Path, metrics: object) -> None:
     """A point-tracking result's ``tapvid`` metrics: every key of tapnet's, a fraction or NaN."""
     if not isinstance(metrics, dict) or set(metrics) != set(TAPVID_METRICS):
         raise InputFileError(f"{path}: 'tapvid' must be an object with exactly {', '.join(TAPVID_METRICS)}")
     for key in TAPVID_METRICS:
         check_value(path, "tapvid: ", key, _float(path, "tapvid: ", key, metrics[key]))
-

@@ -43,7 +43,7 @@ class Metric:
     unit: str = "fraction"
 
 
-# Canonical column order: YouTube-VOS, then DAVIS-style J&F statistics, then JHMDB PCK.
+# Canonical column order: YouTube-VOS, then DAVIS-style J&F statistics, then JHMDB PCK, then VIP mIoU.
 METRICS: tuple[Metric, ...] = (
     Metric("overall", "Overall"),
     Metric("J_seen", "J-seen"),
@@ -59,13 +59,17 @@ METRICS: tuple[Metric, ...] = (
     Metric("F_decay", "F-Decay", higher_is_better=False),
     Metric("PCK@0.1", "PCK@0.1"),
     Metric("PCK@0.2", "PCK@0.2"),
+    Metric("mIoU", "mIoU"),
+    Metric("pixel_accuracy", "Pixel acc."),
+    Metric("mean_accuracy", "Mean acc."),
+    Metric("fwIoU", "FW IoU"),
     Metric("average_jaccard", "AJ"),
     Metric("average_pts_within_thresh", "<δ_avg"),
     Metric("occlusion_accuracy", "OA"),
 )
 METRIC_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
 #: metric a table is sorted by when none is chosen (the first one present)
-PRIMARY = ("overall", "JF_mean", "PCK@0.1", "J_mean")
+PRIMARY = ("overall", "JF_mean", "PCK@0.1", "mIoU", "J_mean")
 
 
 def summary_text(record: RunSummary | Mapping[str, object]) -> str:

@@ -28,6 +28,7 @@ import numpy as np
 
 from vosbench.core.errors import InputFileError
 from vosbench.scoring.jf import ObjectScore
+from vosbench.records.parsing_files import clustered_confusion, read_confusion
 from vosbench.scoring.tapvid import METRIC_KEYS as TAPVID_METRICS
 from vosbench.scoring.tapvid import VideoScore, read_per_video_csv
 from vosbench.records.reader import RunRecord
@@ -151,7 +152,8 @@ def _check_point(record: RunRecord, data: Clustered, path: Path) -> None:
 
 
 def load_clustered(record: RunRecord) -> Clustered:
-    """The per-sequence data of a run folder: ``per_video_pck.csv`` for keypoint runs, else
+    """The per-sequence data of a run folder: ``per_video_pck.csv`` for keypoint runs,
+    ``confusion.csv`` for parsing runs, else
     ``per_object.csv`` (whose means must be the run's recorded metrics).
 
     Raises:
@@ -159,6 +161,8 @@ def load_clustered(record: RunRecord) -> Clustered:
     """
     if record.task == "pose":
         return clustered_videos(read_per_video_pck(record.run_dir))
+    if record.task == "parsing":
+        return clustered_confusion(read_confusion(record.run_dir))
     if record.task == "points":
         return clustered_tapvid(read_per_video_tapvid(record.run_dir))
     data = clustered_objects(read_per_object(record.run_dir), unseen_objects(record))

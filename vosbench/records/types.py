@@ -27,7 +27,7 @@ Settings = dict[str, JSONValue]
 #: ``summary.json`` ``status``
 Status = Literal["running", "complete", "failed", "interrupted"]
 #: ``summary.json`` ``task``
-Task = Literal["vos", "pose", "points"]
+Task = Literal["vos", "pose", "parsing", "points"]
 
 
 class _ModelHead(TypedDict):
@@ -71,7 +71,8 @@ class DatasetInfo(_DatasetHead, total=False):
 
 #: ``summary.json`` ``metrics`` (fractions; ``None`` where undefined, e.g. a YouTube-VOS group
 #: without objects). Segmentation: J&F statistics, plus the groups and ``overall`` on YouTube-VOS;
-#: keypoints: PCK at the headline thresholds, pooled PCK and ``pck_curve`` (threshold text -> PCK).
+#: keypoints: PCK at the headline thresholds, pooled PCK and ``pck_curve`` (threshold text -> PCK);
+#: parsing (VIP): mIoU, pixel and mean accuracy, frequency-weighted IoU (per class: ``per_class_iou.csv``).
 Metrics = TypedDict(
     "Metrics",
     {
@@ -92,6 +93,10 @@ Metrics = TypedDict(
         "PCK_pooled@0.1": Union[float, None],
         "PCK_pooled@0.2": Union[float, None],
         "pck_curve": dict[str, Union[float, None]],
+        "mIoU": Union[float, None],
+        "pixel_accuracy": Union[float, None],
+        "mean_accuracy": Union[float, None],
+        "fwIoU": Union[float, None],
         # point tracking (TAP-Vid): tapnet's names, means over videos
         "average_jaccard": Union[float, None],
         "average_pts_within_thresh": Union[float, None],
@@ -331,11 +336,13 @@ class _ResultHead(TypedDict):
 
 class SequenceResult(_ResultHead, total=False):
     """``sequences/<seq>/result.json``: one committed sequence. Segmentation runs give
-    ``objects``; keypoint runs give ``hits`` (thresholds x joints) and ``counts`` (per joint)."""
+    ``objects``; keypoint runs give ``hits`` (thresholds x joints) and ``counts`` (per joint);
+    parsing runs ``confusion`` (the video's 20 x 20 matrix, ground truth x prediction)."""
 
     objects: list[ObjectResult]
     hits: list[list[int]]
     counts: list[int]
+    confusion: list[list[int]]
     queries: int
     tapvid: dict[str, float]
 

@@ -180,8 +180,8 @@ def comparability(a: RunRecord, b: RunRecord, sa: Sequence[str], sb: Sequence[st
 
 
 def default_metric(data: Clustered) -> str:
-    """J&F for VOS runs, PCK@0.1 for keypoint runs."""
-    for key in ("JF_mean", "PCK@0.1"):
+    """J&F for VOS runs, PCK@0.1 for keypoint runs, mIoU for parsing runs."""
+    for key in ("JF_mean", "PCK@0.1", "mIoU"):
         if key in data.keys:
             return key
     return data.keys[0]

@@ -1,5 +1,6 @@
 """The per-sequence view of a leaderboard (``vosbench leaderboard --per-sequence``): J&F per
-sequence of one dataset (PCK@0.1 per video for keypoint datasets), one column per leaderboard row."""
+sequence of one dataset (PCK@0.1 per video for keypoint datasets, mIoU per video for VIP), one
+column per leaderboard row."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from vosbench.core.errors import ConfigError
+from vosbench.records.parsing_files import per_video_miou
 from vosbench.records.reader import RunRecord, per_sequence_jf, per_video_pck, select_runs
 from vosbench.records.stats_io import read_per_video_tapvid
 from vosbench.results.formats import render_as
@@ -60,6 +62,7 @@ def build_per_sequence(
     if not chosen:
         raise ConfigError(f"no runs for dataset {dataset!r} (runs cover: {', '.join(names) or 'none'})")
     pose = all(r.task == "pose" for r in chosen)
+    parsing = all(r.task == "parsing" for r in chosen)
     points = all(r.task == "points" for r in chosen)
     board = build(chosen, datasets=[dataset], all_runs=all_runs)
     by_folder = {r.run_dir: r for r in chosen}
@@ -80,7 +83,10 @@ def build_per_sequence(
         if points:
             per_seq = {s.video: s.metrics["average_jaccard"] for s in read_per_video_tapvid(record.run_dir)}
         else:
-            per_seq = per_video_pck(record.run_dir) if pose else per_sequence_jf(record.run_dir)
+            per_seq = (
+                per_video_pck(record.run_dir) if pose else per_video_miou(record.run_dir) if parsing
+                else per_sequence_jf(record.run_dir)
+            )  # fmt: skip
         for seq in record.sequences or list(per_seq):
             if seq not in seq_order:
                 seq_order.append(seq)
@@ -88,7 +94,7 @@ def build_per_sequence(
             if seq not in seq_order:
                 seq_order.append(seq)
             values.setdefault(seq, {})[label] = 100.0 * per_seq[seq]
-        key = "PCK@0.1" if pose else "average_jaccard" if points else "JF_mean"
+        key = "PCK@0.1" if pose else "mIoU" if parsing else "average_jaccard" if points else "JF_mean"
         if key in record.metrics:
             overall[label] = 100.0 * record.metrics[key]
     view = PerSequence(
@@ -106,6 +112,13 @@ def build_per_sequence(
         view.explanation = (
             "Per video: mean over the 15 joints of each joint's PCK@0.1 in that video. "
             "Last line: the run's PCK@0.1 over all videos."
+        )
+    if parsing:
+        view.metric = "mIoU"
+        view.overall_label = "mIoU (all videos)"
+        view.explanation = (
+            "Per video: the mIoU of the video's own confusion matrix. Last line: the run's mIoU, of the "
+            "matrix summed over all videos (not the mean of the per-video values)."
         )
     if points:
         view.metric = "AJ"

@@ -53,6 +53,7 @@ from vosbench.results.report_media import (
     require_matplotlib,
     write_video,
 )
+from vosbench.results.report_parsing import PARSING_FILES, parsing_sections
 from vosbench.results.report_points import aj_per_video, points_video
 from vosbench.results.report_sensitivity import sensitivity_section
 from vosbench.results.report_plots import plot_j_curve, plot_jf_bars, plot_joint_bars, plot_pck_curve
@@ -240,6 +241,10 @@ class _Page:
         return self.main.task == "pose"
 
     @property
+    def parsing(self) -> bool:
+        return self.main.task == "parsing"
+
+    @property
     def points(self) -> bool:
         return self.main.task == "points"
 
@@ -363,7 +368,7 @@ def _sequence_sections(page: _Page) -> list[str]:
     """Per sequence: overlay video and J-per-frame curve."""
     notes = page.rep.notes
     frames_by_run: list[dict[str, Any]] = []
-    if not (page.pose or page.points):
+    if not (page.pose or page.parsing or page.points):
         for label, r in zip(page.labels, page.records):
             try:
                 frames_by_run.append(read_per_frame(r.run_dir))
@@ -388,7 +393,7 @@ def _sequence_sections(page: _Page) -> list[str]:
                     parts.append(fig)
             except VosbenchError as e:
                 notes.append(f"{name}: no video ({e})")
-        if not (page.pose or page.points):
+        if not (page.pose or page.parsing or page.points):
             j_curves = [(label, fr.get(name, {})) for label, fr in zip(page.labels, frames_by_run)]
             if any(obj for _, obj in j_curves):
                 img = plot_j_curve(name, j_curves, page.out_dir / f"j_curve_{_safe(name)}.png")
@@ -404,7 +409,8 @@ def _file_links(page: _Page) -> list[str]:
     """Links to each run's files, relative to the page."""
     links = []
     for r, label in zip(page.records, page.labels):
-        for fname in ("summary.json", "per_object.csv", "per_frame.csv", "per_joint_pck.csv", "per_video_tapvid.csv"):
+        for fname in ("summary.json", "per_object.csv", "per_frame.csv", "per_joint_pck.csv", *PARSING_FILES,
+                      "per_video_tapvid.csv"):
             p = r.run_dir / fname
             if p.is_file():
                 links.append(f'<a href="{rel_link(p, page.out_dir)}">{html.escape(label)}: {fname}</a>')
@@ -481,7 +487,12 @@ def make_report(
             page.rep.notes.append(f"run {r.run_id} did not finish (status: {r.status}); its numbers may be partial")
     if len({r.dataset for r in records}) > 1:
         page.rep.notes.append("the compared runs are on different datasets: " + ", ".join(sorted({r.dataset for r in records})))
-    sections = _pose_sections(page) if page.pose else _points_sections(page) if page.points else _jf_section(page)
+    if page.parsing:
+        sections, images, notes = parsing_sections(records, page.labels, out_dir, page.opts.sequences)
+        page.rep.images.extend(images)
+        page.rep.notes.extend(notes)
+    else:
+        sections = _pose_sections(page) if page.pose else _points_sections(page) if page.points else _jf_section(page)
     if len(records) > 1:
         sections += _paired_sections(page)
     sections += _sensitivity_sections(page)

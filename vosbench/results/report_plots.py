@@ -97,8 +97,10 @@ def plot_pck_curve(per_run: list[tuple[str, dict[float, float]]], path: Path) ->
     return save_figure(fig, path)
 
 
-def plot_joint_bars(joints: list[str], columns: dict[str, list[float]], title: str, path: Path) -> Path:
-    """Grouped bars of per-joint PCK (values as stored; fractions are shown in %)."""
+def plot_joint_bars(
+    joints: list[str], columns: dict[str, list[float]], title: str, path: Path, ylabel: str = "PCK (%)"
+) -> Path:
+    """Grouped bars of per-joint PCK, or any per-item score (values as stored; fractions are shown in %)."""
     Figure = require_matplotlib()
     fig = Figure(figsize=(max(6.0, 0.45 * len(joints) + 2), 3.8), layout="constrained")
     ax = fig.add_subplot()
@@ -111,7 +113,7 @@ def plot_joint_bars(joints: list[str], columns: dict[str, list[float]], title: s
         ax.bar(x + (i - (n - 1) / 2) * 0.8 / n, arr, 0.8 / n, label=name, color=RUN_COLOURS[i % len(RUN_COLOURS)])
     ax.set_xticks(x, joints, rotation=45, ha="right")
     ax.set_ylim(0, 100)
-    ax.set_ylabel("PCK (%)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize="small")

@@ -4,7 +4,8 @@
 resolve the settings, the dataset, this process's part and the model into a
 :class:`~vosbench.runs.context.RunContext` and hand it to the one run loop,
 :func:`~vosbench.runs.driver.drive`, with the task kind's per-sequence work
-(:mod:`~vosbench.runs.vos` for segmentation, :mod:`~vosbench.runs.pose` for keypoints).
+(:mod:`~vosbench.runs.vos` for segmentation, :mod:`~vosbench.runs.pose` for keypoints,
+:mod:`~vosbench.runs.parsing` for human-part parsing).
 :mod:`~vosbench.runs.lifecycle` is one run folder's life, :mod:`~vosbench.runs.ledger` its plan
 and committed sequences, :mod:`~vosbench.runs.locks` its writers' locks,
 :mod:`~vosbench.runs.record` the record and :mod:`~vosbench.runs.tables` its tables.
@@ -69,6 +70,7 @@ def run_sweep(cfg: RunConfig, progress: Progress | None = None, tuning: Tuning |
 
 
 def _run_sweep(cfg: RunConfig, progress: Progress | None, tuning: Tuning | None = None) -> list[RunResult]:
+    from vosbench.runs.parsing import Parsing
     from vosbench.runs.points import PointTracks
     from vosbench.runs.pose import Keypoints
     from vosbench.runs.vos import Segmentation
@@ -104,7 +106,10 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None, tuning: Tuning | None 
     try:
         model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
         ctx = RunContext(cfg, ds, seqs, model, device, protocols, points, place, started, progress, group, tuning)
-        kind = Keypoints(ctx) if ds.task == "pose" else PointTracks(ctx) if ds.task == "points" else Segmentation(ctx)
+        kind = (
+            Keypoints(ctx) if ds.task == "pose" else Parsing(ctx) if ds.task == "parsing"
+            else PointTracks(ctx) if ds.task == "points" else Segmentation(ctx)
+        )  # fmt: skip
         with float32_mode(cfg.precision):  # fp32 is true fp32 on GPUs (TF32 off) unless tf32 is asked for
             return drive(ctx, kind)
     finally:

@@ -33,6 +33,7 @@ from vosbench.evaluate.dispatch import evaluate_benchmark
 from vosbench.evaluate.ytvos import YTVOSEvaluation
 from vosbench.models.base import Encoder
 from vosbench.propagation.protocol import Protocol
+from vosbench.records import parsing_files as pf
 from vosbench.runs.config import RunConfig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -230,6 +231,17 @@ def _pose_frames(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFram
     return per_joint, _keypoint_frame(sorted((run_dir / "keypoints").glob("*.csv"))), per_video
 
 
+def _parsing_frames(per_class: str, confusion: str, per_video: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """VIP tables (CSV texts) as DataFrames: per class, the confusion cells, per video."""
+    import pandas as pd
+
+    return (
+        pd.read_csv(io.StringIO(per_class), dtype={"name": str}),
+        pd.read_csv(io.StringIO(confusion), dtype={"video": str}),
+        pd.read_csv(io.StringIO(per_video), dtype={"video": str}),
+    )
+
+
 def build_config(model_name: str, dataset: str, settings: dict[str, Any]) -> RunConfig:
     """A :class:`RunConfig` from keyword settings: run options (``RunConfig`` fields, and
     ``large_grid``) and protocol settings (``topk=5``, ``radius=None`` ...), checked by name,
@@ -275,13 +287,17 @@ def run(model: str | nn.Module, dataset: str, *, name: str | None = None, **sett
     res = results[0]
     if res.record.get("task") == "pose":
         per_object, per_frame, per_sequence = _pose_frames(res.run_dir)
+    elif res.record.get("task") == "parsing":
+        per_object, per_frame, per_sequence = _parsing_frames(
+            *((res.run_dir / f).read_text(encoding="utf-8") for f in (pf.PER_CLASS, pf.CONFUSION, pf.PER_VIDEO))
+        )
     else:
         per_object, per_frame, per_sequence = _frames_from_scores(res.scores)
     return RunOutput(res.run_dir, dict(res.record), per_object, per_frame, per_sequence)
 
 
 #: keyword options of :func:`evaluate` (besides ``benchmark``)
-EVAL_OPTIONS = ("sequences", "workers", "binary", "meta", "unseen", "split", "subset", "query_mode")
+EVAL_OPTIONS = ("sequences", "workers", "binary", "meta", "unseen", "split", "subset", "scorer", "query_mode")
 
 
 def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **options: Any) -> EvalOutput:
@@ -302,6 +318,10 @@ def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **op
         per_object = pd.read_csv(io.StringIO(ev.tables[".per_joint.csv"]), dtype={"joint": str})
         per_sequence = pd.read_csv(io.StringIO(ev.tables[".csv"]), dtype={"video": str})
         per_frame = _keypoint_frame([ev.pred / f"{video}.csv" for video in ev.sequences])
+    elif benchmark == "vip":
+        per_object, per_frame, per_sequence = _parsing_frames(
+            ev.tables[".per_class.csv"], ev.tables[".confusion.csv"], ev.tables[".csv"]
+        )
     elif benchmark == "tapvid":  # per video only: tapnet's metrics are per video
         per_sequence = pd.read_csv(io.StringIO(ev.tables[".csv"]), dtype={"video": str})
         per_object, per_frame = per_sequence.iloc[0:0], per_sequence.iloc[0:0]

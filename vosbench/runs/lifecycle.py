@@ -58,11 +58,13 @@ class _PayloadHead(TypedDict):
 
 class Payload(_PayloadHead, total=False):
     """A task kind's results of one sequence (what goes into its ``result.json`` besides the
-    timings and who did it): segmentation ``objects``, keypoints ``hits`` and ``counts``."""
+    timings and who did it): segmentation ``objects``, keypoints ``hits`` and ``counts``, parsing
+    ``confusion``."""
 
     objects: list[ObjectResult]
     hits: list[list[int]]
     counts: list[int]
+    confusion: list[list[int]]
     queries: int
     tapvid: dict[str, float]
 

@@ -2,7 +2,8 @@
 
 Segmentation (``vos``): ``per_object.csv``, ``per_frame.csv``, the J&F metrics with their
 bootstrap intervals and, for datasets with an evaluation server layout, ``submission.zip``.
-Keypoints (``pose``): ``per_joint_pck.csv``, ``per_video_pck.csv`` and the PCK metrics. Every table
+Keypoints (``pose``): ``per_joint_pck.csv``, ``per_video_pck.csv`` and the PCK metrics. Parsing
+(``parsing``, VIP): ``confusion.csv``, ``per_video_miou.csv``, ``per_class_iou.csv``, mIoU. Every table
 is written from the results alone, in the plan's (dataset) order, so a run done by one process,
 by N shards or over several interrupted attempts gets the same tables, byte for byte. A new task
 kind adds its writer to :data:`WRITERS`.
@@ -10,6 +11,7 @@ kind adds its writer to :data:`WRITERS`.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import zipfile
@@ -24,9 +26,11 @@ from vosbench.core.errors import InputFileError
 from vosbench.core.io import atomic_write_text
 from vosbench.core.safepath import safe_join
 from vosbench.datasets.joints import JOINTS
+from vosbench.records import parsing_files as pf
 from vosbench.records.stats_io import ci_for_pck, ci_for_scores, ci_for_tapvid
 from vosbench.records.types import CiBlock, Metrics, ObjectResult, Plan, SequenceResult
 from vosbench.scoring.jf import ObjectScore, group_metrics, summarize, write_per_frame_csv, write_per_object_csv
+from vosbench.scoring.parsing import N_CLASSES, scores_of
 from vosbench.scoring.pck import CURVE, PCKAccumulator, per_video_csv_text, write_pck_csvs
 from vosbench.scoring import tapvid
 
@@ -151,6 +155,37 @@ def pose_tables(run_dir: Path, plan: Plan, results: list[SequenceResult], comple
     return Tables(metrics=metrics, ci=ci_for_pck(per_video_csv_text(result)))  # bootstrap over videos
 
 
+def parsing_tables(run_dir: Path, plan: Plan, results: list[SequenceResult], complete: bool) -> Tables:
+    """Parsing (VIP): ``confusion.csv``, ``per_video_miou.csv``, ``per_class_iou.csv`` and the
+    metrics of the matrix summed over all videos (:mod:`vosbench.records.parsing_files`)."""
+    for name in (pf.CONFUSION, pf.PER_VIDEO, pf.PER_CLASS):
+        (run_dir / name).unlink(missing_ok=True)
+    if not results:
+        return Tables()
+    hists = {r["sequence"]: np.asarray(r["confusion"], dtype=np.int64) for r in results}
+    frames = {r["sequence"]: int(r["frames"]) for r in results}
+    total = sum(hists.values(), np.zeros((N_CLASSES, N_CLASSES), np.int64))
+    atomic_write_text(run_dir / pf.CONFUSION, pf.confusion_csv_text(hists))
+    atomic_write_text(run_dir / pf.PER_VIDEO, pf.per_video_csv_text(hists, frames))
+    atomic_write_text(run_dir / pf.PER_CLASS, pf.per_class_csv_text(total))
+    return Tables(metrics=parsing_metrics(total), ci=pf.ci_for_parsing(hists))  # bootstrap over videos
+
+
+def parsing_metrics(total: np.ndarray) -> Metrics:
+    """The record's metrics of a parsing run from its summed confusion matrix (``None`` for NaN)."""
+    s = scores_of(total)
+
+    def val(v: float) -> float | None:
+        return None if math.isnan(v) else float(v)
+
+    return {
+        "mIoU": val(s.mIoU),
+        "pixel_accuracy": val(s.pixel_accuracy),
+        "mean_accuracy": val(s.mean_accuracy),
+        "fwIoU": val(s.fwIoU),
+    }
+
+
 def points_tables(run_dir: Path, plan: Plan, results: list[SequenceResult], complete: bool) -> Tables:
     """Point tracking: ``per_video_tapvid.csv`` and tapnet's metrics (means over videos)."""
     scores = [
@@ -170,5 +205,6 @@ def points_tables(run_dir: Path, plan: Plan, results: list[SequenceResult], comp
 WRITERS: dict[str, Callable[[Path, Plan, list[SequenceResult], bool], Tables]] = {
     "vos": vos_tables,
     "pose": pose_tables,
+    "parsing": parsing_tables,
     "points": points_tables,
 }

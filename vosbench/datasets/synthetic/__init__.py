@@ -1,4 +1,4 @@
-"""Synthetic benchmark data in the exact layouts of DAVIS-2017, YouTube-VOS and JHMDB.
+"""Synthetic benchmark data in the exact layouts of DAVIS-2017, YouTube-VOS, JHMDB, BADJA and VIP.
 
 Seeded and deterministic: the same arguments give byte-identical files. Textured shapes move
 with smooth similarity motion (translation, rotation, scale), deform slightly, occlude each other
@@ -8,7 +8,8 @@ same code paths as the real datasets.
 
 Public API:
 
-* :func:`generate_davis`, :func:`generate_ytvos`, :func:`generate_jhmdb`, :func:`generate_badja`: write a set into a
+* :func:`generate_davis`, :func:`generate_ytvos`, :func:`generate_jhmdb`, :func:`generate_badja`,
+  :func:`generate_vip`: write a set into a
   folder (see their docstrings for every file written);
 * :func:`ensure_generated`: generate into a folder on first use, regenerate when the recipe
   changes (used by the registered ``synthetic-*`` datasets);
@@ -34,6 +35,7 @@ from vosbench.datasets.synthetic.layouts import (
     generate_jhmdb,
     generate_ytvos,
 )
+from vosbench.datasets.synthetic.vip_set import generate_vip
 from vosbench.core.specs import DatasetSpec
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "ensure_generated",
     "generate_davis",
     "generate_jhmdb",
+    "generate_vip",
     "generate_ytvos",
     "generator_params",
     "read_stamp",

@@ -27,8 +27,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from vosbench.datasets.synthetic.layouts import GENERATORS, STAMP, normalize_params, stamp_dict
+from vosbench.datasets.synthetic.layouts import GENERATORS as LAYOUT_GENERATORS
+from vosbench.datasets.synthetic.layouts import STAMP, normalize_params, stamp_dict
+from vosbench.datasets.synthetic.vip_set import generate_vip
 from vosbench.core.errors import DatasetLayoutError
+
+#: every kind's writer
+GENERATORS = {**LAYOUT_GENERATORS, "vip": generate_vip}
 
 
 def read_stamp(root: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -54,7 +59,7 @@ def ensure_generated(kind: str, root: str | os.PathLike[str], **params: Any) -> 
     """Make sure ``root`` holds the synthetic ``kind`` set generated with ``params``.
 
     Args:
-        kind: ``"davis"``, ``"ytvos"`` or ``"jhmdb"``.
+        kind: ``"davis"``, ``"ytvos"``, ``"jhmdb"``, ``"badja"`` or ``"vip"``.
         root: Dataset folder.
         **params: Generator arguments (``videos``, ``frames``, ``size``, ``seed``, and for ytvos
             ``all_frames``); missing ones take the generator's defaults.

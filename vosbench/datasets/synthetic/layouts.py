@@ -1,10 +1,11 @@
-"""Writers of the synthetic sets in the file layouts of DAVIS-2017, YouTube-VOS and JHMDB.
+"""Writers of the synthetic sets in the file layouts of DAVIS-2017, YouTube-VOS, JHMDB and BADJA
+(VIP: :mod:`vosbench.datasets.synthetic.vip_set`).
 
 Each ``generate_*`` function writes one complete dataset folder and returns its path. Output is
 a pure function of the arguments: the same arguments give byte-identical files (fixed encoder
 settings, no timestamps; the MAT-file header text is fixed). Video ``i`` is drawn from
-``numpy.random.default_rng([seed, code, i])`` (code 17 for davis, 19 for ytvos, 23 for jhmdb), so
-adding videos leaves the earlier ones unchanged.
+``numpy.random.default_rng([seed, code, i])`` (code 17 for davis, 19 for ytvos, 23 for jhmdb, 29
+for badja, 31 for vip), so adding videos leaves the earlier ones unchanged.
 Each folder also gets a stamp file, ``vosbench_synthetic.json``, naming the generator version and
 the arguments (see :mod:`vosbench.datasets.synthetic.cache`).
 """
@@ -35,8 +36,8 @@ from vosbench.core.labels import encode_label_png
 # Bump whenever the generator's output changes, so that cached sets are regenerated.
 GENERATOR_VERSION = 2
 STAMP = "vosbench_synthetic.json"
-KINDS = ("davis", "ytvos", "jhmdb", "badja")
-_KIND_CODE = {"davis": 17, "ytvos": 19, "jhmdb": 23, "badja": 29}
+KINDS = ("davis", "ytvos", "jhmdb", "badja", "vip")
+_KIND_CODE = {"davis": 17, "ytvos": 19, "jhmdb": 23, "badja": 29, "vip": 31}
 YTVOS_STEP = 5  # annotated frames are every 5th frame of the 30 fps video
 
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -44,10 +45,11 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "ytvos": {"videos": 3, "frames": 10, "size": (384, 216), "seed": 0, "all_frames": True},
     "jhmdb": {"videos": 3, "frames": 20, "size": (320, 240), "seed": 0},
     "badja": {"videos": 3, "frames": 16, "size": (384, 216), "seed": 0},
+    "vip": {"videos": 3, "frames": 6, "size": (320, 240), "seed": 0},
 }
 #: the list files a generated DAVIS-layout set may name its sequences in (ImageSets/2017/<split>.txt)
 DAVIS_SPLITS = ("val", "train")
-_MIN_FRAMES = {"davis": 5, "ytvos": 3, "jhmdb": 2, "badja": 8}
+_MIN_FRAMES = {"davis": 5, "ytvos": 3, "jhmdb": 2, "badja": 8, "vip": 2}
 
 
 def normalize_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
