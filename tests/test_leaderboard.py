@@ -158,7 +158,7 @@ def test_published_data_matches_their_sources():
     assert entries["crw-paper-vip"]["metrics"] == {"mIoU": 38.6}
     assert entries["cropmae-k400-vip"]["metrics"] == {"mIoU": 33.7}
     for e in entries.values():
-        assert e["dataset"] in {"davis17-val", "davis17-val@480x880", "jhmdb-split1", "ytvos18-val", "badja", "vip-val"}
+        assert e["dataset"] in {"davis17-val", "davis17-val@480x880", "jhmdb-split1", "ytvos18-val", "badja", "vip-val", "tapvid-davis"}
         assert e["source"] and e["protocol_note"] and e["method"] and e["backbone"] and e["training_data"]
         assert e["metrics"] and set(e["metrics"]) <= set(lb.METRIC_BY_KEY)
         assert all(0 < v < 100 for v in e["metrics"].values())

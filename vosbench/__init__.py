@@ -113,12 +113,14 @@ def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **op
             badja: the BADJA folder; vip: ``Annotations/Category_ids`` (or the ``VIP_Fine`` folder).
         pred: davis: ``PRED_DIR/<sequence>/<frame>.png``; ytvos: the same layout or a
             ``submission.zip``; jhmdb, badja: ``KEYPOINTS/<video>.csv`` or a run folder holding
-            ``keypoints/``; vip: ``PRED/<video>/<frame>.png`` class ids (or a run folder).
-        benchmark: ``davis`` (default), ``ytvos``, ``jhmdb``, ``badja`` or ``vip``.
+            ``keypoints/``; vip: ``PRED/<video>/<frame>.png`` class ids (or a run folder); tapvid:
+            ``TRACKS/<video>.npz`` or a run folder holding ``tracks/`` (``gt``: the pickle).
+        benchmark: ``davis`` (default), ``ytvos``, ``jhmdb``, ``badja``, ``vip`` or ``tapvid``.
         **options: ``sequences`` (list or comma-separated) and ``workers`` (davis, ytvos);
             ``binary`` (davis); ``meta`` (ytvos, required: the split's ``meta.json``) and ``unseen``
             (ytvos: unseen-category list); ``split`` (1-3) and ``subset`` (``test``/``train``) (jhmdb);
-            ``scorer`` (vip: ``crw``, the default, or ``aten``).
+            ``scorer`` (vip: ``crw``, the default, or ``aten``); ``query_mode`` (tapvid:
+            ``first``/``strided``).
 
     Returns:
         An ``EvalOutput``: ``metrics`` and the DataFrames ``per_object``, ``per_frame``,

@@ -31,7 +31,8 @@ def download_cmd(name: str, directory: Path | None, force: bool, keep_archives: 
     NAME: davis16 (DAVIS-2016), davis17-trainval (DAVIS-2017 train+val 480p),
           davis17-test-dev (480p), jhmdb (frames, joint positions, splits);
           ytvos18 / ytvos19 print what to download by hand (an account is needed);
-          vip prints where the VIP release is shared and the layout to unpack it into.
+          vip prints where the VIP release is shared and the layout to unpack it into;
+          tapvid-davis, tapvid-rgb-stacking, robotap (TAP-Vid pickles, point tracking).
 
     Interrupted downloads resume; each archive is checked against its official size and hashes
     where known, and against the SHA-256 recorded at its first download. The data set is
@@ -82,7 +83,7 @@ def download_cmd(name: str, directory: Path | None, force: bool, keep_archives: 
 
 @click.command("check", epilog=EXAMPLES)
 @click.argument("name")
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--data-root", type=click.Path(path_type=Path), default=None,
               help="The dataset's own root folder (default: $VOSBENCH_DATA/<subfolder>).")
 @click.option("--dataset-option", "dataset_options", multiple=True, metavar="KEY=VALUE",
               help="Dataset option (repeatable), as for `vosbench run`.")

@@ -26,6 +26,7 @@ Examples:
   vosbench eval --benchmark jhmdb --gt JHMDB --pred RUN/keypoints --split 1 --out pck.csv
   vosbench eval --benchmark badja --gt BADJA --pred RUN/keypoints --out pck.csv
   vosbench eval --benchmark vip --gt VIP_Fine/Annotations/Category_ids --pred RUN/predictions --scorer aten
+  vosbench eval --benchmark tapvid --gt tapvid_davis.pkl --pred RUN/tracks --query-mode first
 """
 
 
@@ -40,13 +41,16 @@ FLAGS = {
     "workers": "--workers",
     "per_frame": "--per-frame",
     "scorer": "--scorer",
+    "query_mode": "--query-mode",
 }
 
 
 @click.command("eval", epilog=EXAMPLES)
-@click.option("--benchmark", type=click.Choice(["davis", "ytvos", "jhmdb", "badja", "vip"]), default="davis", show_default=True,
+@click.option("--benchmark", type=click.Choice(["davis", "ytvos", "jhmdb", "badja", "vip", "tapvid"]), default="davis",
+              show_default=True,
               help="davis: J&F of mask folders; ytvos: J/F from first appearance, seen/unseen, overall; "
-              "jhmdb: PCK of keypoint CSVs; badja: BADJA PCK of keypoint CSVs; vip: mIoU of part maps (class-id PNGs).")
+              "jhmdb: PCK of keypoint CSVs; badja: BADJA PCK of keypoint CSVs; vip: mIoU of part maps (class-id PNGs); "
+              "tapvid: AJ, <delta_avg, OA of point tracks (tracks/<video>.npz).")
 @click.option("--gt", "gt_dir", required=True, type=click.Path(path_type=Path),
               help="davis/ytvos: GT annotation folder GT_DIR/<sequence>/<frame>.png (e.g. DAVIS/Annotations/480p, "
               "valid_gt/Annotations); jhmdb: the JHMDB root (Rename_Images, joint_positions, splits).")
@@ -64,6 +68,8 @@ FLAGS = {
 @click.option("--scorer", type=click.Choice(["crw", "aten"]), default=None,
               help="vip: crw (default; CRW's eval_vip.py: cv2 read, NEAREST resize) or aten (ATEN's "
               "test_parsing.py: PIL read, ANTIALIAS resize of a prediction of another size).")
+@click.option("--query-mode", type=click.Choice(["first", "strided"]), default=None,
+              help="tapvid: tapnet's query mode (default: the files' own, else first).")
 @click.option("--sequences", default=None, help="Comma-separated subset of sequences (default: all GT sequences).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Processes, one sequence each at a time (default: CPU count).")
@@ -88,6 +94,7 @@ def eval_cmd(
     jhmdb_split: int | None,
     subset: str | None,
     scorer: str | None,
+    query_mode: str | None,
 ) -> None:
     """Score predictions made by any tool: DAVIS J&F (default), YouTube-VOS, JHMDB PCK or VIP mIoU.
 
@@ -106,7 +113,7 @@ def eval_cmd(
     from vosbench.evaluate.dispatch import evaluate_benchmark
 
     options = {"meta": meta_path, "unseen": unseen_file, "split": jhmdb_split, "subset": subset, "binary": binary,
-               "workers": workers, "per_frame": per_frame or None, "scorer": scorer}
+               "workers": workers, "per_frame": per_frame or None, "scorer": scorer, "query_mode": query_mode}
     check_options(benchmark, [k for k, v in options.items() if v is not None], FLAGS.__getitem__)
     if per_frame and out_csv is None:
         raise ConfigError("--per-frame needs --out FILE.csv (the per-frame file is written beside it)")
@@ -124,7 +131,7 @@ def eval_cmd(
     with scoring_progress() as progress:
         ev = evaluate_benchmark(benchmark, gt_dir, pred_dir, sequences=seqs, workers=workers, binary=binary,
                                 meta=meta_path, unseen=unseen_file, split=jhmdb_split, subset=subset,
-                                scorer=scorer, progress=progress, label=FLAGS.__getitem__)
+                                scorer=scorer, query_mode=query_mode, progress=progress, label=FLAGS.__getitem__)
     if ev.empty is not None:
         raise ConfigError(ev.empty)
     console = Console()

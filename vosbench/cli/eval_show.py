@@ -17,6 +17,7 @@ from vosbench.evaluate.base import Evaluation, MetricValue, ProgressHook
 from vosbench.evaluate.davis import EvaluationResult
 from vosbench.evaluate.badja import BadjaEvaluation
 from vosbench.evaluate.jhmdb import JHMDBEvaluation
+from vosbench.evaluate.tapvid import TapVidEvaluation
 from vosbench.evaluate.vip import VIPEvaluation
 from vosbench.evaluate.ytvos import YTVOSEvaluation
 from vosbench.scoring.jf import METRIC_KEYS
@@ -30,6 +31,7 @@ SAVED = {
     "jhmdb": "per-video and per-joint PCK",
     "badja": "per-video and per-joint PCK",
     "vip": "per-video and per-class IoU and the confusion matrices",
+    "tapvid": "per-video TAP-Vid metrics",
 }
 
 
@@ -57,6 +59,20 @@ def show(console: Console, ev: Evaluation[object]) -> None:
         _show_jhmdb(console, ev, ev.detail.result)
     elif isinstance(ev.detail, VIPEvaluation):
         _show_vip(console, ev, ev.detail)
+    elif isinstance(ev.detail, TapVidEvaluation):
+        _show_tapvid(console, ev, ev.detail)
+
+
+def _show_tapvid(console: Console, ev: Evaluation[object], r: TapVidEvaluation) -> None:
+    keys = ("average_jaccard", "average_pts_within_thresh", "occlusion_accuracy")
+    table = Table(title=f"TAP-Vid ({r.query_mode}, %)  {ev.pred}", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("video", "queries", "AJ", "<δ_avg", "OA"):
+        table.add_column(col, justify="right" if col != "video" else "left")
+    for s in r.scores:
+        table.add_row(s.video, str(s.queries), *(pct(s.metrics[k]) for k in keys))
+    table.add_section()
+    table.add_row("[bold]mean", "", *(f"[bold]{pct(ev.metrics.get(k))}" for k in keys))  # type: ignore[arg-type]
+    console.print(table)
 
 
 def _show_davis(console: Console, ev: Evaluation[object]) -> None:

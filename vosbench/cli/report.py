@@ -29,8 +29,8 @@ Examples:
               "mp4: H.264 via imageio + imageio-ffmpeg).")
 @click.option("--gt-contour/--no-gt-contour", default=True, show_default=True,
               help="Draw the ground-truth outline (or joints) on the videos.")
-@click.option("--data-root", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Dataset root for the frames [default: the one recorded in summary.json].")
+@click.option("--data-root", type=click.Path(path_type=Path), default=None,
+              help="Dataset root for the frames, or a TAP-Vid pickle [default: the one recorded in summary.json].")
 @click.option("--sequences", default=None, help="Comma-separated subset of sequences.")
 @click.option("--max-frames", type=click.IntRange(1), default=None,
               help="At most N frames per video (evenly spaced) [default: all for mp4, 24 for gif].")

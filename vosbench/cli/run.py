@@ -58,7 +58,7 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--model", "-m", default="lab", show_default=True, help="Model name (`vosbench list models`).")
 @click.option("--dataset", "-d", default="synthetic-davis", show_default=True, help="Dataset name (`vosbench list datasets`).")
 @click.option("--checkpoint", "-c", default=None, help="Checkpoint file, or the name of a downloaded official file.")
-@click.option("--data-root", default=None, type=click.Path(file_okay=False), help="The dataset's own root folder (default: $VOSBENCH_DATA/<subfolder>).")
+@click.option("--data-root", default=None, type=click.Path(), help="The dataset's own root folder, or a TAP-Vid pickle (default: $VOSBENCH_DATA/<subfolder>).")
 @click.option("--sequences", default=None, help="Comma-separated subset of sequences.")
 @click.option("--protocol", "-p", default=None, help="Preset: crw (default), crw-jhmdb, dino, corrflow, ... (`vosbench list protocols`), or 'native' (the model's own).")
 @click.option("--topk", default=None, help="Override: top-k candidates ('none' = all).")

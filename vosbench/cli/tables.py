@@ -44,6 +44,13 @@ def print_run_summary(record: Mapping[str, Any], scores: list[Any], run_dir: Pat
         console.print(table)
     elif record.get("task") == "parsing":
         console.print(_parsing_table(title, m, run_dir))
+    elif record.get("task") == "points":
+        table = Table(title=title)
+        for col in ("", "AJ", "<δ_avg", "OA", *(f"Jac@{d}" for d in (1, 2, 4, 8, 16))):
+            table.add_column(col, justify="right")
+        keys = ("average_jaccard", "average_pts_within_thresh", "occlusion_accuracy", *(f"jaccard_{d}" for d in (1, 2, 4, 8, 16)))
+        table.add_row("all videos", *(pct(m.get(k)) for k in keys))
+        console.print(table)
     elif scores:
         table = Table(title=title)
         table.add_column("sequence")

@@ -192,6 +192,44 @@ BUILTIN_DATASETS += (
     ),
 )
 
+# TAP-Vid point tracking (google-deepmind/tapnet, tapnet/tapvid/README.md): --data-root is the
+# pickle or its folder; --dataset-option query_mode=first|strided
+_TAPVID_OPTIONS = {"query_mode": "str"}
+
+
+def _tapvid(
+    name: str, description: str, subfolder: str, needs: str,
+    factory: str = "vosbench.datasets.tapvid:build_tapvid", generated: bool = False,
+) -> DatasetSpec:
+    return DatasetSpec(
+        name=name,
+        description=description,
+        factory=factory,
+        task="points",
+        subfolder=subfolder,
+        needs=needs,
+        protocol="nn",
+        options={"query_mode": "first"},
+        option_types={**_TAPVID_OPTIONS, **(_SYNTH_OPTIONS if generated else {})},
+        generated=generated,
+    )
+
+
+BUILTIN_DATASETS += (
+    _tapvid("tapvid-davis", "TAP-Vid-DAVIS: 30 videos, point tracks (AJ, <delta_avg, OA)", "TAP-Vid-DAVIS",
+            "tapvid_davis.pkl (or its folder)"),
+    _tapvid("tapvid-rgb-stacking", "TAP-Vid-RGB-Stacking: 50 robotics videos, point tracks (AJ, <delta_avg, OA)",
+            "TAP-Vid-RGB-Stacking", "tapvid_rgb_stacking.pkl (or its folder)"),
+    _tapvid("robotap", "RoboTAP: robot manipulation videos, point tracks (AJ, <delta_avg, OA)", "RoboTAP",
+            "the folder of RoboTAP's .pkl files (or one of them)"),
+    _tapvid("tapvid-kinetics", "TAP-Vid-Kinetics: Kinetics-700-2020 val clips, point tracks (AJ, <delta_avg, OA)",
+            "TAP-Vid-Kinetics", "the *_of_0010.pkl files tapnet's generate_tapvid.py makes from tapvid_kinetics.csv "
+            "and your Kinetics-700-2020 validation clips"),
+    _tapvid("synthetic-tapvid", "Generated TAP-Vid-DAVIS pickle: rendered videos with true tracks, occlusions, "
+            "points leaving the frame", "", "nothing: generated on first use",
+            factory="vosbench.datasets.tapvid:build_synthetic_tapvid", generated=True),
+)
+
 _VIP = "VIP_Fine folder: Images/<video>/*.jpg, Annotations/Category_ids/<video>/*.png, lists/<split>_videos.txt"
 BUILTIN_DATASETS += (
     DatasetSpec(

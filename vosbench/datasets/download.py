@@ -152,6 +152,21 @@ SOURCES: dict[str, DataSource] = {
     )
 }
 
+# TAP-Vid point tracking (google-deepmind/tapnet, tapnet/tapvid/README.md): one zip of pickles each
+_TAPNET = "https://storage.googleapis.com/dm-tapnet"
+SOURCES.update({
+    s.name: s
+    for s in (
+        DataSource("tapvid-davis", "TAP-Vid-DAVIS (pickle: 30 videos with point tracks)", "TAP-Vid-DAVIS",
+                   ("tapvid-davis",), (Archive("tapvid_davis.zip", f"{_TAPNET}/tapvid_davis.zip", roots=("tapvid_davis", "")),)),
+        DataSource("tapvid-rgb-stacking", "TAP-Vid-RGB-Stacking (pickle: 50 robotics videos)", "TAP-Vid-RGB-Stacking",
+                   ("tapvid-rgb-stacking",),
+                   (Archive("tapvid_rgb_stacking.zip", f"{_TAPNET}/tapvid_rgb_stacking.zip", roots=("tapvid_rgb_stacking", "")),)),
+        DataSource("robotap", "RoboTAP (pickles of robot manipulation videos)", "RoboTAP", ("robotap",),
+                   (Archive("robotap.zip", f"{_TAPNET}/robotap/robotap.zip", roots=("robotap", "")),)),
+    )
+})
+
 #: other names accepted by ``vosbench data download``
 ALIASES: dict[str, str] = {
     "davis-2016": "davis16", "davis16-val": "davis16",

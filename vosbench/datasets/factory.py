@@ -19,7 +19,10 @@ def dataset_root(name: str, root: str | os.PathLike[str] | None) -> Path:
     spec = datasets.get(name)
     if root is not None:
         p = Path(root).expanduser()
-        if not spec.generated and not p.is_dir():
+        # a point-tracking set may be given as its pickle file
+        if not spec.generated and p.is_file() and spec.task != "points":
+            raise DatasetLayoutError(f"dataset {name!r}: data root {p} is a file; expected the dataset's folder (--data-root)")
+        if not spec.generated and not (p.is_dir() or (spec.task == "points" and p.is_file())):
             raise DatasetLayoutError(f"dataset {name!r}: data root {p} does not exist (--data-root)")
         return p
     if spec.generated:

@@ -233,6 +233,19 @@ def _check_pose(seq: VideoSequence, rep: LayoutReport) -> None:
             )
 
 
+def _check_points(seq: VideoSequence, rep: LayoutReport) -> None:
+    """A TAP-Vid video (its arrays were checked when the pickle was indexed): count it, and say
+    when no track is visible anywhere (nothing of it would be scored)."""
+    entry = getattr(seq, "entry", None)
+    if entry is None:
+        rep.problems.append(f"{seq.name}: not a TAP-Vid video")
+        return
+    rep.frames += entry.frames
+    rep.annotations += entry.tracks
+    if not (~entry.occluded()).any():
+        rep.notes.append(f"{seq.name}: no track is visible in any frame; nothing of this video is scored")
+
+
 def check_layout(name: str, root: str | os.PathLike[str] | None = None, **options: Any) -> LayoutReport:
     """Validate dataset ``name`` at ``root`` (default: where ``vosbench run`` would look)."""
     from vosbench.datasets.factory import dataset_root, load_dataset
@@ -264,6 +277,8 @@ def check_layout(name: str, root: str | os.PathLike[str] | None = None, **option
             _check_pose(seq, rep)
         elif ds.task == "parsing":
             _check_parsing(seq, rep)
+        elif ds.task == "points":
+            _check_points(seq, rep)
         else:
             _check_vos(seq, rep)
     if hasattr(ds, "meta") and hasattr(ds, "anno_dir"):

@@ -21,7 +21,7 @@ from vosbench.records.schema import write_eval_summary
 from vosbench.scoring.jf import ObjectScore, SequenceScorer, per_object_csv_text, write_per_frame_csv
 
 #: the benchmarks ``vosbench eval`` and ``vosbench.evaluate`` score
-BENCHMARKS = ("davis", "ytvos", "jhmdb", "badja", "vip")
+BENCHMARKS = ("davis", "ytvos", "jhmdb", "badja", "vip", "tapvid")
 
 #: option -> the benchmarks it applies to (options absent here apply to every benchmark)
 APPLIES_TO: dict[str, tuple[str, ...]] = {
@@ -33,6 +33,7 @@ APPLIES_TO: dict[str, tuple[str, ...]] = {
     "workers": ("davis", "ytvos"),
     "per_frame": ("davis", "ytvos"),
     "scorer": ("vip",),
+    "query_mode": ("tapvid",),
 }
 
 #: a value of ``FILE.summary.json`` (JSON)

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 
 from vosbench.core.errors import ConfigError
-from vosbench.evaluate import badja, davis, jhmdb, vip, ytvos
+from vosbench.evaluate import badja, davis, jhmdb, tapvid, vip, ytvos
 from vosbench.evaluate.base import Evaluation, ProgressHook
 from vosbench.scoring.parsing import DEFAULT_SCORER
 
@@ -26,6 +26,7 @@ def evaluate_benchmark(
     split: int | None = None,
     subset: str | None = None,
     scorer: str | None = None,
+    query_mode: str | None = None,
     progress: ProgressHook | None = None,
     label: Callable[[str], str] = str,
 ) -> Evaluation[object]:
@@ -47,6 +48,8 @@ def evaluate_benchmark(
         meta, unseen: ytvos: ``meta.json`` (required) and the unseen-category list file.
         split, subset: jhmdb: split 1-3 (default 1), ``test`` (default) or ``train``.
         scorer: vip: ``crw`` (default, CRW's eval_vip.py) or ``aten`` (ATEN's test_parsing.py).
+        query_mode: tapvid (``gt``: a TAP-Vid pickle or its folder; ``pred``: ``tracks/<video>.npz``
+            or a run folder): ``first`` or ``strided`` (default: the files' own, else first).
         progress: Called with (sequences done, sequences in all).
 
     Raises:
@@ -67,4 +70,6 @@ def evaluate_benchmark(
         return badja.evaluate(gt, pred, sequences=sequences, progress=progress)
     if benchmark == "vip":
         return vip.evaluate(gt, pred, scorer=scorer or DEFAULT_SCORER, sequences=sequences, progress=progress)
+    if benchmark == "tapvid":
+        return tapvid.evaluate(gt, pred, query_mode=query_mode, sequences=sequences, progress=progress)
     return jhmdb.evaluate(gt, pred, split=split or 1, subset=subset or "test", sequences=sequences, progress=progress)

@@ -58,6 +58,7 @@ MIXING = ("joint", "per-frame-mean")
 #: ``davis_preprocessing.py``) or ``cv2`` (frames by OpenCV's bilinear rule, label maps by OpenCV's
 #: ``INTER_NEAREST``, CropMAE's ``vos.py`` loader).
 GT_RESIZE = ("pil-nearest", "cv2")
+TRACKERS = ("nn", "propagate")
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,12 @@ class Protocol:
             against the *resized* ground truth (CropMAE's and RSP's DAVIS evaluation). Records and
             leaderboards keep such runs apart from native-size ones (benchmark ``<dataset>@HxW``).
         gt_resize: The rule of that resize, one of :data:`GT_RESIZE`.
+        tracker: Point tracking (TAP-Vid datasets only): ``nn`` (each query's feature matched to
+            every frame) or ``propagate`` (a Gaussian heatmap per query propagated by the k-NN
+            engine); see :mod:`vosbench.propagation.points`.
+        occlusion_threshold: Point tracking: a point is predicted occluded where its confidence
+            (``nn``: the best cosine similarity; ``propagate``: the propagated heatmap's peak) is
+            below this; ``None`` = every point predicted visible.
     """
 
     name: str = "crw"
@@ -147,6 +154,8 @@ class Protocol:
     mixing: str = "joint"
     gt_size: str = "native"
     gt_resize: str = "pil-nearest"
+    tracker: str = "propagate"
+    occlusion_threshold: float | None = None
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ConfigError:
@@ -174,6 +183,10 @@ class Protocol:
             raise bad("gt_resize", f"expected one of {', '.join(GT_RESIZE)}")
         if self.gt_size != "native" and self.gt_hw() is None:
             raise bad("gt_size", f"expected native or <H>x<W> with H and W from 1 to {MAX_SIZE}, e.g. 480x880")
+        if self.tracker not in TRACKERS:
+            raise bad("tracker", f"expected one of {', '.join(TRACKERS)}")
+        if self.occlusion_threshold is not None and not math.isfinite(self.occlusion_threshold):
+            raise bad("occlusion_threshold", "must be a finite number (or none: every point visible)")
         if not 0 <= self.context <= MAX_CONTEXT:
             raise bad("context", f"must be from 0 to {MAX_CONTEXT} previous frames")
         if self.context == 0 and not self.first_frame:
@@ -298,6 +311,12 @@ PRESETS["dinov3"] = Protocol(
 # the long side floored to a multiple of 64 give exactly that for BADJA's 16:9 DAVIS frames.
 PRESETS["fgvc-badja"] = PRESETS["vfs"].replace(
     name="fgvc-badja", version=1, resize="short-side", size=320, context=5, radius=15.0, keypoints="centred"
+)
+
+# Point tracking (TAP-Vid): frames squashed to 256 x 256, tapnet's evaluation size.
+PRESETS["nn"] = Protocol(name="nn", resize="square", size=256, tracker="nn", temperature=0.05)
+PRESETS["propagate"] = Protocol(
+    name="propagate", resize="square", size=256, context=7, tracker="propagate", occlusion_threshold=0.1
 )
 
 @dataclass(frozen=True)
@@ -457,6 +476,8 @@ PRESET_INFO["uvc-vip"] = PresetInfo(
 )
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Protocol)}
+#: settings that may be ``none``
+_OPTIONAL = ("radius", "topk", "occlusion_threshold")
 
 
 def parse_value(key: str, text: str) -> Any:
@@ -466,7 +487,7 @@ def parse_value(key: str, text: str) -> Any:
         raise ConfigError(f"unknown protocol setting {key!r}; settable: {settable}")
     default = getattr(PRESETS["crw"], key)
     t = str(text).strip()
-    if key in ("radius", "topk") and t.lower() in ("none", "off", "all"):
+    if key in _OPTIONAL and t.lower() in ("none", "off", "all"):
         return None
     try:
         if isinstance(default, bool):
@@ -477,7 +498,7 @@ def parse_value(key: str, text: str) -> Any:
             raise ValueError(t)
         if key in ("context", "size", "topk"):
             return int(t)
-        if key in ("radius", "temperature"):
+        if key in ("radius", "temperature", "occlusion_threshold"):
             return float(t)
         return t
     except ValueError:
@@ -490,7 +511,7 @@ def get_protocol(name: str, **overrides: Any) -> Protocol:
         raise ConfigError(f"unknown protocol {name!r}; presets: {', '.join(PRESETS)}")
     changes = {}
     for key, value in overrides.items():
-        if value is None and key not in ("radius", "topk"):
+        if value is None and key not in _OPTIONAL:
             continue
         changes[key] = parse_value(key, value) if isinstance(value, str) else typed_value(key, value)
     return PRESETS[name].replace(**changes)
@@ -500,16 +521,30 @@ def typed_value(key: str, value: Any) -> Any:
     """A protocol value given typed (the Python API, a record) checked against the setting's type."""
     parse_value(key, "none" if value is None else "1")  # an unknown setting: its message lists them
     default = getattr(PRESETS["crw"], key)
-    if value is None and key in ("radius", "topk"):
+    if value is None and key in _OPTIONAL:
         return None
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif key in ("context", "size", "topk"):
         ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    elif key in ("radius", "temperature"):
+    elif key in ("radius", "temperature", "occlusion_threshold"):
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     else:
         ok = False  # text settings come as strings
     if not ok:
         raise ConfigError(f"protocol setting {key}: {value!r} is not a {type(default).__name__}")
     return value
+PRESET_INFO["nn"] = PresetInfo(
+    reference="gorkaydemir/fomo_point_tracking @a5f4561 zero_shot.py (query feature matched to every frame's "
+    "feature map, arg-max, every point visible); vosbench refines the arg-max by a softmax (T = temperature) "
+    "over its 3x3 cells and maps cell centres back to pixels",
+    verified="a true-correspondence encoder scores AJ = 1 on synthetic-tapvid with occlusion_threshold set "
+    "(tests/test_tapvid_run.py); not run against fomo_point_tracking's script",
+)
+PRESET_INFO["propagate"] = PresetInfo(
+    reference="qianduoduolr/FGVC (TAP-Vid-DAVIS by propagating query heatmaps) and vosbench's JHMDB keypoint "
+    "propagation (crw-jhmdb-centred's Gaussian maps, top-3 soft-argmax); context 7, top-10, radius 12, T 0.05; "
+    "occlusion where the propagated peak < 0.1 (vosbench's choice, not tuned)",
+    verified="the k-NN engine as crw; maps and read-out as crw-jhmdb-centred (tests/test_tapvid_run.py); "
+    "not run against FGVC's script",
+)

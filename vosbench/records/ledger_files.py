@@ -20,6 +20,7 @@ from vosbench.core.safepath import inside
 from vosbench.records.checks import Unique, check_sequence, check_value, json_number
 from vosbench.records.schema import PLAN
 from vosbench.records.tables import OBJECT_STATS
+from vosbench.scoring.tapvid import METRIC_KEYS as TAPVID_METRICS
 from vosbench.records.types import Plan, SequenceResult
 
 #: version of the ``plan.json`` layout
@@ -103,6 +104,8 @@ def read_result(run_dir: str | Path, name: str) -> SequenceResult:
         _check_counts(path, data.get("hits"), data.get("counts"))
     if "confusion" in data:
         _check_confusion(path, data["confusion"])
+    if "tapvid" in data:
+        _check_tapvid(path, data["tapvid"])
     return cast(SequenceResult, data)
 
 
@@ -160,3 +163,11 @@ def _check_confusion(path: Path, confusion: object) -> None:
     rows = confusion if isinstance(confusion, list) else None
     if not rows or not all(isinstance(r, list) and len(r) == len(rows) and all(_count(v) for v in r) for r in rows):
         raise InputFileError(f"{path}: 'confusion' is not a square matrix of non-negative whole numbers")
+
+
+def _check_tapvid(path: Path, metrics: object) -> None:
+    """A point-tracking result's ``tapvid`` metrics: every key of tapnet's, a fraction or NaN."""
+    if not isinstance(metrics, dict) or set(metrics) != set(TAPVID_METRICS):
+        raise InputFileError(f"{path}: 'tapvid' must be an object with exactly {', '.join(TAPVID_METRICS)}")
+    for key in TAPVID_METRICS:
+        check_value(path, "tapvid: ", key, _float(path, "tapvid: ", key, metrics[key]))

@@ -38,12 +38,15 @@ from vosbench.records.types import RunSummary, Settings, Tuning
 #: Protocol settings added after records were first written, each with the value that reproduces
 #: the computation of records that lack it (``first_in_window``: frame 0 counted among the previous
 #: frames, as VFS does; ``mixing``: UVC's per-frame softmax average). A run at these values is the
-#: same protocol as a record without the keys.
+#: same protocol as a record without the keys. ``tracker`` and ``occlusion_threshold`` concern point
+#: tracking only.
 LATER_SETTINGS: dict[str, object] = {
     "first_in_window": False,
     "mixing": "joint",
     "gt_size": "native",
     "gt_resize": "pil-nearest",
+    "tracker": "propagate",
+    "occlusion_threshold": None,
 }
 
 

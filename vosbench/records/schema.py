@@ -63,6 +63,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("pixel_accuracy", "Pixel acc."),
     Metric("mean_accuracy", "Mean acc."),
     Metric("fwIoU", "FW IoU"),
+    Metric("average_jaccard", "AJ"),
+    Metric("average_pts_within_thresh", "<δ_avg"),
+    Metric("occlusion_accuracy", "OA"),
 )
 METRIC_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
 #: metric a table is sorted by when none is chosen (the first one present)

@@ -29,6 +29,8 @@ import numpy as np
 from vosbench.core.errors import InputFileError
 from vosbench.scoring.jf import ObjectScore
 from vosbench.records.parsing_files import clustered_confusion, read_confusion
+from vosbench.scoring.tapvid import METRIC_KEYS as TAPVID_METRICS
+from vosbench.scoring.tapvid import VideoScore, read_per_video_csv
 from vosbench.records.reader import RunRecord
 from vosbench.records.stats import (
     DEFAULT_LEVEL,
@@ -161,6 +163,8 @@ def load_clustered(record: RunRecord) -> Clustered:
         return clustered_videos(read_per_video_pck(record.run_dir))
     if record.task == "parsing":
         return clustered_confusion(read_confusion(record.run_dir))
+    if record.task == "points":
+        return clustered_tapvid(read_per_video_tapvid(record.run_dir))
     data = clustered_objects(read_per_object(record.run_dir), unseen_objects(record))
     _check_point(record, data, record.run_dir / "per_object.csv")
     return data
@@ -223,3 +227,33 @@ def ci_for_pck(per_video_csv: str) -> CiBlock:
         values = {m: float(row[m]) if row.get(m) not in (None, "") else math.nan for m in PCK_METRICS}
         videos[row["video"]] = (float(row["n"]), values)
     return ci_block(clustered_videos(videos))
+
+
+# --- point tracking (TAP-Vid) ------------------------------------------------------------------
+
+
+def clustered_tapvid(scores: list[VideoScore]) -> Clustered:
+    """Per-video TAP-Vid metrics: each video one cluster of weight 1 (the benchmark's numbers are
+    plain means over videos); a metric undefined for a video (NaN) does not count."""
+    vals = np.array([[s.metrics[k] for k in TAPVID_METRICS] for s in scores], dtype=np.float64).reshape(-1, len(TAPVID_METRICS))
+    defined = ~np.isnan(vals)
+    return Clustered([s.video for s in scores], list(TAPVID_METRICS), np.where(defined, vals, 0.0), defined.astype(np.float64))
+
+
+def read_per_video_tapvid(run_dir: str | Path) -> list[VideoScore]:
+    """``per_video_tapvid.csv`` of a point-tracking run."""
+    path = Path(run_dir) / "per_video_tapvid.csv"
+    try:
+        return read_per_video_csv(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputFileError(f"{path}: cannot read ({e.strerror or e})") from None
+    except (KeyError, ValueError, TypeError) as e:
+        raise InputFileError(f"{path}: not a per-video TAP-Vid table ({e})") from None
+
+
+def ci_for_tapvid(scores: list[VideoScore]) -> CiBlock:
+    """``summary.json`` ``ci`` block of a point-tracking run: the cluster bootstrap over videos."""
+    block = ci_block(clustered_tapvid(scores))
+    block["unit"] = "video"
+    return block
+

@@ -27,7 +27,7 @@ Settings = dict[str, JSONValue]
 #: ``summary.json`` ``status``
 Status = Literal["running", "complete", "failed", "interrupted"]
 #: ``summary.json`` ``task``
-Task = Literal["vos", "pose", "parsing"]
+Task = Literal["vos", "pose", "parsing", "points"]
 
 
 class _ModelHead(TypedDict):
@@ -97,6 +97,20 @@ Metrics = TypedDict(
         "pixel_accuracy": Union[float, None],
         "mean_accuracy": Union[float, None],
         "fwIoU": Union[float, None],
+        # point tracking (TAP-Vid): tapnet's names, means over videos
+        "average_jaccard": Union[float, None],
+        "average_pts_within_thresh": Union[float, None],
+        "occlusion_accuracy": Union[float, None],
+        "jaccard_1": Union[float, None],
+        "jaccard_2": Union[float, None],
+        "jaccard_4": Union[float, None],
+        "jaccard_8": Union[float, None],
+        "jaccard_16": Union[float, None],
+        "pts_within_1": Union[float, None],
+        "pts_within_2": Union[float, None],
+        "pts_within_4": Union[float, None],
+        "pts_within_8": Union[float, None],
+        "pts_within_16": Union[float, None],
     },
     total=False,
 )
@@ -329,6 +343,8 @@ class SequenceResult(_ResultHead, total=False):
     hits: list[list[int]]
     counts: list[int]
     confusion: list[list[int]]
+    queries: int
+    tapvid: dict[str, float]
 
 
 class EvalSummary(Metrics, total=False):

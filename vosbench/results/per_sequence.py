@@ -13,6 +13,7 @@ from typing import Any, Iterable
 from vosbench.core.errors import ConfigError
 from vosbench.records.parsing_files import per_video_miou
 from vosbench.records.reader import RunRecord, per_sequence_jf, per_video_pck, select_runs
+from vosbench.records.stats_io import read_per_video_tapvid
 from vosbench.results.formats import render_as
 from vosbench.results.leaderboard import build, fmt_value, md_escape, protocol_footnotes
 from vosbench.results.rows import Row
@@ -62,6 +63,7 @@ def build_per_sequence(
         raise ConfigError(f"no runs for dataset {dataset!r} (runs cover: {', '.join(names) or 'none'})")
     pose = all(r.task == "pose" for r in chosen)
     parsing = all(r.task == "parsing" for r in chosen)
+    points = all(r.task == "points" for r in chosen)
     board = build(chosen, datasets=[dataset], all_runs=all_runs)
     by_folder = {r.run_dir: r for r in chosen}
     cols = board.tables[0].rows
@@ -78,10 +80,13 @@ def build_per_sequence(
         labels.append(label)
         assert row.run_dir is not None  # a run row, built from one of ``chosen``
         record = by_folder[row.run_dir]
-        per_seq = (
-            per_video_pck(record.run_dir) if pose else per_video_miou(record.run_dir) if parsing
-            else per_sequence_jf(record.run_dir)
-        )  # fmt: skip
+        if points:
+            per_seq = {s.video: s.metrics["average_jaccard"] for s in read_per_video_tapvid(record.run_dir)}
+        else:
+            per_seq = (
+                per_video_pck(record.run_dir) if pose else per_video_miou(record.run_dir) if parsing
+                else per_sequence_jf(record.run_dir)
+            )  # fmt: skip
         for seq in record.sequences or list(per_seq):
             if seq not in seq_order:
                 seq_order.append(seq)
@@ -89,7 +94,7 @@ def build_per_sequence(
             if seq not in seq_order:
                 seq_order.append(seq)
             values.setdefault(seq, {})[label] = 100.0 * per_seq[seq]
-        key = "PCK@0.1" if pose else "mIoU" if parsing else "JF_mean"
+        key = "PCK@0.1" if pose else "mIoU" if parsing else "average_jaccard" if points else "JF_mean"
         if key in record.metrics:
             overall[label] = 100.0 * record.metrics[key]
     view = PerSequence(
@@ -115,6 +120,10 @@ def build_per_sequence(
             "Per video: the mIoU of the video's own confusion matrix. Last line: the run's mIoU, of the "
             "matrix summed over all videos (not the mean of the per-video values)."
         )
+    if points:
+        view.metric = "AJ"
+        view.overall_label = "AJ (mean over videos)"
+        view.explanation = "Per video: tapnet's Average Jaccard. Last line: the run's AJ, the mean over videos."
     return view
 
 

@@ -54,6 +54,7 @@ from vosbench.results.report_media import (
     write_video,
 )
 from vosbench.results.report_parsing import PARSING_FILES, parsing_sections
+from vosbench.results.report_points import aj_per_video, points_video
 from vosbench.results.report_sensitivity import sensitivity_section
 from vosbench.results.report_plots import plot_j_curve, plot_jf_bars, plot_joint_bars, plot_pck_curve
 from vosbench.results.report_size import human_size, media_bytes, scale_frames
@@ -243,6 +244,10 @@ class _Page:
     def parsing(self) -> bool:
         return self.main.task == "parsing"
 
+    @property
+    def points(self) -> bool:
+        return self.main.task == "points"
+
     def figure(self, img: Path, heading: str, alt: str) -> str:
         """A plot that was written: recorded, and as a section with its heading."""
         self.rep.images.append(img)
@@ -290,6 +295,12 @@ def _pose_sections(page: _Page) -> list[str]:
     return sections
 
 
+def _points_sections(page: _Page) -> list[str]:
+    """AJ per video across runs."""
+    img = aj_per_video(page.records, page.labels, page.out_dir / "aj_per_video.png", page.rep.notes)
+    return [page.figure(img, "<h2>AJ per video</h2>", "AJ per video")] if img is not None else []
+
+
 def _paired_sections(page: _Page) -> list[str]:
     """Sorted bars of the per-sequence differences to each compared run."""
     text, imgs, more = paired_section(page.records, page.labels, page.out_dir)
@@ -332,6 +343,8 @@ def _video_figure(page: _Page, dataset: Any, name: str) -> tuple[str | None, boo
     no_pred = False
     if page.pose:
         frames = _pose_video(main, seq, opts)
+    elif page.points:
+        frames = points_video(main, seq, opts.max_frames, opts.width)
     elif (main.run_dir / "predictions" / name).is_dir():
         frames = _mask_video(main, seq, opts)
     else:
@@ -344,6 +357,7 @@ def _video_figure(page: _Page, dataset: Any, name: str) -> tuple[str | None, boo
     page.rep.videos.append(video)
     what = (
         "predicted keypoints; white rings: ground truth" if page.pose
+        else "predicted points (hollow: predicted occluded); white rings: ground truth where visible" if page.points
         else "predicted masks; white outline: ground truth" if opts.gt_contour
         else "predicted masks"
     )  # fmt: skip
@@ -354,7 +368,7 @@ def _sequence_sections(page: _Page) -> list[str]:
     """Per sequence: overlay video and J-per-frame curve."""
     notes = page.rep.notes
     frames_by_run: list[dict[str, Any]] = []
-    if not (page.pose or page.parsing):
+    if not (page.pose or page.parsing or page.points):
         for label, r in zip(page.labels, page.records):
             try:
                 frames_by_run.append(read_per_frame(r.run_dir))
@@ -379,7 +393,7 @@ def _sequence_sections(page: _Page) -> list[str]:
                     parts.append(fig)
             except VosbenchError as e:
                 notes.append(f"{name}: no video ({e})")
-        if not (page.pose or page.parsing):
+        if not (page.pose or page.parsing or page.points):
             j_curves = [(label, fr.get(name, {})) for label, fr in zip(page.labels, frames_by_run)]
             if any(obj for _, obj in j_curves):
                 img = plot_j_curve(name, j_curves, page.out_dir / f"j_curve_{_safe(name)}.png")
@@ -395,7 +409,8 @@ def _file_links(page: _Page) -> list[str]:
     """Links to each run's files, relative to the page."""
     links = []
     for r, label in zip(page.records, page.labels):
-        for fname in ("summary.json", "per_object.csv", "per_frame.csv", "per_joint_pck.csv", *PARSING_FILES):
+        for fname in ("summary.json", "per_object.csv", "per_frame.csv", "per_joint_pck.csv", *PARSING_FILES,
+                      "per_video_tapvid.csv"):
             p = r.run_dir / fname
             if p.is_file():
                 links.append(f'<a href="{rel_link(p, page.out_dir)}">{html.escape(label)}: {fname}</a>')
@@ -477,7 +492,7 @@ def make_report(
         page.rep.images.extend(images)
         page.rep.notes.extend(notes)
     else:
-        sections = _pose_sections(page) if page.pose else _jf_section(page)
+        sections = _pose_sections(page) if page.pose else _points_sections(page) if page.points else _jf_section(page)
     if len(records) > 1:
         sections += _paired_sections(page)
     sections += _sensitivity_sections(page)

@@ -11,8 +11,11 @@ import numpy as np
 from vosbench.results.report_media import RUN_COLOURS, require_matplotlib, save_figure
 
 
-def plot_jf_bars(per_run: list[tuple[str, dict[str, float]]], sequences: list[str], path: Path) -> Path:
-    """Grouped bars: J&F (%) per sequence, one bar per run."""
+def plot_jf_bars(
+    per_run: list[tuple[str, dict[str, float]]], sequences: list[str], path: Path,
+    ylabel: str = "J&F (%)", title: str = "J&F per sequence",
+) -> Path:
+    """Grouped bars: J&F (%) (or another fraction, ``ylabel``) per sequence, one bar per run."""
     Figure = require_matplotlib()
     n = max(1, len(per_run))
     fig = Figure(figsize=(max(6.0, 0.35 * len(sequences) * n + 2), 4.0), layout="constrained")
@@ -24,8 +27,8 @@ def plot_jf_bars(per_run: list[tuple[str, dict[str, float]]], sequences: list[st
         ax.bar(x + (i - (n - 1) / 2) * w, ys, w, label=label, color=RUN_COLOURS[i % len(RUN_COLOURS)])
     ax.set_xticks(x, sequences, rotation=45 if len(sequences) > 6 else 0, ha="right" if len(sequences) > 6 else "center")
     ax.set_ylim(0, 100)
-    ax.set_ylabel("J&F (%)")
-    ax.set_title("J&F per sequence")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize="small", loc="upper right")
     return save_figure(fig, path)

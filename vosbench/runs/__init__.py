@@ -71,6 +71,7 @@ def run_sweep(cfg: RunConfig, progress: Progress | None = None, tuning: Tuning |
 
 def _run_sweep(cfg: RunConfig, progress: Progress | None, tuning: Tuning | None = None) -> list[RunResult]:
     from vosbench.runs.parsing import Parsing
+    from vosbench.runs.points import PointTracks
     from vosbench.runs.pose import Keypoints
     from vosbench.runs.vos import Segmentation
 
@@ -90,7 +91,7 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None, tuning: Tuning | None 
     device = resolve_device(cfg.device, shard.local_rank if shard.launcher == "torchrun" else None)
     precision_dtype(cfg.precision, device)  # refuse a bad --precision before loading anything
     ds = load_dataset(cfg.dataset, cfg.data_root, **cfg.dataset_options)
-    if ds.task == "pose" and (cfg.sweep or cfg.precision != "fp32"):
+    if ds.task in ("pose", "points") and (cfg.sweep or cfg.precision != "fp32"):
         raise ConfigError(f"--sweep and --precision are not supported for {ds.task} datasets ({cfg.dataset}) yet")
     names = check_sequence_names(ds, ds.select(list(cfg.sequences)))
     seqs = [ds.sequence(n) for n in names]  # validates every layout before any work
@@ -105,7 +106,10 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None, tuning: Tuning | None 
     try:
         model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
         ctx = RunContext(cfg, ds, seqs, model, device, protocols, points, place, started, progress, group, tuning)
-        kind = Keypoints(ctx) if ds.task == "pose" else Parsing(ctx) if ds.task == "parsing" else Segmentation(ctx)
+        kind = (
+            Keypoints(ctx) if ds.task == "pose" else Parsing(ctx) if ds.task == "parsing"
+            else PointTracks(ctx) if ds.task == "points" else Segmentation(ctx)
+        )  # fmt: skip
         with float32_mode(cfg.precision):  # fp32 is true fp32 on GPUs (TF32 off) unless tf32 is asked for
             return drive(ctx, kind)
     finally:

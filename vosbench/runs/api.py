@@ -194,7 +194,8 @@ class EvalOutput:
             and ``group``); for JHMDB, PCK per joint.
         per_frame: J and F per (sequence, object, frame); for JHMDB, the keypoints read
             (``video, frame, joint, x, y``).
-        per_sequence: Mean J, F, J&F per sequence; for JHMDB, PCK per video.
+        per_sequence: Mean J, F, J&F per sequence; for JHMDB, PCK per video; for TAP-Vid, the
+            metrics per video (``per_object`` and ``per_frame`` are then empty).
         binary: DAVIS: sequence -> whether its GT was read as DAVIS-2016 binary masks.
         benchmark: ``davis``, ``ytvos`` or ``jhmdb``.
         facts: What was scored (the summary's facts: counts, inputs, rules, version, seconds).
@@ -296,7 +297,7 @@ def run(model: str | nn.Module, dataset: str, *, name: str | None = None, **sett
 
 
 #: keyword options of :func:`evaluate` (besides ``benchmark``)
-EVAL_OPTIONS = ("sequences", "workers", "binary", "meta", "unseen", "split", "subset", "scorer")
+EVAL_OPTIONS = ("sequences", "workers", "binary", "meta", "unseen", "split", "subset", "scorer", "query_mode")
 
 
 def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **options: Any) -> EvalOutput:
@@ -321,6 +322,9 @@ def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **op
         per_object, per_frame, per_sequence = _parsing_frames(
             ev.tables[".per_class.csv"], ev.tables[".confusion.csv"], ev.tables[".csv"]
         )
+    elif benchmark == "tapvid":  # per video only: tapnet's metrics are per video
+        per_sequence = pd.read_csv(io.StringIO(ev.tables[".csv"]), dtype={"video": str})
+        per_object, per_frame = per_sequence.iloc[0:0], per_sequence.iloc[0:0]
     else:
         per_object, per_frame, per_sequence = _frames_from_scores(ev.scores)
     if isinstance(ev.detail, YTVOSEvaluation):

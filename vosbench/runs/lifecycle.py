@@ -65,6 +65,8 @@ class Payload(_PayloadHead, total=False):
     hits: list[list[int]]
     counts: list[int]
     confusion: list[list[int]]
+    queries: int
+    tapvid: dict[str, float]
 
 
 def peak_memory_mb() -> float:

@@ -27,11 +27,12 @@ from vosbench.core.io import atomic_write_text
 from vosbench.core.safepath import safe_join
 from vosbench.datasets.joints import JOINTS
 from vosbench.records import parsing_files as pf
-from vosbench.records.stats_io import ci_for_pck, ci_for_scores
+from vosbench.records.stats_io import ci_for_pck, ci_for_scores, ci_for_tapvid
 from vosbench.records.types import CiBlock, Metrics, ObjectResult, Plan, SequenceResult
 from vosbench.scoring.jf import ObjectScore, group_metrics, summarize, write_per_frame_csv, write_per_object_csv
 from vosbench.scoring.parsing import N_CLASSES, scores_of
 from vosbench.scoring.pck import CURVE, PCKAccumulator, per_video_csv_text, write_pck_csvs
+from vosbench.scoring import tapvid
 
 @dataclass
 class Tables:
@@ -185,9 +186,25 @@ def parsing_metrics(total: np.ndarray) -> Metrics:
     }
 
 
+def points_tables(run_dir: Path, plan: Plan, results: list[SequenceResult], complete: bool) -> Tables:
+    """Point tracking: ``per_video_tapvid.csv`` and tapnet's metrics (means over videos)."""
+    scores = [
+        tapvid.VideoScore(r["sequence"], int(r.get("queries", 0)), int(r["frames"]), {k: float(r["tapvid"][k]) for k in tapvid.METRIC_KEYS})
+        for r in results
+    ]
+    path = run_dir / "per_video_tapvid.csv"
+    path.unlink(missing_ok=True)
+    if not scores:
+        return Tables()
+    atomic_write_text(path, tapvid.per_video_csv_text(scores))
+    metrics = cast(Metrics, tapvid.summarize(scores))  # the TAP-Vid keys of Metrics
+    return Tables(metrics=metrics, ci=ci_for_tapvid(scores))  # bootstrap over videos
+
+
 #: the table writer of each task kind (the record's ``task``)
 WRITERS: dict[str, Callable[[Path, Plan, list[SequenceResult], bool], Tables]] = {
     "vos": vos_tables,
     "pose": pose_tables,
     "parsing": parsing_tables,
+    "points": points_tables,
 }
