@@ -56,6 +56,10 @@ def labels_at_features(
         small = F.interpolate(chan, size=size, mode="bilinear", align_corners=False)[0, 0].long()
         small = small.clamp_(0, len(label_ids) - 1)
         return F.one_hot(small, num_classes=len(label_ids)).permute(2, 0, 1).float()
+    if protocol.label_downsample == "subsample":
+        # MAST: the pixel at (s*y, s*x) of each s x s cell (the feature grid is ceil(H/s) x ceil(W/s))
+        sy, sx = -(-ids.shape[0] // size[0]), -(-ids.shape[1] // size[1])
+        return ids_to_onehot(ids[::sy, ::sx][: size[0], : size[1]], label_ids, tables)
     oh = ids_to_onehot(ids, label_ids, tables)[None]
     if protocol.label_downsample in ("nearest", "pil-nearest"):
         return F.interpolate(oh, size=size, mode="nearest-exact")[0]

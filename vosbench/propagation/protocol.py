@@ -38,7 +38,7 @@ from vosbench.core.errors import ConfigError
 
 RESIZE_MODES = ("native", "square", "short-side", "crop")
 WINDOWS = ("circle", "square")
-LABEL_DOWNSAMPLE = ("bilinear", "nearest", "pil-nearest", "bilinear-ids")
+LABEL_DOWNSAMPLE = ("bilinear", "nearest", "pil-nearest", "bilinear-ids", "subsample")
 FEEDBACK = ("soft", "hard")
 UPSCALE = ("nearest-exact", "pil-nearest")
 PALETTES = ("davis", "uvc")
@@ -51,6 +51,8 @@ MAX_CONTEXT = 1000
 #: Largest ``size`` a resize mode takes (pixels).
 MAX_SIZE = 16384
 MIXING = ("joint", "per-frame-mean")
+REFERENCES = ("recent", "mast")
+BORDERS = ("drop", "zeros")
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,9 @@ class Protocol:
             maps (soft labels), ``nearest`` (hard one-hot; torch ``nearest-exact``, original ->
             processed frame -> feature grid), ``pil-nearest`` (hard one-hot; PIL nearest in one
             step from the original id map to the feature grid, DINO), ``bilinear-ids`` (bilinear
-            on the integer id map, truncated to integers, then one-hot; CorrFlow).
+            on the integer id map, truncated to integers, then one-hot; CorrFlow), ``subsample``
+            (hard one-hot of the pixel at (s*y, s*x) of the processed map, s = the stride: MAST's
+            ``[::4, ::4]``).
         feedback: ``soft``: a frame's propagated soft labels are its context labels; ``hard``: its
             arg-maxed full-resolution prediction, down-sampled again.
         norm_mask: Per-channel min-max normalisation of the up-sampled soft labels before arg-max.
@@ -102,6 +106,13 @@ class Protocol:
         keypoints: Keypoint label maps, read-out and PCK visibility (keypoint datasets only):
             ``crw`` (CRW's scripts exactly) or ``centred`` (sub-cell Gaussians, cell centres,
             GT visibility); see :mod:`vosbench.propagation.keypoints`.
+        references: Which previous frames are the context: ``recent`` (the last ``context``
+            frames); ``mast`` (MAST's ``benchmark.py``: frame 5 once the target is past it, plus
+            ``context`` previous frames two apart, t-1, t-3, ..., never frame 0, each frame once;
+            frame 0 joins through ``first_frame``).
+        border: Window positions beyond the frame: ``drop`` (no candidate) or ``zeros`` (each a
+            candidate of similarity 0 and no label: the zero padding of MAST's correlation
+            sampler and ``unfold``; square windows and softmax over all candidates only).
     """
 
     name: str = "crw"
@@ -127,6 +138,8 @@ class Protocol:
     palette: str = "davis"
     keypoints: str = "crw"
     mixing: str = "joint"
+    references: str = "recent"
+    border: str = "drop"
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ConfigError:
@@ -150,6 +163,12 @@ class Protocol:
             raise bad("keypoints", f"expected one of {', '.join(KEYPOINTS)}")
         if self.mixing not in MIXING:
             raise bad("mixing", f"expected one of {', '.join(MIXING)}")
+        if self.references not in REFERENCES:
+            raise bad("references", f"expected one of {', '.join(REFERENCES)}")
+        if self.border not in BORDERS:
+            raise bad("border", f"expected one of {', '.join(BORDERS)}")
+        if self.border == "zeros" and (self.window != "square" or self.topk is not None or self.mixing != "joint"):
+            raise bad("border", "zeros needs window=square, topk=none and mixing=joint (a softmax over all candidates)")
         if not 0 <= self.context <= MAX_CONTEXT:
             raise bad("context", f"must be from 0 to {MAX_CONTEXT} previous frames")
         if self.context == 0 and not self.first_frame:
@@ -247,6 +266,20 @@ PRESETS["uvc"] = PRESETS["dino"].replace(
 )
 # VFS's ResNet-50 config differs from the ResNet-18 one only in neighbor_range 36 (radius 18).
 PRESETS["vfs-r50"] = PRESETS["vfs"].replace(name="vfs-r50", radius=18.0)
+# MAST's benchmark.py: frames 0 and 5 plus t-1, t-3, t-5; a 25x25 window on every reference; one softmax
+# over the raw dot products of all references' windows (zero-padded borders included); labels [::4, ::4].
+PRESETS["mast"] = PRESETS["corrflow"].replace(
+    name="mast",
+    resize="native",
+    size=0,
+    context=3,
+    first_frame=True,
+    radius=12.0,
+    radius_on_first=True,
+    label_downsample="subsample",
+    references="mast",
+    border="zeros",
+)
 
 @dataclass(frozen=True)
 class PresetInfo:
@@ -332,6 +365,20 @@ PRESET_INFO["uvc"] = PresetInfo(
     "renormalising, the mean over frame 0 and the 7 previous frames, soft feedback, x8 bilinear up, min-max, "
     "arg-max. Frames: short side 480, long side floored to x64, the 8-bit frame resized (cv2) before the "
     "Lab conversion. Not run against UVC's script (PyTorch 1.1, scipy.misc.imresize)",
+)
+PRESET_INFO["mast"] = PresetInfo(
+    reference="zlai0/MAST @a57b043 benchmark.py (default --ref 0: mem_gap 2, references frames 0 and 5 plus "
+    "i, i-2, i-4 > 0 when predicting frame i+1) + models/mast.py (R 12 at test time) + models/colorizer.py "
+    "(correlation over a 25x25 window, softmax over all references jointly, labels image[:, :, ::4, ::4] "
+    "one-hot) + functional/feeder/dataset/DavisLoaderLab.py (native size, float Lab)",
+    verified="the near-reference path of colorizer.py restated naively (zero-padded 25x25 correlation, "
+    "F.unfold of the one-hot labels, one softmax over all references, bilinear up, arg-max fed back) on "
+    "small inputs: identical predictions (tests/test_models_mast.py), on the windowed and the batched "
+    "path. Not reproduced: the long-range search for a reference more than 15 frames back (frame 0 from "
+    "target 16, frame 5 from target 21): colorizer.py finds a soft-arg-max offset with a dilated 25x25 "
+    "correlation (dilation 2 to 4) and samples a 25x25 window around it with grid_sample; vosbench keeps "
+    "the 25x25 window at the target's own position for those references too. Not run against MAST's "
+    "script (the spatial_correlation_sampler CUDA extension)",
 )
 PRESET_INFO["vfs-r50"] = PresetInfo(
     reference="xvjiarui/VFS @8e055cc configs/r50_nc_sgd_cos_100e_r5_1xNx2_k400.py test_cfg: as vfs but "
