@@ -23,16 +23,20 @@ import torch.nn.functional as F
 
 import vosbench
 from tests.test_models_corrflow import official_state_dict, reference_features, save_official
-from tests.test_models_dinov2 import one_line_error, run_cli
+from tests.support.cli import invoke
+from tests.test_models_dinov2 import one_line_error
 from tests.test_models_vfs import small_sequence
 from vosbench.core.errors import CheckpointError
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
 from vosbench.models.baselines import rgb_to_lab
 from vosbench.propagation.context import mast_references
-from vosbench.propagation.engine import Timings, propagate_many
-from vosbench.propagation.protocol import PRESETS, Protocol
 from vosbench.core.errors import ConfigError
+from vosbench.propagation import batched
+from vosbench.propagation.context import ContextFrame
+from vosbench.propagation.engine import Timings, propagate_many
+from vosbench.propagation.knn import predict
+from vosbench.propagation.protocol import PRESETS, Protocol
 
 
 def mast_file(path, seed: int = 0) -> dict:
@@ -82,12 +86,14 @@ def test_corrflow_and_other_files_are_refused_in_one_line(tmp_path):
         assert "\n" not in str(e.value) and "is not a MAST checkpoint" in str(e.value) and needle in str(e.value)
 
 
-def test_run_refuses_a_corrflow_file_and_runs_the_official_layout(tmp_path):
+def test_run_refuses_a_corrflow_file_and_runs_the_official_layout(tmp_path, tiny_davis17):
     save_official(tmp_path / "corrflow.pth", official_state_dict())
-    line = one_line_error(run_cli("--model", "mast", "--checkpoint", tmp_path / "corrflow.pth", "--out", tmp_path / "r"))
+    base = ("run", "--model", "mast", "--dataset", "davis17-val", "--data-root", tiny_davis17, "--sequences", "seq0", "--device", "cpu",
+            "--protocol", "native", "--out", tmp_path / "r", "--checkpoint")
+    line = one_line_error(invoke(*base, tmp_path / "corrflow.pth"))
     assert "is not a MAST checkpoint" in line and "CorrFlow" in line
     mast_file(tmp_path / "mast.pt")
-    r = run_cli("--model", "mast", "--checkpoint", tmp_path / "mast.pt", "--protocol", "native", "--out", tmp_path / "r")
+    r = invoke(*base, tmp_path / "mast.pt")
     assert r.exit_code == 0, r.output
     assert "mast v1" in r.output
 
@@ -139,8 +145,9 @@ def mast_pipeline(encoder, frames: list[torch.Tensor], seg0: np.ndarray, classes
         ft = feats[i + 1]
         corrs, cols = [], []
         for r in ref_index:
-            fr = F.pad(feats[r], (12, 12, 12, 12))  # the sampler reads zeros beyond the frame
-            corrs.append(torch.stack([(ft * fr[:, dy : dy + h, dx : dx + w]).sum(0) for dy in range(25) for dx in range(25)]))
+            # the sampler's 25x25 patch of displacements, zeros beyond the frame
+            window = F.unfold(feats[r][None], kernel_size=25, padding=12).reshape(-1, 625, h, w)
+            corrs.append((ft[:, None] * window).sum(0))
             onehot = F.one_hot(outputs[r][::4, ::4], classes).permute(2, 0, 1).float()
             cols.append(F.unfold(onehot[None], kernel_size=25, padding=12).reshape(classes, 625, h, w))
         corr = torch.softmax(torch.cat(corrs, 0), dim=0)
@@ -150,23 +157,40 @@ def mast_pipeline(encoder, frames: list[torch.Tensor], seg0: np.ndarray, classes
     return [o.numpy().astype(np.uint8) for o in outputs[1:]]
 
 
+@pytest.mark.parametrize("predict_fn", [predict, batched.predict])
+def test_zero_padded_window_softmax_equals_the_correlation_sampler(predict_fn):
+    """Soft labels of one target from three references under ``mast``: the 25x25 zero-padded
+    correlation and unfold of colorizer.py, one softmax; and ``border=drop`` differs."""
+    g = torch.Generator().manual_seed(4)
+    h, w, C, K = 14, 30, 8, 3
+    ft = torch.randn(C, h, w, generator=g) * 0.5
+    refs = [torch.randn(C, h, w, generator=g) * 0.5 for _ in range(3)]
+    labels = [F.one_hot(torch.randint(0, K, (h, w), generator=g), K).permute(2, 0, 1).float() for _ in range(3)]
+    corr = torch.cat([torch.stack([(ft * F.pad(r, (12,) * 4)[:, dy : dy + h, dx : dx + w]).sum(0)
+                                   for dy in range(25) for dx in range(25)]) for r in refs])
+    cols = torch.cat([F.unfold(lab[None], 25, padding=12).reshape(K, 625, h, w) for lab in labels], 1)
+    want = (torch.softmax(corr, 0)[None] * cols).sum(1)
+    context = [ContextFrame(r, lab) for r, lab in zip(refs, labels)]
+    got = predict_fn(ft, context, PRESETS["mast"])
+    assert torch.allclose(got, want, atol=1e-5)
+    dropped = predict_fn(ft, context, PRESETS["mast"].replace(border="drop"))
+    assert (dropped - want).abs().max() > 1e-2
+
+
 @pytest.fixture(scope="module")
 def car_shadow(davis16_mini, tmp_path_factory):
-    """23 real frames at 176x96 (a 44x24 grid: the 25x25 window meets the border everywhere in y)."""
-    return small_sequence(davis16_mini, tmp_path_factory.mktemp("mast"), "car-shadow", 23, (176, 96))
+    """8 real frames at 112x48 (a 28x12 grid: the 25x25 window meets the border everywhere in y;
+    frame 5 joins the references from frame 6 on), and benchmark.py's predictions."""
+    seq, paths, seg0 = small_sequence(davis16_mini, tmp_path_factory.mktemp("mast"), "car-shadow", 8, (112, 48))
+    frames = [torch.from_numpy(np.asarray(cv2.imread(str(p))[:, :, ::-1]).copy()).permute(2, 0, 1).float() / 255
+              for p in paths]
+    return seq, mast_pipeline(Stride4Encoder().eval(), frames, seg0.astype(np.uint8))
 
 
 @pytest.mark.parametrize("path", ["windowed", "batched"])
 def test_mast_preset_equals_benchmark_loop(car_shadow, path):
-    seq, paths, seg0 = car_shadow
+    seq, ref = car_shadow
     encoder = Stride4Encoder().eval()
-    frames = [torch.from_numpy(np.asarray(cv2.imread(str(p))[:, :, ::-1]).copy()).permute(2, 0, 1).float() / 255
-              for p in paths]
-    ref = mast_pipeline(encoder, frames, seg0.astype(np.uint8))
     ours = {t: o[0] for t, o in propagate_many(seq, encoder, [PRESETS["mast"]], torch.device("cpu"), [Timings()], path=path)}
-    same = sum(int((ours[t] == ref[t - 1]).sum()) for t in range(1, len(paths)))
+    same = sum(int((ours[t] == ref[t - 1]).sum()) for t in range(1, len(ref) + 1))
     assert same == sum(r.size for r in ref)
-    # dropping the zero-padded border changes the soft maps, so the setting is not a no-op here
-    drop = {t: o[0] for t, o in propagate_many(seq, encoder, [PRESETS["mast"].replace(border="drop")],
-                                                torch.device("cpu"), [Timings()], path=path)}
-    assert any(not np.array_equal(drop[t], ours[t]) for t in range(1, len(paths)))
