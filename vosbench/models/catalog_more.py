@@ -29,4 +29,38 @@ _MAST = ModelSpec(
     license="not stated (the MAST repository has no licence file)",
 )
 
-MORE_MODELS: tuple[ModelSpec, ...] = (_MAST,)
+_STT_PAPER = "Li, Liu: Spatial-then-Temporal Self-Supervised Learning for Video Correspondence, CVPR 2023"
+_STT_FORMAT = "mmcv {'meta', 'state_dict': backbone.* (ConvModule names)}"
+
+
+def _spa_then_temp(depth: int, stride: int, files: tuple[tuple[str, str, str], ...]) -> ModelSpec:
+    channels = 1024 if depth == 50 else 256
+    pool = "avg-pool stem, strides (1, 1, 1, 1)" if stride == 4 else "no stem pool, strides (1, 2, 2, 1)"
+    return ModelSpec(
+        name=f"spa-then-temp-r{depth}-d{stride}",
+        description=f"Spa-then-Temp ResNet-{depth} (ImageNet then YouTube-VOS), normalised Lab, {pool}, layer3 "
+        f"(stride {stride}, {channels} ch); format: {_STT_FORMAT}",
+        factory="vosbench.models.spa_then_temp:build_spa_then_temp",
+        stride=stride,
+        channels=channels,
+        native_protocol="spa-then-temp" if stride == 8 else "spa-then-temp-d4",
+        checkpoint="required",
+        weights=tuple(
+            WeightFile(name, _DRIVE + drive_id, f"{name}.pth", note=f"Spa-then-Temp README model zoo: {what} (Google Drive)")
+            for name, drive_id, what in files
+        ),
+        paper=_STT_PAPER,
+        license="MIT (Spa-then-Temp repository LICENSE)",
+    )
+
+
+MORE_MODELS: tuple[ModelSpec, ...] = (
+    _MAST,
+    _spa_then_temp(18, 8, (
+        ("spa-then-temp-r18-d8", "1kksNGOklpPmlai6ljAIu1-dAcxSgMgml", "ResNet-18, stride 8"),
+        ("spa-then-temp-r18-d8-temporal", "1roBP0p0n8mIt0HvBsk6Wkszc6vuVUbxE", "ResNet-18 (Temporal), stride 8"),
+    )),
+    _spa_then_temp(50, 8, (("spa-then-temp-r50-d8", "190ND_w4yJC7njdWtmw5bJ-tl5VL8PSJ7", "ResNet-50, stride 8"),)),
+    _spa_then_temp(18, 4, (("spa-then-temp-r18-d4", "1ZJHyWMOpWhfmX6vMX5Qkm_2qkqS0grNM", "ResNet-18, stride 4"),)),
+    _spa_then_temp(50, 4, (("spa-then-temp-r50-d4", "1HZYXhfaCDG9IeKX8ESBGHBn-kUrHC8Q8", "ResNet-50, stride 4"),)),
+)

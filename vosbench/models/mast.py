@@ -40,6 +40,13 @@ EXPECTED = (
 )
 
 
+def normalised_lab(x: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) RGB in [0, 1] -> float Lab normalised with mean (50, 0, 0), std (50, 127, 127)
+    (MAST's and Spa-then-Temp's input)."""
+    mean, std = x.new_tensor(LAB_MEAN).view(1, 3, 1, 1), x.new_tensor(LAB_STD).view(1, 3, 1, 1)
+    return (rgb_to_lab(x.clamp(0, 1)) - mean) / std
+
+
 class MASTEncoder(Encoder):
     """``post_convolution(feature_extraction(lab))``: 64 channels at stride 4."""
 
@@ -47,12 +54,9 @@ class MASTEncoder(Encoder):
         super().__init__(spec)
         self.feature_extraction = CorrFlowTrunk()
         self.post_convolution = nn.Conv2d(256, 64, 3, stride=1, padding=1)
-        self.register_buffer("lab_mean", torch.tensor(LAB_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("lab_std", torch.tensor(LAB_STD).view(1, 3, 1, 1), persistent=False)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        lab = (rgb_to_lab(x.clamp(0, 1)) - self.get_buffer("lab_mean")) / self.get_buffer("lab_std")
-        out: torch.Tensor = self.post_convolution(self.feature_extraction(lab))
+        out: torch.Tensor = self.post_convolution(self.feature_extraction(normalised_lab(x)))
         return out
 
 

@@ -366,6 +366,23 @@ PRESET_INFO["uvc"] = PresetInfo(
     "arg-max. Frames: short side 480, long side floored to x64, the 8-bit frame resized (cv2) before the "
     "Lab conversion. Not run against UVC's script (PyTorch 1.1, scipy.misc.imresize)",
 )
+# Spa-then-Temp's tracker is VFS's with a square neighbourhood (|dx|, |dy| <= neighbor_range // 2).
+PRESETS["spa-then-temp"] = PRESETS["vfs"].replace(name="spa-then-temp", window="square")
+PRESETS["spa-then-temp-d4"] = PRESETS["vfs"].replace(name="spa-then-temp-d4", window="square", radius=35.0)
+PRESET_INFO["spa-then-temp"] = PresetInfo(
+    reference="qianduoduolr/Spa-then-Temp @4c94362 configs/test/res18_d8.py test_cfg_davis (precede_frames 20, "
+    "topk 10, temperature 0.07, neighbor_range 24, mode 'square', with_first, with_first_neighbor) + "
+    "vcl/models/trackers/vanilla_tracker.py forward_test + vcl/models/common/affinity_utils.py spatial_neighbor "
+    "+ local_attention.py masked_attention_efficient; res50_d8.py has the same test_cfg_davis",
+    verified="the loop is VFS's (as the vfs preset) with the square mask |dy|, |dx| <= 12 on every key frame; "
+    "restated on small inputs (tests/test_models_spa_then_temp.py). Not reproduced: Resize(scale=(-1, 480)) "
+    "(the identity on DAVIS 480p frames). Not run against the repository's script (mmcv-full)",
+)
+PRESET_INFO["spa-then-temp-d4"] = PresetInfo(
+    reference="qianduoduolr/Spa-then-Temp @4c94362 configs/test/res18_d4.py / res50_d4.py test_cfg_davis: as "
+    "spa-then-temp but neighbor_range 70 (|dy|, |dx| <= 35 cells at stride 4)",
+    verified="as spa-then-temp (the same loop; only the radius differs)",
+)
 PRESET_INFO["mast"] = PresetInfo(
     reference="zlai0/MAST @a57b043 benchmark.py (default --ref 0: mem_gap 2, references frames 0 and 5 plus "
     "i, i-2, i-4 > 0 when predicting frame i+1) + models/mast.py (R 12 at test time) + models/colorizer.py "
