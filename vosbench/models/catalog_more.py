@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from vosbench.core.specs import ModelSpec, WeightFile
+from vosbench.models.catalog_resnet import IMAGENET_MEAN, IMAGENET_STD
 
 _DRIVE = "https://drive.usercontent.google.com/download?export=download&confirm=t&id="
 
@@ -54,7 +55,37 @@ def _spa_then_temp(depth: int, stride: int, files: tuple[tuple[str, str, str], .
     )
 
 
+_DUL_SNAPSHOTS = "https://download.visinf.tu-darmstadt.de/data/2021-neurips-araslanov-vos/snapshots/"
+
+
+def _dul_file(name: str, stem: str, data: str) -> WeightFile:
+    return WeightFile(name, f"{_DUL_SNAPSHOTS}{stem}.pth", f"dul-{stem}.pth",
+                      note=f"DUL README 'final models', trained on {data} (the README gives a partial MD5 only)")
+
+
+_DUL = ModelSpec(
+    name="dul",
+    description="DUL (YouTube-VOS, OxUvA, TrackingNet or Kinetics): ResNet-18, layer3/4 at stride 1, res4 = "
+    "layer4 (stride 8, 512 ch); format: {'model': fast_net.backbone.*, fast_net.emb_q.*, 'opt', 'score', 'epoch'}",
+    factory="vosbench.models.dul:build_dul",
+    stride=8,
+    channels=512,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    native_protocol="dul",
+    checkpoint="required",
+    weights=(
+        _dul_file("dul", "ytvos_e060_res4", "YouTube-VOS"),
+        _dul_file("dul-oxuva", "oxuva_e430_res4", "OxUvA"),
+        _dul_file("dul-trackingnet", "trackingnet_e088_res4", "TrackingNet"),
+        _dul_file("dul-kinetics", "kinetics_e026_res4", "Kinetics-400"),
+    ),
+    paper="Araslanov, Schaub-Meyer, Roth: Dense Unsupervised Learning for Video Segmentation, NeurIPS 2021",
+    license="Apache-2.0 (dense-ulearn-vos repository)",
+)
+
 MORE_MODELS: tuple[ModelSpec, ...] = (
+    _DUL,
     _MAST,
     _spa_then_temp(18, 8, (
         ("spa-then-temp-r18-d8", "1kksNGOklpPmlai6ljAIu1-dAcxSgMgml", "ResNet-18, stride 8"),

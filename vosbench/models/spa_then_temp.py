@@ -60,11 +60,11 @@ class SpaThenTempEncoder(Encoder):
         super().__init__(spec)
         net = tvm.resnet50(weights=None) if arch == "resnet50" else tvm.resnet18(weights=None)
         if stride == 4:  # pool_type 'mean', strides (1, 1, 1, 1)
-            net.maxpool = nn.AvgPool2d(kernel_size=3, stride=2, padding=1)  # type: ignore[assignment]
+            net.maxpool = nn.AvgPool2d(kernel_size=3, stride=2, padding=1)
             _set_stage_stride(net.layer2, 1)
             _set_stage_stride(net.layer3, 1)
         else:  # pool_type 'none', strides (1, 2, 2, 1): torchvision's own stage strides
-            net.maxpool = nn.Identity()  # type: ignore[assignment]
+            net.maxpool = nn.Identity()
         del net.layer4, net.fc, net.avgpool
         self.model = net
 

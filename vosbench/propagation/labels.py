@@ -63,7 +63,7 @@ def labels_at_features(
     oh = ids_to_onehot(ids, label_ids, tables)[None]
     if protocol.label_downsample in ("nearest", "pil-nearest"):
         return F.interpolate(oh, size=size, mode="nearest-exact")[0]
-    return F.interpolate(oh, size=size, mode="bilinear", align_corners=False)[0]
+    return F.interpolate(oh, size=size, mode="bilinear", align_corners=protocol.align_corners)[0]
 
 
 def pil_nearest(ids: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -107,7 +107,7 @@ def to_processed_ids(ids: torch.Tensor, hp: int, wp: int, protocol: Protocol) ->
 
 def decode_labels(soft: torch.Tensor, hp: int, wp: int, h: int, w: int, protocol: Protocol) -> torch.Tensor:
     """(K, h', w') soft labels -> (H, W) channel indices at the original frame size."""
-    up = F.interpolate(soft[None].float(), size=(hp, wp), mode="bilinear", align_corners=False)[0]
+    up = F.interpolate(soft[None].float(), size=(hp, wp), mode="bilinear", align_corners=protocol.align_corners)[0]
     if protocol.norm_mask:
         flat = up.reshape(up.shape[0], -1)
         lo = flat.min(dim=1, keepdim=True).values

@@ -113,6 +113,8 @@ class Protocol:
         border: Window positions beyond the frame: ``drop`` (no candidate) or ``zeros`` (each a
             candidate of similarity 0 and no label: the zero padding of MAST's correlation
             sampler and ``unfold``; square windows and softmax over all candidates only).
+        align_corners: ``bilinear`` label down-sampling and the up-sampling of the soft labels to
+            the frame use ``align_corners=True`` (DUL's ``infer_vos.py``); ``False``: torch's default.
     """
 
     name: str = "crw"
@@ -140,6 +142,7 @@ class Protocol:
     mixing: str = "joint"
     references: str = "recent"
     border: str = "drop"
+    align_corners: bool = False
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ConfigError:
@@ -382,6 +385,19 @@ PRESET_INFO["spa-then-temp-d4"] = PresetInfo(
     reference="qianduoduolr/Spa-then-Temp @4c94362 configs/test/res18_d4.py / res50_d4.py test_cfg_davis: as "
     "spa-then-temp but neighbor_range 70 (|dy|, |dx| <= 35 cells at stride 4)",
     verified="as spa-then-temp (the same loop; only the radius differs)",
+)
+# DUL's infer_vos.py is CRW's propagation with every bilinear resize at align_corners=True.
+PRESETS["dul"] = PRESETS["crw"].replace(name="dul", align_corners=True)
+PRESET_INFO["dul"] = PresetInfo(
+    reference="visinf/dense-ulearn-vos @88e5e35 infer_vos.py (step_seg, scale_as / add_result) + "
+    "labelprop/common.py LabelPropVOS_CRW + labelprop/crw.py (MaskedAttention, mem_efficient_batched_affinity) "
+    "+ core/config.py TEST defaults (KNN 10, CXT_SIZE 20, RADIUS 12, TEMP 0.05, INPUT_SIZE -1, KEY res4)",
+    verified="the loop restated on small inputs (tests/test_models_dul.py): frame 0 unrestricted plus the 20 "
+    "previous frames padded with frame 0, circle dist < 12 on the short-term frames, joint top-10, softmax at "
+    "T 0.05, soft feedback, one-hot labels bilinearly down-sampled and soft labels up-sampled with "
+    "align_corners=True: identical predictions. Not reproduced: the merging of one context per frame where "
+    "new objects appear (YouTube-VOS); DAVIS annotates every object in frame 0, where it is one context. "
+    "Not run against DUL's script (CUDA only)",
 )
 PRESET_INFO["mast"] = PresetInfo(
     reference="zlai0/MAST @a57b043 benchmark.py (default --ref 0: mem_gap 2, references frames 0 and 5 plus "

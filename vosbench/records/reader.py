@@ -37,13 +37,14 @@ from vosbench.records.types import RunSummary, Settings
 #: Protocol settings added after records were first written, each with the value that reproduces
 #: the computation of records that lack it (``first_in_window``: frame 0 counted among the previous
 #: frames, as VFS does; ``mixing``: UVC's per-frame softmax average; ``references``: MAST's reference
-#: frames; ``border``: MAST's zero-padded window). A run at these values is the same protocol as a
-#: record without the keys.
+#: frames; ``border``: MAST's zero-padded window; ``align_corners``: DUL's resizes). A run at these
+#: values is the same protocol as a record without the keys.
 LATER_SETTINGS: dict[str, object] = {
     "first_in_window": False,
     "mixing": "joint",
     "references": "recent",
     "border": "drop",
+    "align_corners": False,
 }
 
 
