@@ -84,7 +84,45 @@ _DUL = ModelSpec(
     license="Apache-2.0 (dense-ulearn-vos repository)",
 )
 
+_SFC_PAPER = "Hu, Wang, Zhang, Gao: Semantic-Aware Fine-Grained Correspondence, ECCV 2022"
+_SFC_FC = WeightFile(
+    "sfc-fc-r18",
+    "https://github.com/Alxead/SFC/releases/download/v0.1/pretrained_fc.pth",
+    "sfc-pretrained_fc.pth",
+    note="SFC README pre-trained fine-grained correspondence network (GitHub release v0.1)",
+)
+_SFC_FC_SPEC = ModelSpec(
+    name="sfc-fc-r18",
+    description="SFC's fine-grained correspondence network alone (YouTube-VOS): ResNet-18, stride-8 "
+    "modification, layer3 (256 ch); format: {'model': online_encoder.*, target_encoder.*, ..., 'optimizer'}",
+    factory="vosbench.models.sfc:build_sfc_fc",
+    stride=8,
+    channels=256,
+    mean=IMAGENET_MEAN,
+    std=IMAGENET_STD,
+    native_protocol="crw",
+    checkpoint="required",
+    weights=(_SFC_FC,),
+    paper=_SFC_PAPER,
+    license="Apache-2.0 (SFC repository LICENSE)",
+)
+_SFC_SPEC = ModelSpec(
+    name="sfc",
+    description="SFC late fusion: [1.75 x L2(fine-grained R18 layer3), L2(MoCo-v1 R50 layer3)] (stride 8, "
+    "1280 ch); --checkpoint the fine-grained file, --option semantic=<MoCo-v1 file>",
+    factory="vosbench.models.sfc:build_sfc",
+    stride=8,
+    channels=1280,
+    native_protocol="sfc",
+    checkpoint="required",
+    weights=(_SFC_FC,),
+    paper=_SFC_PAPER,
+    license="Apache-2.0 (SFC repository LICENSE); MoCo weights CC-BY-NC 4.0",
+)
+
 MORE_MODELS: tuple[ModelSpec, ...] = (
+    _SFC_FC_SPEC,
+    _SFC_SPEC,
     _DUL,
     _MAST,
     _spa_then_temp(18, 8, (

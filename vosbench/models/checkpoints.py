@@ -311,6 +311,7 @@ KNOWN_LAYOUTS: tuple[tuple[str, str, str], ...] = (
     ("module.feature_extraction.", "a CorrFlow checkpoint", "corrflow"),
     ("feature_extraction.", "a MAST checkpoint (or a bare CorrFlow state dict)", "mast"),
     ("fast_net.backbone.", "a DUL snapshot", "dul"),
+    ("online_encoder.", "an SFC fine-grained checkpoint", "sfc-fc-r18"),
     ("backbone.conv1.conv.", "an mmaction ResNet checkpoint (VFS)", "vfs-r18"),
     ("cls_token", "a ViT checkpoint", "dino-vits16"),
     ("fc.weight", "a torchvision ImageNet classifier", "resnet18-imagenet or resnet50-imagenet"),

@@ -399,6 +399,16 @@ PRESET_INFO["dul"] = PresetInfo(
     "new objects appear (YouTube-VOS); DAVIS annotates every object in frame 0, where it is one context. "
     "Not run against DUL's script (CUDA only)",
 )
+# SFC's test_vos.py is CRW's test.py; its README's fused command: --topk 15 --radius 15 --temperature 0.1.
+PRESETS["sfc"] = PRESETS["crw"].replace(name="sfc", topk=15, radius=15.0, temperature=0.1)
+PRESET_INFO["sfc"] = PresetInfo(
+    reference="Alxead/SFC @c4e349a code/test_vos.py (CRW's test.py with late fusion) + code/utils/test_utils.py; "
+    "README command --topk 15 --videoLen 20 --radius 15 --temperature 0.1 --cropSize -1 --lambd 1.75",
+    verified="test_vos.py's propagation is CRW's (the crw preset's verification applies) with other numbers; the "
+    "fusion restated in tests/test_models_sfc.py (features of the sfc model, L2-normalised by the engine, equal "
+    "test_vos.py's normalize(cat(lambd * fc, semantic)); their dot products equal (lambd^2 A_fc + A_sem) / "
+    "(1 + lambd^2)). Not run against SFC's script",
+)
 PRESET_INFO["mast"] = PresetInfo(
     reference="zlai0/MAST @a57b043 benchmark.py (default --ref 0: mem_gap 2, references frames 0 and 5 plus "
     "i, i-2, i-4 > 0 when predicting frame i+1) + models/mast.py (R 12 at test time) + models/colorizer.py "
