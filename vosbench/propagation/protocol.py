@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vosbench.core.errors import ConfigError
+from vosbench.propagation.zoo_presets import ZOO_PRESET_INFO, ZOO_PRESETS
 
 RESIZE_MODES = ("native", "square", "short-side", "crop")
 WINDOWS = ("circle", "square")
@@ -269,20 +270,6 @@ PRESETS["uvc"] = PRESETS["dino"].replace(
 )
 # VFS's ResNet-50 config differs from the ResNet-18 one only in neighbor_range 36 (radius 18).
 PRESETS["vfs-r50"] = PRESETS["vfs"].replace(name="vfs-r50", radius=18.0)
-# MAST's benchmark.py: frames 0 and 5 plus t-1, t-3, t-5; a 25x25 window on every reference; one softmax
-# over the raw dot products of all references' windows (zero-padded borders included); labels [::4, ::4].
-PRESETS["mast"] = PRESETS["corrflow"].replace(
-    name="mast",
-    resize="native",
-    size=0,
-    context=3,
-    first_frame=True,
-    radius=12.0,
-    radius_on_first=True,
-    label_downsample="subsample",
-    references="mast",
-    border="zeros",
-)
 
 @dataclass(frozen=True)
 class PresetInfo:
@@ -369,65 +356,16 @@ PRESET_INFO["uvc"] = PresetInfo(
     "arg-max. Frames: short side 480, long side floored to x64, the 8-bit frame resized (cv2) before the "
     "Lab conversion. Not run against UVC's script (PyTorch 1.1, scipy.misc.imresize)",
 )
-# Spa-then-Temp's tracker is VFS's with a square neighbourhood (|dx|, |dy| <= neighbor_range // 2).
-PRESETS["spa-then-temp"] = PRESETS["vfs"].replace(name="spa-then-temp", window="square")
-PRESETS["spa-then-temp-d4"] = PRESETS["vfs"].replace(name="spa-then-temp-d4", window="square", radius=35.0)
-PRESET_INFO["spa-then-temp"] = PresetInfo(
-    reference="qianduoduolr/Spa-then-Temp @4c94362 configs/test/res18_d8.py test_cfg_davis (precede_frames 20, "
-    "topk 10, temperature 0.07, neighbor_range 24, mode 'square', with_first, with_first_neighbor) + "
-    "vcl/models/trackers/vanilla_tracker.py forward_test + vcl/models/common/affinity_utils.py spatial_neighbor "
-    "+ local_attention.py masked_attention_efficient; res50_d8.py has the same test_cfg_davis",
-    verified="the loop is VFS's (as the vfs preset) with the square mask |dy|, |dx| <= 12 on every key frame; "
-    "restated on small inputs (tests/test_models_spa_then_temp.py). Not reproduced: Resize(scale=(-1, 480)) "
-    "(the identity on DAVIS 480p frames). Not run against the repository's script (mmcv-full)",
-)
-PRESET_INFO["spa-then-temp-d4"] = PresetInfo(
-    reference="qianduoduolr/Spa-then-Temp @4c94362 configs/test/res18_d4.py / res50_d4.py test_cfg_davis: as "
-    "spa-then-temp but neighbor_range 70 (|dy|, |dx| <= 35 cells at stride 4)",
-    verified="as spa-then-temp (the same loop; only the radius differs)",
-)
-# DUL's infer_vos.py is CRW's propagation with every bilinear resize at align_corners=True.
-PRESETS["dul"] = PRESETS["crw"].replace(name="dul", align_corners=True)
-PRESET_INFO["dul"] = PresetInfo(
-    reference="visinf/dense-ulearn-vos @88e5e35 infer_vos.py (step_seg, scale_as / add_result) + "
-    "labelprop/common.py LabelPropVOS_CRW + labelprop/crw.py (MaskedAttention, mem_efficient_batched_affinity) "
-    "+ core/config.py TEST defaults (KNN 10, CXT_SIZE 20, RADIUS 12, TEMP 0.05, INPUT_SIZE -1, KEY res4)",
-    verified="the loop restated on small inputs (tests/test_models_dul.py): frame 0 unrestricted plus the 20 "
-    "previous frames padded with frame 0, circle dist < 12 on the short-term frames, joint top-10, softmax at "
-    "T 0.05, soft feedback, one-hot labels bilinearly down-sampled and soft labels up-sampled with "
-    "align_corners=True: identical predictions. Not reproduced: the merging of one context per frame where "
-    "new objects appear (YouTube-VOS); DAVIS annotates every object in frame 0, where it is one context. "
-    "Not run against DUL's script (CUDA only)",
-)
-# SFC's test_vos.py is CRW's test.py; its README's fused command: --topk 15 --radius 15 --temperature 0.1.
-PRESETS["sfc"] = PRESETS["crw"].replace(name="sfc", topk=15, radius=15.0, temperature=0.1)
-PRESET_INFO["sfc"] = PresetInfo(
-    reference="Alxead/SFC @c4e349a code/test_vos.py (CRW's test.py with late fusion) + code/utils/test_utils.py; "
-    "README command --topk 15 --videoLen 20 --radius 15 --temperature 0.1 --cropSize -1 --lambd 1.75",
-    verified="test_vos.py's propagation is CRW's (the crw preset's verification applies) with other numbers; the "
-    "fusion restated in tests/test_models_sfc.py (features of the sfc model, L2-normalised by the engine, equal "
-    "test_vos.py's normalize(cat(lambd * fc, semantic)); their dot products equal (lambd^2 A_fc + A_sem) / "
-    "(1 + lambd^2)). Not run against SFC's script",
-)
-PRESET_INFO["mast"] = PresetInfo(
-    reference="zlai0/MAST @a57b043 benchmark.py (default --ref 0: mem_gap 2, references frames 0 and 5 plus "
-    "i, i-2, i-4 > 0 when predicting frame i+1) + models/mast.py (R 12 at test time) + models/colorizer.py "
-    "(correlation over a 25x25 window, softmax over all references jointly, labels image[:, :, ::4, ::4] "
-    "one-hot) + functional/feeder/dataset/DavisLoaderLab.py (native size, float Lab)",
-    verified="the near-reference path of colorizer.py restated naively (zero-padded 25x25 correlation, "
-    "F.unfold of the one-hot labels, one softmax over all references, bilinear up, arg-max fed back) on "
-    "small inputs: identical predictions (tests/test_models_mast.py), on the windowed and the batched "
-    "path. Not reproduced: the long-range search for a reference more than 15 frames back (frame 0 from "
-    "target 16, frame 5 from target 21): colorizer.py finds a soft-arg-max offset with a dilated 25x25 "
-    "correlation (dilation 2 to 4) and samples a 25x25 window around it with grid_sample; vosbench keeps "
-    "the 25x25 window at the target's own position for those references too. Not run against MAST's "
-    "script (the spatial_correlation_sampler CUDA extension)",
-)
 PRESET_INFO["vfs-r50"] = PresetInfo(
     reference="xvjiarui/VFS @8e055cc configs/r50_nc_sgd_cos_100e_r5_1xNx2_k400.py test_cfg: as vfs but "
     "neighbor_range 36 (radius 18 cells)",
     verified="as vfs (the same loop; only the radius differs)",
 )
+
+# The second zoo's presets (MAST, Spa-then-Temp, DUL, SFC), kept as data in their own module.
+for _name, (_base, _changes) in ZOO_PRESETS.items():
+    PRESETS[_name] = PRESETS[_base].replace(name=_name, **_changes)
+PRESET_INFO.update({k: PresetInfo(*v) for k, v in ZOO_PRESET_INFO.items()})
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Protocol)}
 
