@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-from torchvision import models as tvm
 
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
 from vosbench.models.checkpoints import CheckpointLayout, build_encoder, refuse_layout
+from vosbench.models.resnet import stride8_resnet
 
 BACKBONE = "fast_net.backbone."
 EXPECTED = (
@@ -38,13 +37,7 @@ class DULEncoder(Encoder):
 
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
-        net = tvm.resnet18(weights=None)
-        for layer in (net.layer3, net.layer4):
-            for m in layer.modules():
-                if isinstance(m, nn.Conv2d):
-                    m.stride = (1, 1)
-        del net.fc, net.avgpool
-        self.model = net
+        self.model = stride8_resnet("resnet18", keep_layer4=True)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         m: Any = self.model
