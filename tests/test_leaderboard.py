@@ -156,7 +156,7 @@ def test_published_data_matches_their_sources():
     assert entries["dino-vits16"]["metrics"]["JF_mean"] == 61.8
     assert entries["identity"]["metrics"]["J_recall"] == 15.9
     for e in entries.values():
-        assert e["dataset"] in {"davis17-val", "jhmdb-split1", "ytvos18-val"}
+        assert e["dataset"] in {"davis17-val", "davis17-val@480x880", "jhmdb-split1", "ytvos18-val", "badja"}
         assert e["source"] and e["protocol_note"] and e["method"] and e["backbone"] and e["training_data"]
         assert e["metrics"] and set(e["metrics"]) <= set(lb.METRIC_BY_KEY)
         assert all(0 < v < 100 for v in e["metrics"].values())

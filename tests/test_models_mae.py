@@ -121,7 +121,7 @@ def test_files_load_and_equal_the_official_forward_at_96x224(tmp_path, tiny, nam
 def test_full_size_keys_and_shapes(name, dim, depth):
     spec = models.get(name)
     assert (spec.stride, spec.channels, spec.input_multiple) == (16, dim, 16)
-    assert spec.native_protocol == ("dino" if name.startswith("mae") else "crw")
+    assert spec.native_protocol == ("dino" if name.startswith("mae") else "cropmae")
     with torch.device("meta"):
         ours = {k: tuple(v.shape) for k, v in resolve(spec.factory)(spec).vit.state_dict().items()}
     assert ours == {k: tuple(v.shape) for k, v in encoder_state(dim, depth).items()}
@@ -152,8 +152,8 @@ def test_other_formats_are_refused_in_one_line(tmp_path, model, file, why):
 def test_cropmae_runs_end_to_end_on_the_demo_data(tmp_path):
     save_cropmae(tmp_path / "cropmae.pth", 384, 12, seed=4)
     r = run_cli("--model", "cropmae-vits16", "--checkpoint", tmp_path / "cropmae.pth", "--protocol", "native",
-                "--no-save-predictions", "--out", tmp_path / "runs")
+                "--set", "gt_size=64x112", "--no-save-predictions", "--out", tmp_path / "runs")
     assert r.exit_code == 0, r.output
     (summary,) = (tmp_path / "runs").rglob("summary.json")
     rec = json.loads(summary.read_text())
-    assert rec["status"] == "complete" and rec["protocol"]["name"] == "crw"
+    assert rec["status"] == "complete" and rec["protocol"]["name"] == "cropmae"

@@ -109,17 +109,19 @@ def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **op
     """Score predictions made by any tool, like ``vosbench eval --benchmark BENCHMARK``.
 
     Args:
-        gt: davis, ytvos: the GT folder ``GT_DIR/<sequence>/<frame>.png``; jhmdb: the JHMDB root.
+        gt: davis, ytvos: the GT folder ``GT_DIR/<sequence>/<frame>.png``; jhmdb: the JHMDB root;
+            badja: the BADJA folder.
         pred: davis: ``PRED_DIR/<sequence>/<frame>.png``; ytvos: the same layout or a
-            ``submission.zip``; jhmdb: ``KEYPOINTS/<video>.csv`` or a run folder holding ``keypoints/``.
-        benchmark: ``davis`` (default), ``ytvos`` or ``jhmdb``.
+            ``submission.zip``; jhmdb, badja: ``KEYPOINTS/<video>.csv`` or a run folder holding
+            ``keypoints/``.
+        benchmark: ``davis`` (default), ``ytvos``, ``jhmdb`` or ``badja``.
         **options: ``sequences`` (list or comma-separated) and ``workers`` (davis, ytvos);
             ``binary`` (davis); ``meta`` (ytvos, required: the split's ``meta.json``) and ``unseen``
             (ytvos: unseen-category list); ``split`` (1-3) and ``subset`` (``test``/``train``) (jhmdb).
 
     Returns:
         An ``EvalOutput``: ``metrics`` and the DataFrames ``per_object``, ``per_frame``,
-        ``per_sequence`` (fractions; frame names as strings); for jhmdb PCK per joint, the
+        ``per_sequence`` (fractions; frame names as strings); for jhmdb and badja PCK per joint, the
         keypoints read and PCK per video.
     """
     from vosbench.runs.api import evaluate as _evaluate

@@ -19,6 +19,7 @@ KIND_HELP = {
     "davis": "DAVIS-2017 layout (JPEGImages/480p, Annotations/480p, ImageSets/2017/val.txt)",
     "ytvos": "YouTube-VOS valid layout (+ valid_gt/ full ground truth, all_frames/, unseen_categories.txt)",
     "jhmdb": "JHMDB layout (Rename_Images, joint_positions/*.mat, splits/)",
+    "badja": "BADJA layout (joint_annotations/*.json, DAVIS/{JPEGImages,Annotations}/Full-Resolution)",
 }
 
 
@@ -43,12 +44,12 @@ def data() -> None:
     "--out", required=True, type=click.Path(file_okay=False, path_type=Path),
     help="Output folder: new, empty, or written earlier by this command (it is then replaced).",
 )
-@click.option("--videos", type=int, default=None, help="Number of videos [davis 3, ytvos 3, jhmdb 3].")
+@click.option("--videos", type=int, default=None, help="Number of videos [davis 3, ytvos 3, jhmdb 3, badja 3].")
 @click.option(
     "--frames", type=int, default=None,
-    help="Frames per video; annotated frames for ytvos and jhmdb [davis 24, ytvos 10, jhmdb 20].",
+    help="Frames per video; annotated frames for ytvos and jhmdb [davis 24, ytvos 10, jhmdb 20, badja 16].",
 )
-@click.option("--size", callback=_parse_size, metavar="WxH", default=None, help="Frame size [davis 432x240, ytvos 384x216, jhmdb 320x240].")
+@click.option("--size", callback=_parse_size, metavar="WxH", default=None, help="Frame size [davis 432x240, ytvos 384x216, jhmdb 320x240, badja 384x216].")
 @click.option("--seed", type=int, default=None, help="Random seed [0]; the same arguments give identical files.")
 @click.option("--no-all-frames", is_flag=True, help="ytvos only: skip the all_frames/ tree of every raw frame.")
 def synth(
@@ -60,13 +61,14 @@ def synth(
     seed: int | None,
     no_all_frames: bool,
 ) -> None:
-    """Write a synthetic KIND data set (davis, ytvos or jhmdb) into --out.
+    """Write a synthetic KIND data set (davis, ytvos, jhmdb or badja) into --out.
 
     \b
     davis: DAVIS-2017 layout (JPEGImages/480p, Annotations/480p, ImageSets/2017/val.txt)
     ytvos: YouTube-VOS valid layout, plus valid_gt/ (full ground truth), all_frames/ and
            unseen_categories.txt
     jhmdb: JHMDB layout (Rename_Images, joint_positions/*.mat, splits/)
+    badja: BADJA layout (joint_annotations/*.json, DAVIS/{JPEGImages,Annotations}/Full-Resolution)
 
     Use the folder with `--data-root DIR` and the matching synthetic-* dataset.
     """

@@ -23,6 +23,7 @@ Examples:
   vosbench eval --gt DAVIS-2016/Annotations/480p --pred preds --sequences blackswan,dog --binary
   vosbench eval --benchmark ytvos --gt valid_gt/Annotations --meta valid/meta.json --pred RUN/submission.zip
   vosbench eval --benchmark jhmdb --gt JHMDB --pred RUN/keypoints --split 1 --out pck.csv
+  vosbench eval --benchmark badja --gt BADJA --pred RUN/keypoints --out pck.csv
 """
 
 
@@ -40,9 +41,9 @@ FLAGS = {
 
 
 @click.command("eval", epilog=EXAMPLES)
-@click.option("--benchmark", type=click.Choice(["davis", "ytvos", "jhmdb"]), default="davis", show_default=True,
+@click.option("--benchmark", type=click.Choice(["davis", "ytvos", "jhmdb", "badja"]), default="davis", show_default=True,
               help="davis: J&F of mask folders; ytvos: J/F from first appearance, seen/unseen, overall; "
-              "jhmdb: PCK of keypoint CSVs.")
+              "jhmdb: PCK of keypoint CSVs; badja: BADJA PCK of keypoint CSVs.")
 @click.option("--gt", "gt_dir", required=True, type=click.Path(path_type=Path),
               help="davis/ytvos: GT annotation folder GT_DIR/<sequence>/<frame>.png (e.g. DAVIS/Annotations/480p, "
               "valid_gt/Annotations); jhmdb: the JHMDB root (Rename_Images, joint_positions, splits).")

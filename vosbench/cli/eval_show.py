@@ -14,13 +14,19 @@ from rich.table import Table
 from vosbench.cli.tables import pct
 from vosbench.evaluate.base import Evaluation, MetricValue, ProgressHook
 from vosbench.evaluate.davis import EvaluationResult
+from vosbench.evaluate.badja import BadjaEvaluation
 from vosbench.evaluate.jhmdb import JHMDBEvaluation
 from vosbench.evaluate.ytvos import YTVOSEvaluation
 from vosbench.scoring.jf import METRIC_KEYS
 from vosbench.scoring.pck import HEADLINE, PCKResult, threshold_key
 
 #: what ``--out`` saves, by benchmark (for the "Nothing written" hint)
-SAVED = {"davis": "per-object scores", "ytvos": "per-object scores", "jhmdb": "per-video and per-joint PCK"}
+SAVED = {
+    "davis": "per-object scores",
+    "ytvos": "per-object scores",
+    "jhmdb": "per-video and per-joint PCK",
+    "badja": "per-video and per-joint PCK",
+}
 
 
 def _pct(v: MetricValue) -> str:
@@ -43,7 +49,7 @@ def show(console: Console, ev: Evaluation[object]) -> None:
         _show_davis(console, ev)
     elif isinstance(ev.detail, YTVOSEvaluation):
         _show_ytvos(console, ev, ev.detail)
-    elif isinstance(ev.detail, JHMDBEvaluation):
+    elif isinstance(ev.detail, (JHMDBEvaluation, BadjaEvaluation)):
         _show_jhmdb(console, ev, ev.detail.result)
 
 
@@ -105,7 +111,7 @@ def _show_ytvos(console: Console, ev: Evaluation[object], res: YTVOSEvaluation) 
 def _show_jhmdb(console: Console, ev: Evaluation[object], r: PCKResult) -> None:
     m = ev.metrics
     keys = [threshold_key(a) for a in HEADLINE]
-    jt = Table(title=f"JHMDB PCK per joint (%)  {ev.pred}", box=box.SIMPLE_HEAD, pad_edge=False)
+    jt = Table(title=f"{ev.benchmark.upper()} PCK per joint (%)  {ev.pred}", box=box.SIMPLE_HEAD, pad_edge=False)
     for col in ("joint", "n", *(f"PCK@{k}" for k in keys)):
         jt.add_column(col, justify="left" if col == "joint" else "right")
     pj = r.per_joint()
@@ -116,7 +122,7 @@ def _show_jhmdb(console: Console, ev: Evaluation[object], r: PCKResult) -> None:
     for col in ("video", "n", *(f"PCK@{k}" for k in keys)):
         vt.add_column(col, justify="left" if col == "video" else "right")
     for video, (hits, counts) in r.per_video.items():
-        mean = PCKResult(r.thresholds, r.joints, hits, counts).mean()
+        mean = PCKResult(r.thresholds, r.joints, hits, counts, headline=r.headline).reported()
         vt.add_row(video, str(int(counts.sum())), *(pct(float(mean[r.at(a)])) for a in HEADLINE))
     vt.add_section()
     vt.add_row("all", str(int(r.counts.sum())), *(_pct(m[f"PCK@{k}"]) for k in keys))
@@ -124,9 +130,9 @@ def _show_jhmdb(console: Console, ev: Evaluation[object], r: PCKResult) -> None:
     curve = m["pck_curve"]
     assert isinstance(curve, dict)
     console.print("PCK curve: " + "  ".join(f"@{k} {pct(v)}" for k, v in curve.items()))
-    split, subset = ev.facts["split"], ev.facts["subset"]
+    where = f"split {ev.facts['split']} {ev.facts['subset']}, " if "split" in ev.facts else ""
     console.print(
         f"PCK@0.1 [bold]{_pct(m['PCK@0.1'])}[/bold]  PCK@0.2 [bold]{_pct(m['PCK@0.2'])}[/bold]  "
         f"(pooled {_pct(m['PCK_pooled@0.1'])} / {_pct(m['PCK_pooled@0.2'])}; {len(ev.sequences)} videos, "
-        f"split {split} {subset}, {ev.seconds:.2f} s)"
+        f"{where}{ev.seconds:.2f} s)"
     )

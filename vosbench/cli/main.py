@@ -19,10 +19,11 @@ from vosbench.core.errors import RunInterrupted, VosbenchError
 # name -> ("module:attribute", one-line help). Keep in the order shown by `vosbench --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("vosbench.cli.run:run", "Propagate labels with a model over a dataset and score it."),
+    "tune": ("vosbench.cli.tune:tune", "Choose protocol settings on a train split, then run them on the evaluation split."),
     "merge": ("vosbench.cli.merge:merge", "Write the record of a sharded run once all its sequences are in."),
-    "eval": ("vosbench.cli.eval:eval_cmd", "Score a folder of predictions: DAVIS or YouTube-VOS J&F, JHMDB PCK."),
+    "eval": ("vosbench.cli.eval:eval_cmd", "Score a folder of predictions: DAVIS or YouTube-VOS J&F, JHMDB or BADJA PCK."),
     "list": ("vosbench.cli.list:list_cmd", "List registered models, datasets and protocols."),
-    "data": ("vosbench.cli.data:data", "Download, check or generate data sets (DAVIS, YouTube-VOS, JHMDB)."),
+    "data": ("vosbench.cli.data:data", "Download, check or generate data sets (DAVIS, YouTube-VOS, JHMDB, BADJA)."),
     "leaderboard": ("vosbench.cli.leaderboard:leaderboard", "Leaderboard tables (md/csv/json) from run records."),
     "check": ("vosbench.cli.check:check", "Fail when scores drop below a committed baseline."),
     "compare": ("vosbench.cli.compare:compare", "Paired significance test of runs on their shared sequences."),

@@ -60,7 +60,7 @@ def _model_options(values: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--checkpoint", "-c", default=None, help="Checkpoint file, or the name of a downloaded official file.")
 @click.option("--data-root", default=None, type=click.Path(file_okay=False), help="The dataset's own root folder (default: $VOSBENCH_DATA/<subfolder>).")
 @click.option("--sequences", default=None, help="Comma-separated subset of sequences.")
-@click.option("--protocol", "-p", default=None, help="Preset: crw (default), crw-jhmdb, dino, corrflow, or 'native' (the model's own).")
+@click.option("--protocol", "-p", default=None, help="Preset: crw (default), crw-jhmdb, dino, corrflow, ... (`vosbench list protocols`), or 'native' (the model's own).")
 @click.option("--topk", default=None, help="Override: top-k candidates ('none' = all).")
 @click.option("--radius", default=None, help="Override: locality radius in feature cells ('none' = unrestricted).")
 @click.option("--context", default=None, type=int, help="Override: number of previous frames in the context.")

@@ -124,3 +124,28 @@ def print_sweep_table(results: list[RunResult]) -> None:
         "times: the first grid point carries the encoder and each shared similarity search; the "
         f"others reuse them (run folders under {results[0].run_dir.parent})"
     )
+
+
+def print_tuning_table(tuning: Mapping[str, Any]) -> None:
+    """The grid's scores on the tuning split (with their intervals), the best and the chosen point."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from vosbench.records.tuning import tuned_label
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=130)
+    keys = list(tuning["grid"])
+    level = round(100 * float(tuning.get("ci_level", 0.95)))
+    table = Table(title=f"tune {tuning['id']}: {tuned_label(tuning)}")
+    for k in keys:
+        table.add_column(k, justify="right")
+    for col in (f"{tuning['metric']} (%)", f"{level}% CI", "", "tuning run"):
+        table.add_column(col, justify="left" if col == "tuning run" else "right")
+    for p in tuning["points"]:
+        ci = "-" if p["low"] is None or p["high"] is None else f"[{pct(p['low'])}, {pct(p['high'])}]"
+        mark = " ".join(m for m, i in (("best", tuning["best"]), ("chosen", tuning["chosen"])) if p["index"] == i)
+        table.add_row(*(p["point"][k] for k in keys), pct(p["score"]), ci, mark, p["run_id"])
+    console.print(table)
+    console.print(f"rule {tuning['rule']}; simplest = {tuning['simplicity']}")

@@ -86,7 +86,11 @@ def download_weights(names: tuple[str, ...], directory: Path | None, force: bool
 
     console = Console()
     todo = [w.find_weight(n) for n in names]  # all names checked before any transfer starts
-    for ow in todo:
+    d = directory.expanduser() if directory is not None else w.weights_dir()
+    manual = [ow for ow in todo if w.gated(ow.file)]
+    for ow in manual:  # behind a licence gate: where to get the file and where to put it
+        console.print(w.manual_note(ow.file, d), soft_wrap=True)
+    for ow in (ow for ow in todo if ow not in manual):
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -103,3 +107,7 @@ def download_weights(names: tuple[str, ...], directory: Path | None, force: bool
 
             path = w.download(ow.file, directory, force=force, progress=update)
         console.print(f"{ow.name}: {path} ({fmt_size(path.stat().st_size)}, sha256 {sha256_file(path)})")
+    if manual:
+        from vosbench.core.errors import DownloadError
+
+        raise DownloadError(f"not downloaded (no direct address): {', '.join(ow.name for ow in manual)}; see above")

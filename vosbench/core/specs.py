@@ -94,6 +94,10 @@ class DatasetSpec:
         option_types: The ``--dataset-option`` keys the adapter accepts and their types (``bool``,
             ``int``, ``str``, ``path``, ``size``), see :mod:`vosbench.core.dataset_options`;
             ``None`` = not declared (values are passed on unchecked, as text from the command line).
+        split_role: What the data is for: ``train`` (may be used to choose settings: ``vosbench
+            tune`` accepts it as a tuning split), ``val``, ``trainval`` or ``test`` (evaluation
+            data: ``vosbench tune`` refuses to tune on it without ``--allow-test-tuning``);
+            ``None`` = not declared (treated as evaluation data).
     """
 
     name: str
@@ -106,6 +110,7 @@ class DatasetSpec:
     generated: bool = False
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     option_types: dict[str, str] | None = field(default=None, hash=False, compare=False)
+    split_role: str | None = None
 
 
 def import_object(target: str) -> object:

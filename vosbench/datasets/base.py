@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Iterator
 from vosbench.core.errors import DatasetLayoutError
 from vosbench.core.specs import DatasetSpec
 from vosbench.core.video import VideoSequence
+from vosbench.datasets.joints import JOINTS
 
 __all__ = ["VideoDataset", "VideoSequence"]
 
@@ -32,9 +33,14 @@ class VideoDataset(ABC):
         object_group: The group (``"seen"``/``"unseen"``) whose J/F means an object also counts
             in; ``None`` (the default) adds no group metrics.
         describe: What goes into the run record about the dataset.
+        joints: Keypoint datasets: the joint names, in the order of the keypoint arrays.
+        pck_rules: Keypoint datasets: ``jhmdb`` (:mod:`vosbench.scoring.pck`) or ``badja``
+            (:mod:`vosbench.scoring.pck_badja`).
     """
 
     task: ClassVar[str] = "vos"
+    joints: ClassVar[tuple[str, ...]] = JOINTS
+    pck_rules: ClassVar[str] = "jhmdb"
 
     def __init__(self, spec: DatasetSpec, root: Path, **options: Any):
         self.spec = spec

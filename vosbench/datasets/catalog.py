@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from vosbench.core.specs import DatasetSpec
 
 _DAVIS17 = "JPEGImages/480p, Annotations/480p (palette PNGs), ImageSets/2017/*.txt"
@@ -29,6 +31,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         needs="DAVIS-2016 folder: JPEGImages/480p, Annotations/480p, ImageSets/480p/val.txt",
         options={"split": "val"},
         option_types=_DAVIS_OPTIONS,
+        split_role="val",
     ),
     DatasetSpec(
         name="davis17-val",
@@ -38,6 +41,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         needs=f"DAVIS-2017 trainval folder: {_DAVIS17}",
         options={"split": "val"},
         option_types=_DAVIS_OPTIONS,
+        split_role="val",
     ),
     DatasetSpec(
         name="davis17-trainval",
@@ -47,6 +51,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         needs=f"DAVIS-2017 trainval folder: {_DAVIS17}",
         options={"split": "trainval"},
         option_types=_DAVIS_OPTIONS,
+        split_role="trainval",
     ),
     DatasetSpec(
         name="davis17-test-dev",
@@ -56,6 +61,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         needs="DAVIS-2017 test-dev folder: JPEGImages/480p, Annotations/480p (frame 0), ImageSets/2017/test-dev.txt",
         options={"split": "test-dev"},
         option_types=_DAVIS_OPTIONS,
+        split_role="test",
     ),
     DatasetSpec(
         name="synthetic-davis",
@@ -65,6 +71,7 @@ BUILTIN_DATASETS: tuple[DatasetSpec, ...] = (
         generated=True,
         options={"split": "val"},
         option_types={**_DAVIS_OPTIONS, **_SYNTH_OPTIONS},
+        split_role="val",
     ),
 )
 
@@ -89,6 +96,7 @@ def _ytvos(year: int, split: str) -> DatasetSpec:
         needs=needs,
         options={"split": split, "year": year},
         option_types=_YTVOS_OPTIONS,
+        split_role="test" if split == "valid" else "train",
     )
 
 
@@ -103,6 +111,7 @@ def _jhmdb(k: int) -> DatasetSpec:
         protocol="crw-jhmdb",
         options={"split": k, "subset": "test"},
         option_types=_JHMDB_OPTIONS,
+        split_role="test",
     )
 
 
@@ -122,6 +131,7 @@ BUILTIN_DATASETS += (
         generated=True,
         options={"split": "valid", "year": 2018},
         option_types={**_YTVOS_OPTIONS, **_SYNTH_OPTIONS},
+        split_role="val",
     ),
     DatasetSpec(
         name="synthetic-jhmdb",
@@ -133,5 +143,51 @@ BUILTIN_DATASETS += (
         generated=True,
         options={"split": 1, "subset": "test"},
         option_types={**_JHMDB_OPTIONS, **_SYNTH_OPTIONS},
+        split_role="test",
+    ),
+)
+
+# Tuning splits: data that `vosbench tune` may choose protocol settings on (split_role "train"),
+# each the same adapter and files as its val sibling with the other list
+_BY_NAME = {spec.name: spec for spec in BUILTIN_DATASETS}
+BUILTIN_DATASETS += (
+    replace(
+        _BY_NAME["davis17-val"],
+        name="davis17-train",
+        description="DAVIS 2017 train: 60 multi-object videos, for choosing protocol settings (vosbench tune)",
+        options={"split": "train"},
+        split_role="train",
+    ),
+    replace(
+        _BY_NAME["synthetic-davis"],
+        name="synthetic-davis-train",
+        description="Generated DAVIS-2017-layout videos listed as a train split (another seed than synthetic-davis)",
+        needs="nothing: generated on first use",
+        options={"split": "train", "seed": 1},
+        split_role="train",
+    ),
+)
+
+_BADJA = "BADJA folder: joint_annotations/*.json, DAVIS/{JPEGImages,Annotations}/Full-Resolution/<seq>/"
+
+BUILTIN_DATASETS += (
+    DatasetSpec(
+        name="badja",
+        description="BADJA: 7 DAVIS animal videos, 20 joints; PCK normalised by the segmented area (FGVC)",
+        factory="vosbench.datasets.badja:build_badja",
+        task="pose",
+        subfolder="BADJA",
+        needs=_BADJA,
+        protocol="fgvc-badja",
+    ),
+    DatasetSpec(
+        name="synthetic-badja",
+        description="Generated BADJA-layout videos of a textured quadruped, 20 joints with segmentations (PCK)",
+        factory="vosbench.datasets.badja:build_synthetic_badja",
+        task="pose",
+        needs="nothing: generated on first use (vosbench data synth badja writes it explicitly)",
+        protocol="fgvc-badja",
+        generated=True,
+        option_types=dict(_SYNTH_OPTIONS),
     ),
 )

@@ -1,7 +1,8 @@
 """Official dataset archives: the table, resumable verified downloads, and safe unpacking.
 
 ``vosbench data download NAME [--dir DIR]`` fetches the public archives of a data set (DAVIS-2016,
-DAVIS-2017 trainval and test-dev 480p, JHMDB frames + joint positions + splits) into
+DAVIS-2017 trainval and test-dev 480p, JHMDB frames + joint positions + splits, BADJA's
+annotations + DAVIS-2017 trainval full resolution) into
 ``DIR/.downloads/`` (``DIR`` defaults to ``$VOSBENCH_DATA``) and unpacks them into
 ``DIR/<subfolder>``, the folder the loaders read by default.
 
@@ -129,6 +130,24 @@ SOURCES: dict[str, DataSource] = {
                     md5="15b9f2f7a99d63c07f3be0c9ecde43b5", roots=("splits", ""), target="splits",
                 ),
             ),
+        ),
+        DataSource(
+            name="badja",
+            title="BADJA joint annotations (benjiebob/BADJA) + DAVIS 2017 train + val, full resolution",
+            subfolder="BADJA",
+            datasets=("badja",),
+            archives=(
+                Archive(
+                    "BADJA-master.zip", "https://github.com/benjiebob/BADJA/archive/refs/heads/master.zip",
+                    roots=("BADJA-master", ""),
+                ),
+                Archive(
+                    "DAVIS-2017-trainval-Full-Resolution.zip", f"{_DAVIS}/DAVIS-2017-trainval-Full-Resolution.zip",
+                    roots=("DAVIS", ""), target="DAVIS",
+                ),
+            ),
+            note="the layout of BADJA's README (the repository, the DAVIS archive unpacked into its DAVIS folder); "
+            "the extra_videos (impala0, rs_dog) are not scored and not downloaded",
         ),
     )
 }

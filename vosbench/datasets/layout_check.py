@@ -220,6 +220,8 @@ def _check_pose(seq: VideoSequence, rep: LayoutReport) -> None:
         )
     if not np.isfinite(kps[0]).any():
         rep.problems.append(f"{seq.name}: the first frame has no annotated joint")
+    for path in seq.gt.values():  # BADJA: the segmentations of the annotated frames (the PCK normaliser)
+        _check_label(path, size, False, rep)
     if size is not None:
         w, h = size
         far = np.nanmax(np.abs(kps)) if np.isfinite(kps).any() else 0.0

@@ -21,7 +21,7 @@ from vosbench.records.schema import write_eval_summary
 from vosbench.scoring.jf import ObjectScore, SequenceScorer, per_object_csv_text, write_per_frame_csv
 
 #: the benchmarks ``vosbench eval`` and ``vosbench.evaluate`` score
-BENCHMARKS = ("davis", "ytvos", "jhmdb")
+BENCHMARKS = ("davis", "ytvos", "jhmdb", "badja")
 
 #: option -> the benchmarks it applies to (options absent here apply to every benchmark)
 APPLIES_TO: dict[str, tuple[str, ...]] = {

@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 
 from vosbench.core.errors import ConfigError
-from vosbench.evaluate import davis, jhmdb, ytvos
+from vosbench.evaluate import badja, davis, jhmdb, ytvos
 from vosbench.evaluate.base import Evaluation, ProgressHook
 
 PathLike = str | os.PathLike[str]
@@ -35,7 +35,8 @@ def evaluate_benchmark(
 
     Args:
         benchmark: ``davis`` (``gt``: ``GT_DIR/<sequence>/<frame>.png``), ``ytvos`` (the same, with
-            ``meta``: the split's ``meta.json``) or ``jhmdb`` (``gt``: the JHMDB root).
+            ``meta``: the split's ``meta.json``), ``jhmdb`` (``gt``: the JHMDB root) or ``badja``
+            (``gt``: the BADJA folder).
         pred: The prediction folder, a YouTube-VOS ``submission.zip``, or a JHMDB keypoint folder
             (or a run folder holding ``keypoints/``).
         sequences: Subset of sequences (videos) to score; default all.
@@ -59,4 +60,6 @@ def evaluate_benchmark(
         return ytvos.evaluate(
             gt, pred, meta=meta, unseen=unseen, sequences=sequences, workers=workers, progress=progress
         )
+    if benchmark == "badja":
+        return badja.evaluate(gt, pred, sequences=sequences, progress=progress)
     return jhmdb.evaluate(gt, pred, split=split or 1, subset=subset or "test", sequences=sequences, progress=progress)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -27,6 +28,8 @@ import numpy as np
 
 from vosbench.core.errors import DatasetLayoutError, InputFileError
 from vosbench.core.version import __version__
+from vosbench.core.video import VideoSequence
+from vosbench.datasets.base import VideoDataset
 from vosbench.datasets.factory import load_dataset
 from vosbench.datasets.joints import JOINTS
 from vosbench.evaluate.base import JSON, Evaluation, MetricValue, ProgressHook
@@ -60,36 +63,63 @@ def keypoints_folder(pred: str | os.PathLike[str]) -> Path:
     return p
 
 
-def predicted_array(path: Path, frames: list[str]) -> np.ndarray:
-    """One keypoint CSV -> (T, 15, 2) array over ``frames`` (NaN = no prediction).
+def predicted_array(
+    path: Path, frames: list[str], joints: tuple[str, ...] = JOINTS, required: list[str] | None = None
+) -> np.ndarray:
+    """One keypoint CSV -> (T, J, 2) array over ``frames`` (NaN = no prediction); ``required``:
+    the frames that need a row for every joint (default: every frame after the first).
 
     Raises:
-        InputFileError: a frame the video does not have, a joint index outside 0..14, a scored
+        InputFileError: a frame the video does not have, a joint index outside 0..J-1, a scored
             frame or joint without a row.
     """
     rows = read_keypoints(path)
     index = {f: t for t, f in enumerate(frames)}
-    out = np.full((len(frames), len(JOINTS), 2), np.nan)
-    for frame, joints in rows.items():
+    out = np.full((len(frames), len(joints), 2), np.nan)
+    for frame, row in rows.items():
         if frame not in index:
             raise InputFileError(
                 f"{path}: frame {frame!r} is not an annotated frame of this video (frames {frames[0]}..{frames[-1]}; "
-                "names are 5-digit strings as in Rename_Images)"
+                "names are 5-digit strings as in the dataset's frame files)"
             )
-        for j, (x, y) in joints.items():
-            if not 0 <= j < len(JOINTS):
-                raise InputFileError(f"{path}: joint index {j} in frame {frame!r}; expected 0..{len(JOINTS) - 1}")
+        for j, (x, y) in row.items():
+            if not 0 <= j < len(joints):
+                raise InputFileError(f"{path}: joint index {j} in frame {frame!r}; expected 0..{len(joints) - 1}")
             out[index[frame], j] = (x, y)
-    for t, f in enumerate(frames[1:], start=1):
+    for f in frames[1:] if required is None else required:
         have = rows.get(f, {})
-        lacking = [j for j in range(len(JOINTS)) if j not in have]
+        lacking = [j for j in range(len(joints)) if j not in have]
         if lacking:
             raise InputFileError(
                 f"{path}: frame {f} has no row for joint(s) {', '.join(map(str, lacking[:5]))}"
-                f"{' ...' if len(lacking) > 5 else ''}; every frame after the first needs all {len(JOINTS)} joints "
+                f"{' ...' if len(lacking) > 5 else ''}; every scored frame needs all {len(joints)} joints "
                 "(write nan for a joint without a prediction)"
             )
     return out
+
+
+def keypoint_files(
+    ds: VideoDataset, names: list[str], kdir: Path, progress: ProgressHook | None
+) -> Iterator[tuple[VideoSequence, Path]]:
+    """Each video of ``names`` with its keypoint CSV ``kdir/<video>.csv``, reporting progress after
+    the caller is done with it.
+
+    Raises:
+        InputFileError: a video without its CSV.
+    """
+    if progress:
+        progress(0, len(names))
+    for done, name in enumerate(names, start=1):
+        seq = ds.sequence(name)
+        path = kdir / f"{name}.csv"  # video names are checked by the adapter
+        if not path.is_file():
+            raise InputFileError(
+                f"{path}: no keypoints for video {name!r}; predict every video of the set or choose some with "
+                "--sequences"
+            )
+        yield seq, path
+        if progress:
+            progress(done, len(names))
 
 
 def evaluate_jhmdb(
@@ -111,21 +141,10 @@ def evaluate_jhmdb(
     kdir = keypoints_folder(pred)
     acc = PCKAccumulator(JOINTS)
     frames: dict[str, int] = {}
-    if progress:
-        progress(0, len(names))
-    for name in names:
-        seq = ds.sequence(name)
-        path = kdir / f"{name}.csv"  # video names are checked by the adapter
-        if not path.is_file():
-            raise InputFileError(
-                f"{path}: no keypoints for video {name!r}; predict every video of the split or choose some with "
-                "--sequences"
-            )
+    for seq, path in keypoint_files(ds, names, kdir, progress):
         assert seq.keypoints is not None  # the JHMDB adapter always sets them
-        acc.add(name, predicted_array(path, seq.frames), seq.keypoints)
-        frames[name] = len(seq.frames)
-        if progress:
-            progress(len(frames), len(names))
+        acc.add(seq.name, predicted_array(path, seq.frames), seq.keypoints)
+        frames[seq.name] = len(seq.frames)
     return JHMDBEvaluation(acc.result(), frames, kdir, time.perf_counter() - start, int(split), subset)
 
 

@@ -16,7 +16,10 @@ def create_model(name: str, checkpoint: str | os.PathLike[str] | None = None, **
     """See :func:`vosbench.create_model`."""
     spec = models.get(name)
     if spec.checkpoint == "required" and checkpoint is None:
-        where = "; ".join(f"{w.name}: {w.url}" for w in spec.weights)
+        from vosbench.models.weights import gated
+
+        # files behind a licence gate have no address to fetch: the description says where to ask
+        where = "; ".join(f"{w.name}: {w.url}" for w in spec.weights if not gated(w))
         how = f"Official files: {where}. `vosbench weights download NAME` fetches one." if where else spec.description
         raise ConfigError(f"model {name!r} needs --checkpoint (random weights would be meaningless). {how}")
     ckpt = resolve_checkpoint(checkpoint) if checkpoint is not None else None

@@ -25,10 +25,12 @@ from typing import Any
 
 from vosbench.core.digest import sha256_file
 from vosbench.core.download import HashStore, Progress, Source, download_verified
-from vosbench.core.errors import CheckpointError, ConfigError, DuplicatePluginError
+from vosbench.core.errors import CheckpointError, ConfigError, DownloadError, DuplicatePluginError
 from vosbench.core.specs import WeightFile
 
 BASE_URL_ENV = "VOSBENCH_WEIGHTS_BASE_URL"
+#: Addresses that are a web page to act on, not the file: a licence gate (DINOv3's request form).
+GATED_PAGES = ("ai.meta.com/resources/",)
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,9 @@ def source_url(wf: WeightFile) -> str:
 
 
 def hash_prefix(wf: WeightFile) -> str | None:
-    """SHA-256 prefix carried by torchvision file names (``<name>-<hex>.pth``), else ``None``."""
-    if "download.pytorch.org/" not in wf.url:
+    """SHA-256 prefix carried by torch.hub-style file names (``<name>-<hex>.pth``: torchvision's,
+    and DINOv3's, whose hub loader checks it with ``check_hash``), else ``None``."""
+    if "download.pytorch.org/" not in wf.url and not any(page in wf.url for page in GATED_PAGES):
         return None
     m = re.search(r"-([0-9a-f]{8,})\.[A-Za-z0-9]+$", wf.filename)
     return m.group(1) if m else None
@@ -144,6 +147,31 @@ def cached_weight_path(name: str) -> Path | None:
     return path
 
 
+# -- files without a direct address ----------------------------------------------------------------
+
+
+def gated(wf: WeightFile) -> bool:
+    """``wf`` is behind a licence gate: there is no address to download it from (unless a mirror
+    is named by ``$VOSBENCH_WEIGHTS_BASE_URL``)."""
+    return any(page in wf.url for page in GATED_PAGES) and not os.environ.get(BASE_URL_ENV, "").strip()
+
+
+def drive_view_url(wf: WeightFile) -> str | None:
+    """The Google Drive page of a Drive-hosted file (``None`` for other addresses)."""
+    m = re.search(r"drive\.usercontent\.google\.com/download\?.*\bid=([\w-]+)", wf.url)
+    return f"https://drive.google.com/file/d/{m.group(1)}/view" if m else None
+
+
+def manual_note(wf: WeightFile, directory: Path) -> str:
+    """Where to get ``wf`` by hand and where to put it (one sentence)."""
+    where = drive_view_url(wf) or wf.url
+    how = "request access there and download it from the e-mailed URL" if gated(wf) else "open it in a browser"
+    return (
+        f"{wf.name}: get {wf.filename} from {where} ({how}; {wf.note or 'official file'}), put it at "
+        f"{directory / wf.filename} and use --checkpoint {wf.name}, or pass the file as --checkpoint FILE"
+    )
+
+
 # -- downloading --------------------------------------------------------------------------------
 def download(
     wf: WeightFile,
@@ -170,7 +198,12 @@ def download(
             kept and the next call resumes), or a hash mismatch (the data is deleted).
     """
     d = Path(directory).expanduser() if directory is not None else weights_dir()
+    if gated(wf):
+        raise DownloadError(f"no direct download: {manual_note(wf, d)}")
     hint = " (the file may have moved; check the URL in `vosbench weights list`)"
+    if drive_view_url(wf) and not os.environ.get(BASE_URL_ENV, "").strip():
+        hint = f" (Google Drive refused the direct download; by hand: {manual_note(wf, d)})"
+
     return download_verified(
         HashStore(d),
         wf.filename,

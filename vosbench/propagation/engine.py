@@ -253,9 +253,11 @@ def propagate_many(
     ``batched`` on CUDA, ``windowed`` on CPU by default); both give the same predictions.
     ``reader`` decodes the frames (see :func:`frame_features`).
     """
-    feature_keys = {(p.resize, p.size, p.l2_normalize) for p in protocols}
+    feature_keys = {(p.resize, p.size, p.l2_normalize, p.gt_size, p.gt_resize) for p in protocols}
     if len(feature_keys) > 1:
-        raise ConfigError("protocols run together must share resize, size and l2_normalize (the features)")
+        raise ConfigError(
+            "protocols run together must share resize, size, l2_normalize, gt_size and gt_resize (the features)"
+        )
     label_ids, annos = sequence_label_ids(seq)
     if copy_first_frame:
         yield from _copy_first_frame(seq, annos, len(protocols), timings)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from vosbench.core.contract import check_features, contract_error, span
 from vosbench.core.errors import EncoderContractError, InputFileError
@@ -53,8 +54,24 @@ def processed_size(h: int, w: int, protocol: Protocol) -> tuple[int, int]:
         if h <= w:
             return s, max(64, int((s * w / h) // 64 * 64))
         return max(64, int((s * h / w) // 64 * 64)), s
+    if protocol.resize == "short-side-up":
+        return short_side_up(h, w, protocol.size)
     m = protocol.size  # crop to a multiple of m
     return max(m, h // m * m), max(m, w // m * m)
+
+
+def short_side_up(h: int, w: int, size: int, multiple: int = 16) -> tuple[int, int]:
+    """DINOv3 notebook's ``ResizeToMultiple``: the short side ``size`` rounded up to a multiple,
+    the long side scaled by the same factor (in float) and rounded up to a multiple too."""
+
+    def up(x: float) -> int:
+        return math.ceil(x / multiple) * multiple
+
+    if w > h:
+        nh = up(size)
+        return nh, up(w * nh / h)
+    nw = up(size)
+    return up(h * nw / w), nw
 
 
 def to_input(img: np.ndarray, protocol: Protocol) -> torch.Tensor:
@@ -65,6 +82,9 @@ def to_input(img: np.ndarray, protocol: Protocol) -> torch.Tensor:
     """
     h, w = img.shape[:2]
     hp, wp = processed_size(h, w, protocol)
+    if protocol.resize == "short-side-up" and (hp, wp) != (h, w):  # PIL bicubic on the 8-bit frame
+        img = np.array(Image.fromarray(np.ascontiguousarray(img)).resize((wp, hp), Image.Resampling.BICUBIC))
+        h, w = hp, wp
     if protocol.resize_uint8 and protocol.resize != "crop" and (hp, wp) != (h, w):
         img = resize_bilinear_uint8(img, hp, wp)
         h, w = hp, wp

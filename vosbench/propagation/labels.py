@@ -92,6 +92,9 @@ def frame_labels(
     """
     if protocol.label_downsample == "pil-nearest":
         return ids_to_onehot(pil_nearest(ids, *size), label_ids, tables)
+    if protocol.label_downsample == "nearest-grid":
+        small = F.interpolate(ids[None, None].float(), size=size, mode="nearest-exact")[0, 0].to(ids.dtype)
+        return ids_to_onehot(small, label_ids, tables)
     return labels_at_features(to_processed_ids(ids, hp, wp, protocol), label_ids, size, protocol, tables)
 
 
@@ -107,7 +110,9 @@ def to_processed_ids(ids: torch.Tensor, hp: int, wp: int, protocol: Protocol) ->
 
 def decode_labels(soft: torch.Tensor, hp: int, wp: int, h: int, w: int, protocol: Protocol) -> torch.Tensor:
     """(K, h', w') soft labels -> (H, W) channel indices at the original frame size."""
-    up = F.interpolate(soft[None].float(), size=(hp, wp), mode="bilinear", align_corners=protocol.align_corners)[0]
+    grid = protocol.upscale == "grid-nearest"  # DINOv3: no bilinear step, legacy nearest to (H, W)
+    corners = protocol.align_corners  # DUL: align_corners=True
+    up = soft.float() if grid else F.interpolate(soft[None].float(), size=(hp, wp), mode="bilinear", align_corners=corners)[0]
     if protocol.norm_mask:
         flat = up.reshape(up.shape[0], -1)
         lo = flat.min(dim=1, keepdim=True).values
@@ -115,6 +120,8 @@ def decode_labels(soft: torch.Tensor, hp: int, wp: int, h: int, w: int, protocol
         flat = torch.where(hi > 0, (flat - lo) / (hi - lo).clamp_min(1e-12), flat)
         up = flat.reshape_as(up)
     idx = up.argmax(dim=0)
+    if grid:
+        return F.interpolate(idx[None, None].float(), size=(h, w), mode="nearest")[0, 0].long()
     if (hp, wp) == (h, w):
         return idx
     if protocol.resize == "crop":  # give back the cropped right/bottom strip by edge replication

@@ -31,17 +31,18 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from vosbench.core.errors import ConfigError
 from vosbench.propagation.zoo_presets import ZOO_PRESET_INFO, ZOO_PRESETS
 
-RESIZE_MODES = ("native", "square", "short-side", "crop")
+RESIZE_MODES = ("native", "square", "short-side", "crop", "short-side-up")
 WINDOWS = ("circle", "square")
-LABEL_DOWNSAMPLE = ("bilinear", "nearest", "pil-nearest", "bilinear-ids", "subsample")
+LABEL_DOWNSAMPLE = ("bilinear", "nearest", "pil-nearest", "bilinear-ids", "nearest-grid", "subsample")
 FEEDBACK = ("soft", "hard")
-UPSCALE = ("nearest-exact", "pil-nearest")
+UPSCALE = ("nearest-exact", "pil-nearest", "grid-nearest")
 PALETTES = ("davis", "uvc")
 KEYPOINTS = ("crw", "centred")
 #: Valid softmax temperatures: similarities are divided by T in fp32, so a T far below 1e-6 or
@@ -52,6 +53,10 @@ MAX_CONTEXT = 1000
 #: Largest ``size`` a resize mode takes (pixels).
 MAX_SIZE = 16384
 MIXING = ("joint", "per-frame-mean")
+#: How ``gt_size`` resizes: ``pil-nearest`` (frames and label maps by PIL's nearest rule, RSP's
+#: ``davis_preprocessing.py``) or ``cv2`` (frames by OpenCV's bilinear rule, label maps by OpenCV's
+#: ``INTER_NEAREST``, CropMAE's ``vos.py`` loader).
+GT_RESIZE = ("pil-nearest", "cv2")
 REFERENCES = ("recent", "mast")
 BORDERS = ("drop", "zeros")
 
@@ -65,7 +70,9 @@ class Protocol:
         version: Preset version (changes whenever a default changes).
         resize: ``native`` (as is), ``square`` (``size`` x ``size``, aspect not kept),
             ``short-side`` (short side = ``size``, long side floored to a multiple of 64, DINO),
-            ``crop`` (right/bottom cropped to a multiple of ``size``, CorrFlow).
+            ``crop`` (right/bottom cropped to a multiple of ``size``, CorrFlow),
+            ``short-side-up`` (short side ``size`` and long side scaled, each rounded *up* to a
+            multiple of 16, the 8-bit frame resized by PIL's bicubic rule: DINOv3's notebook).
         size: Parameter of ``resize`` (ignored for ``native``).
         context: Number of previous frames used as context.
         first_frame: Whether frame 0 (with its ground-truth labels) is always in the context.
@@ -85,16 +92,19 @@ class Protocol:
             maps (soft labels), ``nearest`` (hard one-hot; torch ``nearest-exact``, original ->
             processed frame -> feature grid), ``pil-nearest`` (hard one-hot; PIL nearest in one
             step from the original id map to the feature grid, DINO), ``bilinear-ids`` (bilinear
-            on the integer id map, truncated to integers, then one-hot; CorrFlow), ``subsample``
-            (hard one-hot of the pixel at (s*y, s*x) of the processed map, s = the stride: MAST's
-            ``[::4, ::4]``).
+            on the integer id map, truncated to integers, then one-hot; CorrFlow), ``nearest-grid``
+            (torch ``nearest-exact`` in one step from the original id map to the grid, DINOv3),
+            ``subsample`` (the pixel at (s*y, s*x), s = the stride: MAST's ``[::4, ::4]``).
         feedback: ``soft``: a frame's propagated soft labels are its context labels; ``hard``: its
             arg-maxed full-resolution prediction, down-sampled again.
         norm_mask: Per-channel min-max normalisation of the up-sampled soft labels before arg-max.
         resize_uint8: Resize the 8-bit frame (OpenCV's fixed-point bilinear rule) and only then
             divide by 255, as DINO's ``read_frame``; ``False``: divide first, resize in float.
         upscale: From the processed to the original frame size: ``nearest-exact`` (torch) or
-            ``pil-nearest`` (PIL, as DINO; the two pick different columns at rounding ties).
+            ``pil-nearest`` (PIL, as DINO; the two pick different columns at rounding ties);
+            ``grid-nearest``: no bilinear step at all, the soft labels go from the feature grid
+            straight to the original size by torch's legacy ``nearest`` (DINOv3's notebook; done
+            as min-max and arg-max on the grid, then the ids up-sampled, which is the same).
         void_label: Void (255) in an input annotation is a label of its own, propagated like an
             object and written back as 255 (DINO's one-hot has a channel for every value up to
             the largest); ``False``: void is background.
@@ -107,15 +117,16 @@ class Protocol:
         keypoints: Keypoint label maps, read-out and PCK visibility (keypoint datasets only):
             ``crw`` (CRW's scripts exactly) or ``centred`` (sub-cell Gaussians, cell centres,
             GT visibility); see :mod:`vosbench.propagation.keypoints`.
-        references: Which previous frames are the context: ``recent`` (the last ``context``
-            frames); ``mast`` (MAST's ``benchmark.py``: frame 5 once the target is past it, plus
-            ``context`` previous frames two apart, t-1, t-3, ..., never frame 0, each frame once;
-            frame 0 joins through ``first_frame``).
-        border: Window positions beyond the frame: ``drop`` (no candidate) or ``zeros`` (each a
-            candidate of similarity 0 and no label: the zero padding of MAST's correlation
-            sampler and ``unfold``; square windows and softmax over all candidates only).
-        align_corners: ``bilinear`` label down-sampling and the up-sampling of the soft labels to
-            the frame use ``align_corners=True`` (DUL's ``infer_vos.py``); ``False``: torch's default.
+        gt_size: ``native``, or ``<H>x<W>`` (e.g. ``480x880``): every frame, input annotation and
+            ground-truth map is resized to H x W before anything else, and the run is scored
+            against the *resized* ground truth (CropMAE's and RSP's DAVIS evaluation). Records and
+            leaderboards keep such runs apart from native-size ones (benchmark ``<dataset>@HxW``).
+        gt_resize: The rule of that resize, one of :data:`GT_RESIZE`.
+        references: ``recent`` (the last ``context`` frames) or ``mast`` (MAST's: frame 5 once passed and
+            ``context`` previous frames two apart from t-1, each once; frame 0 via ``first_frame``).
+        border: Window positions beyond the frame: ``drop``, or ``zeros`` (candidates of similarity 0
+            without label: MAST's zero padding; square window, no top-k, joint mixing only).
+        align_corners: Bilinear label down-sampling and soft-label up-sampling with ``align_corners=True`` (DUL).
     """
 
     name: str = "crw"
@@ -141,6 +152,8 @@ class Protocol:
     palette: str = "davis"
     keypoints: str = "crw"
     mixing: str = "joint"
+    gt_size: str = "native"
+    gt_resize: str = "pil-nearest"
     references: str = "recent"
     border: str = "drop"
     align_corners: bool = False
@@ -153,24 +166,13 @@ class Protocol:
             raise bad("resize", f"expected one of {', '.join(RESIZE_MODES)}")
         if self.resize != "native" and not 0 < self.size <= MAX_SIZE:
             raise bad("size", f"resize={self.resize!r} needs a size from 1 to {MAX_SIZE}")
-        if self.window not in WINDOWS:
-            raise bad("window", f"expected one of {', '.join(WINDOWS)}")
-        if self.label_downsample not in LABEL_DOWNSAMPLE:
-            raise bad("label_downsample", f"expected one of {', '.join(LABEL_DOWNSAMPLE)}")
-        if self.feedback not in FEEDBACK:
-            raise bad("feedback", f"expected one of {', '.join(FEEDBACK)}")
-        if self.upscale not in UPSCALE:
-            raise bad("upscale", f"expected one of {', '.join(UPSCALE)}")
-        if self.palette not in PALETTES:
-            raise bad("palette", f"expected one of {', '.join(PALETTES)}")
-        if self.keypoints not in KEYPOINTS:
-            raise bad("keypoints", f"expected one of {', '.join(KEYPOINTS)}")
-        if self.mixing not in MIXING:
-            raise bad("mixing", f"expected one of {', '.join(MIXING)}")
-        if self.references not in REFERENCES:
-            raise bad("references", f"expected one of {', '.join(REFERENCES)}")
-        if self.border not in BORDERS:
-            raise bad("border", f"expected one of {', '.join(BORDERS)}")
+        for field, allowed in (("window", WINDOWS), ("label_downsample", LABEL_DOWNSAMPLE), ("feedback", FEEDBACK),
+                               ("upscale", UPSCALE), ("palette", PALETTES), ("keypoints", KEYPOINTS), ("mixing", MIXING),
+                               ("gt_resize", GT_RESIZE), ("references", REFERENCES), ("border", BORDERS)):
+            if getattr(self, field) not in allowed:
+                raise bad(field, f"expected one of {', '.join(allowed)}")
+        if self.gt_size != "native" and self.gt_hw() is None:
+            raise bad("gt_size", f"expected native or <H>x<W> with H and W from 1 to {MAX_SIZE}, e.g. 480x880")
         if self.border == "zeros" and (self.window != "square" or self.topk is not None or self.mixing != "joint"):
             raise bad("border", "zeros needs window=square, topk=none and mixing=joint (a softmax over all candidates)")
         if not 0 <= self.context <= MAX_CONTEXT:
@@ -184,6 +186,14 @@ class Protocol:
             raise bad("temperature", f"must be from {lo:g} to {hi:g}")
         if self.radius is not None and not (self.radius > 0 and math.isfinite(self.radius)):
             raise bad("radius", "must be a finite number > 0 (or none for unrestricted)")
+
+    def gt_hw(self) -> tuple[int, int] | None:
+        """``gt_size`` as (H, W); ``None`` for ``native`` (or a malformed value)."""
+        m = re.fullmatch(r"([1-9][0-9]{0,4})x([1-9][0-9]{0,4})", self.gt_size)
+        if m is None:
+            return None
+        h, w = int(m.group(1)), int(m.group(2))
+        return (h, w) if h <= MAX_SIZE and w <= MAX_SIZE else None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -270,6 +280,26 @@ PRESETS["uvc"] = PRESETS["dino"].replace(
 )
 # VFS's ResNet-50 config differs from the ResNet-18 one only in neighbor_range 36 (radius 18).
 PRESETS["vfs-r50"] = PRESETS["vfs"].replace(name="vfs-r50", radius=18.0)
+# CropMAE's downstreams/propagation is CRW's test.py with its own defaults, on DAVIS resized to 480x880.
+PRESETS["cropmae"] = Protocol(
+    name="cropmae", context=20, radius=20.0, topk=7, temperature=0.7, gt_size="480x880", gt_resize="cv2"
+)
+# RSP runs DINO's script (its defaults changed) on DAVIS resized to 480x880 by PIL's nearest rule.
+PRESETS["rsp"] = PRESETS["dino"].replace(
+    name="rsp", version=1, context=30, radius=30.0, topk=7, gt_size="480x880", gt_resize="pil-nearest"
+)
+# DINOv3's segmentation-tracking notebook: its circle is `distance <= 12`; on the integer grid that
+# is `distance < 12.01` (the next distance is sqrt(145) = 12.04), vosbench's strict circle rule.
+PRESETS["dinov3"] = Protocol(
+    name="dinov3", resize="short-side-up", size=960, context=7, pad_with_first=False, radius=12.01,
+    radius_on_first=True, topk=5, temperature=0.2, label_downsample="nearest-grid", norm_mask=True,
+    upscale="grid-nearest", void_label=True,
+)
+# FGVC's BADJA test_cfg (the VFS tracker code) with its frames at 320 x 512: the short side 320 and
+# the long side floored to a multiple of 64 give exactly that for BADJA's 16:9 DAVIS frames.
+PRESETS["fgvc-badja"] = PRESETS["vfs"].replace(
+    name="fgvc-badja", version=1, resize="short-side", size=320, context=5, radius=15.0, keypoints="centred"
+)
 
 @dataclass(frozen=True)
 class PresetInfo:
@@ -285,6 +315,16 @@ class PresetInfo:
 
 
 PRESET_INFO: dict[str, PresetInfo] = {
+    "fgvc-badja": PresetInfo(
+        reference="qianduoduolr/FGVC @2b6bcf0 configs/eval/res18_d1_eval.py test_cfg_badja (precede_frames 5, "
+        "topk 10, temperature 0.07, neighbor_range 30, with_first, with_first_neighbor) + configs/eval/base_data.py "
+        "test_badja (size (320, 512)) + mmpt/models/trackers/vanilla_tracker.py; PCK: mmpt/datasets/"
+        "badja_dataset.py pck_evaluate (vosbench.scoring.pck_badja)",
+        verified="PCK restated step by step on hand-made joints and segmentations to 1e-12 (tests/test_badja.py); "
+        "the propagation settings are VFS's tracker with FGVC's values. Not restated: FGVC's label maps "
+        "(Gaussian sigma 3 px at half resolution) and top-5 read-out (vosbench: centred maps, sigma 0.5 cells, "
+        "top-3); no FGVC checkpoint was run here",
+    ),
     "crw": PresetInfo(
         reference="ajabri/videowalk @047f3f4 code/test.py (+ code/data/vos.py, code/utils/test_utils.py), "
         "README DAVIS command: --topk 10 --videoLen 20 --radius 12 --temperature 0.05 --cropSize -1",
@@ -362,8 +402,40 @@ PRESET_INFO["vfs-r50"] = PresetInfo(
     verified="as vfs (the same loop; only the radius differs)",
 )
 
-# The second zoo's presets (MAST, Spa-then-Temp, DUL, SFC), kept as data in their own module.
-for _name, (_base, _changes) in ZOO_PRESETS.items():
+PRESET_INFO["cropmae"] = PresetInfo(
+    reference="alexandre-eymael/CropMAE @5d0dab2 downstreams/propagation/start.py (DAVIS defaults: temperature "
+    "0.7, topk 7, radius 20, video_len 20, crop_size [480, 880], long_mem [0], L2 on, norm_mask off) + src/test.py "
+    "+ src/data/vos.py + src/utils/test_utils.py (CRW's test.py restated) + src/eval/convert_davis.py; scored by "
+    "davis2017-evaluation on --davis_path datasets/davis-2017/DAVIS_480_880, i.e. against 480x880 ground truth",
+    verified="the distinctive steps restated on small inputs (tests/test_preset_resized_gt.py): frames, input "
+    "labels and GT resized to 480x880 (vos.py: OpenCV bilinear frame, INTER_NEAREST label), J&F against the "
+    "resized GT equal to scoring hand-resized masks, CRW's context/radius/top-k rules at the CropMAE values. "
+    "Not determined: how the authors' DAVIS_480_880 copy was made (not in the repository; with an already "
+    "resized copy vos.py resizes nothing); vosbench resizes the 8-bit frame (OpenCV's integer rule) where "
+    "vos.py resizes the frame divided by 255 in float (at most 0.5/255 apart). Not run against CropMAE's script",
+)
+PRESET_INFO["rsp"] = PresetInfo(
+    reference="huiwon-jang/RSP @5ea2b91 data_preprocessing/eval/davis_preprocessing.py (frames and annotations "
+    "PIL NEAREST to 880x480) + eval_video_segmentation_davis.py (DINO's script; README: --topk 7 "
+    "--size_mask_neighborhood 30 --n_last_frames 30, temperature 0.1) + davis2017-evaluation on DAVIS_480_880",
+    verified="as dino (the same script, its defaults changed; the 480x880 frame becomes 480x832 by the short-side "
+    "rule); the PIL-nearest resize of frames and GT and the scoring against the resized GT restated in "
+    "tests/test_preset_resized_gt.py. Not reproduced: the JPEG re-encoding of the resized frames. Not run "
+    "against RSP's script",
+)
+PRESET_INFO["dinov3"] = PresetInfo(
+    reference="facebookresearch/dinov3 @6876159 notebooks/segmentation_tracking.ipynb (ResizeToMultiple short side "
+    "960 up to x16, PIL bicubic; first mask nearest-exact to the grid; propagate(): cosine, circle norm <= 12 on "
+    "every context frame, top-5, softmax at T 0.2; first frame + 7 most recent; nearest up-sampling to the mask "
+    "size, per-channel min-max, arg-max)",
+    verified="the distinctive steps restated on small inputs (tests/test_preset_dinov3.py): the resize size rule "
+    "and PIL bicubic frame, the one-step nearest-exact first mask, the <= 12 circle as radius 12.01, legacy-nearest "
+    "up-sampling with min-max and arg-max: identical predictions to the restated notebook loop on an 11-frame "
+    "video. Differs: the notebook keeps every candidate tied with the 5th (exact ties only). The notebook runs one demo video (no DAVIS score); not run against it "
+    "here (DINOv3 weights are gated)",
+)
+
+for _name, (_base, _changes) in ZOO_PRESETS.items():  # MAST, Spa-then-Temp, DUL, SFC (zoo_presets.py)
     PRESETS[_name] = PRESETS[_base].replace(name=_name, **_changes)
 PRESET_INFO.update({k: PresetInfo(*v) for k, v in ZOO_PRESET_INFO.items()})
 

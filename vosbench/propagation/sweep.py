@@ -38,7 +38,7 @@ SWEEPABLE = (
     "label_downsample",
 )
 #: Settings that change the encoder's input or output, so a sweep cannot share features.
-FEATURE_SETTINGS = ("resize", "size", "l2_normalize")
+FEATURE_SETTINGS = ("resize", "size", "l2_normalize", "gt_size", "gt_resize")
 
 Sweep = tuple[tuple[str, tuple[str, ...]], ...]
 

@@ -31,17 +31,21 @@ from vosbench.records.tables import read_keypoints as read_keypoints
 from vosbench.records.tables import read_per_frame as read_per_frame
 from vosbench.records.tables import read_per_joint_pck as read_per_joint_pck
 from vosbench.records.tables import read_per_object as read_per_object
-from vosbench.records.types import RunSummary, Settings
+from vosbench.records.tuning import check_tuning
+from vosbench.records.types import RunSummary, Settings, Tuning
 
 
 #: Protocol settings added after records were first written, each with the value that reproduces
 #: the computation of records that lack it (``first_in_window``: frame 0 counted among the previous
-#: frames, as VFS does; ``mixing``: UVC's per-frame softmax average; ``references``: MAST's reference
-#: frames; ``border``: MAST's zero-padded window; ``align_corners``: DUL's resizes). A run at these
-#: values is the same protocol as a record without the keys.
+#: frames, as VFS does; ``mixing``: UVC's per-frame softmax average; ``gt_size``/``gt_resize``: scoring
+#: against resized ground truth; ``references``: MAST's reference frames; ``border``: MAST's zero-padded
+#: window; ``align_corners``: DUL's resizes). A run at these values is the same protocol as a record
+#: without the keys.
 LATER_SETTINGS: dict[str, object] = {
     "first_in_window": False,
     "mixing": "joint",
+    "gt_size": "native",
+    "gt_resize": "pil-nearest",
     "references": "recent",
     "border": "drop",
     "align_corners": False,
@@ -95,6 +99,14 @@ class RunRecord:
         return self.status == "complete"
 
     @property
+    def benchmark(self) -> str:
+        """What the scores are against: the dataset name, or ``<dataset>@<H>x<W>`` for a run
+        scored against ground truth resized to H x W (protocol setting ``gt_size``), which the
+        leaderboard, ``check`` and ``compare`` never put beside native-size runs."""
+        size = self.protocol.get("gt_size", "native")
+        return self.dataset if size in ("native", None) else f"{self.dataset}@{size}"
+
+    @property
     def protocol_name(self) -> str:
         return str(self.protocol.get("name", "?"))
 
@@ -112,6 +124,11 @@ class RunRecord:
             for k, v in self.protocol.items()
             if k not in ("name", "version") and not (k in LATER_SETTINGS and v == LATER_SETTINGS[k])
         }
+
+    @property
+    def tuning(self) -> Tuning | None:
+        """How ``vosbench tune`` chose this run's settings (checked when read), else ``None``."""
+        return self.summary.get("tuning")
 
     def sort_time(self) -> tuple[str, str]:
         """Key ordering runs by start time (normalised to UTC where parseable), then run id."""
@@ -274,14 +291,16 @@ def _validated(run_dir: str | Path) -> tuple[Path, RunSummary, dict[str, float],
     _check_head(path, data)
     scalars, curve = _metric_values(path, _section(path, data, "metrics"))
     _check_ci(path, data, scalars)
+    if "tuning" in data:  # records of `vosbench tune` (older records have none)
+        check_tuning(data["tuning"], lambda what: _fail(path, what))
     return path, cast(RunSummary, data), scalars, curve
 
 
 def read_summary(run_dir: str | Path) -> RunSummary:
     """``RUN_DIR/summary.json`` (or that file itself), checked: the schema version, the keys
     every reader relies on (run id, model, dataset and protocol names, protocol version), safe
-    and unique sequence names, metrics that are fractions in their range, and intervals that
-    contain their points.
+    and unique sequence names, metrics that are fractions in their range, intervals that
+    contain their points, and a ``tuning`` block (when there is one) that is consistent.
 
     Raises:
         InputFileError: the file is missing, not JSON, of a newer schema, or breaks a rule above.
@@ -459,14 +478,24 @@ def sequences_label(record: RunRecord) -> str:
     return f"{len(names)} sequences #{digest}"
 
 
+def protocol_label(record: RunRecord) -> str:
+    """``<preset> v<version>``; for a run whose settings ``vosbench tune`` chose, followed by
+    ``(tuned)`` or, chosen on evaluation data, ``(tuned on eval data)``: a tuned run is never the
+    same leaderboard row (or baseline row) as a run given the same settings by hand."""
+    text = f"{record.protocol_name} v{record.protocol_version}"
+    if record.tuning is not None:
+        text += " (tuned on eval data)" if record.tuning.get("allow_test_tuning") else " (tuned)"
+    return text
+
+
 def identity(record: RunRecord) -> tuple[str, str, str, str, str, str]:
     """What makes two runs comparable: dataset, model (+options), checkpoint, protocol, settings,
     and the set of sequences."""
     return (
-        record.dataset,
+        record.benchmark,
         model_label(record),
         checkpoint_label(record),
-        f"{record.protocol_name} v{record.protocol_version}",
+        protocol_label(record),
         settings_key(record.protocol_settings()),
         sequences_label(record),
     )

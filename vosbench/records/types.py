@@ -2,7 +2,7 @@
 
 - ``summary.json``: :class:`RunSummary` (the run record), with :class:`ModelInfo`,
   :class:`DatasetInfo`, :data:`Metrics`, :class:`Environment`, :class:`RunTimings`,
-  :class:`CiBlock`, :class:`Sweep`, :class:`Execution` and :class:`Progress`;
+  :class:`CiBlock`, :class:`Sweep`, :class:`Tuning`, :class:`Execution` and :class:`Progress`;
 - ``plan.json``: :class:`Plan` (the record head, the configuration to resume from and the
   sequences with their frame counts);
 - ``sequences/<seq>/result.json``: :class:`SequenceResult` (one committed sequence: its scores,
@@ -62,6 +62,7 @@ class DatasetInfo(_DatasetHead, total=False):
     has_gt: bool
     subset: str
     joints: list[str]
+    pck: str
     year: int | str
     all_frames: bool
     gt: str | None
@@ -169,6 +170,50 @@ class Sweep(TypedDict):
     size: int
 
 
+class TuningSplit(TypedDict):
+    """``tuning.tuned_on``: the data the settings were chosen on."""
+
+    dataset: str
+    split_role: str | None  # the dataset's catalog role (``train``; ``val``/``test``/... only when allowed)
+    sequences: list[str]
+    root: str
+
+
+class TuningPoint(TypedDict):
+    """One grid point of ``tuning.points``: its settings, its tuning run and its score there
+    (a fraction, with the run's cluster-bootstrap interval; ``None`` where undefined)."""
+
+    index: int
+    point: dict[str, str]
+    run_id: str
+    score: float | None
+    low: float | None
+    high: float | None
+
+
+class Tuning(TypedDict):
+    """``summary.json`` ``tuning``: the run's protocol settings were chosen by ``vosbench tune``.
+
+    ``grid`` and ``points`` hold every setting tried and its score on ``tuned_on``; ``rule``
+    (``best`` or ``simplest-within-ci``) picked ``chosen`` (an index into ``points``; its
+    settings are ``choice``, which this run used), ``best`` is the index of the best mean, and
+    ``simplicity`` states what "simplest" meant. ``allow_test_tuning`` is true when the settings
+    were chosen on evaluation data (``--allow-test-tuning``)."""
+
+    id: str
+    metric: str
+    rule: str
+    simplicity: str
+    tuned_on: TuningSplit
+    grid: dict[str, list[str]]
+    points: list[TuningPoint]
+    best: int
+    chosen: int
+    choice: dict[str, str]
+    allow_test_tuning: bool
+    ci_level: float
+
+
 class Execution(TypedDict):
     """``summary.json`` ``execution``: present when several shards or processes did the run."""
 
@@ -209,6 +254,7 @@ class RunSummary(_SummaryHead, total=False):
     timings: RunTimings
     precision: str
     sweep: Sweep
+    tuning: Tuning
     ci: CiBlock
     submission_zip: str
     execution: Execution

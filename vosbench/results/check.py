@@ -172,7 +172,7 @@ def _read_csv_baseline(path: Path, text: str) -> list[BaselineRow]:
     if missing:
         raise _bad(path, f"missing column(s) {', '.join(missing)} (header: {','.join(header) or 'empty'})")
     ci_cols = {f"{m}_ci_{side}": (m, side) for m in METRIC_BY_KEY for side in ("low", "high")}
-    known = set(KEY_COLUMNS) | set(RUN_COLUMNS) | set(INFO_COLUMNS) | set(METRIC_BY_KEY) | set(ci_cols) | {"significance"}
+    known = set(KEY_COLUMNS) | set(RUN_COLUMNS) | set(INFO_COLUMNS) | set(METRIC_BY_KEY) | set(ci_cols) | {"significance", "tuned_on"}
     unknown = [c for c in header if c not in known]
     if unknown:
         raise _bad(path, f"unknown column(s) {', '.join(unknown)}; metric columns are {', '.join(METRIC_BY_KEY)}")

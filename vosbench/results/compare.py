@@ -151,8 +151,8 @@ def comparability(a: RunRecord, b: RunRecord, sa: Sequence[str], sb: Sequence[st
             ``strict``) any difference at all.
     """
     where = f"{a.run_dir} vs {b.run_dir}"
-    if a.dataset != b.dataset:
-        raise ConfigError(f"{where}: different datasets ({a.dataset} vs {b.dataset}); only runs on one dataset can be paired")
+    if a.benchmark != b.benchmark:  # a run scored against resized GT is on a benchmark of its own
+        raise ConfigError(f"{where}: different datasets ({a.benchmark} vs {b.benchmark}); only runs on one dataset can be paired")
     if a.task != b.task:
         raise ConfigError(f"{where}: different tasks ({a.task} vs {b.task})")
     warnings = []

@@ -53,6 +53,21 @@ def _sorted(rows: list[Row], metric: str) -> list[Row]:
     return sorted(rows, key=key)
 
 
+def _table_names(datasets: Iterable[str] | None, run_rows: list[Row], with_published: bool) -> list[str]:
+    """The tables to show: every dataset with runs, sorted; or ``datasets`` in order, each followed by
+    its ``<name>@HxW`` benchmarks (runs scored against resized GT) that the runs or, with
+    ``with_published``, the published rows have."""
+    if not datasets:
+        return sorted({r.dataset for r in run_rows})
+    names = list(dict.fromkeys(datasets))
+    keys = {r.dataset for r in run_rows} | ({e["dataset"] for e in published_entries()} if with_published else set())
+    out: list[str] = []
+    for n in names:
+        out.append(n)
+        out += sorted(k for k in keys if "@" not in n and k.startswith(f"{n}@"))
+    return list(dict.fromkeys(out))
+
+
 def build(
     records: Iterable[RunRecord],
     *,
@@ -66,6 +81,8 @@ def build(
     Args:
         records: Run records (see :func:`vosbench.records.reader.find_records`).
         datasets: Only these datasets (in this order); default: every dataset with runs, sorted.
+            A dataset name also brings its resized-ground-truth benchmarks (``davis17-val`` brings
+            ``davis17-val@480x880``), each as a table of its own.
         metric: Sort column (a key of :data:`METRICS`) or ``"auto"`` (each table's primary metric:
             YouTube-VOS overall, else J&F, else PCK@0.1). A table without the chosen metric falls
             back to its primary one.
@@ -78,7 +95,7 @@ def build(
     if metric != "auto" and metric not in METRIC_BY_KEY:
         raise ConfigError(f"unknown metric {metric!r}; choose one of: auto, {', '.join(METRIC_BY_KEY)}")
     run_rows = rows_from_records(records, all_runs=all_runs)
-    names = list(dict.fromkeys(datasets)) if datasets else sorted({r.dataset for r in run_rows})
+    names = _table_names(datasets, run_rows, with_published)
     run_rows = [r for r in run_rows if r.dataset in set(names)]
     pub_rows = published_rows(names) if with_published else []
     notes: list[str] = []
@@ -203,7 +220,8 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
         out.append("")
         # a Sequences column only where runs of one dataset cover different sequence sets
         mixed = len({r.sequences for r in table.rows if r.kind == "run"}) > 1
-        extra = (["Sequences"] if mixed else []) + (["Run"] if board.all_runs else [])
+        tuned = any(r.tuned for r in table.rows)  # a Tuned on column only where a run's settings were tuned
+        extra = (["Sequences"] if mixed else []) + (["Run"] if board.all_runs else []) + (["Tuned on"] if tuned else [])
         sig = ["vs best"] if board.significance else []
         headers = ["Model", "Checkpoint", "Protocol", *extra] + [c.header for c in table.columns] + sig
         aligns = [":--"] * (3 + len(extra)) + ["--:"] * len(table.columns) + [":--"] * len(sig)
@@ -219,6 +237,8 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
                 cells.append(md_escape(r.sequences or "-"))
             if board.all_runs:
                 cells.append(r.run_id or "-")
+            if tuned:
+                cells.append(md_escape(r.tuned or "-"))
             for c in table.columns:
                 text = fmt_value(r.metrics.get(c.key), decimals)
                 if r.kind == "run" and text != "-" and text == best[c.key]:
@@ -243,6 +263,12 @@ def to_markdown(board: Leaderboard, decimals: int = 1) -> str:
         legend.append(
             "Rows marked *published* are numbers reported by papers, READMEs or users, not vosbench runs, "
             "and are never bold; see each one's protocol note before comparing."
+        )
+    if any(r.tuned for r in board.rows):
+        legend.append(
+            "Tuned on, and a protocol marked (tuned): the run's protocol settings were chosen by `vosbench tune` on "
+            "that data (rule, metric and grid size given), then run on this dataset; (tuned on eval data) and TUNED "
+            "ON EVALUATION DATA mark a choice made on a val/test split."
         )
     if legend:
         out.append(" ".join(legend))
@@ -270,6 +296,7 @@ def _metric_keys(board: Leaderboard) -> list[str]:
 def to_records(board: Leaderboard, decimals: int = 3) -> list[dict[str, Any]]:
     """Flat dictionaries, one per row, in table order (what CSV and JSON carry)."""
     out = []
+    tuned = any(row.tuned for row in board.rows)  # a tuned_on key only when a run was tuned: other output unchanged
     for r in board.rows:
         out.append(
             {
@@ -293,6 +320,8 @@ def to_records(board: Leaderboard, decimals: int = 3) -> list[dict[str, Any]]:
                              for k, (lo, hi) in r.ci.items()}
         if board.significance:
             out[-1]["significance"] = r.significance
+        if tuned:
+            out[-1]["tuned_on"] = r.tuned
     return out
 
 
@@ -303,9 +332,10 @@ def to_csv(board: Leaderboard, decimals: int = 3) -> str:
     ci_keys = [k for k in keys if any(k in r.ci for r in board.rows)] if board.ci_format else []
     ci_cols = [f"{k}_ci_{side}" for k in ci_keys for side in ("low", "high")]
     sig_cols = ["significance"] if board.significance else []
+    tuned_cols = ["tuned_on"] if any(r.tuned for r in board.rows) else []
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([*KEY_COLUMNS, *RUN_COLUMNS, *keys, *ci_cols, *sig_cols, *INFO_COLUMNS])
+    writer.writerow([*KEY_COLUMNS, *RUN_COLUMNS, *keys, *ci_cols, *sig_cols, *tuned_cols, *INFO_COLUMNS])
     for rec in to_records(board, decimals):
         ci = rec.get("ci", {})
         writer.writerow(
@@ -314,6 +344,7 @@ def to_csv(board: Leaderboard, decimals: int = 3) -> str:
             + [repr(rec["metrics"][k]) if k in rec["metrics"] else "" for k in keys]
             + [repr(ci[k][side]) if k in ci else "" for k in ci_keys for side in ("low", "high")]
             + [rec.get("significance", "") for _ in sig_cols]
+            + [rec.get("tuned_on", "") for _ in tuned_cols]
             + [rec[c] for c in INFO_COLUMNS]
         )
     return buf.getvalue()

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from vosbench.core.errors import ConfigError, InputFileError, VosbenchError
 from vosbench.core.io import atomic_write_text
 from vosbench.core.labels import read_label_png
 from vosbench.core.version import __version__
+from vosbench.datasets.badja_joints import BADJA_SKELETON
 from vosbench.datasets.factory import load_dataset
 from vosbench.records.reader import (
     RunRecord,
@@ -39,6 +41,7 @@ from vosbench.records.schema import METRICS
 from vosbench.results.leaderboard import fmt_value, protocol_footnotes
 from vosbench.results.report_compare import paired_section
 from vosbench.results.report_media import (
+    SKELETON,
     ReportDependencyError,
     caption,
     draw_skeleton,
@@ -50,6 +53,7 @@ from vosbench.results.report_media import (
     require_matplotlib,
     write_video,
 )
+from vosbench.results.report_sensitivity import sensitivity_section
 from vosbench.results.report_plots import plot_j_curve, plot_jf_bars, plot_joint_bars, plot_pck_curve
 from vosbench.results.report_size import human_size, media_bytes, scale_frames
 
@@ -120,7 +124,10 @@ def _mask_video(record: RunRecord, seq: Any, opts: ReportOptions) -> list[np.nda
         t, png = preds[k]
         rgb = seq.read_image(t)
         gt = seq.read_gt(t) if opts.gt_contour and t in seq.gt else None
-        img = overlay_masks(rgb, read_label_png(png), gt, alpha=opts.alpha, width=opts.width)
+        pred = read_label_png(png)
+        if pred.shape != rgb.shape[:2]:  # a run scored against resized GT (gt_size): shown on the native frame
+            pred = np.asarray(Image.fromarray(pred).resize(rgb.shape[1::-1], Image.Resampling.NEAREST))
+        img = overlay_masks(rgb, pred, gt, alpha=opts.alpha, width=opts.width)
         frames.append(caption(img, f"{seq.name}  {seq.frames[t]}"))
     return frames
 
@@ -140,11 +147,12 @@ def _pose_video(record: RunRecord, seq: Any, opts: ReportOptions) -> list[np.nda
             by_t[t] = {j - shift: xy for j, xy in joints.items()}
     ts = sorted(by_t)
     gt_all = seq.keypoints if opts.gt_contour else None
+    bones = BADJA_SKELETON if (record.summary.get("dataset") or {}).get("pck") == "badja" else SKELETON
     frames = []
     for k in pick_frames(len(ts), opts.max_frames):
         t = ts[k]
         gt = gt_all[t] if gt_all is not None and t < len(gt_all) else None
-        img = draw_skeleton(seq.read_image(t), by_t[t], gt, width=opts.width)
+        img = draw_skeleton(seq.read_image(t), by_t[t], gt, width=opts.width, skeleton=bones)
         frames.append(caption(img, f"{seq.name}  {seq.frames[t]}"))
     return frames
 
@@ -280,6 +288,14 @@ def _pose_sections(page: _Page) -> list[str]:
 def _paired_sections(page: _Page) -> list[str]:
     """Sorted bars of the per-sequence differences to each compared run."""
     text, imgs, more = paired_section(page.records, page.labels, page.out_dir)
+    page.rep.images.extend(imgs)
+    page.rep.notes.extend(more)
+    return [text] if text else []
+
+
+def _sensitivity_sections(page: _Page) -> list[str]:
+    """The main run's score against each swept setting (a sweep point or a tuned run)."""
+    text, imgs, more = sensitivity_section(page.main, page.out_dir)
     page.rep.images.extend(imgs)
     page.rep.notes.extend(more)
     return [text] if text else []
@@ -454,6 +470,7 @@ def make_report(
     sections = _pose_sections(page) if page.pose else _jf_section(page)
     if len(records) > 1:
         sections += _paired_sections(page)
+    sections += _sensitivity_sections(page)
     sections += _sequence_sections(page)
     _write_page(page, sections)
     return page.rep

@@ -153,8 +153,9 @@ def draw_skeleton(
     gt: np.ndarray | None = None,
     *,
     width: int = 0,
+    skeleton: tuple[tuple[int, int], ...] = SKELETON,
 ) -> np.ndarray:
-    """Draw predicted keypoints and the JHMDB skeleton (and ground-truth joints as white rings).
+    """Draw predicted keypoints and a skeleton (JHMDB's by default; ground-truth joints as white rings).
 
     Args:
         rgb: (H, W, 3) uint8 frame.
@@ -162,6 +163,7 @@ def draw_skeleton(
             coordinates mean "not visible".
         gt: (15, 2) ground-truth (x, y), NaN where unannotated, or ``None``.
         width: Scale the result down to at most this width (0 = keep).
+        skeleton: Pairs of joint indices to join with a line.
     """
     size = _target_size(rgb.shape, width)
     sx, sy = size[0] / rgb.shape[1], size[1] / rgb.shape[0]
@@ -173,7 +175,7 @@ def draw_skeleton(
         return p is not None and all(math.isfinite(c) and c >= 0 for c in p)
 
     pts = {j: (x * sx, y * sy) for j, (x, y) in joints.items() if visible((x, y))}
-    for a, b in SKELETON:
+    for a, b in skeleton:
         if a in pts and b in pts:
             draw.line([pts[a], pts[b]], fill=(255, 255, 0), width=2)
     r = max(2.0, size[0] / 160)

@@ -20,11 +20,13 @@ from vosbench.records.reader import (
     RunRecord,
     checkpoint_label,
     model_label,
+    protocol_label,
     select_runs,
     sequences_label,
     settings_key,
 )
 from vosbench.records.schema import METRIC_BY_KEY, Metric
+from vosbench.records.tuning import tuned_label
 
 
 @dataclass
@@ -36,7 +38,8 @@ class Row:
         dataset: Dataset name.
         model: Model label (name plus options) or, for published rows, the method.
         checkpoint: Checkpoint label, or backbone and training data for published rows.
-        protocol: ``"<name> v<version>"``, or ``"published"`` (``"published, preset <name>"`` when
+        protocol: ``"<name> v<version>"`` (``(tuned)`` added for a run whose settings ``vosbench
+            tune`` chose, see :func:`~vosbench.records.reader.protocol_label`), or ``"published"`` (``"published, preset <name>"`` when
             the source used the official script a vosbench preset restates: comparable only with
             runs of that preset).
         protocol_settings: Canonical settings key (runs) or the protocol note (published).
@@ -54,6 +57,8 @@ class Row:
             (:func:`vosbench.results.leaderboard_stats.attach_intervals`).
         significance: Paired test against the table's top row, when asked for
             (:func:`vosbench.results.leaderboard_stats.attach_significance`).
+        tuned: For a run whose settings ``vosbench tune`` chose: where and how
+            (:func:`~vosbench.records.tuning.tuned_label`); empty otherwise.
     """
 
     kind: str
@@ -72,6 +77,7 @@ class Row:
     ref: str = ""
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
     significance: str = ""
+    tuned: str = ""
 
     @property
     def key(self) -> tuple[str, str, str, str, str, str]:
@@ -120,10 +126,10 @@ def row_from_record(record: RunRecord) -> Row:
     metrics = {k: 100.0 * v for k, v in record.metrics.items() if k in METRIC_BY_KEY}
     return Row(
         kind="run",
-        dataset=record.dataset,
+        dataset=record.benchmark,  # <dataset>@HxW for runs scored against resized GT: a table of its own
         model=model_label(record),
         checkpoint=checkpoint_label(record),
-        protocol=f"{record.protocol_name} v{record.protocol_version}",
+        protocol=protocol_label(record),
         protocol_settings=settings_key(record.protocol_settings()),
         metrics=metrics,
         sequences=sequences_label(record),
@@ -131,6 +137,7 @@ def row_from_record(record: RunRecord) -> Row:
         created=record.created,
         run_dir=record.run_dir,
         protocol_dict=dict(record.protocol),
+        tuned=tuned_label(record.tuning) if record.tuning else "",
     )
 
 

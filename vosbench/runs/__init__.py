@@ -23,7 +23,9 @@ from vosbench.datasets.factory import load_dataset
 from vosbench.models.factory import create_model
 from vosbench.propagation.engine import precision_dtype
 from vosbench.propagation.precision import float32_mode
+from vosbench.propagation.rescale import rescale_sequences
 from vosbench.propagation.sweep import grid
+from vosbench.records.types import Tuning
 from vosbench.runs.config import (
     RunConfig,
     check_ready,
@@ -53,19 +55,20 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunResult:
     return run_sweep(cfg, progress)[0]
 
 
-def run_sweep(cfg: RunConfig, progress: Progress | None = None) -> list[RunResult]:
+def run_sweep(cfg: RunConfig, progress: Progress | None = None, tuning: Tuning | None = None) -> list[RunResult]:
     """Run every grid point of ``cfg.sweep`` (one run folder and record each), computing the
-    features of each sequence once and reusing them for all grid points.
+    features of each sequence once and reusing them for all grid points. ``tuning`` (from
+    ``vosbench tune``) goes into every record as how the settings were chosen.
 
     Sharded (``cfg.shard``, torchrun or a SLURM array), this process does its part of the
     sequences in the shared run folder; the record is written when every sequence is in. SIGTERM
     and SIGINT stop the run with ``status: interrupted`` (:class:`~vosbench.core.errors.RunInterrupted`).
     """
     with interruptible():
-        return _run_sweep(cfg, progress)
+        return _run_sweep(cfg, progress, tuning)
 
 
-def _run_sweep(cfg: RunConfig, progress: Progress | None) -> list[RunResult]:
+def _run_sweep(cfg: RunConfig, progress: Progress | None, tuning: Tuning | None = None) -> list[RunResult]:
     from vosbench.runs.pose import Keypoints
     from vosbench.runs.vos import Segmentation
 
@@ -89,6 +92,7 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None) -> list[RunResult]:
         raise ConfigError(f"--sweep and --precision are not supported for {ds.task} datasets ({cfg.dataset}) yet")
     names = check_sequence_names(ds, ds.select(list(cfg.sequences)))
     seqs = [ds.sequence(n) for n in names]  # validates every layout before any work
+    seqs = rescale_sequences(seqs, protocols, ds.task)  # gt_size: the resized copy CropMAE / RSP score on
     run_id = cfg.run_id
     if run_id is None and shard.sharded:
         settings = {**config_to_dict(cfg), "data_root": resolved_root(cfg.data_root)}
@@ -98,7 +102,7 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None) -> list[RunResult]:
     group = ProcessGroup(device) if shard.launcher == "torchrun" and shard.sharded else None
     try:
         model = create_model(cfg.model, cfg.checkpoint, **cfg.model_options).to(device)
-        ctx = RunContext(cfg, ds, seqs, model, device, protocols, points, place, started, progress, group)
+        ctx = RunContext(cfg, ds, seqs, model, device, protocols, points, place, started, progress, group, tuning)
         kind = Keypoints(ctx) if ds.task == "pose" else Segmentation(ctx)
         with float32_mode(cfg.precision):  # fp32 is true fp32 on GPUs (TF32 off) unless tf32 is asked for
             return drive(ctx, kind)

@@ -297,7 +297,7 @@ def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **op
     if isinstance(seqs, str):
         seqs = comma_list(seqs)
     ev = evaluate_benchmark(benchmark, gt, pred, sequences=seqs, label=_keyword, **options)
-    if benchmark == "jhmdb":
+    if benchmark in ("jhmdb", "badja"):
         per_object = pd.read_csv(io.StringIO(ev.tables[".per_joint.csv"]), dtype={"joint": str})
         per_sequence = pd.read_csv(io.StringIO(ev.tables[".csv"]), dtype={"video": str})
         per_frame = _keypoint_frame([ev.pred / f"{video}.csv" for video in ev.sequences])

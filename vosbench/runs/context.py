@@ -10,7 +10,7 @@ from vosbench.core.video import VideoSequence
 from vosbench.datasets.base import VideoDataset
 from vosbench.models.base import Encoder
 from vosbench.propagation.protocol import Protocol
-from vosbench.records.types import Settings
+from vosbench.records.types import Settings, Tuning
 from vosbench.runs.config import RunConfig
 from vosbench.runs.distributed import ProcessGroup
 from vosbench.runs.shards import Shard
@@ -56,6 +56,7 @@ class RunContext:
         started: ``time.perf_counter()`` at the start of the run.
         progress: Called after each frame with (sequence, frames done, frames in total).
         group: The torchrun process group (its rank 0 writes the record), else ``None``.
+        tuning: How ``vosbench tune`` chose this run's settings (the record's ``tuning``), else ``None``.
     """
 
     cfg: RunConfig
@@ -69,3 +70,4 @@ class RunContext:
     started: float
     progress: Progress | None = None
     group: ProcessGroup | None = None
+    tuning: Tuning | None = None

@@ -132,6 +132,8 @@ def open_folders(ctx: RunContext, kind: TaskKind[Any], host: HostPool) -> list[R
                 settings = {k: list(v) for k, v in cfg.sweep}
                 sweep: Sweep = {"id": sweep_id, "settings": settings, "point": point, "index": i, "size": len(ctx.points)}
                 parts = dataclasses.replace(parts, sweep=sweep)
+            if ctx.tuning is not None:
+                parts = dataclasses.replace(parts, tuning=ctx.tuning)
             record = head(cfg, ctx.model, ctx.dataset, names, ctx.device, kind.task, run_id, parts)
             folders.append(RunFolder(
                 cfg.out, record, ctx.device, ctx.started, host=host, config=place.config,

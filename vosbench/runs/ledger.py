@@ -102,7 +102,8 @@ def _fmt(v: object) -> str:
 
 def plan_differences(old: Plan, new: Plan) -> list[str]:
     """What differs between two plans in what decides the numbers: model, checkpoint (by
-    SHA-256), model options, protocol, dataset, precision, sweep point, saved predictions."""
+    SHA-256), model options, protocol, dataset, precision, sweep point, saved predictions; and
+    for a tune's evaluation run, how its settings were chosen."""
     a, b = old["record"], new["record"]
     out: list[str] = []
 
@@ -126,6 +127,8 @@ def plan_differences(old: Plan, new: Plan) -> list[str]:
     check("precision", a.get("precision"), b.get("precision"))
     sa, sb = a.get("sweep"), b.get("sweep")
     check("sweep point", sa["point"] if sa else None, sb["point"] if sb else None)
+    if b.get("tuning") is not None:  # `vosbench tune` again (`vosbench run --resume` keeps the stored choice)
+        check("tuning", a.get("tuning"), b.get("tuning"))
     check(
         "--save-predictions",
         old["config"].get("save_predictions"),

@@ -1,8 +1,10 @@
-"""Keypoint runs (JHMDB): propagate joint maps, read out keypoints, score PCK.
+"""Keypoint runs (JHMDB, BADJA): propagate joint maps, read out keypoints, score PCK.
 
 The run folder holds ``keypoints/<video>.csv``, ``per_joint_pck.csv``, ``per_video_pck.csv`` and
 ``summary.json`` (``task: "pose"``; metrics ``PCK@0.1``, ``PCK@0.2``, ``PCK_pooled@0.1``,
-``PCK_pooled@0.2`` and ``pck_curve``).
+``PCK_pooled@0.2`` and ``pck_curve``). The dataset names its joints (``ds.joints``) and its PCK
+rules (``ds.pck_rules``: ``jhmdb``, :mod:`vosbench.scoring.pck`; ``badja``,
+:mod:`vosbench.scoring.pck_badja`, reported pooled over all pairs).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from vosbench.core.io import atomic_write_text
 from vosbench.core.safepath import safe_join
 from vosbench.core.video import VideoSequence
 from vosbench.core.workers import HostPool
-from vosbench.datasets.joints import JOINTS
 from vosbench.propagation.batched import propagation_path
 from vosbench.propagation.keypoints import READOUT_TOPK, SIGMA_CELLS, propagate_pose
 from vosbench.propagation.protocol import Protocol
@@ -25,13 +26,15 @@ from vosbench.runs.context import RunContext
 from vosbench.runs.driver import FrameCounter, Outcome, Slot, TaskKind
 from vosbench.runs.lifecycle import Payload
 from vosbench.runs.record import HeadParts
+from vosbench.scoring import pck_badja
 from vosbench.scoring.pck import PCKAccumulator
 
 
 def keypoints_csv_text(frames: list[str], kps: np.ndarray) -> str:
     """``frame,joint,x,y`` rows: frame = the image's file stem (JHMDB: ``00001`` = first frame),
-    joint = 0-based index in :data:`vosbench.datasets.joints.JOINTS` (the order of JHMDB's
-    ``joint_positions.mat``), x/y = 0-based original-frame pixels (``nan`` = no prediction)."""
+    joint = 0-based index in the dataset's joints (JHMDB: :data:`vosbench.datasets.joints.JOINTS`,
+    the order of ``joint_positions.mat``; BADJA: ``BADJA_JOINTS``), x/y = 0-based original-frame
+    pixels (``nan`` = no prediction)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(("frame", "joint", "x", "y"))
@@ -54,6 +57,8 @@ class Keypoints(TaskKind[np.ndarray]):
         self.path = propagation_path(ctx.device)  # batched on CUDA, windowed on CPU (VOSBENCH_PROPAGATION forces one)
         # CRW's eval_pck.py scores a joint only where its prediction exists (crw-jhmdb)
         self.visibility = "prediction" if ctx.protocols[0].keypoints == "crw" else "gt"
+        self.joints = ctx.dataset.joints
+        self.rules = ctx.dataset.pck_rules
 
     def head_parts(self, protocol: Protocol, host: HostPool) -> HeadParts:
         # the keypoint-specific settings decide the numbers too, so they are part of the protocol
@@ -63,7 +68,7 @@ class Keypoints(TaskKind[np.ndarray]):
     def predict(self, seq: VideoSequence, slots: list[Slot], count: FrameCounter) -> list[np.ndarray]:
         (slot,) = slots  # no grid for keypoint runs
         model = self.ctx.model
-        pred = np.full((len(seq), len(JOINTS), 2), np.nan)
+        pred = np.full((len(seq), len(self.joints), 2), np.nan)
         for t, kps in propagate_pose(
             seq, model, slot.protocol, self.ctx.device, slot.folder.timings, self.ctx.cfg.batch_size,
             model.spec.copy_first_frame, path=self.path,
@@ -75,7 +80,10 @@ class Keypoints(TaskKind[np.ndarray]):
     def outcome(self, seq: VideoSequence, slot: Slot, state: np.ndarray) -> Outcome:
         t0 = time.perf_counter()
         assert seq.keypoints is not None  # propagate_pose refuses a video without keypoints
-        hits, counts = PCKAccumulator(JOINTS, visibility=self.visibility).add(seq.name, state, seq.keypoints)
+        if self.rules == "badja":
+            hits, counts = pck_badja.score_video(seq, state)
+        else:
+            hits, counts = PCKAccumulator(self.joints, visibility=self.visibility).add(seq.name, state, seq.keypoints)
         slot.folder.t_eval += time.perf_counter() - t0
         if self.ctx.cfg.save_predictions:
             atomic_write_text(slot.stage / "keypoints.csv", keypoints_csv_text(seq.frames, state))

@@ -35,6 +35,7 @@ from vosbench.propagation.precision import tf32_state
 from vosbench.records.schema import SCHEMA_VERSION, SUMMARY, write_summary
 from vosbench.records.types import (
     DatasetInfo, Environment, Plan, Progress, RunSummary, RunTimings, SequenceResult, Settings, Status, Sweep, Task,
+    Tuning,
 )
 import vosbench.runs.ledger as ledger
 from vosbench.runs.config import RunConfig
@@ -103,13 +104,15 @@ def new_run_id() -> str:
 @dataclass(frozen=True)
 class HeadParts:
     """What a task kind and a sweep add to the head: the protocol block, the numeric precision
-    (segmentation), the propagation path and host workers (environment), the grid point."""
+    (segmentation), the propagation path and host workers (environment), the grid point, and
+    how ``vosbench tune`` chose the settings."""
 
     protocol: Settings
     propagation: str
     precision: str | None = None
     host_workers: int | None = None
     sweep: Sweep | None = None
+    tuning: Tuning | None = None
 
 
 def head(
@@ -151,6 +154,8 @@ def head(
         record["precision"] = parts.precision
     if parts.sweep is not None:
         record["sweep"] = parts.sweep
+    if parts.tuning is not None:  # the settings were chosen by `vosbench tune` (vosbench.runs.tune)
+        record["tuning"] = parts.tuning
     return record
 
 

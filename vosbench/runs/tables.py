@@ -134,7 +134,9 @@ def vos_tables(run_dir: Path, plan: Plan, results: list[SequenceResult], complet
 
 def pose_tables(run_dir: Path, plan: Plan, results: list[SequenceResult], complete: bool) -> Tables:
     """Keypoints: per-joint and per-video PCK, PCK metrics and curve."""
-    acc = PCKAccumulator(JOINTS, CURVE)
+    dataset = plan["record"].get("dataset") or {}
+    joints = tuple(dataset.get("joints") or JOINTS)
+    acc = PCKAccumulator(joints, CURVE, headline="pooled" if dataset.get("pck") == "badja" else "joints")
     for r in results:
         acc.add_counts(r["sequence"], np.asarray(r["hits"], dtype=np.int64), np.asarray(r["counts"], dtype=np.int64))
     for name in ("per_joint_pck.csv", "per_video_pck.csv"):

@@ -150,6 +150,8 @@ class PCKResult:
         hits: (A, J) correct pairs.
         counts: (J,) scored pairs.
         per_video: Video -> (hits (A, J), counts (J,)).
+        headline: What ``PCK@a`` reports: ``joints`` (the mean over joints of the per-joint PCK,
+            JHMDB) or ``pooled`` (correct pairs / scored pairs, BADJA as FGVC reports it).
     """
 
     thresholds: tuple[float, ...]
@@ -157,6 +159,7 @@ class PCKResult:
     hits: np.ndarray
     counts: np.ndarray
     per_video: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    headline: str = "joints"
 
     def per_joint(self) -> np.ndarray:
         """(A, J) per-joint PCK; NaN for joints without a scored pair."""
@@ -172,6 +175,10 @@ class PCKResult:
         n = int(self.counts.sum())
         return self.hits.sum(axis=1) / n if n else np.full(len(self.thresholds), np.nan)
 
+    def reported(self) -> np.ndarray:
+        """(A,) the number ``PCK@a`` reports (see ``headline``)."""
+        return self.pooled() if self.headline == "pooled" else self.mean()
+
     def at(self, alpha: float) -> int:
         for i, a in enumerate(self.thresholds):
             if abs(a - alpha) < 1e-12:
@@ -180,7 +187,7 @@ class PCKResult:
 
     def metrics(self) -> dict[str, object]:
         """``PCK@0.1``, ``PCK@0.2``, ``PCK_pooled@0.1``, ``PCK_pooled@0.2`` and ``pck_curve`` (fractions)."""
-        mean, pooled = self.mean(), self.pooled()
+        mean, pooled = self.reported(), self.pooled()
         out: dict[str, object] = {}
         for alpha in HEADLINE:
             out[f"PCK@{threshold_key(alpha)}"] = _num(mean[self.at(alpha)])
@@ -212,6 +219,7 @@ class PCKAccumulator:
         thresholds: tuple[float, ...] = CURVE,
         skip_first: bool = True,
         visibility: str = "gt",
+        headline: str = "joints",
     ):
         if visibility not in VISIBILITY:
             raise ValueError(f"visibility={visibility!r}: expected one of {', '.join(VISIBILITY)}")
@@ -219,6 +227,7 @@ class PCKAccumulator:
         self.thresholds = tuple(thresholds)
         self.skip_first = skip_first
         self.visibility = visibility
+        self.headline = headline
         self.hits = np.zeros((len(self.thresholds), len(self.joints)), dtype=np.int64)
         self.counts = np.zeros(len(self.joints), dtype=np.int64)
         self.per_video: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -244,7 +253,9 @@ class PCKAccumulator:
         self.per_video[video] = (hits, counts)
 
     def result(self) -> PCKResult:
-        return PCKResult(self.thresholds, self.joints, self.hits.copy(), self.counts.copy(), dict(self.per_video))
+        return PCKResult(
+            self.thresholds, self.joints, self.hits.copy(), self.counts.copy(), dict(self.per_video), self.headline
+        )
 
 
 def per_joint_csv_text(result: PCKResult) -> str:
@@ -265,8 +276,8 @@ def per_video_csv_text(result: PCKResult) -> str:
     keys = [threshold_key(a) for a in HEADLINE]
     w.writerow(["video", "n", *(f"PCK@{k}" for k in keys), *(f"PCK_pooled@{k}" for k in keys)])
     for video, (hits, counts) in result.per_video.items():
-        r = PCKResult(result.thresholds, result.joints, hits, counts)
-        mean, pooled = r.mean(), r.pooled()
+        r = PCKResult(result.thresholds, result.joints, hits, counts, headline=result.headline)
+        mean, pooled = r.reported(), r.pooled()
         row = [video, int(counts.sum())]
         row += ["" if mean[r.at(a)] != mean[r.at(a)] else repr(float(mean[r.at(a)])) for a in HEADLINE]
         row += ["" if pooled[r.at(a)] != pooled[r.at(a)] else repr(float(pooled[r.at(a)])) for a in HEADLINE]

@@ -8,7 +8,7 @@ same code paths as the real datasets.
 
 Public API:
 
-* :func:`generate_davis`, :func:`generate_ytvos`, :func:`generate_jhmdb`: write a set into a
+* :func:`generate_davis`, :func:`generate_ytvos`, :func:`generate_jhmdb`, :func:`generate_badja`: write a set into a
   folder (see their docstrings for every file written);
 * :func:`ensure_generated`: generate into a folder on first use, regenerate when the recipe
   changes (used by the registered ``synthetic-*`` datasets);
@@ -29,6 +29,7 @@ from vosbench.datasets.synthetic.layouts import (
     GENERATOR_VERSION,
     KINDS,
     STAMP,
+    generate_badja,
     generate_davis,
     generate_jhmdb,
     generate_ytvos,
@@ -41,6 +42,7 @@ __all__ = [
     "KINDS",
     "STAMP",
     "build_synthetic_davis",
+    "generate_badja",
     "ensure_generated",
     "generate_davis",
     "generate_jhmdb",
@@ -78,5 +80,7 @@ def build_synthetic_davis(spec: DatasetSpec, root: Path, **options: Any):
     from vosbench.datasets.davis import Davis17Dataset
 
     params = generator_params("davis", spec, root, options)
+    if options.get("split") == "train":  # a generated train split (synthetic-davis-train) lists its videos there
+        params["split"] = "train"
     ensure_generated("davis", root, **params)
     return Davis17Dataset(spec, Path(root), **options)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -76,6 +77,10 @@ class Figure:
     zoom_omega: float = 0.0
     zoom_phase: float = 0.0
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
+    # the capsules a Limb paints: part -> (start, end, radius key), radii and lengths (x height)
+    parts: ClassVar[dict[str, tuple[str, str, str]]] = PARTS
+    radii: ClassVar[dict[str, float]] = _RADIUS
+    lengths: ClassVar[dict[str, float]] = _LENGTH
 
     def zoom(self, t: float) -> float:
         return math.exp(self.zoom_amp * math.sin(self.zoom_omega * t + self.zoom_phase))
@@ -182,6 +187,22 @@ class Figure:
         ]
 
 
+class Body(Protocol):
+    """What a :class:`Limb` paints from: a figure's named points over time, its zoom and size,
+    and its capsules (:class:`Figure`; the quadruped of :mod:`.animal`)."""
+
+    height: float
+    parts: ClassVar[dict[str, tuple[str, str, str]]]
+    radii: ClassVar[dict[str, float]]
+    lengths: ClassVar[dict[str, float]]
+
+    def zoom(self, t: float) -> float: ...
+
+    def points(self, t: float) -> dict[str, np.ndarray]: ...
+
+    def draw_order(self) -> list[str]: ...
+
+
 @dataclass
 class Limb:
     """One textured capsule of a :class:`Figure` (a layer of a :class:`~.scene.Scene`).
@@ -190,18 +211,18 @@ class Limb:
     origin sits ``pad`` pixels in from the corner, so coordinates scale with the figure's zoom.
     """
 
-    figure: Figure
+    figure: Body
     part: str
     label: int
     texture: np.ndarray
     pad: float
 
     def paint(self, canvas: Canvas, t: float, layer: int) -> None:
-        start, end, rkey = PARTS[self.part]
+        start, end, rkey = self.figure.parts[self.part]
         p = self.figure.points(t)
         a, b = p[start], p[end]
         z = self.figure.zoom(t)
-        r = _RADIUS[rkey] * self.figure.height * z
+        r = self.figure.radii[rkey] * self.figure.height * z
         d = b - a
         length = float(np.hypot(*d))
         e = d / length if length > 1e-9 else np.array([0.0, 1.0])
@@ -222,23 +243,24 @@ class Limb:
         canvas.put(box, inside, self.texture, tx, ty, self.label, layer)
 
 
-def make_limbs(rng: np.random.Generator, figure: Figure) -> list[Limb]:
+def make_limbs(rng: np.random.Generator, figure: Body) -> list[Limb]:
     """Textured limbs in drawing order. Every part gets its own hue and pattern, and its colour
     shifts along its length, so that colour alone says roughly where along a limb a point is."""
+    parts = figure.parts
     order = figure.draw_order()
     h0 = rng.uniform(0, 1)
-    hues = {name: (h0 + i / len(PARTS)) % 1.0 for i, name in enumerate(PARTS)}
+    hues = {name: (h0 + i / len(parts)) % 1.0 for i, name in enumerate(parts)}
     limbs = []
     for part in order:
-        rkey = PARTS[part][2]
-        r = _RADIUS[rkey] * figure.height
+        rkey = parts[part][2]
+        r = figure.radii[rkey] * figure.height
         pad = r + 2.0
         # texture coordinates are divided by the zoom, so the unzoomed size is enough
-        rows = math.ceil(_LENGTH[rkey] * figure.height + 2 * r) + 5
+        rows = math.ceil(figure.lengths[rkey] * figure.height + 2 * r) + 5
         cols = math.ceil(2 * r) + 5
         start = object_texture(rng, (rows, cols), hues[part], scale=max(2.5, 0.6 * r))
-        end = object_texture(rng, (rows, cols), hues[part] + 0.5 / len(PARTS), scale=max(2.5, 0.6 * r))
+        end = object_texture(rng, (rows, cols), hues[part] + 0.5 / len(parts), scale=max(2.5, 0.6 * r))
         ramp = np.linspace(0.0, 1.0, rows, dtype=np.float32)[:, None, None]
         tex = (1 - ramp) * start + ramp * end
-        limbs.append(Limb(figure, part, list(PARTS).index(part) + 1, tex, pad))
+        limbs.append(Limb(figure, part, list(parts).index(part) + 1, tex, pad))
     return limbs

@@ -14,11 +14,14 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from vosbench.datasets.badja_joints import SMAL_INDEX, SMAL_JOINTS
+from vosbench.datasets.synthetic.animal import badja_scene, joint_visibility
 from vosbench.datasets.synthetic.scenarios import (
     UNSEEN_CATEGORIES,
     davis_scenario,
@@ -32,16 +35,19 @@ from vosbench.core.labels import encode_label_png
 # Bump whenever the generator's output changes, so that cached sets are regenerated.
 GENERATOR_VERSION = 2
 STAMP = "vosbench_synthetic.json"
-KINDS = ("davis", "ytvos", "jhmdb")
-_KIND_CODE = {"davis": 17, "ytvos": 19, "jhmdb": 23}
+KINDS = ("davis", "ytvos", "jhmdb", "badja")
+_KIND_CODE = {"davis": 17, "ytvos": 19, "jhmdb": 23, "badja": 29}
 YTVOS_STEP = 5  # annotated frames are every 5th frame of the 30 fps video
 
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "davis": {"videos": 3, "frames": 24, "size": (432, 240), "seed": 0},
+    "davis": {"videos": 3, "frames": 24, "size": (432, 240), "seed": 0, "split": "val"},
     "ytvos": {"videos": 3, "frames": 10, "size": (384, 216), "seed": 0, "all_frames": True},
     "jhmdb": {"videos": 3, "frames": 20, "size": (320, 240), "seed": 0},
+    "badja": {"videos": 3, "frames": 16, "size": (384, 216), "seed": 0},
 }
-_MIN_FRAMES = {"davis": 5, "ytvos": 3, "jhmdb": 2}
+#: the list files a generated DAVIS-layout set may name its sequences in (ImageSets/2017/<split>.txt)
+DAVIS_SPLITS = ("val", "train")
+_MIN_FRAMES = {"davis": 5, "ytvos": 3, "jhmdb": 2, "badja": 8}
 
 
 def normalize_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -73,6 +79,8 @@ def normalize_params(kind: str, params: dict[str, Any]) -> dict[str, Any]:
         p[key] = int(v)
     if "all_frames" in p:
         p["all_frames"] = bool(p["all_frames"])
+    if "split" in p and p["split"] not in DAVIS_SPLITS:
+        raise ConfigError(f"synthetic {kind}: split must be one of {', '.join(DAVIS_SPLITS)}, got {p['split']!r}")
     return p
 
 
@@ -134,6 +142,7 @@ def generate_davis(
     frames: int = DEFAULTS["davis"]["frames"],
     size: tuple[int, int] = DEFAULTS["davis"]["size"],
     seed: int = DEFAULTS["davis"]["seed"],
+    split: str = DEFAULTS["davis"]["split"],
 ) -> Path:
     """Write a DAVIS-2017-layout set of ``videos`` sequences of ``frames`` frames each.
 
@@ -142,8 +151,8 @@ def generate_davis(
     * ``JPEGImages/480p/<seq>/00000.jpg ...`` RGB JPEG (quality 90), one per frame;
     * ``Annotations/480p/<seq>/00000.png ...`` palette PNG (DAVIS palette) for *every* frame,
       pixel = object id 1..K (K = 2-4 per video, all present in frame 0), 0 = background;
-    * ``ImageSets/2017/val.txt`` (sequence names, one per line, in generation order) and an empty
-      ``ImageSets/2017/train.txt``;
+    * ``ImageSets/2017/<split>.txt`` (sequence names, one per line, in generation order) and the
+      other list (``train.txt`` or ``val.txt``) empty;
     * ``vosbench_synthetic.json`` (generator version and arguments).
 
     Sequence ``i`` is named ``<scenario>-<i>``: ``occlusion-0`` (object hidden completely by
@@ -156,11 +165,12 @@ def generate_davis(
         frames: Frames per sequence (>= 5).
         size: (width, height) in pixels.
         seed: Random seed.
+        split: ``val`` or ``train``: the list file that names the sequences.
 
     Returns:
         The output folder.
     """
-    p = normalize_params("davis", {"videos": videos, "frames": frames, "size": size, "seed": seed})
+    p = normalize_params("davis", {"videos": videos, "frames": frames, "size": size, "seed": seed, "split": split})
     out = _prepare(out)
     (w, h), n = p["size"], p["frames"]
     names = []
@@ -174,8 +184,8 @@ def generate_davis(
             _put(out / "Annotations" / "480p" / name / f"{t:05d}.png", encode_label_png(frame.labels))
     sets = out / "ImageSets" / "2017"
     sets.mkdir(parents=True, exist_ok=True)
-    (sets / "val.txt").write_text("".join(f"{s}\n" for s in names))
-    (sets / "train.txt").write_text("")
+    for listed in DAVIS_SPLITS:
+        (sets / f"{listed}.txt").write_text("".join(f"{s}\n" for s in names) if listed == p["split"] else "")
     _write_stamp(out, "davis", p)
     return out
 
@@ -363,4 +373,79 @@ def generate_jhmdb(
     return out
 
 
-GENERATORS = {"davis": generate_davis, "ytvos": generate_ytvos, "jhmdb": generate_jhmdb}
+def generate_badja(
+    out: str | Path,
+    videos: int = DEFAULTS["badja"]["videos"],
+    frames: int = DEFAULTS["badja"]["frames"],
+    size: tuple[int, int] = DEFAULTS["badja"]["size"],
+    seed: int = DEFAULTS["badja"]["seed"],
+) -> Path:
+    """Write a BADJA-layout set: a textured quadruped walking (:mod:`.animal`).
+
+    Video ``i`` is named ``quadruped-<i>``. Files written:
+
+    * ``DAVIS/JPEGImages/Full-Resolution/<video>/00000.jpg ...``: every frame (RGB JPEG);
+    * ``DAVIS/Annotations/Full-Resolution/<video>/00000.png ...``: palette PNG of every frame,
+      1 = the animal;
+    * ``joint_annotations/<video>.json``: BADJA's format for the frames ``i % 3``, then every 5th
+      (one step of 2, as in BADJA's own files): 37 ``[row, col]`` integer joints (the 17 SMAL
+      entries BADJA does not score are ``[0, 0]``, invisible) and 37 visibilities; a joint hidden
+      behind another part is invisible. In video 1 the first annotated frame's ``tail_6`` is
+      ``[0, 0]``, invisible (BADJA's unannotated joints look like that);
+    * ``joint_annotations/zz_extra.json``: a video under ``extra_videos/`` without frames, as
+      BADJA's ``tiger`` (the adapter leaves it out);
+    * ``vosbench_synthetic.json`` (generator version and arguments).
+    """
+    p = normalize_params("badja", {"videos": videos, "frames": frames, "size": size, "seed": seed})
+    out = _prepare(out)
+    (w, h), n = p["size"], p["frames"]
+    for i in range(p["videos"]):
+        name = f"quadruped-{i}"
+        scene = badja_scene(_rng("badja", p["seed"], i), w, h, n)
+        animal = scene.layers[0].figure
+        annotated = {*range(i % 3, n, 5), *([i % 3 + 7] if i % 3 + 7 < n else [])}
+        entries = []
+        for t in range(n):
+            frame = scene.render(t)
+            _put(out / "DAVIS" / "JPEGImages" / "Full-Resolution" / name / f"{t:05d}.jpg", _jpeg(_image(frame.image)))
+            png = encode_label_png((frame.labels > 0).astype(np.uint8))
+            _put(out / "DAVIS" / "Annotations" / "Full-Resolution" / name / f"{t:05d}.png", png)
+            if t in annotated:
+                entries.append(_badja_entry(name, t, animal.joints(t), joint_visibility(animal, frame.labels, t)))
+        if i == 1:
+            entries[0]["joints"][31], entries[0]["visibility"][31] = [0, 0], False
+        _put(out / "joint_annotations" / f"{name}.json", json.dumps(entries).encode())
+    extra = [
+        {
+            "image_path": "extra_videos/zz/rgb/0000.png",
+            "segmentation_path": "extra_videos/zz/segmentations/0000.png",
+            "joints": [[0, 0]] * SMAL_JOINTS,
+            "visibility": [False] * SMAL_JOINTS,
+        }
+    ]
+    _put(out / "joint_annotations" / "zz_extra.json", json.dumps(extra).encode())
+    _write_stamp(out, "badja", p)
+    return out
+
+
+def _badja_entry(name: str, t: int, xy: np.ndarray, visible: np.ndarray) -> dict[str, Any]:
+    """One annotated frame in BADJA's JSON format (37 SMAL entries; the 20 scored ones filled)."""
+    joints = [[0, 0] for _ in range(SMAL_JOINTS)]
+    vis = [False] * SMAL_JOINTS
+    for j, k in enumerate(SMAL_INDEX):
+        joints[k] = [int(round(xy[j, 1])), int(round(xy[j, 0]))]
+        vis[k] = bool(visible[j])
+    return {
+        "segmentation_path": f"DAVIS/Annotations/Full-Resolution/{name}/{t:05d}.png",
+        "image_path": f"DAVIS/JPEGImages/Full-Resolution/{name}/{t:05d}.jpg",
+        "visibility": vis,
+        "joints": joints,
+    }
+
+
+GENERATORS: dict[str, Callable[..., Path]] = {
+    "davis": generate_davis,
+    "ytvos": generate_ytvos,
+    "jhmdb": generate_jhmdb,
+    "badja": generate_badja,
+}

@@ -1,0 +1,58 @@
+"""Weights without a direct address (licence gate, Google Drive) and ``vosbench list models``."""
+
+from __future__ import annotations
+
+from tests.support.cli import invoke
+from vosbench.models import weights
+
+
+def test_gated_weights_say_where_to_get_and_put_them(tmp_path, monkeypatch):
+    monkeypatch.delenv(weights.BASE_URL_ENV, raising=False)
+    res = invoke("weights", "download", "dinov3-vits16", "--dir", tmp_path, code=2)
+    assert "https://ai.meta.com/resources/models-and-libraries/dinov3-downloads/" in res.output
+    assert str(tmp_path / "dinov3_vits16_pretrain_lvd1689m-08c60483.pth") in res.output
+    assert "--checkpoint dinov3-vits16" in res.output
+    assert res.output.strip().splitlines()[-1] == "Error: not downloaded (no direct address): dinov3-vits16; see above"
+
+
+def test_drive_page_instead_of_file_names_the_file_and_folder(range_server, monkeypatch, tmp_path):
+    monkeypatch.setenv(weights.BASE_URL_ENV, range_server.url)
+    range_server.files["timecycle-checkpoint_14.pth.tar"] = b"<!DOCTYPE html><html>quota exceeded</html>"
+    range_server.html.add("timecycle-checkpoint_14.pth.tar")
+    res = invoke("weights", "download", "timecycle", "--dir", tmp_path, code=2)
+    assert "returned a web page" in res.output and "timecycle-checkpoint_14.pth.tar" in res.output
+    assert not (tmp_path / "timecycle-checkpoint_14.pth.tar").exists()
+
+
+def test_drive_http_error_gives_the_drive_page(monkeypatch, tmp_path):
+    monkeypatch.delenv(weights.BASE_URL_ENV, raising=False)
+    wf = weights.find_weight("timecycle").file
+    assert weights.drive_view_url(wf) == "https://drive.google.com/file/d/1jKwP6qOoEFhhr9WFL_mfXvk0IHtElsmB/view"
+    note = weights.manual_note(wf, tmp_path)
+    assert note.startswith("timecycle: get timecycle-checkpoint_14.pth.tar from https://drive.google.com/file/d/")
+    assert str(tmp_path / "timecycle-checkpoint_14.pth.tar") in note
+
+
+def test_list_models_columns_and_weights_present(tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    res = invoke("list", "models", "--dir", tmp_path, code=0)
+    out = res.output
+    for col in ("family", "paper", "checkpoint format", "default preset", "weights present"):
+        assert col in out
+    line = next(x for x in out.splitlines() if "│ cropmae-vits16" in x)
+    assert "cropmae" in line and "no (cropmae-in, cropmae-k400)" in line
+    (tmp_path / "cropmae-in.pth").write_bytes(b"x")
+    out = invoke("list", "models", "--dir", tmp_path, code=0).output
+    line = next(x for x in out.splitlines() if "│ cropmae-vits16" in x)
+    assert "yes: cropmae-in" in line
+    lab = next(x for x in out.splitlines() if "│ lab " in x)
+    assert "takes no weights" in lab
+
+
+def test_gated_file_from_a_mirror_is_checked_against_its_hash_prefix(range_server, monkeypatch, tmp_path):
+    """With a mirror the DINOv3 file downloads; its name's torch.hub hash prefix (08c60483) is checked."""
+    monkeypatch.setenv(weights.BASE_URL_ENV, range_server.url)
+    range_server.files["dinov3_vits16_pretrain_lvd1689m-08c60483.pth"] = b"not the file" * 100
+    res = invoke("weights", "download", "dinov3-vits16", "--dir", tmp_path, code=2)
+    assert "does not start with 08c60483" in res.output
+    assert not (tmp_path / "dinov3_vits16_pretrain_lvd1689m-08c60483.pth").exists()
