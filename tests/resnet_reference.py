@@ -70,15 +70,19 @@ def reference_layer3(x: torch.Tensor, sd: dict, depth: int, layer3_stride: int =
     return reference_trunk((x - IMAGENET_MEAN) / IMAGENET_STD, sd, depth, (1, 2, layer3_stride))
 
 
-def reference_trunk(t: torch.Tensor, sd: dict, depth: int, strides: tuple[int, ...]) -> torch.Tensor:
-    """The output of the last of ``len(strides)`` stages on a normalised input ``t``."""
+def reference_trunk(t: torch.Tensor, sd: dict, depth: int, strides: tuple[int, ...], pool: str = "max") -> torch.Tensor:
+    """The output of the last of ``len(strides)`` stages on a normalised input ``t``; ``pool`` after
+    the stem: ``max`` (torchvision), ``mean`` (3x3 average, stride 2, padding 1) or ``none``."""
     kind, blocks = DEPTHS[depth]
 
     def bn(t, p):
         return F.batch_norm(t, sd[p + "running_mean"], sd[p + "running_var"], sd[p + "weight"], sd[p + "bias"], eps=1e-5)
 
     t = F.relu(bn(F.conv2d(t, sd["conv1.weight"], stride=2, padding=3), "bn1."))
-    t = F.max_pool2d(t, 3, stride=2, padding=1)
+    if pool == "max":
+        t = F.max_pool2d(t, 3, stride=2, padding=1)
+    elif pool == "mean":
+        t = F.avg_pool2d(t, 3, stride=2, padding=1)
     for i, stride in enumerate(strides, start=1):
         for b in range(blocks[i - 1]):
             p = f"layer{i}.{b}."

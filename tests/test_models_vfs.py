@@ -126,8 +126,10 @@ def test_cli_refuses_another_format_and_runs_the_release_layout(tmp_path, tiny_d
 # --- the vfs preset against VFS's test loop -------------------------------------------------------
 
 
-def vfs_pipeline(encoder, frames: list[torch.Tensor], seg0: np.ndarray, precede: int = 20) -> list[np.ndarray]:
-    """Predicted id maps of frames 1.. as VFS's ``forward_test`` computes them."""
+def vfs_pipeline(encoder, frames: list[torch.Tensor], seg0: np.ndarray, precede: int = 20,
+                 mask: torch.Tensor | None = None) -> list[np.ndarray]:
+    """Predicted id maps of frames 1.. as VFS's ``forward_test`` computes them (``mask``: another
+    [key cell, query cell] neighbourhood than VFS's circle)."""
     with torch.inference_mode():
         feats = [encoder(x[None])[0] for x in frames]
     c, h, w = feats[0].shape
@@ -135,7 +137,8 @@ def vfs_pipeline(encoder, frames: list[torch.Tensor], seg0: np.ndarray, precede:
     first = F.one_hot(torch.from_numpy(small).long()).permute(2, 0, 1).float()
     ii, jj = torch.meshgrid(torch.arange(h).float(), torch.arange(w).float(), indexing="ij")
     dist = ((ii.reshape(-1, 1) - ii.reshape(1, -1)) ** 2 + (jj.reshape(-1, 1) - jj.reshape(1, -1)) ** 2) ** 0.5
-    mask = dist < 24 // 2  # [key cell, query cell]
+    if mask is None:
+        mask = dist < 24 // 2  # [key cell, query cell]
     bank = [first]
     out = []
     for t in range(1, len(frames)):

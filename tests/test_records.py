@@ -432,14 +432,14 @@ def test_settings_added_later_at_their_old_value_keep_the_identity(tmp_path):
     """A run of today's crw preset records first_in_window=false and mixing=joint; a record written
     before those settings existed lacks them: both are the same protocol (same identity, same
     leaderboard settings), while a run at another value is not."""
-    from vosbench.records.reader import identity
+    from vosbench.records.reader import LATER_SETTINGS, identity
 
     old = copy_run(tmp_path / "old")
     new = copy_run(tmp_path / "new")
     other = copy_run(tmp_path / "other")
-    for k in ("first_in_window", "mixing"):
+    for k in LATER_SETTINGS:  # first_in_window, mixing, references, border, align_corners
         edit_summary(old, lambda d, k=k: d["protocol"].pop(k, None))
-    edit_summary(new, lambda d: d["protocol"].update(first_in_window=False, mixing="joint"))
+    edit_summary(new, lambda d: d["protocol"].update(LATER_SETTINGS))
     edit_summary(other, lambda d: d["protocol"].update(first_in_window=True, mixing="joint"))
     assert identity(load_record(old)) == identity(load_record(new))
     assert identity(load_record(other)) != identity(load_record(new))

@@ -6,6 +6,7 @@ Importing this module is cheap: the factories are ``"module:attr"`` strings impo
 from __future__ import annotations
 
 from vosbench.core.specs import ModelSpec, WeightFile
+from vosbench.models.catalog_more import MORE_MODELS
 from vosbench.models.catalog_resnet import IMAGENET_MEAN, IMAGENET_STD, RESNET_FAMILIES
 from vosbench.models.catalog_vit import VIT_MODELS
 
@@ -176,3 +177,5 @@ BUILTIN_MODELS: tuple[ModelSpec, ...] = (
 BUILTIN_MODELS += VIT_MODELS
 # ResNet-family encoders of the literature (VFS, MoCo, SimSiam, ...): their own catalog module.
 BUILTIN_MODELS += RESNET_FAMILIES
+# MAST and the other families of the second zoo: their own catalog module.
+BUILTIN_MODELS += MORE_MODELS

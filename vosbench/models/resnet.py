@@ -24,8 +24,9 @@ from vosbench.models.checkpoints import CheckpointLayout, build_encoder
 ARCHS = {"resnet18": tvm.resnet18, "resnet50": tvm.resnet50}
 
 
-def stride8_resnet(arch: str, padding: str = "zeros") -> nn.Module:
-    """torchvision ``arch`` with layer3 strides set to 1 and layer4/avgpool/fc removed."""
+def stride8_resnet(arch: str, padding: str = "zeros", keep_layer4: bool = False) -> nn.Module:
+    """torchvision ``arch`` with every convolution of layer3 and layer4 at stride 1 and avgpool/fc
+    removed; layer4 is removed too unless ``keep_layer4`` (UVC and DUL read layer4 at stride 8)."""
     net = ARCHS[arch](weights=None)
     for layer in (net.layer3, net.layer4):
         for m in layer.modules():
@@ -35,7 +36,9 @@ def stride8_resnet(arch: str, padding: str = "zeros") -> nn.Module:
         for m in net.modules():
             if isinstance(m, nn.Conv2d):
                 m.padding_mode = padding  # type: ignore[assignment]  # checked by Conv2d at call time
-    del net.layer4, net.fc, net.avgpool
+    if not keep_layer4:
+        del net.layer4
+    del net.fc, net.avgpool
     return net
 
 

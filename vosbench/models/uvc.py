@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
-from torchvision import models as tvm
 
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
 from vosbench.models.baselines import rgb_to_lab
 from vosbench.models.catalog_resnet import IMAGENET_MEAN, IMAGENET_STD
 from vosbench.models.checkpoints import CheckpointLayout, build_encoder, refuse_layout
+from vosbench.models.resnet import stride8_resnet
 
 GRAY = "gray_encoder."
 EXPECTED = "a UVC checkpoint ({'state_dict': module.gray_encoder.*, 'epoch', 'best_loss'} as UVC's test.py reads it)"
@@ -49,13 +48,7 @@ class UVCEncoder(Encoder):
 
     def __init__(self, spec: ModelSpec):
         super().__init__(spec)
-        net = tvm.resnet18(weights=None)
-        for layer in (net.layer3, net.layer4):
-            for m in layer.modules():
-                if isinstance(m, nn.Conv2d):
-                    m.stride = (1, 1)
-        del net.fc, net.avgpool
-        self.model = net
+        self.model = stride8_resnet("resnet18", keep_layer4=True)
         self.register_buffer("gray_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("gray_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
 

@@ -44,7 +44,7 @@ import torch
 from vosbench.core.errors import ConfigError
 from vosbench.propagation.blocks import window_reach
 from vosbench.propagation.context import ContextFrame, Workspace, split_context
-from vosbench.propagation.mixing import Candidates, mix
+from vosbench.propagation.mixing import Candidates, mix, off_frame_part
 from vosbench.propagation.scheduling import small_tensor
 from vosbench.propagation.protocol import Protocol
 
@@ -378,9 +378,12 @@ def predict(
             torch.sum(e, dim=2, out=dens[b0:b1])
             mxs[b0:b1] = mx.view(b1 - b0, n)
         parts.append((_to_frame_order(mxs, plan), _to_frame_order(nums, plan), _to_frame_order(dens, plan)))
+        if protocol.border == "zeros":
+            copies = float(sum(context[i].count for i in local))
+            parts.append(off_frame_part(h, w, float(protocol.radius), copies, K, dev, torch.float32))  # type: ignore[arg-type]
     mx, num, den = parts[0]
-    if len(parts) == 2:
-        (m1, n1, d1), (m2, n2, d2) = parts
+    for m2, n2, d2 in parts[1:]:
+        m1, n1, d1 = mx, num, den
         mx = torch.maximum(m1, m2)
         safe = torch.where(torch.isfinite(mx), mx, torch.zeros_like(mx))
         a, b = torch.exp((m1 - safe) * inv_t), torch.exp((m2 - safe) * inv_t)

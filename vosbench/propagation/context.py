@@ -100,23 +100,45 @@ class Workspace:
         self.slots = [int(j) for j in slot]  # type: ignore[arg-type]
 
 
-class ContextBuffer:
-    """The rolling context of one video: frame 0 plus the last ``protocol.context`` frames.
+#: the frame MAST's ``benchmark.py`` keeps as a second long-term reference (after frame 0)
+MAST_LONG_TERM = 5
+#: MAST's ``mem_gap``: its recent references are t-1, t-3, t-5
+MAST_GAP = 2
 
-    Holds at most ``context + 1`` frames' features and labels, whatever the video length, plus a
-    :class:`Workspace` (``self.workspace``) to hand to :func:`~vosbench.propagation.knn.predict`.
+
+def mast_references(t: int, recent: int = 3) -> list[int]:
+    """The frames MAST's ``benchmark.py`` (``--ref 0``) uses to predict frame ``t`` >= 1: frames 0
+    and 5 (once before ``t``) and ``recent`` frames two apart back from ``t - 1``, never frame 0
+    twice; ascending."""
+    last = t - 1
+    recent_frames = [x for x in range(last, last - MAST_GAP * recent, -MAST_GAP) if x > 0]
+    return sorted({x for x in (0, MAST_LONG_TERM) if x <= last} | set(recent_frames))
+
+
+class ContextBuffer:
+    """The rolling context of one video: frame 0 plus the last ``protocol.context`` frames (or,
+    under ``references="mast"``, MAST's references, see :func:`mast_references`).
+
+    Holds at most ``2 * context + 1`` frames' features and labels, whatever the video length, plus
+    a :class:`Workspace` (``self.workspace``) to hand to :func:`~vosbench.propagation.knn.predict`.
     """
 
     def __init__(self, protocol: Protocol):
         self.protocol = protocol
         self.first: tuple[torch.Tensor, torch.Tensor] | None = None
-        self.recent: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=max(1, protocol.context))
+        mast = protocol.references == "mast"
+        span = MAST_GAP * protocol.context - 1 if mast else protocol.context
+        self.recent: deque[tuple[torch.Tensor, torch.Tensor]] = deque(maxlen=max(1, span))
+        self.pushed = 0  # frames pushed since start(): the last one is frame `pushed` of the video
+        self.long_term: tuple[torch.Tensor, torch.Tensor] | None = None  # MAST's frame 5
         self.workspace = Workspace()
 
     def start(self, feats: torch.Tensor, labels: torch.Tensor) -> None:
         """Frame 0 with its ground-truth labels."""
         self.first = (feats, labels)
         self.recent.clear()
+        self.pushed = 0
+        self.long_term = None
         self.workspace.clear()
         p = self.protocol
         if not p.first_frame or p.pad_with_first or p.first_in_window:
@@ -127,6 +149,9 @@ class ContextBuffer:
     def push(self, feats: torch.Tensor, labels: torch.Tensor) -> None:
         """Append a processed frame (its features and the labels it now carries)."""
         self.recent.append((feats, labels))
+        self.pushed += 1
+        if self.pushed == MAST_LONG_TERM and self.protocol.references == "mast":
+            self.long_term = (feats, labels)
 
     def frames(self) -> list[ContextFrame]:
         """Context for the next target frame."""
@@ -137,6 +162,8 @@ class ContextBuffer:
             out.append(ContextFrame(*self.first, count=1, restricted=p.radius_on_first))
         if p.context == 0:
             return out
+        if p.references == "mast":
+            return out + self._mast_frames()
         recent = list(self.recent)[-p.context :]
         if p.pad_with_first and len(recent) < p.context:
             # CRW pads the frame list with copies of frame 0: the missing previous frames are
@@ -147,3 +174,12 @@ class ContextBuffer:
             recent = recent[1:]
         out.extend(ContextFrame(f, lab, count=1, restricted=True) for f, lab in recent)
         return out
+
+    def _mast_frames(self) -> list[ContextFrame]:
+        """MAST's references after frame 0, in ascending frame order (:func:`mast_references`)."""
+        t = self.pushed + 1  # the target frame
+        frames = {t - 1 - i: fl for i, fl in enumerate(reversed(self.recent))}
+        if self.long_term is not None:
+            frames[MAST_LONG_TERM] = self.long_term
+        wanted = [x for x in mast_references(t, self.protocol.context) if x > 0]
+        return [ContextFrame(*frames[x], count=1, restricted=True) for x in wanted]

@@ -92,7 +92,8 @@ def _sharing_key(p: Protocol) -> tuple[object, ...] | None:
     temperature or what is done with the labels); ``None``: no sharing (softmax over all)."""
     if p.topk is None or p.mixing != "joint":
         return None
-    return (p.radius, p.window, p.context, p.first_frame, p.pad_with_first, p.first_in_window, p.radius_on_first)
+    return (p.radius, p.window, p.context, p.first_frame, p.pad_with_first, p.first_in_window, p.radius_on_first,
+            p.references)
 
 
 def _copy_first_frame(

@@ -47,7 +47,7 @@ import torch
 
 from vosbench.propagation.blocks import block_plan, window_reach
 from vosbench.propagation.context import ContextBuffer, ContextFrame, Workspace, split_context
-from vosbench.propagation.mixing import Candidates, SoftmaxSums, mix, softmax_weights, top_columns
+from vosbench.propagation.mixing import Candidates, SoftmaxSums, mix, off_frame_part, softmax_weights, top_columns
 from vosbench.propagation.protocol import Protocol
 from vosbench.propagation.scheduling import run_or_defer, run_tasks, scratch, small_tensor
 from vosbench.propagation.windowed import WindowedFrames, windowed_softmax, windowed_topk
@@ -171,6 +171,10 @@ def predict(
         frames, ws = _windowed(q, context, local, protocol, block, workspace, labels=True)
         assert ws.labels is not None
         windowed_softmax(frames, ws.labels, budget, dt, sums)
+        if protocol.border == "zeros":
+            copies = float(sum(context[i].count for i in local))
+            radius = float(protocol.radius)  # type: ignore[arg-type]
+            sums.add(torch.arange(hw, device=query.device), *off_frame_part(h, w, radius, copies, K, query.device, dt))
     return sums.result().t().reshape(K, h, w)
 
 

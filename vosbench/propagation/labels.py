@@ -56,10 +56,14 @@ def labels_at_features(
         small = F.interpolate(chan, size=size, mode="bilinear", align_corners=False)[0, 0].long()
         small = small.clamp_(0, len(label_ids) - 1)
         return F.one_hot(small, num_classes=len(label_ids)).permute(2, 0, 1).float()
+    if protocol.label_downsample == "subsample":
+        # MAST: the pixel at (s*y, s*x) of each s x s cell (the feature grid is ceil(H/s) x ceil(W/s))
+        sy, sx = -(-ids.shape[0] // size[0]), -(-ids.shape[1] // size[1])
+        return ids_to_onehot(ids[::sy, ::sx][: size[0], : size[1]], label_ids, tables)
     oh = ids_to_onehot(ids, label_ids, tables)[None]
     if protocol.label_downsample in ("nearest", "pil-nearest"):
         return F.interpolate(oh, size=size, mode="nearest-exact")[0]
-    return F.interpolate(oh, size=size, mode="bilinear", align_corners=False)[0]
+    return F.interpolate(oh, size=size, mode="bilinear", align_corners=protocol.align_corners)[0]
 
 
 def pil_nearest(ids: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -107,7 +111,8 @@ def to_processed_ids(ids: torch.Tensor, hp: int, wp: int, protocol: Protocol) ->
 def decode_labels(soft: torch.Tensor, hp: int, wp: int, h: int, w: int, protocol: Protocol) -> torch.Tensor:
     """(K, h', w') soft labels -> (H, W) channel indices at the original frame size."""
     grid = protocol.upscale == "grid-nearest"  # DINOv3: no bilinear step, legacy nearest to (H, W)
-    up = soft.float() if grid else F.interpolate(soft[None].float(), size=(hp, wp), mode="bilinear", align_corners=False)[0]
+    corners = protocol.align_corners  # DUL: align_corners=True
+    up = soft.float() if grid else F.interpolate(soft[None].float(), size=(hp, wp), mode="bilinear", align_corners=corners)[0]
     if protocol.norm_mask:
         flat = up.reshape(up.shape[0], -1)
         lo = flat.min(dim=1, keepdim=True).values

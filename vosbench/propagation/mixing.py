@@ -98,6 +98,21 @@ class SoftmaxSums:
         return self.num / self.den[:, None]
 
 
+def off_frame_part(
+    h: int, w: int, radius: float, copies: float, n_labels: int, dev: torch.device, dt: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The softmax part (max, label sum, weight sum) per target cell of the positions of its square
+    window (|dx|, |dy| <= ``radius``) that lie beyond the h x w frame, in ``copies`` windowed frames,
+    each a candidate of similarity 0 and no label (``border="zeros"``: MAST's zero padding)."""
+    r = int(radius)
+    y, x = torch.arange(h, device=dev), torch.arange(w, device=dev)
+    ny = (y + r).clamp(max=h - 1) - (y - r).clamp(min=0) + 1
+    nx = (x + r).clamp(max=w - 1) - (x - r).clamp(min=0) + 1
+    outside = ((2 * r + 1) ** 2 - ny[:, None] * nx[None, :]).reshape(-1).to(dt) * copies
+    m = torch.where(outside > 0, torch.zeros_like(outside), torch.full_like(outside, float("-inf")))
+    return m, torch.zeros(h * w, n_labels, device=dev, dtype=dt), outside
+
+
 def softmax_weights(
     s: torch.Tensor, counts: torch.Tensor, inv_t: float, dims: tuple[int, ...]
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -37,9 +37,10 @@ from vosbench.records.types import RunSummary, Settings, Tuning
 
 #: Protocol settings added after records were first written, each with the value that reproduces
 #: the computation of records that lack it (``first_in_window``: frame 0 counted among the previous
-#: frames, as VFS does; ``mixing``: UVC's per-frame softmax average). A run at these values is the
-#: same protocol as a record without the keys. ``tracker`` and ``occlusion_threshold`` concern point
-#: tracking only.
+#: frames, as VFS does; ``mixing``: UVC's per-frame softmax average; ``gt_size``/``gt_resize``: scoring
+#: against resized ground truth; ``references``: MAST's reference frames; ``border``: MAST's zero-padded
+#: window; ``align_corners``: DUL's resizes). A run at these values is the same protocol as a record
+#: without the keys. ``tracker`` and ``occlusion_threshold`` concern point tracking only.
 LATER_SETTINGS: dict[str, object] = {
     "first_in_window": False,
     "mixing": "joint",
@@ -47,6 +48,9 @@ LATER_SETTINGS: dict[str, object] = {
     "gt_resize": "pil-nearest",
     "tracker": "propagate",
     "occlusion_threshold": None,
+    "references": "recent",
+    "border": "drop",
+    "align_corners": False,
 }
 
 
