@@ -56,3 +56,23 @@ def test_gated_file_from_a_mirror_is_checked_against_its_hash_prefix(range_serve
     res = invoke("weights", "download", "dinov3-vits16", "--dir", tmp_path, code=2)
     assert "does not start with 08c60483" in res.output
     assert not (tmp_path / "dinov3_vits16_pretrain_lvd1689m-08c60483.pth").exists()
+
+
+def test_list_models_family_names_the_method_not_the_module(monkeypatch):
+    """MoCo, SimSiam, PixPro and VICRegL share one adapter module, as do MAE, CropMAE and SiamMAE;
+    the family column still tells them apart (the zoo's families beyond the first release)."""
+    monkeypatch.setenv("COLUMNS", "400")
+    out = invoke("list", "models", code=0).output
+
+    def family(name: str) -> str:
+        line = next(x for x in out.splitlines() if f"│ {name} " in x)
+        return line.split("│")[2].strip()
+
+    expected = {"moco-v1-r50": "moco-v1", "moco-v2-r50": "moco-v2", "simsiam-r50": "simsiam", "pixpro-r50": "pixpro",
+                "vicregl-r50": "vicregl", "mae-vitb16": "mae", "cropmae-vits16": "cropmae",
+                "siammae-vits16": "siammae", "dinov2-vits14": "dinov2", "mast": "mast", "uvc": "uvc"}
+    assert {name: family(name) for name in expected} == expected
+    new = {"uvc", "timecycle", "vfs", "mast", "dul", "spa_then_temp", "sfc", "cropmae", "siammae", "mae", "moco-v1",
+           "moco-v2", "simsiam", "pixpro", "vicregl", "dinov2", "dinov3"}
+    rows = [x.split("│") for x in out.splitlines() if x.startswith("│ ") and len(x.split("│")) > 3]
+    assert new <= {r[2].strip() for r in rows}

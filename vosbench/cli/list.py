@@ -98,7 +98,7 @@ def models_table(directory: Path | None) -> Any:
     for entry in models.entries():
         spec = entry.spec
         factory = spec.factory if isinstance(spec.factory, str) else getattr(spec.factory, "__module__", "")
-        family = factory.split(":")[0].rsplit(".", 1)[-1] or "-"
+        family = spec.family or factory.split(":")[0].rsplit(".", 1)[-1] or "-"
         fmt = spec.description if spec.checkpoint != "none" else f"{spec.description} (takes no weights)"
         table.add_row(spec.name, family, spec.paper or "-", fmt, spec.native_protocol,
                       weights_present(spec, d), entry.source)

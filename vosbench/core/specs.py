@@ -49,6 +49,8 @@ class ModelSpec:
         weights: Official downloadable checkpoints.
         input_multiple: Inputs are padded to a multiple of this (ViT patch size), 1 = any size.
         paper, license: Provenance shown in listings and records.
+        family: The method family shown by ``vosbench list models`` (e.g. ``moco-v1``); empty = the
+            name of the module holding the factory.
         copy_first_frame: The model predicts by copying the first-frame labels unchanged instead
             of k-NN propagation (the ``identity`` baseline).
     """
@@ -67,6 +69,7 @@ class ModelSpec:
     paper: str = ""
     license: str = ""
     copy_first_frame: bool = False
+    family: str = ""
 
     @property
     def needs(self) -> str:

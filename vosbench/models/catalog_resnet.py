@@ -59,6 +59,7 @@ def _ssl_resnet50(name: str, label: str, fmt: str, weights: tuple[WeightFile, ..
         weights=weights,
         paper=paper,
         license=lic,
+        family=name.removesuffix("-r50"),
     )
 
 

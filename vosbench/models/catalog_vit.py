@@ -58,6 +58,7 @@ def _mae(size: str, label: str, channels: int) -> ModelSpec:
                             note="MAE pre-trained encoder (facebookresearch/mae README): {'model': state dict}"),),
         paper=_MAE_PAPER,
         license="CC BY-NC 4.0 (MAE repository)",
+        family="mae",
     )
 
 
@@ -73,6 +74,7 @@ def _siamese(family: str, label: str, weights: tuple[WeightFile, ...]) -> ModelS
         weights=weights,
         paper=_CROPMAE_PAPER,
         license="Apache-2.0 (CropMAE repository)",
+        family=family,
     )
 
 
