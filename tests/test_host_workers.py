@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.test_shards import assert_same_predictions, assert_same_record, env, run, synth, vosbench
+from tests.test_shards import assert_same_predictions, assert_same_record, env, run, run_here, synth, vosbench
 from vosbench.cli.main import cli
 from vosbench.core.errors import InputFileError
 from vosbench.core.labels import read_rgb
@@ -297,7 +297,8 @@ ARGS = ("--model", "lab", "--dataset", "synthetic-davis", "--data-root", "long",
 def reference(tmp) -> Path:
     """A synthetic set with videos long enough to be caught mid-run, and its in-process run."""
     synth(tmp, "davis", "long", "--videos", "3", "--frames", "24", "--size", "160x96")
-    run(vosbench(tmp, "run", *ARGS, "--out", "ref", "--workers", "0"), tmp)
+    run_here("run", "--model", "lab", "--dataset", "synthetic-davis", "--data-root", str(tmp / "long"), "--device", "cpu",
+             "--out", str(tmp / "ref"), "--workers", "0")
     (run_dir,) = (tmp / "ref/synthetic-davis/lab").iterdir()
     return run_dir
 

@@ -54,6 +54,21 @@ def run(cmd: list[str], tmp: Path, timeout: float = 300, **extra: str) -> subpro
     return res
 
 
+def run_here(*args: str) -> None:
+    """``vosbench ARGS`` in this process: the one-process references (no process boundary to
+    test; the run folders are compared with those the launched processes write). One torch
+    thread, as :func:`env` gives the launched processes."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        res = CliRunner().invoke(cli, [*args, "--quiet"], env={"VOSBENCH_THREADS": "1"}, catch_exceptions=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert res.exit_code == 0, res.output
+
+
 def synth(tmp: Path, kind: str, *args: str) -> Path:
     """Generate a synthetic set in-process (no torch import needed, cheaper than a subprocess)."""
     res = CliRunner().invoke(cli, ["data", "synth", kind, "--out", str(tmp / args[0]), *args[1:]])
@@ -207,7 +222,7 @@ def test_torchrun_davis_equals_one_process(tmp, davis, davis_single):
 def test_torchrun_ytvos_equals_one_process(tmp):
     synth(tmp, "ytvos", "ytvos", "--videos", "3", "--frames", "5", "--size", "128x80", "--no-all-frames")
     args = ["run", "--model", "lab", "--dataset", "synthetic-ytvos", "--data-root", "ytvos", "--device", "cpu"]
-    run(vosbench(tmp, *args, "--out", "yt1"), tmp)
+    run_here(*retarget(args, data_root=str(tmp / "ytvos")), "--out", str(tmp / "yt1"))
     run([*torchrun(2), "-m", "vosbench", *args, "--out", "yt2", "--run-id", "tr"], tmp)
     (one,) = (tmp / "yt1/synthetic-ytvos/lab").iterdir()
     two = tmp / "yt2/synthetic-ytvos/lab/tr"
@@ -222,7 +237,7 @@ def test_torchrun_ytvos_equals_one_process(tmp):
 def test_torchrun_jhmdb_equals_one_process(tmp):
     synth(tmp, "jhmdb", "jhmdb", "--videos", "3", "--frames", "6")
     args = ["run", "--model", "lab", "--dataset", "synthetic-jhmdb", "--data-root", "jhmdb", "--device", "cpu"]
-    run(vosbench(tmp, *args, "--out", "j1"), tmp)
+    run_here(*retarget(args, data_root=str(tmp / "jhmdb")), "--out", str(tmp / "j1"))
     run([*torchrun(2), "-m", "vosbench", *args, "--out", "j2", "--run-id", "tr"], tmp)
     (one,) = (tmp / "j1/synthetic-jhmdb/lab").iterdir()
     two = tmp / "j2/synthetic-jhmdb/lab/tr"
@@ -255,17 +270,23 @@ def test_independent_shards_then_merge_equal_one_process(tmp, davis, davis_singl
     assert_same_predictions(davis_single[0], run_dir)
 
 
-def test_readme_sbatch_array_simulated(tmp, davis, davis_single):
-    """The cluster guide's sbatch script's command, as two tasks of a SLURM array (the env SLURM sets)."""
+def test_readme_sbatch_array_simulated(tmp, davis, davis_single, monkeypatch):
+    """The cluster guide's sbatch script's command, as two tasks of a SLURM array (the env SLURM sets;
+    the tasks run in this process, from ``tmp``)."""
     script = SECTION.split("#!/bin/bash", 1)[1].split("```", 1)[0]
     assert "#SBATCH" in script and "sbatch --array" in SECTION
     (line,) = [ln for ln in script.splitlines() if ln.startswith("vosbench run")]
     argv = retarget(shlex.split(line), model="lab", dataset="synthetic-davis", run_id="slurm", data_root="davis",
                     out="slurm", device="cpu")
     argv = drop_option(argv, "--checkpoint")
+    for k in [k for k in os.environ if k.startswith(("SLURM_", "TORCHELASTIC_"))] + ["RANK", "WORLD_SIZE", "LOCAL_RANK"]:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.chdir(tmp)
     for task in (1, 0):  # one after the other, in any order: the last one writes the record
-        run(vosbench(tmp, *argv[1:]), tmp, SLURM_ARRAY_JOB_ID="4242", SLURM_ARRAY_TASK_ID=str(task),
-            SLURM_ARRAY_TASK_COUNT="2", SLURM_ARRAY_TASK_MIN="0")
+        for k, v in dict(SLURM_ARRAY_JOB_ID="4242", SLURM_ARRAY_TASK_ID=str(task), SLURM_ARRAY_TASK_COUNT="2",
+                         SLURM_ARRAY_TASK_MIN="0").items():
+            monkeypatch.setenv(k, v)
+        run_here(*argv[1:])
     run_dir = tmp / "slurm/synthetic-davis/lab/slurm"
     assert_same_record(davis_single[0], run_dir, ("per_object.csv", "per_frame.csv"))
     rec = json.loads((run_dir / "summary.json").read_text())
@@ -321,7 +342,7 @@ LONG_ARGS = ("--model", "lab", "--dataset", "synthetic-davis", "--data-root", "l
 
 @pytest.fixture(scope="module")
 def long_single(tmp, longer) -> Path:
-    run(vosbench(tmp, "run", *LONG_ARGS, "--out", "long1"), tmp)
+    run_here("run", *retarget(list(LONG_ARGS), data_root=str(tmp / "long")), "--out", str(tmp / "long1"))
     (run_dir,) = (tmp / "long1/synthetic-davis/lab").iterdir()
     return run_dir
 

@@ -119,7 +119,9 @@ def decode_labels(soft: torch.Tensor, hp: int, wp: int, h: int, w: int, protocol
         hi = flat.max(dim=1, keepdim=True).values
         flat = torch.where(hi > 0, (flat - lo) / (hi - lo).clamp_min(1e-12), flat)
         up = flat.reshape_as(up)
-    idx = up.argmax(dim=0)
+    # max's indices: the first maximum, as argmax gives; CPU argmax over the leading dimension took
+    # ~0.1 s per 480p frame (15x longer)
+    idx = up.max(dim=0).indices
     if grid:
         return F.interpolate(idx[None, None].float(), size=(h, w), mode="nearest")[0, 0].long()
     if (hp, wp) == (h, w):
