@@ -164,7 +164,8 @@ def _videos(path: Path, data: object, first: int = 0) -> list[tuple[str, object]
     return items
 
 
-def _index_key(files: list[Path]) -> str:
+def index_key(files: list[Path]) -> str:
+    """A cache key of ``files``: their names, sizes and modification times."""
     h = hashlib.sha256(f"v{INDEX_VERSION}".encode())
     for f in files:
         st = f.stat()
@@ -223,7 +224,7 @@ def open_index(root: Path) -> list[VideoEntry]:
     """The videos of the TAP-Vid pickle(s) at ``root`` (a file, or a folder of ``.pkl`` files), in
     file order; built into the cache on the first call."""
     files = pickle_files(root)
-    dest = cache_dir() / "tapvid-index" / _index_key(files)
+    dest = cache_dir() / "tapvid-index" / index_key(files)
     if not (dest / "index.json").is_file():
         _build(files, dest)
     data = json.loads((dest / "index.json").read_text())
