@@ -183,3 +183,9 @@ def test_hostile_rows_give_one_line_errors(tmp_path, field, value, message):
         res = invoke(*cmd, "--data-root", tmp_path, "--out", tmp_path / "out", code=2) if cmd[0] == "run" else \
             invoke(*cmd, "--data-root", tmp_path, code=2)
         assert message in res.output and "line 1" in res.output and "Traceback" not in res.output
+
+
+def test_missing_pyav_names_the_extra(kin, monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "av", None)  # `import av` raises ImportError
+    res = invoke("data", "check", "tapvid-kinetics", "--data-root", kin, code=2)
+    assert "pip install 'vosbench[video]'" in res.output and "Traceback" not in res.output
