@@ -157,6 +157,9 @@ def test_run_nn_end_to_end_and_data_check(kin, tmp_path):
     with np.load(run_dir / "tracks" / "video_0000.npz") as z:
         assert z["tracks"].shape[1:] == (10, 2)
     assert (run_dir / "per_video_tapvid.csv").is_file()
+    scores = tmp_path / "scores.csv"
+    invoke("eval", "--benchmark", "tapvid", "--gt", kin, "--pred", run_dir, "--out", scores, code=0)
+    assert scores.read_text() == (run_dir / "per_video_tapvid.csv").read_text()
     res = invoke("data", "check", "tapvid-kinetics", "--data-root", kin, code=0)
     assert "OK (1 sequences, 10 frames, 3 annotation files checked)" in res.output
     assert "1 of 2 clips" in res.output

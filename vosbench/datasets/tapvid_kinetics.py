@@ -45,7 +45,7 @@ from vosbench.core.paths import cache_dir
 from vosbench.core.safepath import name_problem
 from vosbench.core.specs import DatasetSpec
 from vosbench.datasets.tapvid import TapVidDataset, VideoData
-from vosbench.datasets.tapvid_pickle import index_key
+from vosbench.datasets.tapvid_pickle import index_build, index_key
 from vosbench.datasets.video_decode import ClipProbe, decode_clip, probe_clip
 
 log = logging.getLogger(__name__)
@@ -123,23 +123,12 @@ def _build_index(csv_path: Path, dest: Path) -> None:
         raise InputFileError(f"{csv_path}: cannot read ({e.strerror or e})") from None
     if not videos:
         raise InputFileError(f"{csv_path}: holds no track")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=dest.parent))
-    try:
+    with index_build(dest) as tmp:
         for i, (pts, occs) in enumerate(videos.values()):
-            (tmp / str(i)).mkdir()
+            (tmp / str(i)).mkdir()  # numbered folders: ids never become paths
             np.save(tmp / str(i) / "points.npy", np.stack(pts))
             np.save(tmp / str(i) / "occluded.npy", np.stack(occs))
         (tmp / "index.json").write_text(json.dumps({"clips": list(videos)}))
-        try:
-            os.replace(tmp, dest)
-        except OSError:  # built by another process meanwhile
-            if not (dest / "index.json").is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def find_clips(root: Path) -> dict[str, Path]:

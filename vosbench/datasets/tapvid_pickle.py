@@ -33,6 +33,8 @@ import os
 import pickle
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,11 +188,28 @@ def pickle_files(root: Path) -> list[Path]:
     raise DatasetLayoutError(f"{root}: no such file or folder (the TAP-Vid pickle)")
 
 
-def _build(files: list[Path], dest: Path) -> None:
-    """Unpickle each file once and write its videos' arrays under ``dest`` (atomically)."""
+@contextmanager
+def index_build(dest: Path) -> Iterator[Path]:
+    """A fresh folder next to ``dest`` to write an index into (its ``index.json`` last); moved to
+    ``dest`` when the block ends (dropped when another process got there first), removed on error."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=dest.parent))
     try:
+        yield tmp
+        try:
+            os.replace(tmp, dest)
+        except OSError:  # another process built it meanwhile
+            if not (dest / "index.json").is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _build(files: list[Path], dest: Path) -> None:
+    """Unpickle each file once and write its videos' arrays under ``dest`` (atomically)."""
+    with index_build(dest) as tmp:
         entries: list[dict[str, Any]] = []
         seen: set[str] = set()
         for f in files:
@@ -209,15 +228,6 @@ def _build(files: list[Path], dest: Path) -> None:
                 entries.append({"name": name, "frames": t, "height": h, "width": w, "tracks": int(pts.shape[0])})
             del data
         (tmp / "index.json").write_text(json.dumps({"version": INDEX_VERSION, "videos": entries}))
-        try:
-            os.replace(tmp, dest)
-        except OSError:  # another process built it meanwhile
-            if not (dest / "index.json").is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def open_index(root: Path) -> list[VideoEntry]:
