@@ -135,10 +135,12 @@ def decode_clip(path: Path, probe: ClipProbe, cap: int, dest: Path) -> np.ndarra
     """
     av = load_av()
     n = probe.frames(cap)
-    out = np.lib.format.open_memmap(dest, mode="w+", dtype=np.uint8, shape=(n, probe.height, probe.width, 3))
     t = i = 0
     try:
-        with _open(av, path) as container:
+        # written with plain writes, not through a memory map, so the frames do not stay resident
+        with _open(av, path) as container, open(dest, "wb") as out:
+            header = {"descr": "|u1", "fortran_order": False, "shape": (n, probe.height, probe.width, 3)}
+            np.lib.format.write_array_header_1_0(out, header)
             for frame in container.decode(container.streams.video[0]):
                 if frame.pts is None:
                     continue  # the fps filter drops frames without a timestamp
@@ -152,9 +154,9 @@ def decode_clip(path: Path, probe: ClipProbe, cap: int, dest: Path) -> np.ndarra
                     if (frame.height, frame.width) != (probe.height, probe.width):
                         raise InputFileError(f"{path}: frame {i} is {frame.width}x{frame.height}, the clip "
                                              f"{probe.width}x{probe.height}")
-                    rgb = frame.to_ndarray(format="rgb24")
+                    rgb = np.ascontiguousarray(frame.to_ndarray(format="rgb24")).tobytes()
                     for _ in range(min(probe.repeats[i], n - t)):
-                        out[t] = rgb
+                        out.write(rgb)
                         t += 1
                 i += 1
                 if t >= n:
@@ -163,6 +165,4 @@ def decode_clip(path: Path, probe: ClipProbe, cap: int, dest: Path) -> np.ndarra
         raise InputFileError(f"{path}: cannot decode the clip ({e})") from None
     if t < n:
         raise InputFileError(f"{path}: decoded {t} frames, the packets promised {n}; the clip is damaged")
-    out.flush()
-    del out
     return np.load(dest, mmap_mode="r")
