@@ -34,7 +34,8 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass, field
+import weakref
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -151,28 +152,37 @@ def find_clips(root: Path) -> dict[str, Path]:
     return found
 
 
-@dataclass
 class FrameSlot:
-    """The one decoded video of a dataset: a scratch ``.npy`` in the cache, replaced by the next."""
+    """The one decoded video of a dataset: a scratch ``.npy`` in a folder of its own under
+    ``<cache>/tapvid-kinetics-frames``, replaced by the next video's, removed with the slot (or at
+    exit)."""
 
-    folder: Path
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    clip: Path | None = None
-    frames: np.ndarray | None = None
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.clip: Path | None = None
+        self.frames: np.ndarray | None = None
+        self.file: Path | None = None
+        self.folder: Path | None = None
 
     def video(self, clip: Path, probe: ClipProbe) -> np.ndarray:
+        """The frames of ``clip``, decoded unless they are the slot's already."""
         with self.lock:
             if self.clip != clip or self.frames is None:
-                self.frames = None
-                self.folder.mkdir(parents=True, exist_ok=True)
-                dest = self.folder / "frames.npy"
-                self.frames = decode_clip(clip, probe, N_POINTS, dest)
+                old, self.frames, self.clip = self.file, None, None
+                if self.folder is None:
+                    parent = cache_dir() / "tapvid-kinetics-frames"
+                    parent.mkdir(parents=True, exist_ok=True)
+                    self.folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=parent))
+                    weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
+                # a new file each time: unlinking the old one leaves any array still mapping it valid
+                fd, name = tempfile.mkstemp(suffix=".npy", dir=self.folder)
+                os.close(fd)
+                self.file = Path(name)
+                if old is not None:
+                    old.unlink(missing_ok=True)
+                self.frames = decode_clip(clip, probe, N_POINTS, self.file)
                 self.clip = clip
             return self.frames
-
-    def close(self) -> None:
-        self.frames = None
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -229,7 +239,7 @@ class KineticsCsvDataset(TapVidDataset):
     """TAP-Vid-Kinetics read from the official CSV and the clips below its folder."""
 
     def __init__(self, spec: DatasetSpec, root: Path, query_mode: str = "first", **options: Any):
-        self.slot = FrameSlot(Path(tempfile.mkdtemp(prefix="frames-", dir=_scratch_parent())))
+        self.slot = FrameSlot()
         self.missing: list[str] = []
         #: facts for ``vosbench data check`` (missing clips)
         self.notes: list[str] = []
@@ -262,15 +272,6 @@ class KineticsCsvDataset(TapVidDataset):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "source": "csv", "missing_clips": len(self.missing)}
-
-    def __del__(self) -> None:
-        self.slot.close()
-
-
-def _scratch_parent() -> Path:
-    parent = cache_dir() / "tapvid-kinetics-frames"
-    parent.mkdir(parents=True, exist_ok=True)
-    return parent
 
 
 def build_tapvid_kinetics(spec: DatasetSpec, root: Path, **options: Any) -> TapVidDataset:
