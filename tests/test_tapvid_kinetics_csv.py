@@ -192,3 +192,8 @@ def test_missing_pyav_names_the_extra(kin, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "av", None)  # `import av` raises ImportError
     res = invoke("data", "check", "tapvid-kinetics", "--data-root", kin, code=2)
     assert "pip install 'vosbench[video]'" in res.output and "Traceback" not in res.output
+
+
+def test_a_folder_without_csv_or_pickles_is_refused(tmp_path):
+    res = invoke("data", "check", "tapvid-kinetics", "--data-root", tmp_path, code=2)
+    assert "neither tapvid_kinetics.csv" in res.output

@@ -277,6 +277,10 @@ class KineticsCsvDataset(TapVidDataset):
 def build_tapvid_kinetics(spec: DatasetSpec, root: Path, **options: Any) -> TapVidDataset:
     """Factory of ``tapvid-kinetics``: the CSV and clips when ``root`` holds ``tapvid_kinetics.csv``
     (or is a ``.csv``), else the pickles tapnet's ``generate_tapvid.py`` writes."""
-    if csv_root(Path(root)) is not None:
-        return KineticsCsvDataset(spec, Path(root), **options)
+    root = Path(root)
+    if csv_root(root) is not None:
+        return KineticsCsvDataset(spec, root, **options)
+    if root.is_dir() and not any(p.suffix == ".pkl" for p in root.iterdir()):
+        raise DatasetLayoutError(f"{root}: neither {CSV_NAME} (with the clips below this folder) nor the .pkl files "
+                                 "of tapnet's generate_tapvid.py; pass the folder of one of them, or the CSV itself")
     return TapVidDataset(spec, root, **options)
