@@ -223,8 +223,10 @@ BUILTIN_DATASETS += (
     _tapvid("robotap", "RoboTAP: robot manipulation videos, point tracks (AJ, <delta_avg, OA)", "RoboTAP",
             "the folder of RoboTAP's .pkl files (or one of them)"),
     _tapvid("tapvid-kinetics", "TAP-Vid-Kinetics: Kinetics-700-2020 val clips, point tracks (AJ, <delta_avg, OA)",
-            "TAP-Vid-Kinetics", "the *_of_0010.pkl files tapnet's generate_tapvid.py makes from tapvid_kinetics.csv "
-            "and your Kinetics-700-2020 validation clips"),
+            "TAP-Vid-Kinetics", "tapvid_kinetics.csv with your Kinetics-700-2020 validation clips below its folder "
+            "(<youtube_id>_<start:06>_<end:06>.mp4; needs vosbench[video]), or the *_of_0010.pkl files tapnet's "
+            "generate_tapvid.py makes from them",
+            factory="vosbench.datasets.tapvid_kinetics:build_tapvid_kinetics"),
     _tapvid("synthetic-tapvid", "Generated TAP-Vid-DAVIS pickle: rendered videos with true tracks, occlusions, "
             "points leaving the frame", "", "nothing: generated on first use",
             factory="vosbench.datasets.tapvid:build_synthetic_tapvid", generated=True),

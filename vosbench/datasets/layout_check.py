@@ -266,6 +266,7 @@ def check_layout(name: str, root: str | os.PathLike[str] | None = None, **option
     if not seq_names:
         rep.problems.append(f"{r}: the split lists no sequence")
         return rep
+    rep.notes.extend(getattr(ds, "notes", []))  # e.g. TAP-Vid-Kinetics clips that are missing
     for n in seq_names:
         try:
             seq = ds.sequence(n)

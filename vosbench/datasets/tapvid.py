@@ -13,7 +13,7 @@ coordinates). The query points of each video come from the dataset option ``quer
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -22,16 +22,38 @@ from vosbench.core.specs import DatasetSpec
 from vosbench.core.video import VideoSequence
 from vosbench.datasets.base import VideoDataset
 from vosbench.datasets.synthetic.tapvid import ensure_synthetic_tapvid
-from vosbench.datasets.tapvid_pickle import VideoEntry, open_index
+from vosbench.datasets.tapvid_pickle import open_index
 
 #: tapnet's query modes (sampled by :mod:`vosbench.scoring.tapvid`)
 QUERY_MODES = ("first", "strided")
 
 
+class VideoData(Protocol):
+    """One video's arrays: a pickle's (:class:`~vosbench.datasets.tapvid_pickle.VideoEntry`) or a
+    Kinetics clip's (:class:`~vosbench.datasets.tapvid_kinetics.KineticsVideo`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def frames(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def tracks(self) -> int: ...
+    def video(self) -> np.ndarray:
+        """(T, H, W, 3) uint8."""
+    def points(self) -> np.ndarray:
+        """(N, T, 2) float64 normalised x/y."""
+    def occluded(self) -> np.ndarray:
+        """(N, T) bool."""
+
+
 class TapVidSequence(VideoSequence):
     """One TAP-Vid video: frames from the index's memory-mapped array, GT tracks in pixels."""
 
-    def __init__(self, entry: VideoEntry, source: Path, query_mode: str):
+    def __init__(self, entry: VideoData, source: Path, query_mode: str):
         frames = [f"{t:05d}" for t in range(entry.frames)]
         # no image files: these paths only name a frame in messages
         super().__init__(entry.name, frames, [source / entry.name / f for f in frames])
@@ -69,7 +91,11 @@ class TapVidDataset(VideoDataset):
         if query_mode not in QUERY_MODES:
             raise DatasetLayoutError(f"{spec.name}: query_mode {query_mode!r} unknown; expected first or strided")
         self.query_mode = query_mode
-        self.entries = {e.name: e for e in open_index(self.root)}
+        self.entries = {e.name: e for e in self.open_videos()}
+
+    def open_videos(self) -> list[VideoData]:
+        """The videos at ``self.root``: the pickle(s), indexed into the cache on first use."""
+        return list(open_index(self.root))
 
     def sequence_names(self) -> list[str]:
         return list(self.entries)

@@ -33,6 +33,8 @@ import os
 import pickle
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,7 +166,8 @@ def _videos(path: Path, data: object, first: int = 0) -> list[tuple[str, object]
     return items
 
 
-def _index_key(files: list[Path]) -> str:
+def index_key(files: list[Path]) -> str:
+    """A cache key of ``files``: their names, sizes and modification times."""
     h = hashlib.sha256(f"v{INDEX_VERSION}".encode())
     for f in files:
         st = f.stat()
@@ -185,11 +188,28 @@ def pickle_files(root: Path) -> list[Path]:
     raise DatasetLayoutError(f"{root}: no such file or folder (the TAP-Vid pickle)")
 
 
-def _build(files: list[Path], dest: Path) -> None:
-    """Unpickle each file once and write its videos' arrays under ``dest`` (atomically)."""
+@contextmanager
+def index_build(dest: Path) -> Iterator[Path]:
+    """A fresh folder next to ``dest`` to write an index into (its ``index.json`` last); moved to
+    ``dest`` when the block ends (dropped when another process got there first), removed on error."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=dest.parent))
     try:
+        yield tmp
+        try:
+            os.replace(tmp, dest)
+        except OSError:  # another process built it meanwhile
+            if not (dest / "index.json").is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _build(files: list[Path], dest: Path) -> None:
+    """Unpickle each file once and write its videos' arrays under ``dest`` (atomically)."""
+    with index_build(dest) as tmp:
         entries: list[dict[str, Any]] = []
         seen: set[str] = set()
         for f in files:
@@ -208,22 +228,13 @@ def _build(files: list[Path], dest: Path) -> None:
                 entries.append({"name": name, "frames": t, "height": h, "width": w, "tracks": int(pts.shape[0])})
             del data
         (tmp / "index.json").write_text(json.dumps({"version": INDEX_VERSION, "videos": entries}))
-        try:
-            os.replace(tmp, dest)
-        except OSError:  # another process built it meanwhile
-            if not (dest / "index.json").is_file():
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def open_index(root: Path) -> list[VideoEntry]:
     """The videos of the TAP-Vid pickle(s) at ``root`` (a file, or a folder of ``.pkl`` files), in
     file order; built into the cache on the first call."""
     files = pickle_files(root)
-    dest = cache_dir() / "tapvid-index" / _index_key(files)
+    dest = cache_dir() / "tapvid-index" / index_key(files)
     if not (dest / "index.json").is_file():
         _build(files, dest)
     data = json.loads((dest / "index.json").read_text())

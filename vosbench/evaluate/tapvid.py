@@ -4,7 +4,8 @@ Predictions are ``TRACKS/<video>.npz`` files as a ``vosbench run`` writes them i
 (:mod:`vosbench.runs.points`): ``tracks`` (Q, T, 2) x/y in pixels of the original frame,
 ``occluded`` (Q, T) bool, optionally ``query_points`` (Q, 3) and ``query_mode``. The GT is a
 TAP-Vid pickle (a file or a folder of ``.pkl`` files: DAVIS, RGB-Stacking, RoboTAP, the synthetic
-set), read as a run reads it; the queries are sampled from it with the query mode (``--query-mode``,
+set), or TAP-Vid-Kinetics' ``tapvid_kinetics.csv`` with its clips (or its folder), read as a run
+reads it; the queries are sampled from it with the query mode (``--query-mode``,
 else the files' ``query_mode``, else ``first``), so the rows must be in tapnet's order for that
 mode. A file's ``query_points``, when present, must equal the sampled queries (to 1e-3 px): a file
 made with another query mode or another pickle is refused rather than scored against the wrong
@@ -26,6 +27,7 @@ from vosbench.core.errors import ConfigError, DatasetLayoutError, InputFileError
 from vosbench.core.version import __version__
 from vosbench.datasets.factory import load_dataset
 from vosbench.datasets.tapvid import TapVidSequence
+from vosbench.datasets.tapvid_kinetics import csv_root
 from vosbench.evaluate.base import JSON, Evaluation, MetricValue, ProgressHook
 from vosbench.scoring.tapvid import QUERY_MODES, VideoScore, per_video_csv_text, sample_queries, score_video, summarize
 
@@ -106,7 +108,8 @@ def evaluate(
     if query_mode is not None and query_mode not in QUERY_MODES:
         raise ConfigError(f"query mode {query_mode!r} unknown; expected first or strided")
     tdir = tracks_folder(pred)
-    ds = load_dataset("tapvid-davis", gt)
+    # a TAP-Vid-Kinetics CSV (or its folder, with the clips below it) is read as tapvid-kinetics reads it
+    ds = load_dataset("tapvid-kinetics" if csv_root(Path(gt)) is not None else "tapvid-davis", gt)
     names = ds.select(sequences) if sequences else ds.sequence_names()
     files = {n: tdir / f"{n}.npz" for n in names}  # names are checked by the adapter
     arrays = {n: read_tracks(p) for n, p in files.items()}
