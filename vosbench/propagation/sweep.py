@@ -156,6 +156,14 @@ def swept_values(sweep: Sweep, candidates: Candidates = ()) -> dict[str, list[st
     return out
 
 
+def check_overrides(overrides: Iterable[str], sweep: Sweep, candidates: Candidates = ()) -> None:
+    """Refuse a setting given both as an override and as a swept setting."""
+    both = sorted(set(overrides) & set(swept_values(sweep, candidates)))
+    if both:
+        flag = "--candidates" if candidates else "--sweep"
+        raise ConfigError(f"{', '.join(both)}: given both as an override and in {flag}; keep one")
+
+
 def grid_size(sweep: Sweep) -> int:
     n = 1
     for _, values in sweep:

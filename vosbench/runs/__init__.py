@@ -25,7 +25,7 @@ from vosbench.models.factory import create_model
 from vosbench.propagation.engine import precision_dtype
 from vosbench.propagation.precision import float32_mode
 from vosbench.propagation.rescale import rescale_sequences
-from vosbench.propagation.sweep import sweep_points
+from vosbench.propagation.sweep import check_overrides, sweep_points
 from vosbench.records.types import Tuning
 from vosbench.runs.config import (
     RunConfig,
@@ -79,11 +79,8 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None, tuning: Tuning | None 
     started = time.perf_counter()
     model_spec = models.get(cfg.model)
     dataset_spec = datasets.get(cfg.dataset)
-    points: list[dict[str, str]] = sweep_points(cfg.sweep, cfg.candidates) or [{}]
-    both = sorted(set(cfg.overrides) & set(points[0]))
-    if both:
-        flag = "--candidates" if cfg.candidates else "--sweep"
-        raise ConfigError(f"{', '.join(both)}: given both as an override and in {flag}; keep one")
+    check_overrides(cfg.overrides, cfg.sweep, cfg.candidates)
+    points: list[dict[str, str]] = sweep_points(cfg.sweep, cfg.candidates)
     protocols = [
         resolve_protocol(dataclasses.replace(cfg, overrides={**cfg.overrides, **p}), model_spec, dataset_spec)
         for p in points

@@ -33,7 +33,7 @@ from typing import Any
 from vosbench.core.errors import ConfigError
 from vosbench.core.registry import datasets
 from vosbench.core.specs import DatasetSpec
-from vosbench.propagation.sweep import check_grid_size, sweep_points, swept_values
+from vosbench.propagation.sweep import check_grid_size, check_overrides, sweep_points, swept_values
 from vosbench.records.schema import METRICS
 from vosbench.records.tuning import RULES, SIMPLICITY, SIMPLICITY_LIST, TUNING_ROLES, choose, tuning_allowed
 from vosbench.records.types import RunSummary, Tuning, TuningPoint
@@ -106,6 +106,7 @@ def check_tune(tc: TuneConfig) -> str | None:
         raise ConfigError("vosbench tune needs a grid to choose from: --sweep KEY=V1,V2,... (e.g. --sweep topk=5,10,20) "
                           "or --candidates 'KEY=V,KEY=V;KEY=V,KEY=V'")
     check_grid_size(tc.run.sweep, True, tc.run.candidates)
+    check_overrides(tc.run.overrides, tc.run.sweep, tc.run.candidates)
     if tc.rule not in RULES:
         raise ConfigError(f"--rule {tc.rule!r}: choose {', '.join(RULES)}")
     scores = [m.key for m in METRICS if m.higher_is_better]
