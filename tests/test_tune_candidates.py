@@ -89,6 +89,7 @@ def test_a_list_tune_chooses_by_list_order_and_keeps_the_list(listed):
     assert t["grid"] == {"topk": ["5", "10"], "radius": ["2", "4", "none"]}
     assert t["simplicity"] == SIMPLICITY_LIST and t["rule"] == "simplest-within-ci"
     assert t["chosen"] == _restated(t["points"], "simplest-within-ci") and t["best"] == _restated(t["points"], "best")
+    assert (t["best"], t["chosen"]) == (2, 0)  # on this data: the last candidate is best, the first is within its CI
     assert res.choice == LIST[t["chosen"]]
     rec = read_summary(res.evaluation.run_dir)
     assert rec["tuning"] == t and "sweep" not in rec and rec["model"]["name"] == "pooled"
