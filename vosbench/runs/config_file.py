@@ -78,6 +78,9 @@ def run_config_dict(cfg: RunConfig) -> dict[str, Any]:
     d.pop("run_id", None)
     d["sequences"] = list(cfg.sequences)
     d["sweep"] = {k: list(v) for k, v in cfg.sweep}
+    d.pop("candidates")
+    if cfg.candidates:  # a list tune's grid points: the list as a config file writes it
+        d["candidates"] = [dict(c) for c in cfg.candidates]
     return d
 
 
