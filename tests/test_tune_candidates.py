@@ -7,6 +7,7 @@ interrupted list tune resumes with its run id; malformed lists stop with one lin
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -159,3 +160,48 @@ def test_the_api_refuses_bad_arguments(tmp_path):
     with pytest.raises(ConfigError, match="a val split"):
         vosbench.tune("lab", tune_on="synthetic-davis", sweep={"topk": [5, 10]}, out=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+TUNE_FILE = """
+model = "lab"
+dataset = "synthetic-davis"
+device = "cpu"
+workers = 0
+save_predictions = false
+tune_on = "synthetic-davis-train"
+rule = "best"
+[dataset_options]
+videos = 2
+frames = 6
+size = "96x64"
+[tune_dataset_options]
+videos = 2
+frames = 6
+size = "96x64"
+[[candidates]]
+topk = 5
+radius = 2
+[[candidates]]
+topk = 10
+radius = "none"
+"""
+
+
+def test_a_tune_described_in_a_file(tmp_path):
+    path = tmp_path / "tune.toml"
+    path.write_text(TUNE_FILE)
+    # the command line wins over the file (the rule), the file gives the rest
+    res = invoke("tune", "--config", path, "--rule", "simplest-within-ci", "--out", tmp_path / "runs", "--run-id", "f",
+                 "-q", "--json", code=0)
+    t = json.loads(res.stdout)["tuning"]
+    assert t["candidates"] == [{"topk": "5", "radius": "2"}, {"topk": "10", "radius": "none"}]
+    assert t["rule"] == "simplest-within-ci" and t["tuned_on"]["dataset"] == "synthetic-davis-train"
+    assert t["chosen"] == _restated(t["points"], "simplest-within-ci")
+    for text, message in (
+        ("tune_on = 5", "tune.toml: 'tune_on' must be a non-empty string, got 5"),
+        ("rulez = 5", "tune.toml: unknown key 'rulez'. Run options: allow_test_tuning, batch_size, candidates,"),
+        ("candidates = []", "--candidates: the list is empty"),
+    ):
+        path.write_text(text)
+        res = invoke("tune", "--config", path, "--out", tmp_path / "bad", code=2)
+        assert res.output.startswith("Error: ") and res.output.count("\n") == 1 and message in res.output

@@ -19,14 +19,18 @@ Examples:
   vosbench tune --dataset davis17-val --tune-on davis17-train \
       --candidates 'topk=5,radius=12;topk=10,radius=20;topk=20,radius=none'   # a list, simplest first
   vosbench tune ... --run-id mytune            # the same command again resumes an interrupted tune
+  vosbench tune --config tune.toml --device cuda   # a tune described in a file; flags override it
 """
 
 #: the options of `vosbench run` that `vosbench tune` takes as they are (the evaluation run and the grid)
 RUN_OPTIONS = (
     "model", "dataset", "checkpoint", "data_root", "sequences", "protocol", "topk", "radius", "context",
     "temperature", "settings", "options", "dataset_options", "device", "batch_size", "workers", "out",
-    "save_predictions", "precision", "sweeps", "shard", "run_id", "quiet", "as_json", "large_grid",
+    "save_predictions", "precision", "sweeps", "shard", "run_id", "quiet", "as_json", "large_grid", "config_file",
 )
+#: the tune's own options, as a ``--config`` file spells them (vosbench.runs.config_file.TUNE_KEYS)
+TUNE_OPTIONS = ("tune_on", "tune_data_root", "tune_dataset_options", "tune_sequences", "rule", "metric",
+                "allow_test_tuning")
 
 
 @click.command("tune", epilog=EXAMPLES)
@@ -75,18 +79,38 @@ def tune(ctx: click.Context, **kw: Any) -> None:
             precision=kw["precision"], sweep=parse_sweep(kw["sweeps"]), shard=kw["shard"], run_id=kw["run_id"],
             candidates=";".join(kw["candidates"]) if kw["candidates"] else None, large_grid=kw["large_grid"],
         )
+        tune_kw = {
+            "tune_on": kw["tune_on"],
+            "tune_data_root": kw["tune_data_root"],
+            "tune_dataset_options": _pairs(kw["tune_dataset_options"], "--tune-dataset-option"),
+            "tune_sequences": tuple(comma_list(kw["tune_sequences"])) if kw["tune_sequences"] else (),
+            "rule": kw["rule"],
+            "metric": kw["metric"],
+            "allow_test_tuning": kw["allow_test_tuning"],
+        }
+        if kw["config_file"] is not None:
+            cfg, tune_kw = _with_file(ctx, cfg, tune_kw, kw["config_file"])
         check_grid_size(cfg.sweep, kw["large_grid"], cfg.candidates)
-        tc = TuneConfig(
-            run=cfg,
-            tune_on=kw["tune_on"],
-            tune_data_root=kw["tune_data_root"],
-            tune_dataset_options=_pairs(kw["tune_dataset_options"], "--tune-dataset-option"),
-            tune_sequences=tuple(comma_list(kw["tune_sequences"])) if kw["tune_sequences"] else (),
-            rule=kw["rule"],
-            metric=kw["metric"],
-            allow_test_tuning=kw["allow_test_tuning"],
-        )
+        tc = TuneConfig(run=cfg, **tune_kw)
         _execute(tc, kw["quiet"], kw["as_json"])
+
+
+def _with_file(ctx: click.Context, cfg: Any, tune_kw: dict[str, Any], path: Any) -> tuple[Any, dict[str, Any]]:
+    """The tune in a ``--config`` file under the options given on the command line: the run's
+    keys as ``vosbench run --config`` reads them, the tune's own keys (:data:`TUNE_OPTIONS`)."""
+    from click.core import ParameterSource
+
+    from vosbench.cli.run_config import given_fields
+    from vosbench.runs.config_file import load_tune_file, merge
+
+    file_kw, _, file_tune = load_tune_file(path)
+    typed = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    given = given_fields(ctx) | ({"candidates"} if ctx.get_parameter_source("candidates") in typed else set())
+    merged = merge(file_kw, cfg, given, where=str(path))
+    for key in TUNE_OPTIONS:
+        if key in file_tune and ctx.get_parameter_source(key) not in typed:
+            tune_kw[key] = file_tune[key]
+    return merged, tune_kw
 
 
 def _execute(tc: Any, quiet: bool, as_json: bool) -> None:
