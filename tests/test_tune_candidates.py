@@ -17,8 +17,8 @@ from torch import nn
 
 import vosbench
 from tests.support.cli import invoke
-from vosbench.core.errors import ConfigError, RunInterrupted
-from vosbench.records.reader import read_summary
+from vosbench.core.errors import ConfigError, InputFileError, RunInterrupted
+from vosbench.records.reader import load_record, read_summary
 from vosbench.records.tuning import SIMPLICITY_LIST
 
 SIZE = {"videos": "2", "frames": "6", "size": "96x64"}
@@ -205,3 +205,11 @@ def test_a_tune_described_in_a_file(tmp_path):
         path.write_text(text)
         res = invoke("tune", "--config", path, "--out", tmp_path / "bad", code=2)
         assert res.output.startswith("Error: ") and res.output.count("\n") == 1 and message in res.output
+
+
+def test_a_record_whose_candidates_differ_from_its_points_is_refused(listed, tmp_path):
+    rec = json.loads((listed["result"].evaluation.run_dir / "summary.json").read_text())
+    rec["tuning"]["candidates"] = list(reversed(rec["tuning"]["candidates"]))
+    (tmp_path / "summary.json").write_text(json.dumps(rec))
+    with pytest.raises(InputFileError, match="tuning.candidates is not the list of the settings of tuning.points"):
+        load_record(tmp_path)
