@@ -1,7 +1,8 @@
 """``vosbench tune``: choose protocol settings on a tuning split, then run the choice on the
 evaluation split.
 
-1. The grid (``--sweep``) runs on the tuning split as an ordinary sweep
+1. The grid (``--sweep``), or the list of settings (``--candidates``, one grid point per
+   candidate, in the order given), runs on the tuning split as an ordinary sweep
    (:func:`~vosbench.runs.run_sweep`: features computed once per sequence and shared, the
    similarity search shared where the settings allow, one run folder and record per point, in
    ``<out>/<tuning dataset>/<model>/<id>-tune-p<i>``).
