@@ -147,7 +147,7 @@ def test_tuning_on_evaluation_data_is_refused_without_the_flag(tmp_path):
     assert res.output.count("\n") == 1
     res = invoke("tune", "--model", "lab", *VAL, *TRAIN, "--out", tmp_path / "runs", code=2)
     assert res.output == ("Error: vosbench tune needs a grid to choose from: --sweep KEY=V1,V2,... "
-                          "(e.g. --sweep topk=5,10,20)\n")
+                          "(e.g. --sweep topk=5,10,20) or --candidates 'KEY=V,KEY=V;KEY=V,KEY=V'\n")
 
 
 def test_leaderboard_marks_tuned_rows_in_every_format(tunes):

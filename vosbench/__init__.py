@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from vosbench.datasets.base import VideoDataset
     from vosbench.models.base import Encoder
     from vosbench.runs.api import EvalOutput, RunOutput
+    from vosbench.runs.tune_api import TuneOutput
 
 
 def list_models() -> list[str]:
@@ -105,6 +106,36 @@ def run(model: str | nn.Module, dataset: str = "synthetic-davis", *, name: str |
     return _run(model, dataset, name=name, **settings)
 
 
+def tune(model: str | nn.Module, dataset: str = "synthetic-davis", *, tune_on: str | None = None,
+         name: str | None = None, **settings: Any) -> TuneOutput:
+    """Choose protocol settings on a tuning split and run the choice on ``dataset``, like
+    ``vosbench tune``.
+
+    Args:
+        model: A registered model name or an encoder module, as for :func:`run`.
+        dataset: The evaluation dataset (the chosen settings run on it).
+        tune_on: The tuning dataset (default: ``dataset``); a train split of the dataset catalog
+            (``davis17-train``, ``synthetic-davis-train`` ...) unless ``allow_test_tuning=True``.
+        name: Name a module is recorded under (default: its class name).
+        **settings: What to choose from: ``sweep={"topk": [5, 10, 20]}`` (a grid) or
+            ``candidates=[{"topk": 5, "radius": 12}, {"topk": 10, "radius": None}]`` (a list,
+            simplest first; or the string ``"topk=5,radius=12;topk=10,radius=none"``); how:
+            ``rule`` (``simplest-within-ci``, the default, or ``best``), ``metric`` (``JF_mean``);
+            the tuning split: ``tune_sequences``, ``tune_data_root``, ``tune_dataset_options``,
+            ``allow_test_tuning``; ``progress`` (a callback ``(sequence, frames done, total)``);
+            and every setting of :func:`run` for both stages (``run_id`` names the tune, and
+            resumes it).
+
+    Returns:
+        A ``TuneOutput``: ``tune_id``, ``tuning`` (the record's block), ``choice``, ``points`` (a
+        DataFrame: one row per point with its settings, score and interval as fractions, ``best``
+        and ``chosen``) and ``evaluation`` (the chosen settings' run, as :func:`run` returns it).
+    """
+    from vosbench.runs.tune_api import tune as _tune
+
+    return _tune(model, dataset, tune_on=tune_on, name=name, **settings)
+
+
 def evaluate(gt: str | Path, pred: str | Path, *, benchmark: str = "davis", **options: Any) -> EvalOutput:
     """Score predictions made by any tool, like ``vosbench eval --benchmark BENCHMARK``.
 
@@ -150,4 +181,5 @@ __all__ = [
     "list_models",
     "load_dataset",
     "run",
+    "tune",
 ]

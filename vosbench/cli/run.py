@@ -191,7 +191,7 @@ def run(
         cfg = _from_files(ctx, cfg, config_file, replay, force)
         if resume is not None:
             cfg = _resumed(ctx, cfg, resume, overrides)
-        check_grid_size(cfg.sweep, large_grid)
+        check_grid_size(cfg.sweep, large_grid, cfg.candidates)
         _execute(cfg, quiet, as_json)
 
 
@@ -296,7 +296,7 @@ def _report(results: list[Any], cfg: Any, as_json: bool) -> None:
     done = [r for r in results if r.record.get("status") == "complete"]
     if len(done) < len(results):  # another shard is still working: it writes the record
         if as_json:
-            click.echo(json.dumps([_waiting(r, shard) for r in results] if cfg.sweep else _waiting(results[0], shard)))
+            click.echo(json.dumps([_waiting(r, shard) for r in results] if cfg.sweep or cfg.candidates else _waiting(results[0], shard)))
         else:
             for r in results:
                 click.echo(
@@ -306,11 +306,11 @@ def _report(results: list[Any], cfg: Any, as_json: bool) -> None:
         return
     if as_json:
         records = [r.record for r in results]
-        click.echo(json.dumps(records if cfg.sweep else records[0], indent=2))
+        click.echo(json.dumps(records if cfg.sweep or cfg.candidates else records[0], indent=2))
         return
     for result in results:
         print_run_summary(result.record, result.scores, result.run_dir)
-    if cfg.sweep:
+    if cfg.sweep or cfg.candidates:
         print_sweep_table(results)
 
 

@@ -15,7 +15,8 @@ The rules:
 "Simplest" is the grid order (:data:`SIMPLICITY`): points are ranked the way the grid lists them
 (``vosbench.propagation.sweep.grid``: the first swept setting varies slowest, each setting's
 values in the order given), and the lower index is the simpler. List each setting's values
-simplest first (e.g. ``topk=5,10,20``, ``context=1,5,20``).
+simplest first (e.g. ``topk=5,10,20``, ``context=1,5,20``). For a list of candidates
+(``--candidates``) it is the list order (:data:`SIMPLICITY_LIST`): list the simplest first.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ SIMPLICITY = (
     "grid order: the first swept setting varies slowest and each setting's values count in the order given "
     "(first = simplest); the lower point index is the simpler"
 )
+#: what "simplest" means for a list of candidates
+SIMPLICITY_LIST = "list order: the candidates count in the order given (first = simplest); the lower point index is the simpler"
 #: the split roles (catalog ``split_role``) that may be tuned on without --allow-test-tuning
 TUNING_ROLES = ("train",)
 
@@ -134,6 +137,8 @@ def check_tuning(block: object, fail: Callable[[str], Exception]) -> Tuning:
             raise fail(f"tuning.{key} is not an index of tuning.points")
     if block["choice"] != points[block["chosen"]]["point"]:
         raise fail("tuning.choice differs from the settings of tuning.points[tuning.chosen]")
+    if "candidates" in block and block["candidates"] != [p["point"] for p in points]:
+        raise fail("tuning.candidates is not the list of the settings of tuning.points, in order")
     on = block["tuned_on"]
     if not isinstance(on.get("dataset"), str) or not isinstance(on.get("sequences"), list):
         raise fail("tuning.tuned_on lacks 'dataset' or 'sequences'")

@@ -210,15 +210,7 @@ class TuningPoint(TypedDict):
     high: float | None
 
 
-class Tuning(TypedDict):
-    """``summary.json`` ``tuning``: the run's protocol settings were chosen by ``vosbench tune``.
-
-    ``grid`` and ``points`` hold every setting tried and its score on ``tuned_on``; ``rule``
-    (``best`` or ``simplest-within-ci``) picked ``chosen`` (an index into ``points``; its
-    settings are ``choice``, which this run used), ``best`` is the index of the best mean, and
-    ``simplicity`` states what "simplest" meant. ``allow_test_tuning`` is true when the settings
-    were chosen on evaluation data (``--allow-test-tuning``)."""
-
+class _TuningHead(TypedDict):
     id: str
     metric: str
     rule: str
@@ -231,6 +223,20 @@ class Tuning(TypedDict):
     choice: dict[str, str]
     allow_test_tuning: bool
     ci_level: float
+
+
+class Tuning(_TuningHead, total=False):
+    """``summary.json`` ``tuning``: the run's protocol settings were chosen by ``vosbench tune``.
+
+    ``grid`` and ``points`` hold every setting tried and its score on ``tuned_on``; ``rule``
+    (``best`` or ``simplest-within-ci``) picked ``chosen`` (an index into ``points``; its
+    settings are ``choice``, which this run used), ``best`` is the index of the best mean, and
+    ``simplicity`` states what "simplest" meant. ``allow_test_tuning`` is true when the settings
+    were chosen on evaluation data (``--allow-test-tuning``). A tune over a list of settings
+    (``--candidates``) keeps the list as given in ``candidates`` (point ``i`` is candidate
+    ``i``); its ``grid`` then names each setting's values in order of first use."""
+
+    candidates: list[dict[str, str]]
 
 
 class Execution(TypedDict):

@@ -25,7 +25,7 @@ from vosbench.models.factory import create_model
 from vosbench.propagation.engine import precision_dtype
 from vosbench.propagation.precision import float32_mode
 from vosbench.propagation.rescale import rescale_sequences
-from vosbench.propagation.sweep import grid
+from vosbench.propagation.sweep import check_overrides, sweep_points
 from vosbench.records.types import Tuning
 from vosbench.runs.config import (
     RunConfig,
@@ -57,8 +57,9 @@ def run(cfg: RunConfig, progress: Progress | None = None) -> RunResult:
 
 
 def run_sweep(cfg: RunConfig, progress: Progress | None = None, tuning: Tuning | None = None) -> list[RunResult]:
-    """Run every grid point of ``cfg.sweep`` (one run folder and record each), computing the
-    features of each sequence once and reusing them for all grid points. ``tuning`` (from
+    """Run every grid point of ``cfg.sweep`` (or each of ``cfg.candidates``; one run folder and
+    record each), computing the features of each sequence once and reusing them for all grid
+    points. ``tuning`` (from
     ``vosbench tune``) goes into every record as how the settings were chosen.
 
     Sharded (``cfg.shard``, torchrun or a SLURM array), this process does its part of the
@@ -78,10 +79,8 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None, tuning: Tuning | None 
     started = time.perf_counter()
     model_spec = models.get(cfg.model)
     dataset_spec = datasets.get(cfg.dataset)
-    both = sorted(set(cfg.overrides) & {k for k, _ in cfg.sweep})
-    if both:
-        raise ConfigError(f"{', '.join(both)}: given both as an override and in --sweep; keep one")
-    points: list[dict[str, str]] = grid(cfg.sweep) if cfg.sweep else [{}]
+    check_overrides(cfg.overrides, cfg.sweep, cfg.candidates)
+    points: list[dict[str, str]] = sweep_points(cfg.sweep, cfg.candidates)
     protocols = [
         resolve_protocol(dataclasses.replace(cfg, overrides={**cfg.overrides, **p}), model_spec, dataset_spec)
         for p in points
@@ -91,7 +90,7 @@ def _run_sweep(cfg: RunConfig, progress: Progress | None, tuning: Tuning | None 
     device = resolve_device(cfg.device, shard.local_rank if shard.launcher == "torchrun" else None)
     precision_dtype(cfg.precision, device)  # refuse a bad --precision before loading anything
     ds = load_dataset(cfg.dataset, cfg.data_root, **cfg.dataset_options)
-    if ds.task in ("pose", "points") and (cfg.sweep or cfg.precision != "fp32"):
+    if ds.task in ("pose", "points") and (cfg.sweep or cfg.candidates or cfg.precision != "fp32"):
         raise ConfigError(f"--sweep and --precision are not supported for {ds.task} datasets ({cfg.dataset}) yet")
     names = check_sequence_names(ds, ds.select(list(cfg.sequences)))
     seqs = [ds.sequence(n) for n in names]  # validates every layout before any work

@@ -15,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ from vosbench.models.base import Encoder
 from vosbench.propagation.protocol import Protocol
 from vosbench.records import parsing_files as pf
 from vosbench.runs.config import RunConfig
+from vosbench.runs.lifecycle import RunResult
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -263,28 +266,43 @@ def build_config(model_name: str, dataset: str, settings: dict[str, Any]) -> Run
     return RunConfig.from_options(model=model_name, dataset=dataset, overrides=overrides, large_grid=large_grid, **run_kw)
 
 
-def run(model: str | nn.Module, dataset: str, *, name: str | None = None, **settings: Any) -> RunOutput:
-    """See :func:`vosbench.run`."""
-    from vosbench.runs import run_sweep
-
+@contextmanager
+def registered(model: str | nn.Module, name: str | None) -> Iterator[str]:
+    """The registered name to run ``model`` under: a name as it is, a module registered (as
+    :func:`as_encoder` wraps it) for the duration of the ``with`` block."""
     if isinstance(model, str):
-        cfg = build_config(model, dataset, settings)
-        results = run_sweep(cfg)
+        yield model
     elif isinstance(model, nn.Module):
-        if settings.get("checkpoint") is not None:
-            raise ConfigError("checkpoint= applies to registered model names; load the weights into your module instead")
         _, spec = as_encoder(model, name)
         models.register(spec, source=f"python: {type(model).__module__}.{type(model).__qualname__}")
         try:
-            cfg = build_config(spec.name, dataset, settings)
-            results = run_sweep(cfg)
+            yield spec.name
         finally:
             models.unregister(spec.name)
     else:
         raise ConfigError(f"model must be a registered name or a torch.nn.Module, got {type(model).__name__}")
+
+
+def check_module_checkpoint(model: str | nn.Module, settings: Mapping[str, Any]) -> None:
+    """Refuse ``checkpoint=`` with a module (its weights are whatever it holds)."""
+    if not isinstance(model, str) and settings.get("checkpoint") is not None:
+        raise ConfigError("checkpoint= applies to registered model names; load the weights into your module instead")
+
+
+def run(model: str | nn.Module, dataset: str, *, name: str | None = None, **settings: Any) -> RunOutput:
+    """See :func:`vosbench.run`."""
+    from vosbench.runs import run_sweep
+
+    check_module_checkpoint(model, settings)
+    with registered(model, name) as model_name:
+        results = run_sweep(build_config(model_name, dataset, settings))
     if len(results) > 1:
         raise ConfigError("sweep= gives several runs; call vosbench.runs.run_sweep(RunConfig(...)) for grids")
-    res = results[0]
+    return run_output(results[0])
+
+
+def run_output(res: RunResult) -> RunOutput:
+    """A finished run's folder, record and score tables as a :class:`RunOutput`."""
     if res.record.get("task") == "pose":
         per_object, per_frame, per_sequence = _pose_frames(res.run_dir)
     elif res.record.get("task") == "parsing":

@@ -18,7 +18,7 @@ from vosbench.core.names import comma_list
 from vosbench.core.safepath import name_problem
 from vosbench.core.specs import DatasetSpec, ModelSpec
 from vosbench.propagation.protocol import Protocol, get_protocol
-from vosbench.propagation.sweep import Sweep, check_grid_size, parse_sweep
+from vosbench.propagation.sweep import Candidates, Sweep, check_grid_size, parse_candidates, parse_sweep
 from vosbench.runs.shards import parse_shard
 
 PRECISIONS = ("fp32", "tf32", "bf16", "fp16")
@@ -56,6 +56,8 @@ class RunConfig:
     precision: str = "fp32"
     #: protocol grid ((setting, (value, ...)), ...), see vosbench.propagation.sweep
     sweep: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    #: an explicit list of grid points instead of the product ``sweep`` (vosbench tune --candidates)
+    candidates: Candidates = ()
     #: this process's part: "I/N"; None = from torchrun / a SLURM array, else the whole run
     shard: str | None = None
     #: run folder id shared by shards and resumed runs; None = new (or derived when sharded)
@@ -82,6 +84,7 @@ class RunConfig:
         workers: int | str | None = None,
         precision: str = "fp32",
         sweep: Sweep | Mapping[str, Any] | None = None,
+        candidates: Candidates | str | Iterable[Mapping[str, Any]] | None = None,
         shard: str | None = None,
         run_id: str | None = None,
         large_grid: bool = False,
@@ -92,6 +95,7 @@ class RunConfig:
         one stops the run with one line before any folder is made.
 
         ``sequences`` may be a comma-separated string, ``sweep`` a table ``{setting: [values]}``,
+        ``candidates`` a list of tables ``[{setting: value}, ...]`` or a string ``"k=v,k=v;k=v,k=v"``,
         paths :class:`os.PathLike`; ``where`` (a file, ``--config FILE``) starts every message.
         A grid over :data:`~vosbench.propagation.sweep.MAX_GRID_POINTS` points needs ``large_grid``.
         """
@@ -121,6 +125,7 @@ class RunConfig:
             workers=_workers(workers, at),
             precision=precision,
             sweep=_sweep(sweep, at),
+            candidates=_candidates(candidates, at),
             shard=shard,
             run_id=run_id,
         )
@@ -188,9 +193,29 @@ def _sweep(value: object, at: str) -> Sweep:
     items = []
     for k, v in value.items():
         vals = v if isinstance(v, (list, tuple)) else [v]
-        text = ",".join("none" if x is None else str(x).lower() if isinstance(x, bool) else str(x) for x in vals)
+        text = ",".join(_text(x) for x in vals)
         items.append(f"{str(k).strip().replace('-', '_')}={text}")
     return parse_sweep(items)
+
+
+def _text(value: object) -> str:
+    """A TOML / Python setting value as the text a sweep spells it in (``none``, ``true``)."""
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _candidates(value: object, at: str) -> Candidates:
+    """Parsed candidates as they are (``()``: none), a string ``k=v,k=v;k=v``, or a list of tables
+    ``{setting: value}`` (an empty list is refused)."""
+    if value is None or value == ():
+        return ()
+    if isinstance(value, str):
+        return parse_candidates([value])
+    if isinstance(value, (list, tuple)) and all(isinstance(c, Mapping) for c in value):
+        items = [",".join(f"{str(k).strip()}={_text(v)}" for k, v in c.items()) for c in value]
+        return parse_candidates([";".join(items)])
+    if isinstance(value, tuple):
+        return value
+    raise ConfigError(f"{at}'candidates' must be a list of tables ([[candidates]] with SETTING = VALUE lines), got {value!r}")
 
 
 def check_run_id(run_id: str, at: str = "") -> None:
@@ -218,7 +243,7 @@ def check_values(cfg: RunConfig, at: str = "", large_grid: bool = False) -> None
         check_run_id(cfg.run_id, at)
     if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", cfg.device):
         raise ConfigError(f"{at}--device {cfg.device!r}: expected auto, cpu, cuda or cuda:N")
-    check_grid_size(cfg.sweep, large_grid)
+    check_grid_size(cfg.sweep, large_grid, cfg.candidates)
 
 
 def check_ready(cfg: RunConfig, dataset_spec: DatasetSpec, launcher: str, env: Mapping[str, str] | None = None) -> None:
@@ -254,6 +279,9 @@ def config_to_dict(cfg: RunConfig) -> dict[str, Any]:
         d.pop(key)
     d["sequences"] = list(cfg.sequences)
     d["sweep"] = [[k, list(v)] for k, v in cfg.sweep]
+    d.pop("candidates")
+    if cfg.candidates:  # only then: plans and derived ids of other runs stay as they were
+        d["candidates"] = [[list(pair) for pair in c] for c in cfg.candidates]
     return d
 
 
@@ -263,6 +291,7 @@ def config_from_dict(data: dict[str, Any], **per_process: Any) -> RunConfig:
     d = {k: v for k, v in data.items() if k in known}
     d["sequences"] = tuple(d.get("sequences", ()))
     d["sweep"] = tuple((k, tuple(v)) for k, v in d.get("sweep", ()))
+    d["candidates"] = tuple(tuple((k, v) for k, v in c) for c in d.get("candidates", ()))
     return RunConfig(**{**d, **per_process})
 
 

@@ -78,6 +78,9 @@ def run_config_dict(cfg: RunConfig) -> dict[str, Any]:
     d.pop("run_id", None)
     d["sequences"] = list(cfg.sequences)
     d["sweep"] = {k: list(v) for k, v in cfg.sweep}
+    d.pop("candidates")
+    if cfg.candidates:  # a list tune's grid points: the list as a config file writes it
+        d["candidates"] = [dict(c) for c in cfg.candidates]
     return d
 
 
@@ -103,11 +106,15 @@ def _norm(key: str) -> str:
     return _ALIASES.get(k, k)
 
 
-def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> tuple[dict[str, Any], set[str]]:
+def parse_config(
+    data: dict[str, Any], where: str, base: Path | None = None, also: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], set[str]]:
     """Config data -> (:meth:`RunConfig.from_options` keyword arguments, the field names the data
     sets); the values are typed and range-checked there.
 
-    ``base`` resolves relative paths. Raises :class:`ConfigError` naming ``where`` and the key.
+    ``base`` resolves relative paths; ``also`` names the keys a caller reads itself (the tune
+    options), for the message about an unknown key. Raises :class:`ConfigError` naming ``where``
+    and the key.
     """
     kw: dict[str, Any] = {}
     overrides: dict[str, Any] = {}
@@ -134,7 +141,7 @@ def parse_config(data: dict[str, Any], where: str, base: Path | None = None) -> 
         elif key in _RUN_FIELDS and key not in ("overrides",):
             kw[key] = value
         else:
-            keys = sorted((_RUN_FIELDS - {"overrides"}) | {"protocol"})
+            keys = sorted((_RUN_FIELDS - {"overrides"}) | {"protocol"} | set(also))
             raise ConfigError(
                 f"{where}: unknown key {raw_key!r}. Run options: {', '.join(keys)}; protocol settings (top level or "
                 f"in [protocol]): {', '.join(PROTOCOL_KEYS)}"
@@ -159,6 +166,47 @@ def load_config_file(path: str | Path) -> tuple[dict[str, Any], set[str]]:
     """Read a ``--config`` TOML file; see :func:`parse_config`."""
     p = Path(path).expanduser()
     return parse_config(_read_toml(p), str(p), p.resolve().parent)
+
+
+#: keys of a ``vosbench tune --config`` file besides those of a run (the tune options)
+TUNE_KEYS = ("tune_on", "tune_data_root", "tune_dataset_options", "tune_sequences", "rule", "metric",
+             "allow_test_tuning")
+
+
+def _tune_value(key: str, value: Any, where: str, base: Path) -> Any:
+    """A tune option from a file, type-checked (``tune_data_root`` relative to the file's folder)."""
+    if key == "tune_dataset_options":
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: 'tune_dataset_options' must be a table ([tune_dataset_options] with KEY = VALUE lines)")
+        return dict(value)
+    if key == "allow_test_tuning":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: 'allow_test_tuning' must be true or false, got {value!r}")
+        return value
+    if key == "tune_sequences":
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: 'tune_sequences' must be a list of names or a comma-separated string")
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: {key!r} must be a non-empty string, got {value!r}")
+    if key == "tune_data_root" and not Path(value).expanduser().is_absolute():
+        return str(base / value)
+    return value
+
+
+def load_tune_file(path: str | Path) -> tuple[dict[str, Any], set[str], dict[str, Any]]:
+    """Read a ``vosbench tune --config`` TOML file: a run's keys (:func:`parse_config`; the list
+    of settings as ``[[candidates]]`` tables or the grid as ``[sweep]``) and the tune options
+    (:data:`TUNE_KEYS`). Returns the run's keyword arguments, the fields they set, and the tune
+    options."""
+    p = Path(path).expanduser()
+    data = _read_toml(p)
+    tune_kw = {_norm(k): v for k, v in data.items() if _norm(k) in TUNE_KEYS}
+    rest = {k: v for k, v in data.items() if _norm(k) not in TUNE_KEYS}
+    kw, given = parse_config(rest, str(p), p.resolve().parent, also=TUNE_KEYS)
+    return kw, given, {k: _tune_value(k, v, str(p), p.resolve().parent) for k, v in tune_kw.items()}
 
 
 def merge(file_kw: dict[str, Any], cli_cfg: RunConfig, cli_given: set[str], where: str = "") -> RunConfig:

@@ -25,6 +25,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from vosbench.core.video import VideoSequence
 from vosbench.core.workers import HostPool
 from vosbench.propagation.protocol import Protocol
+from vosbench.propagation.sweep import swept_values
 from vosbench.runs.context import Placement, Progress, RunContext
 from vosbench.runs.distributed import ProcessGroup
 from vosbench.records.types import Sweep, Task
@@ -122,14 +123,14 @@ def open_folders(ctx: RunContext, kind: TaskKind[Any], host: HostPool) -> list[R
     ``<id>-p<i>``, so a resumed or sharded sweep finds every point's folder."""
     cfg, place = ctx.cfg, ctx.placement
     names = [s.name for s in ctx.sequences]
-    sweep_id = (place.run_id or new_run_id()) if cfg.sweep else None
+    sweep_id = (place.run_id or new_run_id()) if cfg.sweep or cfg.candidates else None
     folders: list[RunFolder] = []
     try:
         for i, (point, protocol) in enumerate(zip(ctx.points, ctx.protocols)):
             run_id = f"{sweep_id}-p{i}" if sweep_id else place.run_id
             parts = kind.head_parts(protocol, host)
             if sweep_id:
-                settings = {k: list(v) for k, v in cfg.sweep}
+                settings = swept_values(cfg.sweep, cfg.candidates)
                 sweep: Sweep = {"id": sweep_id, "settings": settings, "point": point, "index": i, "size": len(ctx.points)}
                 parts = dataclasses.replace(parts, sweep=sweep)
             if ctx.tuning is not None:

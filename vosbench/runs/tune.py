@@ -1,7 +1,8 @@
 """``vosbench tune``: choose protocol settings on a tuning split, then run the choice on the
 evaluation split.
 
-1. The grid (``--sweep``) runs on the tuning split as an ordinary sweep
+1. The grid (``--sweep``), or the list of settings (``--candidates``, one grid point per
+   candidate, in the order given), runs on the tuning split as an ordinary sweep
    (:func:`~vosbench.runs.run_sweep`: features computed once per sequence and shared, the
    similarity search shared where the settings allow, one run folder and record per point, in
    ``<out>/<tuning dataset>/<model>/<id>-tune-p<i>``).
@@ -33,9 +34,9 @@ from typing import Any
 from vosbench.core.errors import ConfigError
 from vosbench.core.registry import datasets
 from vosbench.core.specs import DatasetSpec
-from vosbench.propagation.sweep import grid
+from vosbench.propagation.sweep import check_grid_size, check_overrides, sweep_points, swept_values
 from vosbench.records.schema import METRICS
-from vosbench.records.tuning import RULES, SIMPLICITY, TUNING_ROLES, choose, tuning_allowed
+from vosbench.records.tuning import RULES, SIMPLICITY, SIMPLICITY_LIST, TUNING_ROLES, choose, tuning_allowed
 from vosbench.records.types import RunSummary, Tuning, TuningPoint
 from vosbench.runs import run_sweep
 from vosbench.runs.config import RunConfig, config_to_dict
@@ -49,10 +50,12 @@ log = logging.getLogger("vosbench.runs")
 
 @dataclass(frozen=True)
 class TuneConfig:
-    """A tune: the evaluation run (``run``, whose ``sweep`` is the grid) and where and how to choose.
+    """A tune: the evaluation run (``run``, whose ``sweep`` is the grid, or whose ``candidates``
+    are the list of settings) and where and how to choose.
 
     Attributes:
-        run: The evaluation run; ``run.sweep`` is the grid tried on the tuning split.
+        run: The evaluation run; ``run.sweep`` is the grid tried on the tuning split, or
+            ``run.candidates`` the list of settings tried (simplest first).
         tune_on: Tuning dataset (default: ``run.dataset``).
         tune_data_root: Its data root (default: as ``vosbench run`` finds it).
         tune_dataset_options: Its dataset options.
@@ -97,11 +100,14 @@ def split_role(spec: DatasetSpec, options: Mapping[str, Any]) -> str | None:
 
 
 def check_tune(tc: TuneConfig) -> str | None:
-    """Refuse a tune before any work: no grid, an unknown rule, a metric that is not a score, a
+    """Refuse a tune before any work: no grid (or both a grid and candidates), an unknown rule, a metric that is not a score, a
     tuning split that is not a train split (without ``allow_test_tuning``), or tuning sequences
     that may be evaluation sequences of the same dataset. Returns the tuning split's role."""
-    if not tc.run.sweep:
-        raise ConfigError("vosbench tune needs a grid to choose from: --sweep KEY=V1,V2,... (e.g. --sweep topk=5,10,20)")
+    if not tc.run.sweep and not tc.run.candidates:
+        raise ConfigError("vosbench tune needs a grid to choose from: --sweep KEY=V1,V2,... (e.g. --sweep topk=5,10,20) "
+                          "or --candidates 'KEY=V,KEY=V;KEY=V,KEY=V'")
+    check_grid_size(tc.run.sweep, True, tc.run.candidates)
+    check_overrides(tc.run.overrides, tc.run.sweep, tc.run.candidates)
     if tc.rule not in RULES:
         raise ConfigError(f"--rule {tc.rule!r}: choose {', '.join(RULES)}")
     scores = [m.key for m in METRICS if m.higher_is_better]
@@ -167,18 +173,18 @@ def tuning_block(tc: TuneConfig, tid: str, role: str | None, results: list[RunRe
     best, chosen = choose(points, tc.rule)
     first: RunSummary = results[0].record
     ds = first["dataset"]
-    return {
+    block: Tuning = {
         "id": tid,
         "metric": tc.metric,
         "rule": tc.rule,
-        "simplicity": SIMPLICITY,
+        "simplicity": SIMPLICITY_LIST if tc.run.candidates else SIMPLICITY,
         "tuned_on": {
             "dataset": ds["name"],
             "split_role": role,
             "sequences": list(ds.get("sequences", [])),
             "root": str(ds.get("root", "")),
         },
-        "grid": {k: list(v) for k, v in tc.run.sweep},
+        "grid": swept_values(tc.run.sweep, tc.run.candidates),
         "points": points,
         "best": best,
         "chosen": chosen,
@@ -186,6 +192,9 @@ def tuning_block(tc: TuneConfig, tid: str, role: str | None, results: list[RunRe
         "allow_test_tuning": tc.allow_test_tuning,
         "ci_level": float(first.get("ci", {}).get("level", 0.95)),
     }
+    if tc.run.candidates:
+        block["candidates"] = [dict(c) for c in tc.run.candidates]
+    return block
 
 
 def tune(tc: TuneConfig, progress: Progress | None = None) -> TuneResult:
@@ -199,7 +208,7 @@ def tune(tc: TuneConfig, progress: Progress | None = None) -> TuneResult:
     role = check_tune(tc)
     tid = tune_id(tc)
     log.info("tune %s: grid of %d point(s) on %s (resume with --run-id %s)", tid,
-             len(grid(tc.run.sweep)), tc.tuning_dataset, tid)
+             len(sweep_points(tc.run.sweep, tc.run.candidates)), tc.tuning_dataset, tid)
     tune_cfg = dataclasses.replace(
         tc.run,
         dataset=tc.tuning_dataset,
@@ -213,6 +222,6 @@ def tune(tc: TuneConfig, progress: Progress | None = None) -> TuneResult:
         return TuneResult(tid, results)  # another shard is still on the grid
     block = tuning_block(tc, tid, role, results)
     log.info("tune %s: %s chose %s", tid, tc.rule, block["choice"])
-    eval_cfg = dataclasses.replace(tc.run, sweep=(), overrides={**tc.run.overrides, **block["choice"]}, run_id=tid)
+    eval_cfg = dataclasses.replace(tc.run, sweep=(), candidates=(), overrides={**tc.run.overrides, **block["choice"]}, run_id=tid)
     evaluation = run_sweep(eval_cfg, progress, tuning=block)[0]
     return TuneResult(tid, results, block, evaluation)
