@@ -55,7 +55,8 @@ def lab_run(data_root: Path, out: Path) -> tuple[Path, dict]:
 
 
 def test_cpu_run_records_fp32_switches_and_tf32_runs_are_kept_apart(tiny_davis17, tmp_path):
-    from vosbench.records.reader import find_records, identity
+    from vosbench.records.reader import find_records
+    from vosbench.records.labels import identity
 
     out = tmp_path / "runs"
     run_dir, rec = lab_run(tiny_davis17, out)
@@ -77,7 +78,8 @@ def test_records_from_before_true_fp32_are_kept_apart(tiny_davis17, tmp_path):
     """Records without environment.tf32 were written when GPU fp32 runs let cuDNN convolutions use
     TF32 and half-precision features were matched in half precision: their numbers come from other
     arithmetic, so the leaderboard keeps them apart; CPU fp32 records of then are the same as now."""
-    from vosbench.records.reader import find_records, identity
+    from vosbench.records.reader import find_records
+    from vosbench.records.labels import identity
 
     out = tmp_path / "runs"
     run_dir, rec = lab_run(tiny_davis17, out)

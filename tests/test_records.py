@@ -432,7 +432,8 @@ def test_settings_added_later_at_their_old_value_keep_the_identity(tmp_path):
     """A run of today's crw preset records first_in_window=false and mixing=joint; a record written
     before those settings existed lacks them: both are the same protocol (same identity, same
     leaderboard settings), while a run at another value is not."""
-    from vosbench.records.reader import LATER_SETTINGS, identity
+    from vosbench.records.reader import LATER_SETTINGS
+    from vosbench.records.labels import identity
 
     old = copy_run(tmp_path / "old")
     new = copy_run(tmp_path / "new")

@@ -182,7 +182,8 @@ def test_list_does_not_import_torch():
 
 
 def test_half_precision_runs_are_never_merged_with_fp32(tiny_davis17, tmp_path):
-    from vosbench.records.reader import find_records, identity
+    from vosbench.records.reader import find_records
+    from vosbench.records.labels import identity
 
     for precision in ("fp32", "bf16"):
         res = invoke(

@@ -381,6 +381,15 @@ def predict(
         if protocol.border == "zeros":
             copies = float(sum(context[i].count for i in local))
             parts.append(off_frame_part(h, w, float(protocol.radius), copies, K, dev, torch.float32))  # type: ignore[arg-type]
+    num, den = _merge_parts(parts, inv_t)
+    return (num / den[:, None]).t().reshape(K, h, w)
+
+
+def _merge_parts(
+    parts: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], inv_t: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Merge per-part (max, weighted label sum, weight sum) of each target as log-sum-exp: the
+    label sums and weight sums of one softmax over every part's candidates."""
     mx, num, den = parts[0]
     for m2, n2, d2 in parts[1:]:
         m1, n1, d1 = mx, num, den
@@ -389,4 +398,4 @@ def predict(
         a, b = torch.exp((m1 - safe) * inv_t), torch.exp((m2 - safe) * inv_t)
         num = n1 * a[:, None] + n2 * b[:, None]
         den = d1 * a + d2 * b
-    return (num / den[:, None]).t().reshape(K, h, w)
+    return num, den

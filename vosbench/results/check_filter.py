@@ -10,7 +10,8 @@ from pathlib import Path
 
 from vosbench.core.errors import ConfigError
 from vosbench.results.check import CheckResult
-from vosbench.records.reader import identity, load_record
+from vosbench.records.reader import load_record
+from vosbench.records.labels import identity
 
 
 def _model_matches(label: str, names: Sequence[str]) -> bool:

@@ -23,7 +23,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from vosbench.core.errors import ConfigError, InputFileError
-from vosbench.records.reader import RunRecord, checkpoint_label, fmt_setting, load_record, model_label
+from vosbench.records.reader import RunRecord, load_record
+from vosbench.records.labels import checkpoint_label, fmt_setting, model_label
 from vosbench.records.stats import (
     DEFAULT_LEVEL,
     DEFAULT_RESAMPLES,

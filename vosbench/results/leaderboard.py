@@ -17,7 +17,8 @@ import math
 from typing import Any, Iterable
 
 from vosbench.core.errors import ConfigError
-from vosbench.records.reader import RunRecord, fmt_setting
+from vosbench.records.reader import RunRecord
+from vosbench.records.labels import fmt_setting
 from vosbench.records.schema import METRIC_BY_KEY, METRICS, PRIMARY, Metric
 from vosbench.results.formats import render_as
 from vosbench.results.rows import Leaderboard, Row, Table, published_entries, published_rows, rows_from_records

@@ -8,11 +8,13 @@ import csv
 import io
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable
 
 from vosbench.core.errors import ConfigError
 from vosbench.records.parsing_files import per_video_miou
-from vosbench.records.reader import RunRecord, per_sequence_jf, per_video_pck, select_runs
+from vosbench.records.reader import RunRecord, per_sequence_jf, per_video_pck
+from vosbench.records.labels import select_runs
 from vosbench.records.stats_io import read_per_video_tapvid
 from vosbench.results.formats import render_as
 from vosbench.results.leaderboard import build, fmt_value, md_escape, protocol_footnotes
@@ -61,9 +63,7 @@ def build_per_sequence(
     chosen = [r for r in select_runs(records, all_runs=all_runs) if r.dataset == dataset]
     if not chosen:
         raise ConfigError(f"no runs for dataset {dataset!r} (runs cover: {', '.join(names) or 'none'})")
-    pose = all(r.task == "pose" for r in chosen)
-    parsing = all(r.task == "parsing" for r in chosen)
-    points = all(r.task == "points" for r in chosen)
+    task = chosen[0].task if len({r.task for r in chosen}) == 1 else "vos"
     board = build(chosen, datasets=[dataset], all_runs=all_runs)
     by_folder = {r.run_dir: r for r in chosen}
     cols = board.tables[0].rows
@@ -80,21 +80,13 @@ def build_per_sequence(
         labels.append(label)
         assert row.run_dir is not None  # a run row, built from one of ``chosen``
         record = by_folder[row.run_dir]
-        if points:
-            per_seq = {s.video: s.metrics["average_jaccard"] for s in read_per_video_tapvid(record.run_dir)}
-        else:
-            per_seq = (
-                per_video_pck(record.run_dir) if pose else per_video_miou(record.run_dir) if parsing
-                else per_sequence_jf(record.run_dir)
-            )  # fmt: skip
-        for seq in record.sequences or list(per_seq):
+        per_seq = _per_sequence_scores(record.run_dir, task)
+        for seq in [*(record.sequences or []), *per_seq]:
             if seq not in seq_order:
                 seq_order.append(seq)
         for seq in per_seq:
-            if seq not in seq_order:
-                seq_order.append(seq)
             values.setdefault(seq, {})[label] = 100.0 * per_seq[seq]
-        key = "PCK@0.1" if pose else "mIoU" if parsing else "average_jaccard" if points else "JF_mean"
+        key = _VIEWS.get(task, _VIEWS["vos"])[0]
         if key in record.metrics:
             overall[label] = 100.0 * record.metrics[key]
     view = PerSequence(
@@ -106,25 +98,46 @@ def build_per_sequence(
         overall=overall,
         protocols=board.protocols,
     )
-    if pose:
-        view.metric = "PCK@0.1"
-        view.overall_label = "PCK@0.1 (all videos)"
-        view.explanation = (
-            "Per video: mean over the 15 joints of each joint's PCK@0.1 in that video. "
-            "Last line: the run's PCK@0.1 over all videos."
-        )
-    if parsing:
-        view.metric = "mIoU"
-        view.overall_label = "mIoU (all videos)"
-        view.explanation = (
-            "Per video: the mIoU of the video's own confusion matrix. Last line: the run's mIoU, of the "
-            "matrix summed over all videos (not the mean of the per-video values)."
-        )
-    if points:
-        view.metric = "AJ"
-        view.overall_label = "AJ (mean over videos)"
-        view.explanation = "Per video: tapnet's Average Jaccard. Last line: the run's AJ, the mean over videos."
+    if task in ("pose", "parsing", "points"):
+        _, view.metric, view.overall_label, view.explanation = _VIEWS[task]
     return view
+
+
+#: task -> (the record's metric for the last line, the view's metric, its last-line label, explanation)
+_VIEWS: dict[str, tuple[str, str, str, str]] = {
+    "vos": ("JF_mean", "", "", ""),
+    "pose": (
+        "PCK@0.1",
+        "PCK@0.1",
+        "PCK@0.1 (all videos)",
+        "Per video: mean over the joints of each joint's PCK@0.1 in that video. "
+        "Last line: the run's PCK@0.1 over all videos.",
+    ),
+    "parsing": (
+        "mIoU",
+        "mIoU",
+        "mIoU (all videos)",
+        "Per video: the mIoU of the video's own confusion matrix. Last line: the run's mIoU, of the "
+        "matrix summed over all videos (not the mean of the per-video values).",
+    ),
+    "points": (
+        "average_jaccard",
+        "AJ",
+        "AJ (mean over videos)",
+        "Per video: tapnet's Average Jaccard. Last line: the run's AJ, the mean over videos.",
+    ),
+}
+
+
+def _per_sequence_scores(run_dir: Path, task: str) -> dict[str, float]:
+    """One run's score per sequence (fractions) from the table its task writes."""
+    if task == "points":
+        return {s.video: s.metrics["average_jaccard"] for s in read_per_video_tapvid(run_dir)}
+    if task == "pose":
+        return per_video_pck(run_dir)
+    if task == "parsing":
+        return per_video_miou(run_dir)
+    return per_sequence_jf(run_dir)
 
 
 def per_sequence_markdown(view: PerSequence, decimals: int = 1) -> str:

@@ -27,11 +27,10 @@ from vosbench.core.labels import read_label_png
 from vosbench.core.version import __version__
 from vosbench.datasets.badja_joints import BADJA_SKELETON
 from vosbench.datasets.factory import load_dataset
+from vosbench.records.labels import checkpoint_label, model_label
 from vosbench.records.reader import (
     RunRecord,
-    checkpoint_label,
     load_record,
-    model_label,
     per_sequence_jf,
     read_keypoints,
     read_per_frame,

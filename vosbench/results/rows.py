@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from vosbench.core.errors import InputFileError
-from vosbench.records.reader import (
-    RunRecord,
+from vosbench.records.labels import (
     checkpoint_label,
     model_label,
     protocol_label,
@@ -25,6 +24,7 @@ from vosbench.records.reader import (
     sequences_label,
     settings_key,
 )
+from vosbench.records.reader import RunRecord
 from vosbench.records.schema import METRIC_BY_KEY, Metric
 from vosbench.records.tuning import tuned_label
 
@@ -39,12 +39,12 @@ class Row:
         model: Model label (name plus options) or, for published rows, the method.
         checkpoint: Checkpoint label, or backbone and training data for published rows.
         protocol: ``"<name> v<version>"`` (``(tuned)`` added for a run whose settings ``vosbench
-            tune`` chose, see :func:`~vosbench.records.reader.protocol_label`), or ``"published"`` (``"published, preset <name>"`` when
+            tune`` chose, see :func:`~vosbench.records.labels.protocol_label`), or ``"published"`` (``"published, preset <name>"`` when
             the source used the official script a vosbench preset restates: comparable only with
             runs of that preset).
         protocol_settings: Canonical settings key (runs) or the protocol note (published).
         metrics: Metric key -> value in percent.
-        sequences: The sequence set of the run (see :func:`~vosbench.records.reader.sequences_label`);
+        sequences: The sequence set of the run (see :func:`~vosbench.records.labels.sequences_label`);
             empty for published rows.
         run_id, created: Which run (empty for published rows).
         run_dir: The run folder, the run's full identity (``None`` for published rows): two runs
