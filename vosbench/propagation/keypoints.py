@@ -235,6 +235,9 @@ def propagate_pose(
         raise InputFileError(f"{seq.name}: the dataset gave no keypoints for this video (a keypoint run needs them)")
     if protocol.mixing != "joint":
         raise ConfigError(f"protocol {protocol.name!r}: mixing={protocol.mixing!r} is for segmentation runs only")
+    for key in ("minmax_feedback", "predict_first", "min_label_pixels"):
+        if getattr(protocol, key):
+            raise ConfigError(f"protocol {protocol.name!r}: {key} is for segmentation runs only")
     kps0 = np.asarray(seq.keypoints[0], dtype=np.float64)
     if copy_first_frame:  # the identity baseline: frame-0 keypoints everywhere
         for t in range(len(seq)):
@@ -242,6 +245,7 @@ def propagate_pose(
         timings.frames += len(seq)
         return
     crw = protocol.keypoints == "crw"
+    k = protocol.keypoint_readout_topk
     buf = ContextBuffer(protocol)
     predict_fn = predict
     if batched.propagation_path(device, path) == "batched":
@@ -270,12 +274,12 @@ def propagate_pose(
             cells0 = (crw_cells_from_pixels if crw else cells_from_pixels)(kps0, *geo, stride)
             lab = maps(cells0)
             buf.start(feats, lab)
-            out = to_pixels(crw_soft_argmax(lab[1:])) if crw else kps0.copy()
+            out = to_pixels(crw_soft_argmax(lab[1:], k)) if crw else kps0.copy()
             if cell_readout is not None:
                 cell_readout.append(cells0)
         else:
             soft = predict_fn(feats, buf.frames(), protocol, workspace=buf.workspace)
-            cells = crw_soft_argmax(soft[1:]) if crw else soft_argmax(soft[1:])
+            cells = crw_soft_argmax(soft[1:], k) if crw else soft_argmax(soft[1:], k)
             out = to_pixels(cells)
             buf.push(feats, soft if protocol.feedback == "soft" else maps(cells))
             if cell_readout is not None:
