@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from tests.support.encoders import PatchConv
+from tests.support.textured import textured_video
 from vosbench.core.errors import ConfigError
 from vosbench.core.registry import models
 from vosbench.core.video import VideoSequence
@@ -100,19 +101,13 @@ def video(tmp_path_factory):
     """9 frames of 100x70 (squashed to 64x64): two textured squares moving over noise, and a small
     object that is 11 pixels at 64x64 (counted 10: dropped) next to one of 12 (counted 11: kept)."""
     root = tmp_path_factory.mktemp("timecycle")
-    rng = np.random.default_rng(3)
-    bg = rng.integers(0, 256, (70, 100, 3), dtype=np.uint8)
-    tex = rng.integers(0, 256, (70, 100, 3), dtype=np.uint8)
-    yy, xx = np.mgrid[0:70, 0:100]
-    paths, frames = [], []
-    for t in range(9):
-        img = np.clip(bg.astype(int) + rng.integers(-20, 21, bg.shape), 0, 255).astype(np.uint8)
+
+    def squares(t, yy, xx):
         a = (yy >= 8 + t) & (yy < 34 + t) & (xx >= 8 + 3 * t) & (xx < 40 + 3 * t)
-        b = (yy >= 40) & (yy < 62) & (xx >= 60 - 2 * t) & (xx < 90 - 2 * t)
-        img[a | b] = tex[a | b]
-        Image.fromarray(img).save(root / f"{t:05d}.png")
-        paths.append(root / f"{t:05d}.png")
-        frames.append(img)
+        return a | ((yy >= 40) & (yy < 62) & (xx >= 60 - 2 * t) & (xx < 90 - 2 * t))
+
+    paths, frames = textured_video(root, 9, squares, seed=3)
+    yy, xx = np.mgrid[0:70, 0:100]
     anno = np.zeros((70, 100), np.uint8)
     anno[(yy >= 8) & (yy < 34) & (xx >= 8) & (xx < 40)] = 1
     anno[(yy >= 40) & (yy < 62) & (xx >= 60) & (xx < 90)] = 3

@@ -177,7 +177,7 @@ class _Lockstep:
             t0 = time.perf_counter()
             labels = frame_labels(ids0, hp, wp, self.ids_per[i], fsize, p, self.tabs[i])
             buf.start(feats, drop_small_objects(labels, ids0, hp, wp, self.ids_per[i], p))
-            if p.predict_first:  # TimeCycle: frame 0's prediction from copies of itself is its label as a previous frame
+            if p.predict_first:  # TimeCycle: frame 0 predicted from copies of itself, a previous frame from then on
                 buf.relabel_first(self.own_soft(i, feats))
             outs.append(anno)
             self.timings[i].propagation_s += time.perf_counter() - t0
