@@ -13,7 +13,8 @@ Two keypoint conventions, chosen by the protocol's ``keypoints`` setting. Keypoi
   ``int(x_cell - 1.5) + 2`` (``int`` truncates toward zero: the rounded cell for x_cell >= 1.5,
   one cell further right near the left/top border), clipped to the map; nothing when the patch
   lies wholly outside. Channel 0 (background) is 1 where every joint channel is 0;
-* read-out: per joint channel, on the CPU in float32, ``torch.topk`` of the 3 largest cells (its
+* read-out: per joint channel, on the CPU in float32, ``torch.topk`` of the 3 largest cells
+  (``keypoint_readout_topk``; CropMAE's ``process_pose`` takes 5) (its
   order of equal values is CRW's tie-breaking), weights = values / their sum, position = weighted
   mean of the integer cell indices (x = index % w, y = index // w); a channel that is 0 everywhere
   gives no prediction (CRW writes -1, here NaN);
