@@ -145,8 +145,9 @@ class Protocol:
             prediction is its label as a previous frame; its annotation stays the long-term frame's and
             the padding's labels (TimeCycle; needs ``pad_with_first``, soft feedback and per-frame-mean
             mixing: a joint top-k would have to break exact ties between frame 0's two label sets).
-        min_label_pixels: An object whose first annotation covers fewer pixels of the processed frame
-            than this is dropped (its channel is 0 from the start); 0 keeps every object.
+        min_label_pixels: An object covering fewer pixels than this in the first annotated frame, at
+            the processed size, is dropped (its channel is 0 from the start; objects annotated later
+            are kept); 0 keeps every object.
         keypoint_readout_topk: Keypoint runs: the read-out's soft-argmax over the top-k cells per joint.
     """
 
@@ -216,7 +217,7 @@ class Protocol:
             raise bad("keypoint_readout_topk", "must be >= 1")
         if self.min_label_pixels < 0:
             raise bad("min_label_pixels", "must be >= 0 (0 keeps every object)")
-        if self.predict_first and not (self.pad_with_first and self.feedback == "soft" and self.mixing == "per-frame-mean"):
+        if self.predict_first and (not self.pad_with_first or self.feedback != "soft" or self.mixing != "per-frame-mean"):
             raise bad("predict_first", "needs pad_with_first=true, feedback=soft and mixing=per-frame-mean")
         lo, hi = TEMPERATURE_RANGE
         if not lo <= self.temperature <= hi:
