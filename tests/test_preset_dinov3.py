@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from tests.support.encoders import PatchConv
+from tests.support.textured import textured_video
 from vosbench.core.registry import models
 from vosbench.core.video import VideoSequence
 from vosbench.propagation.engine import propagate_vos
@@ -76,24 +77,18 @@ def notebook_loop(enc, frames: list[Image.Image], mask0: np.ndarray, short: int,
 def test_dinov3_preset_equals_the_notebook_loop(tmp_path):
     """11 frames (the queue of 7 fills and slides) of a textured square moving over noise, 100x70 at
     short side 64 (96x64, a 6x4 grid); radius 3 (circle <= 3, i.e. 3.01) so that the circle cuts the grid."""
-    rng = np.random.default_rng(0)
-    bg = rng.integers(0, 256, (70, 100, 3), dtype=np.uint8)
-    tex = rng.integers(0, 256, (70, 100, 3), dtype=np.uint8)
+    # fresh noise per frame: identical patches in two frames would tie exactly, and the notebook keeps
+    # every candidate tied with the 5th (vosbench keeps 5)
+    def square(t, yy, xx):
+        return (yy >= 10 + t) & (yy < 40 + t) & (xx >= 10 + 3 * t) & (xx < 45 + 3 * t)
+
+    paths, images = textured_video(tmp_path, 11, square, seed=0)
+    frames = [Image.fromarray(img) for img in images]
     yy, xx = np.mgrid[0:70, 0:100]
-    paths, frames = [], []
-    for t in range(11):
-        # fresh noise per frame: identical patches in two frames would tie exactly, and the notebook keeps
-        # every candidate tied with the 5th (vosbench keeps 5)
-        img = np.clip(bg.astype(int) + rng.integers(-20, 21, bg.shape), 0, 255).astype(np.uint8)
-        sq = (yy >= 10 + t) & (yy < 40 + t) & (xx >= 10 + 3 * t) & (xx < 45 + 3 * t)
-        img[sq] = tex[sq]
-        Image.fromarray(img).save(tmp_path / f"{t:05d}.png")
-        paths.append(tmp_path / f"{t:05d}.png")
-        frames.append(Image.fromarray(img))
-        if t == 0:
-            mask0 = np.where(sq, 1, 0).astype(np.uint8)
-            mask0[sq & (xx >= 30)] = 2
-            Image.fromarray(mask0).save(tmp_path / "anno.png")
+    sq = square(0, yy, xx)
+    mask0 = np.where(sq, 1, 0).astype(np.uint8)
+    mask0[sq & (xx >= 30)] = 2
+    Image.fromarray(mask0).save(tmp_path / "anno.png")
     seq = VideoSequence("s", [p.stem for p in paths], paths, annotations={0: tmp_path / "anno.png"})
     enc = PatchConv("patch16", 16, 24, seed=11).eval()
     protocol = PRESETS["dinov3"].replace(size=64, radius=3.01)

@@ -99,13 +99,13 @@ _TIMECYCLE = ModelSpec(
     name="timecycle",
     description="TimeCycle/CycleTime (VLOG): ResNet-50 res4 at stride 8 + afterconv1 + ReLU (512 ch); "
     "format: {'epoch', 'state_dict': module.encoderVideo.* (3-D kernels of temporal size 1), "
-    "module.afterconv1.weight, heads}; its own DAVIS protocol is not restated (native: crw)",
+    "module.afterconv1.weight, heads}; native protocol: timecycle (its test_davis.py)",
     factory="vosbench.models.timecycle:build_timecycle",
     stride=8,
     channels=512,
     mean=IMAGENET_MEAN,
     std=IMAGENET_STD,
-    native_protocol="crw",
+    native_protocol="timecycle",
     checkpoint="required",
     weights=(
         WeightFile(

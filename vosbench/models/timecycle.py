@@ -19,7 +19,7 @@ Checkpoint: ``{'epoch', 'state_dict', ...}`` saved from ``nn.DataParallel`` (PyT
 
 TimeCycle's own DAVIS propagation (``test_davis.py``: frames squashed to a cropSize x cropSize
 square, per-frame softmax of cos x sqrt(512), top-5 per frame, min-max-normalised labels fed
-back) is not restated as a preset; the model's native protocol is ``crw``.
+back) is the ``timecycle`` preset, the model's native protocol: the features it reads are these.
 """
 
 from __future__ import annotations

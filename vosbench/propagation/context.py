@@ -146,6 +146,11 @@ class ContextBuffer:
             # it is only the long-term frame.
             self.recent.append((feats, labels))
 
+    def relabel_first(self, labels: torch.Tensor) -> None:
+        """Give frame 0, as a previous frame, new labels (its prediction: ``predict_first``)."""
+        assert self.first is not None and len(self.recent) == 1, "right after start()"
+        self.recent[0] = (self.first[0], labels)
+
     def push(self, feats: torch.Tensor, labels: torch.Tensor) -> None:
         """Append a processed frame (its features and the labels it now carries)."""
         self.recent.append((feats, labels))
@@ -169,9 +174,12 @@ class ContextBuffer:
             # CRW pads the frame list with copies of frame 0: the missing previous frames are
             # frame 0, so frame 0's multiplicity in the short-term context grows accordingly.
             missing = p.context - len(recent)
-            f0, l0 = recent[0]
-            out.append(ContextFrame(f0, l0, count=1 + missing, restricted=True))
-            recent = recent[1:]
+            if p.predict_first:  # the padding is frame 0 with its annotation, frame 0 carries its prediction
+                out.append(ContextFrame(*self.first, count=missing, restricted=True))
+            else:
+                f0, l0 = recent[0]
+                out.append(ContextFrame(f0, l0, count=1 + missing, restricted=True))
+                recent = recent[1:]
         out.extend(ContextFrame(f, lab, count=1, restricted=True) for f, lab in recent)
         return out
 

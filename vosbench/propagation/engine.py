@@ -33,9 +33,11 @@ from vosbench.propagation.host import use_all_cpu_threads
 from vosbench.propagation.knn import candidates, predict
 from vosbench.propagation.labels import (
     decode_labels,
+    drop_small_objects,
     frame_labels,
     id_tables,
     labels_at_features,
+    minmax_channels,
     sequence_label_ids,
 )
 from vosbench.propagation.mixing import Candidates, mix
@@ -173,7 +175,10 @@ class _Lockstep:
         outs: list[np.ndarray] = []
         for i, (p, buf) in enumerate(zip(self.protocols, self.bufs)):
             t0 = time.perf_counter()
-            buf.start(feats, frame_labels(ids0, hp, wp, self.ids_per[i], fsize, p, self.tabs[i]))
+            labels = frame_labels(ids0, hp, wp, self.ids_per[i], fsize, p, self.tabs[i])
+            buf.start(feats, drop_small_objects(labels, ids0, hp, wp, self.ids_per[i], p))
+            if p.predict_first:  # TimeCycle: frame 0 predicted from copies of itself, a previous frame from then on
+                buf.relabel_first(self.own_soft(i, feats))
             outs.append(anno)
             self.timings[i].propagation_s += time.perf_counter() - t0
         return outs
@@ -196,6 +201,16 @@ class _Lockstep:
                 self.timings[i].propagation_s += time.perf_counter() - t0
         return softs
 
+    def own_soft(self, i: int, feats: torch.Tensor) -> torch.Tensor:
+        """Protocol ``i``'s soft labels for the target ``feats`` from its own context (min-max
+        normalised per channel under ``minmax_feedback``)."""
+        p, buf = self.protocols[i], self.bufs[i]
+        if p.mixing == "per-frame-mean":
+            soft = per_frame_mean(feats, buf.frames(), p)
+        else:
+            soft = self.predict_fn(feats, buf.frames(), p, workspace=buf.workspace)
+        return minmax_channels(soft) if p.minmax_feedback else soft
+
     def step(self, feats: torch.Tensor, anno: np.ndarray | None, geometry: tuple[int, int, int, int]) -> list[np.ndarray]:
         """A later frame: predict, decode at the frame's size (``geometry`` = h, w, hp, wp), merge
         a new object's annotation ``anno``, and feed the frame back into each context."""
@@ -206,10 +221,9 @@ class _Lockstep:
         outs: list[np.ndarray] = []
         for i, (p, buf) in enumerate(zip(self.protocols, self.bufs)):
             t0 = time.perf_counter()
-            if p.mixing == "per-frame-mean":
-                soft = per_frame_mean(feats, buf.frames(), p)
-            else:
-                soft = softs[i] if i in in_shared else self.predict_fn(feats, buf.frames(), p, workspace=buf.workspace)
+            soft = softs[i] if i in in_shared else self.own_soft(i, feats)
+            if p.minmax_feedback and i in in_shared:
+                soft = minmax_channels(soft)
             chan = decode_labels(soft, hp, wp, h, w, p)
             out_t = self.luts[i][chan]
             if anno is not None:  # new objects join: their first mask overrides the prediction

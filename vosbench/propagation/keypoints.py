@@ -13,7 +13,8 @@ Two keypoint conventions, chosen by the protocol's ``keypoints`` setting. Keypoi
   ``int(x_cell - 1.5) + 2`` (``int`` truncates toward zero: the rounded cell for x_cell >= 1.5,
   one cell further right near the left/top border), clipped to the map; nothing when the patch
   lies wholly outside. Channel 0 (background) is 1 where every joint channel is 0;
-* read-out: per joint channel, on the CPU in float32, ``torch.topk`` of the 3 largest cells (its
+* read-out: per joint channel, on the CPU in float32, ``torch.topk`` of the 3 largest cells
+  (``keypoint_readout_topk``; CropMAE's ``process_pose`` takes 5) (its
   order of equal values is CRW's tie-breaking), weights = values / their sum, position = weighted
   mean of the integer cell indices (x = index % w, y = index // w); a channel that is 0 everywhere
   gives no prediction (CRW writes -1, here NaN);
@@ -235,6 +236,9 @@ def propagate_pose(
         raise InputFileError(f"{seq.name}: the dataset gave no keypoints for this video (a keypoint run needs them)")
     if protocol.mixing != "joint":
         raise ConfigError(f"protocol {protocol.name!r}: mixing={protocol.mixing!r} is for segmentation runs only")
+    for key in ("minmax_feedback", "predict_first", "min_label_pixels"):
+        if getattr(protocol, key):
+            raise ConfigError(f"protocol {protocol.name!r}: {key} is for segmentation runs only")
     kps0 = np.asarray(seq.keypoints[0], dtype=np.float64)
     if copy_first_frame:  # the identity baseline: frame-0 keypoints everywhere
         for t in range(len(seq)):
@@ -242,6 +246,7 @@ def propagate_pose(
         timings.frames += len(seq)
         return
     crw = protocol.keypoints == "crw"
+    k = protocol.keypoint_readout_topk
     buf = ContextBuffer(protocol)
     predict_fn = predict
     if batched.propagation_path(device, path) == "batched":
@@ -270,12 +275,12 @@ def propagate_pose(
             cells0 = (crw_cells_from_pixels if crw else cells_from_pixels)(kps0, *geo, stride)
             lab = maps(cells0)
             buf.start(feats, lab)
-            out = to_pixels(crw_soft_argmax(lab[1:])) if crw else kps0.copy()
+            out = to_pixels(crw_soft_argmax(lab[1:], k)) if crw else kps0.copy()
             if cell_readout is not None:
                 cell_readout.append(cells0)
         else:
             soft = predict_fn(feats, buf.frames(), protocol, workspace=buf.workspace)
-            cells = crw_soft_argmax(soft[1:]) if crw else soft_argmax(soft[1:])
+            cells = crw_soft_argmax(soft[1:], k) if crw else soft_argmax(soft[1:], k)
             out = to_pixels(cells)
             buf.push(feats, soft if protocol.feedback == "soft" else maps(cells))
             if cell_readout is not None:

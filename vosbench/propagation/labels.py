@@ -108,17 +108,37 @@ def to_processed_ids(ids: torch.Tensor, hp: int, wp: int, protocol: Protocol) ->
     return F.interpolate(ids[None, None].float(), size=(hp, wp), mode="nearest-exact")[0, 0].to(ids.dtype)
 
 
+def minmax_channels(soft: torch.Tensor) -> torch.Tensor:
+    """(K, h, w) -> each channel min-max normalised over its cells; a channel that is nowhere
+    positive stays as it is, a constant positive one becomes 0 (where 0 / 0 would be)."""
+    flat = soft.reshape(soft.shape[0], -1)
+    lo = flat.min(dim=1, keepdim=True).values
+    hi = flat.max(dim=1, keepdim=True).values
+    return torch.where(hi > 0, (flat - lo) / (hi - lo).clamp_min(1e-12), flat).reshape_as(soft)
+
+
+def drop_small_objects(
+    labels: torch.Tensor, ids: torch.Tensor, hp: int, wp: int, label_ids: list[int], protocol: Protocol
+) -> torch.Tensor:
+    """Zero the channel of every object (not background) that covers fewer than
+    ``protocol.min_label_pixels`` pixels of the annotation ``ids`` at the processed size."""
+    if protocol.min_label_pixels <= 0:
+        return labels
+    small = to_processed_ids(ids, hp, wp, protocol)
+    out = labels.clone()
+    for k, v in enumerate(label_ids[1:], start=1):
+        if int((small == v).sum()) < protocol.min_label_pixels:
+            out[k] = 0
+    return out
+
+
 def decode_labels(soft: torch.Tensor, hp: int, wp: int, h: int, w: int, protocol: Protocol) -> torch.Tensor:
     """(K, h', w') soft labels -> (H, W) channel indices at the original frame size."""
     grid = protocol.upscale == "grid-nearest"  # DINOv3: no bilinear step, legacy nearest to (H, W)
     corners = protocol.align_corners  # DUL: align_corners=True
     up = soft.float() if grid else F.interpolate(soft[None].float(), size=(hp, wp), mode="bilinear", align_corners=corners)[0]
     if protocol.norm_mask:
-        flat = up.reshape(up.shape[0], -1)
-        lo = flat.min(dim=1, keepdim=True).values
-        hi = flat.max(dim=1, keepdim=True).values
-        flat = torch.where(hi > 0, (flat - lo) / (hi - lo).clamp_min(1e-12), flat)
-        up = flat.reshape_as(up)
+        up = minmax_channels(up)
     # max's indices: the first maximum, as argmax gives; CPU argmax over the leading dimension took
     # ~0.1 s per 480p frame (15x longer)
     idx = up.max(dim=0).indices
@@ -130,6 +150,8 @@ def decode_labels(soft: torch.Tensor, hp: int, wp: int, h: int, w: int, protocol
         return F.pad(idx[None, None].float(), (0, w - wp, 0, h - hp), mode="replicate")[0, 0].long()
     if protocol.upscale == "pil-nearest":
         return pil_nearest(idx, h, w)
+    if protocol.upscale == "nearest":  # OpenCV's INTER_NEAREST (TimeCycle's convert_davis.py)
+        return F.interpolate(idx[None, None].float(), size=(h, w), mode="nearest")[0, 0].long()
     return F.interpolate(idx[None, None].float(), size=(h, w), mode="nearest-exact")[0, 0].long()
 
 

@@ -180,3 +180,31 @@ PRESET_INFO["propagate"] = PresetInfo(
     verified="the k-NN engine as crw; maps and read-out as crw-jhmdb-centred (tests/test_tapvid_run.py); "
     "not run against FGVC's script",
 )
+
+PRESET_INFO["timecycle"] = PresetInfo(
+    reference="xiaolonw/TimeCycle @16d33ac test_davis.py with run_test.sh's arguments (--cropSize 320 --topk_vis 5; "
+    "videoLen 8) + models/dataset/davis_test.py (frames /255 squashed to 320x320 by OpenCV's bilinear rule, labels "
+    "scipy imresize nearest) + models/videos/model_test.py (per-frame softmax of cos / 512**-0.5) + "
+    "preprocess/convert_davis.py (OpenCV INTER_NEAREST to the frame size)",
+    verified="the script's loop restated with naive loops (tests/test_preset_timecycle.py): colour counting with "
+    "its off-by-one (a colour's first pixel is not counted; > 10 kept, so objects of 11 pixels or fewer at "
+    "320x320 are dropped), one-hot maps by OpenCV bilinear to the grid, 8 copies of frame 0 in front of the "
+    "video, frame 0 predicted and its min-max-normalised prediction used as a previous frame, per-frame top-5, "
+    "mean of 8 frames, grid min-max fed back, bilinear up, arg-max, INTER_NEAREST: identical id maps on a 9-frame "
+    "video at cropSize 64 on both propagation paths. Differs: the script divides 0 by 0 for a channel that is "
+    "constant on the grid (NaN, which then wins every arg-max); vosbench keeps 0; label maps go to 320x320 by torch "
+    "nearest-exact, not PIL nearest (different pixels only at float rounding ties); exact top-5 ties and exact "
+    "arg-max ties between objects (channels ordered by id, not by first appearance). Not run "
+    "against TimeCycle's script (PyTorch 0.4, scipy.misc)",
+)
+PRESET_INFO["cropmae-jhmdb"] = PresetInfo(
+    reference="alexandre-eymael/CropMAE @5d0dab2 downstreams/propagation/util.py (--jhmdb_temperature 0.7, "
+    "--jhmdb_topk 7, --jhmdb_radius 20, --jhmdb_video_len 20, --jhmdb_crop_size [320, 320], --jhmdb_feat_res "
+    "[20, 20]) + src/test.py + src/data/jhmdb.py + src/utils/test_utils.py (process_pose, topk=5) + "
+    "src/eval/eval_pck.py",
+    verified="CropMAE's jhmdb.py, test.py and eval_pck.py differ from CRW's (videowalk @047f3f4) only in argument "
+    "names, the file-list column order, feat_res as a pair (the ViT-S/16 grid at 320x320 is 20x20; vosbench maps "
+    "back with the grid it has) and process_pose's default top-5; the top-5 read-out restated on hand-made maps "
+    "with ties and an empty channel to 1e-9 (tests/test_preset_cropmae_jhmdb.py); the rest as crw-jhmdb. Not run "
+    "against CropMAE's script",
+)

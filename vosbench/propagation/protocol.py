@@ -45,7 +45,7 @@ RESIZE_MODES = ("native", "square", "short-side", "crop", "short-side-up")
 WINDOWS = ("circle", "square")
 LABEL_DOWNSAMPLE = ("bilinear", "nearest", "pil-nearest", "bilinear-ids", "nearest-grid", "subsample")
 FEEDBACK = ("soft", "hard")
-UPSCALE = ("nearest-exact", "pil-nearest", "grid-nearest")
+UPSCALE = ("nearest-exact", "pil-nearest", "grid-nearest", "nearest")
 PALETTES = ("davis", "uvc")
 KEYPOINTS = ("crw", "centred")
 #: Valid softmax temperatures: similarities are divided by T in fp32, so a T far below 1e-6 or
@@ -108,7 +108,9 @@ class Protocol:
             ``pil-nearest`` (PIL, as DINO; the two pick different columns at rounding ties);
             ``grid-nearest``: no bilinear step at all, the soft labels go from the feature grid
             straight to the original size by torch's legacy ``nearest`` (DINOv3's notebook; done
-            as min-max and arg-max on the grid, then the ids up-sampled, which is the same).
+            as min-max and arg-max on the grid, then the ids up-sampled, which is the same);
+            ``nearest``: bilinear to the processed size, arg-max, then torch's legacy ``nearest``
+            (source pixel floor(x * in / out), OpenCV's ``INTER_NEAREST``: TimeCycle's ``convert_davis.py``).
         void_label: Void (255) in an input annotation is a label of its own, propagated like an
             object and written back as 255 (DINO's one-hot has a channel for every value up to
             the largest); ``False``: void is background.
@@ -137,6 +139,16 @@ class Protocol:
         border: Window positions beyond the frame: ``drop``, or ``zeros`` (candidates of similarity 0
             without label: MAST's zero padding; square window, no top-k, joint mixing only).
         align_corners: Bilinear label down-sampling and soft-label up-sampling with ``align_corners=True`` (DUL).
+        minmax_feedback: Per-channel min-max normalisation of each propagated frame's labels on the
+            feature grid; the normalised labels are both fed back as context and decoded (TimeCycle).
+        predict_first: Frame 0 is also predicted, from its padded context (copies of itself), and that
+            prediction is its label as a previous frame; its annotation stays the long-term frame's and
+            the padding's labels (TimeCycle; needs ``pad_with_first``, soft feedback and per-frame-mean
+            mixing: a joint top-k would have to break exact ties between frame 0's two label sets).
+        min_label_pixels: An object covering fewer pixels than this in the first annotated frame, at
+            the processed size, is dropped (its channel is 0 from the start; objects annotated later
+            are kept); 0 keeps every object.
+        keypoint_readout_topk: Keypoint runs: the read-out's soft-argmax over the top-k cells per joint.
     """
 
     name: str = "crw"
@@ -169,6 +181,10 @@ class Protocol:
     references: str = "recent"
     border: str = "drop"
     align_corners: bool = False
+    minmax_feedback: bool = False
+    predict_first: bool = False
+    min_label_pixels: int = 0
+    keypoint_readout_topk: int = 3
 
     def __post_init__(self) -> None:
         def bad(field: str, why: str) -> ConfigError:
@@ -197,6 +213,12 @@ class Protocol:
             raise bad("context", "with first_frame off, at least one previous frame is needed")
         if self.topk is not None and self.topk < 1:
             raise bad("topk", "must be >= 1 (or none for all candidates)")
+        if self.keypoint_readout_topk < 1:
+            raise bad("keypoint_readout_topk", "must be >= 1")
+        if self.min_label_pixels < 0:
+            raise bad("min_label_pixels", "must be >= 0 (0 keeps every object)")
+        if self.predict_first and (not self.pad_with_first or self.feedback != "soft" or self.mixing != "per-frame-mean"):
+            raise bad("predict_first", "needs pad_with_first=true, feedback=soft and mixing=per-frame-mean")
         lo, hi = TEMPERATURE_RANGE
         if not lo <= self.temperature <= hi:
             raise bad("temperature", f"must be from {lo:g} to {hi:g}")
@@ -317,6 +339,18 @@ PRESETS["fgvc-badja"] = PRESETS["vfs"].replace(
     name="fgvc-badja", version=1, resize="short-side", size=320, context=5, radius=15.0, keypoints="centred"
 )
 
+# TimeCycle's test_davis.py (run_test.sh: --cropSize 320 --topk_vis 5): frames squashed to 320 x 320, frame 0
+# and 7 padded previous frames, per-frame softmax of cos / 512**-0.5, top-5 per frame, the mean of the 8 frames,
+# min-max-normalised labels fed back, frame 0 predicted too, first-frame colours of 11 pixels or fewer dropped.
+PRESETS["timecycle"] = Protocol(
+    name="timecycle", resize="square", size=320, context=7, radius=None, topk=5, temperature=512**-0.5,
+    mixing="per-frame-mean", minmax_feedback=True, predict_first=True, min_label_pixels=12, upscale="nearest",
+)
+# CropMAE's JHMDB settings (downstreams/propagation/util.py, test_utils.process_pose's top-5 read-out).
+PRESETS["cropmae-jhmdb"] = PRESETS["crw-jhmdb"].replace(
+    name="cropmae-jhmdb", version=1, context=20, radius=20.0, topk=7, temperature=0.7, keypoint_readout_topk=5
+)
+
 # Point tracking (TAP-Vid): frames squashed to 256 x 256, tapnet's evaluation size.
 PRESETS["nn"] = Protocol(name="nn", resize="square", size=256, tracker="nn", temperature=0.05)
 PRESETS["propagate"] = Protocol(
@@ -334,6 +368,8 @@ for _name, (_base, _changes) in ZOO_PRESETS.items():  # MAST, Spa-then-Temp, DUL
 _FIELDS = {f.name: f for f in dataclasses.fields(Protocol)}
 #: settings that may be ``none``
 _OPTIONAL = ("radius", "topk", "occlusion_threshold")
+#: integer settings
+_INTEGERS = ("context", "size", "topk", "min_label_pixels", "keypoint_readout_topk")
 
 
 def parse_value(key: str, text: str) -> Any:
@@ -352,7 +388,7 @@ def parse_value(key: str, text: str) -> Any:
             if t.lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(t)
-        if key in ("context", "size", "topk"):
+        if key in _INTEGERS:
             return int(t)
         if key in ("radius", "temperature", "occlusion_threshold"):
             return float(t)
@@ -381,7 +417,7 @@ def typed_value(key: str, value: Any) -> Any:
         return None
     if isinstance(default, bool):
         ok = isinstance(value, bool)
-    elif key in ("context", "size", "topk"):
+    elif key in _INTEGERS:
         ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
     elif key in ("radius", "temperature", "occlusion_threshold"):
         ok = isinstance(value, numbers.Real) and not isinstance(value, bool)

@@ -51,6 +51,10 @@ LATER_SETTINGS: dict[str, object] = {
     "references": "recent",
     "border": "drop",
     "align_corners": False,
+    "minmax_feedback": False,
+    "predict_first": False,
+    "min_label_pixels": 0,
+    "keypoint_readout_topk": 3,
 }
 
 

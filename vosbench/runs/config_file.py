@@ -287,7 +287,7 @@ def load_replay(path: str | Path) -> Replay:
     Differences that can change the numbers (vosbench version, checkpoint file or its hash,
     keypoint read-out constants) go to ``differences``; the caller refuses to run unless forced.
     """
-    from vosbench.propagation.keypoints import READOUT_TOPK, SIGMA_CELLS
+    from vosbench.propagation.keypoints import SIGMA_CELLS
 
     src = Path(path).expanduser()
     rec = _load_record(src)
@@ -321,10 +321,10 @@ def load_replay(path: str | Path) -> Replay:
     version = environment.get("vosbench")
     if version != __version__:
         differences.append(f"vosbench version: the run was made with {version}, this is {__version__}")
-    if proto.get("keypoint_sigma") not in (None, SIGMA_CELLS) or proto.get("keypoint_readout_topk") not in (None, READOUT_TOPK):
+    if proto.get("keypoint_sigma") not in (None, SIGMA_CELLS):
         differences.append(
-            f"keypoint read-out: the run used sigma {proto.get('keypoint_sigma')} / top-{proto.get('keypoint_readout_topk')}, "
-            f"this version uses {SIGMA_CELLS} / top-{READOUT_TOPK} (not settable)"
+            f"keypoint read-out: the run used sigma {proto.get('keypoint_sigma')}, "
+            f"this version uses {SIGMA_CELLS} (not settable)"
         )
     ckpt = _typed(model, "checkpoint", (str, type(None)), where, "model")
     want = _typed(model, "checkpoint_sha256", (str, type(None)), where, "model")

@@ -20,7 +20,7 @@ from vosbench.core.safepath import safe_join
 from vosbench.core.video import VideoSequence
 from vosbench.core.workers import HostPool
 from vosbench.propagation.batched import propagation_path
-from vosbench.propagation.keypoints import READOUT_TOPK, SIGMA_CELLS, propagate_pose
+from vosbench.propagation.keypoints import SIGMA_CELLS, propagate_pose
 from vosbench.propagation.protocol import Protocol
 from vosbench.runs.context import RunContext
 from vosbench.runs.driver import FrameCounter, Outcome, Slot, TaskKind
@@ -62,7 +62,7 @@ class Keypoints(TaskKind[np.ndarray]):
 
     def head_parts(self, protocol: Protocol, host: HostPool) -> HeadParts:
         # the keypoint-specific settings decide the numbers too, so they are part of the protocol
-        settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS, "keypoint_readout_topk": READOUT_TOPK}
+        settings = {**protocol.to_dict(), "keypoint_sigma": SIGMA_CELLS}
         return HeadParts(settings, self.path)
 
     def predict(self, seq: VideoSequence, slots: list[Slot], count: FrameCounter) -> list[np.ndarray]:
