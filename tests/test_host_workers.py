@@ -24,6 +24,7 @@ from vosbench.cli.main import cli
 from vosbench.core.errors import InputFileError
 from vosbench.core.labels import read_rgb
 from vosbench.core.video import VideoSequence
+from vosbench.runs.ledger import STAGING
 from vosbench.core.workers import FrameReader, HostPool, HostWorkerError, auto_workers
 from vosbench.scoring.jf import SequenceScorer
 from tests.support import cli as support_cli
@@ -361,6 +362,39 @@ def test_sigterm_to_the_process_group_records_interrupted_and_leaves_no_workers(
     rows = (run_dir / "per_object.csv").read_text().splitlines()[1:]
     ref = {r for r in (reference / "per_object.csv").read_text().splitlines()[1:] if r.split(",")[0] in done}
     assert done and set(rows) == ref
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc (Linux)")
+def test_sigterm_while_a_sequence_lock_is_dropped_records_interrupted(tmp, reference, monkeypatch):
+    """SIGTERM handled just after a sequence lock's file descriptor is closed (the handler raises
+    at the next instruction, before the lock knows it is released): the clean-up must not close
+    that descriptor again (EBADF, reported as bad input with exit 2 and no record)."""
+    real_close, fired = os.close, []
+
+    def close(fd: int) -> None:
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            target = ""
+        real_close(fd)
+        if not fired and f"/{STAGING}/" in target and ".lock" in target:
+            fired.append(target)
+            os.kill(os.getpid(), signal.SIGTERM)  # handled here, inside FileLock.release
+
+    monkeypatch.setenv("VOSBENCH_NO_PLUGINS", "1")
+    monkeypatch.setattr(os, "close", close)
+    out = tmp / "lockterm"
+    res = CliRunner().invoke(cli, ["run", *ARGS[:4], "--data-root", str(tmp / "long"), "--device", "cpu",
+                                   "--out", str(out), "--workers", "0"])
+    monkeypatch.undo()
+    assert fired and res.exit_code == 143, res.output
+    assert "Interrupted (SIGTERM)" in res.output and "Traceback" not in res.output
+    (run_dir,) = (out / "synthetic-davis/lab").iterdir()
+    rec = json.loads((run_dir / "summary.json").read_text())
+    assert rec["status"] == "interrupted" and rec["signal"] == "SIGTERM"
+    assert not list(run_dir.glob(f"{STAGING}/*.lock")) and not list(run_dir.glob(".shard-*.lock"))
+    run(vosbench(tmp, "run", "--resume", str(run_dir), "--workers", "0"), tmp)
+    assert_same_record(reference, run_dir, ("per_object.csv", "per_frame.csv"))
 
 
 def test_api_script_without_main_guard_runs_once_with_workers(tmp, reference):
