@@ -154,6 +154,25 @@ def test_a_reply_that_does_not_unpickle_fails_its_job_only():
         assert pool.result(pool.submit(os.getpid))[0] != os.getpid()  # the pool goes on
 
 
+def test_a_stop_signal_while_a_worker_starts_waits_for_its_own_handlers(monkeypatch, capfd):
+    """SIGTERM reaches the whole process group, also a worker that is just forked and still has
+    the run process's handler (which raises RunInterrupted, a traceback in the worker): the
+    signal waits until the worker's own handlers are set, and its job still comes back."""
+    from vosbench.core import workers
+    from vosbench.runs.signals import interruptible
+
+    real_main = workers._worker_main
+
+    def signalled_at_birth(*args: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # handled here, before the worker sets its handlers
+        real_main(*args)
+
+    monkeypatch.setattr(workers, "_worker_main", signalled_at_birth)
+    with interruptible(), HostPool(1) as pool:
+        assert pool.result(pool.submit(abs, -3))[0] == 3
+    assert "Traceback" not in capfd.readouterr().err
+
+
 class Flipped(VideoSequence):
     """A plugin-style sequence that makes its own frames (cannot be decoded in a worker)."""
 
