@@ -173,6 +173,30 @@ def test_a_stop_signal_while_a_worker_starts_waits_for_its_own_handlers(monkeypa
     assert "Traceback" not in capfd.readouterr().err
 
 
+def test_a_job_whose_sending_a_signal_cut_short_never_gets_another_jobs_reply(monkeypatch):
+    """SIGTERM handled in the run process while it hands a job to a worker (the handler raises
+    in the middle of the send): the job may be in the pipe whole, in part or not at all, so that
+    worker is stopped; a later job fails as the pool's failure, never with another job's result."""
+    from multiprocessing.connection import Connection
+
+    from vosbench.core.errors import RunInterrupted
+
+    real_send, cut = Connection.send, []
+
+    def send(self: Connection, obj: object) -> None:
+        real_send(self, obj)
+        if not cut and isinstance(obj, tuple) and obj[0] is abs:
+            cut.append(obj)
+            raise RunInterrupted(signal.SIGTERM, "SIGTERM")  # as the handler does at the next instruction
+
+    monkeypatch.setattr(Connection, "send", send)
+    with HostPool(1) as pool:
+        with pytest.raises(RunInterrupted):
+            pool.submit(abs, -3)
+        with pytest.raises(HostWorkerError):
+            pool.result(pool.submit(abs, -5))
+
+
 class Flipped(VideoSequence):
     """A plugin-style sequence that makes its own frames (cannot be decoded in a worker)."""
 

@@ -250,6 +250,10 @@ class HostPool:
                 except Exception as e:  # the job does not pickle: its own error
                     fut.set_exception(e)
                     continue
+                except BaseException:  # a signal handled mid-send (RunInterrupted): the job may be
+                    w.job = fut  # in the pipe whole, in part or not at all; stop that worker and
+                    w.proc.kill()  # let the collector fail the pool, rather than mismatch replies
+                    raise
                 w.job = fut
                 break
             if not self._queue:
