@@ -24,6 +24,7 @@ from vosbench.cli.main import cli
 from vosbench.core.errors import InputFileError
 from vosbench.core.labels import read_rgb
 from vosbench.core.video import VideoSequence
+from vosbench.runs.ledger import STAGING
 from vosbench.core.workers import FrameReader, HostPool, HostWorkerError, auto_workers
 from vosbench.scoring.jf import SequenceScorer
 from tests.support import cli as support_cli
@@ -151,6 +152,49 @@ def test_a_reply_that_does_not_unpickle_fails_its_job_only():
         with pytest.raises(RuntimeError, match="could not be read back"):
             pool.result(pool.submit(raise_odd))
         assert pool.result(pool.submit(os.getpid))[0] != os.getpid()  # the pool goes on
+
+
+def test_a_stop_signal_while_a_worker_starts_waits_for_its_own_handlers(monkeypatch, capfd):
+    """SIGTERM reaches the whole process group, also a worker that is just forked and still has
+    the run process's handler (which raises RunInterrupted, a traceback in the worker): the
+    signal waits until the worker's own handlers are set, and its job still comes back."""
+    from vosbench.core import workers
+    from vosbench.runs.signals import interruptible
+
+    real_main = workers._worker_main
+
+    def signalled_at_birth(*args: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # handled here, before the worker sets its handlers
+        real_main(*args)
+
+    monkeypatch.setattr(workers, "_worker_main", signalled_at_birth)
+    with interruptible(), HostPool(1) as pool:
+        assert pool.result(pool.submit(abs, -3))[0] == 3
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_job_whose_sending_a_signal_cut_short_never_gets_another_jobs_reply(monkeypatch):
+    """SIGTERM handled in the run process while it hands a job to a worker (the handler raises
+    in the middle of the send): the job may be in the pipe whole, in part or not at all, so that
+    worker is stopped; a later job fails as the pool's failure, never with another job's result."""
+    from multiprocessing.connection import Connection
+
+    from vosbench.core.errors import RunInterrupted
+
+    real_send, cut = Connection.send, []
+
+    def send(self: Connection, obj: object) -> None:
+        real_send(self, obj)
+        if not cut and isinstance(obj, tuple) and obj[0] is abs:
+            cut.append(obj)
+            raise RunInterrupted(signal.SIGTERM, "SIGTERM")  # as the handler does at the next instruction
+
+    monkeypatch.setattr(Connection, "send", send)
+    with HostPool(1) as pool:
+        with pytest.raises(RunInterrupted):
+            pool.submit(abs, -3)
+        with pytest.raises(HostWorkerError):
+            pool.result(pool.submit(abs, -5))
 
 
 class Flipped(VideoSequence):
@@ -362,6 +406,39 @@ def test_sigterm_to_the_process_group_records_interrupted_and_leaves_no_workers(
     rows = (run_dir / "per_object.csv").read_text().splitlines()[1:]
     ref = {r for r in (reference / "per_object.csv").read_text().splitlines()[1:] if r.split(",")[0] in done}
     assert done and set(rows) == ref
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc (Linux)")
+def test_sigterm_while_a_sequence_lock_is_dropped_records_interrupted(tmp, reference, monkeypatch):
+    """SIGTERM handled just after a sequence lock's file descriptor is closed (the handler raises
+    at the next instruction, before the lock knows it is released): the clean-up must not close
+    that descriptor again (EBADF, reported as bad input with exit 2 and no record)."""
+    real_close, fired = os.close, []
+
+    def close(fd: int) -> None:
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            target = ""
+        real_close(fd)
+        if not fired and f"/{STAGING}/" in target and ".lock" in target:
+            fired.append(target)
+            os.kill(os.getpid(), signal.SIGTERM)  # handled here, inside FileLock.release
+
+    monkeypatch.setenv("VOSBENCH_NO_PLUGINS", "1")
+    monkeypatch.setattr(os, "close", close)
+    out = tmp / "lockterm"
+    res = CliRunner().invoke(cli, ["run", *ARGS[:4], "--data-root", str(tmp / "long"), "--device", "cpu",
+                                   "--out", str(out), "--workers", "0"])
+    monkeypatch.undo()
+    assert fired and res.exit_code == 143, res.output
+    assert "Interrupted (SIGTERM)" in res.output and "Traceback" not in res.output
+    (run_dir,) = (out / "synthetic-davis/lab").iterdir()
+    rec = json.loads((run_dir / "summary.json").read_text())
+    assert rec["status"] == "interrupted" and rec["signal"] == "SIGTERM"
+    assert not list(run_dir.glob(f"{STAGING}/*.lock")) and not list(run_dir.glob(".shard-*.lock"))
+    run(vosbench(tmp, "run", "--resume", str(run_dir), "--workers", "0"), tmp)
+    assert_same_record(reference, run_dir, ("per_object.csv", "per_frame.csv"))
 
 
 def test_api_script_without_main_guard_runs_once_with_workers(tmp, reference):

@@ -46,6 +46,9 @@ T = TypeVar("T")
 #: seconds a worker goes on after SIGTERM (its job in hand ends; the run process shuts it down)
 TERM_GRACE_S = 2.0
 
+#: the signals that stop a run (both reach the whole process group, workers included)
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
 #: most worker processes ``auto`` starts (more rarely pays: one worker handles ~70 frames/s)
 MAX_AUTO_WORKERS = 16
 
@@ -100,11 +103,25 @@ def _exit_soon(signum: int, frame: object) -> None:
     timer.start()
 
 
+def _block_stop_signals() -> set[int] | None:
+    """Block SIGTERM and SIGINT in this thread; the mask before (``None``: no ``pthread_sigmask`` here)."""
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
+        return None
+    return set(signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS))
+
+
+def _restore_mask(mask: set[int] | None) -> None:
+    if mask is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _worker_main(conn: Connection, parent: int) -> None:
     """A worker: run each ``(fn, args)`` received on ``conn`` and send back ``(True, (value,
     seconds))`` or ``(False, error)``; ``None`` (or the run process gone) ends it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the run process decides
     signal.signal(signal.SIGTERM, _exit_soon)
+    if hasattr(signal, "pthread_sigmask"):  # blocked since the fork (see _Worker): delivered from here on
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True, name="vosbench-watch").start()
     while True:
         try:
@@ -140,7 +157,14 @@ class _Worker:
     def __init__(self, ctx: Any, parent: int):
         self.conn, child = ctx.Pipe(duplex=True)
         self.proc = ctx.Process(target=_worker_main, args=(child, parent), daemon=True, name="vosbench-host-worker")
-        self.proc.start()
+        # a SIGTERM to the process group that reached the worker before its own handlers were set
+        # would run this process's handler there (RunInterrupted: a traceback and a worker gone);
+        # the worker starts with both signals blocked and unblocks them once its handlers are set
+        before = _block_stop_signals()
+        try:
+            self.proc.start()
+        finally:
+            _restore_mask(before)
         child.close()  # only the worker holds its end: its death is an end of file here
         self.job: Future[Any] | None = None
 
@@ -226,6 +250,10 @@ class HostPool:
                 except Exception as e:  # the job does not pickle: its own error
                     fut.set_exception(e)
                     continue
+                except BaseException:  # a signal handled mid-send (RunInterrupted): the job may be
+                    w.job = fut  # in the pipe whole, in part or not at all; stop that worker and
+                    w.proc.kill()  # let the collector fail the pool, rather than mismatch replies
+                    raise
                 w.job = fut
                 break
             if not self._queue:

@@ -136,15 +136,20 @@ class FileLock:
         return lock
 
     def release(self) -> None:
-        """Remove the lock file and drop the lock (once; later calls do nothing)."""
-        if self._fd is None:
+        """Remove the lock file and drop the lock (once; later calls do nothing).
+
+        The descriptor is forgotten before it is closed: a SIGTERM handled in here raises at
+        the next instruction (:mod:`vosbench.runs.signals`), and the clean-up that follows calls
+        this again; it must not close the number twice (EBADF, or another file that reused it)."""
+        fd, self._fd = self._fd, None
+        if fd is None:
             return
         try:
             self.path.unlink(missing_ok=True)
         except OSError:
             pass
-        os.close(self._fd)
-        self._fd = None
+        finally:
+            os.close(fd)
 
     def __enter__(self) -> FileLock:
         return self
