@@ -93,7 +93,7 @@ class MaskedBiasLinear(nn.Linear):
         self.register_buffer("bias_mask", mask)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight, self.bias * self.bias_mask.to(self.bias.dtype))
+        return F.linear(x, self.weight, self.bias * self.get_buffer("bias_mask").to(self.bias.dtype))
 
 
 class RopeAttention(nn.Module):
