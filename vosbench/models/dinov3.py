@@ -222,7 +222,7 @@ def _check_dinov3(arch: str) -> Callable[[dict[str, Any], str], None]:
     def check(state: dict[str, Any], source: str) -> None:
         cls = state.get("cls_token")
         width = int(cls.shape[-1]) if isinstance(cls, torch.Tensor) else 0
-        blocks = {int(k.split(".")[1]) for k in state if k.startswith("blocks.")}
+        blocks = {m.group(1) for k in state if (m := re.match(r"blocks\.(\d+)\.", k))}
         others = [a for a, v in VARIANTS.items() if (v[0], v[1], v[4]) == (width, len(blocks), "blocks.0.mlp.w1.weight" in state)]
         why = ""
         if not {"storage_tokens", "rope_embed.periods", "blocks.0.attn.qkv.bias_mask"} <= state.keys():
