@@ -237,14 +237,3 @@ def test_bad_options_are_config_errors():
         resolve(spec.factory)(spec, fit="resize")
     with pytest.raises(ConfigError, match="layer 12 out of range"):
         resolve(spec.factory)(spec, layer=12)
-
-
-@pytest.mark.parametrize("name", ["dinov3-vits16", "dinov3-vits16plus", "dinov3-vitb16", "dinov3-vitl16", "dinov3-vith16plus"])
-def test_dinov3_says_where_to_get_the_gated_weights(tmp_path, name):
-    line = one_line_error(run_cli("--model", name, "--out", tmp_path / "runs"))
-    assert f"model {name!r} needs --checkpoint" in line
-    assert "the weights are gated: request access at https://ai.meta.com/resources/models-and-libraries/dinov3-downloads/" in line
-    assert f"download dinov3_{name[7:]}_pretrain_lvd1689m-" in line and "pass it as --checkpoint FILE" in line
-    (tmp_path / "w.pth").write_bytes(b"gated file")
-    line = one_line_error(run_cli("--model", name, "--checkpoint", tmp_path / "w.pth", "--out", tmp_path / "runs"))
-    assert "not implemented yet" in line and "--model timm:vit_" in line

@@ -103,7 +103,8 @@ def _dinov3(arch: str, label: str, channels: int) -> ModelSpec:
     name = f"dinov3-{arch}"
     return _vit(
         name,
-        f"DINOv3 {label} (LVD-1689M): {gated_note(name)} (loading it is not implemented yet: use the timm:/hf: names)",
+        f"DINOv3 {label} (LVD-1689M): last-block patch tokens (stride 16, {channels} ch; RoPE, 4 storage tokens; "
+        f"frames cropped to a multiple of 16); released format {DINOV3_FILES[name]}: {gated_note(name)}",
         "dinov3",
         16,
         channels,
