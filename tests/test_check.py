@@ -219,3 +219,18 @@ def test_a_blank_cell_of_a_reported_metric_exits_2(tmp_path, suffix):
     assert res.exit_code == 2, res.output
     assert res.output.count("\n") == 1 and "Traceback" not in res.output
     assert res.output.startswith(f"Error: {where}: JF_mean is blank, but the run identity on davis16-val [dog]")
+
+
+def test_a_baseline_written_before_a_setting_existed_still_matches(tmp_path):
+    """Pose records always wrote ``keypoint_readout_topk=3``; since it became a protocol setting of
+    every run it is left out of a record's identity at that value. The committed baseline's JHMDB rows
+    still carry it, and must match runs made now (a setting at another value still differs)."""
+    from vosbench.records.labels import canonical_settings_text
+    from vosbench.results.check import load_baseline
+
+    text = "context=7;keypoint_readout_topk=3;mixing=joint;topk=10"
+    assert canonical_settings_text(text) == "context=7;topk=10"
+    assert canonical_settings_text("context=7;keypoint_readout_topk=5") == "context=7;keypoint_readout_topk=5"
+    committed = Path(__file__).resolve().parents[1] / "baselines" / "baseline.csv"
+    rows = [r for r in load_baseline(committed) if r.key[0] == "synthetic-jhmdb"]
+    assert rows and all("keypoint_readout_topk" not in r.key[4] and "context=7" in r.key[4] for r in rows)

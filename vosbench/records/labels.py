@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from vosbench.records.reader import RunRecord
+from vosbench.records.reader import LATER_SETTINGS, RunRecord
 
 
 def fmt_setting(value: object) -> str:
@@ -55,6 +55,16 @@ def checkpoint_label(record: RunRecord) -> str:
 def settings_key(settings: Mapping[str, object]) -> str:
     """Canonical one-line form of protocol settings (sorted ``key=value;...``), used as identity."""
     return ";".join(f"{k}={fmt_setting(v)}" for k, v in sorted(settings.items()))
+
+
+def canonical_settings_text(text: str) -> str:
+    """A ``settings_key`` text written earlier (a baseline's ``protocol_settings`` cell) with every
+    setting of :data:`~vosbench.records.reader.LATER_SETTINGS` left out while it holds that value,
+    as :meth:`RunRecord.protocol_settings` leaves it out of a record: e.g. pose records always wrote
+    ``keypoint_readout_topk=3``, which later became a protocol setting of every run."""
+    defaults = {k: fmt_setting(v) for k, v in LATER_SETTINGS.items()}
+    parts = [p for p in text.split(";") if p]
+    return ";".join(p for p in parts if defaults.get(p.partition("=")[0]) != p.partition("=")[2])
 
 
 def sequences_label(record: RunRecord) -> str:

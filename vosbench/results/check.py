@@ -23,6 +23,7 @@ from typing import Any, Iterable, Sequence, Union
 from vosbench.core.errors import ConfigError, InputFileError
 from vosbench.results.leaderboard import INFO_COLUMNS, KEY_COLUMNS, RUN_COLUMNS, build, to_csv, to_json
 from vosbench.results.rows import Row
+from vosbench.records.labels import canonical_settings_text
 from vosbench.records.reader import RunRecord, find_records
 from vosbench.records.schema import METRIC_BY_KEY
 
@@ -160,6 +161,12 @@ def _value(path: Path, where: str, metric: str, value: Any) -> float | None:
     return v
 
 
+def _match_key(cells: list[str]) -> tuple[str, str, str, str, str, str]:
+    """A baseline row's identity cells, its settings in the form current records give them."""
+    dataset, model, checkpoint, protocol, settings, sequences = cells
+    return dataset, model, checkpoint, protocol, canonical_settings_text(settings), sequences
+
+
 def _read_csv_baseline(path: Path, text: str) -> list[BaselineRow]:
     try:
         # strict: an unbalanced quote is an error, not a field that swallows the following lines
@@ -202,9 +209,9 @@ def _read_csv_baseline(path: Path, text: str) -> list[BaselineRow]:
             if v is not None:
                 bounds.setdefault(m, {})[side] = v
         ci = {m: (b["low"], b["high"]) for m, b in bounds.items() if len(b) == 2}
-        key = tuple((rec.get(c) or "").strip() for c in MATCH_COLUMNS)
+        key = _match_key([(rec.get(c) or "").strip() for c in MATCH_COLUMNS])
         blank = tuple(m for m in metric_cols if _is_blank(rec.get(m)))
-        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals, ci=ci,  # type: ignore[arg-type]
+        rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals, ci=ci,
                                 blank=blank, where=f"{path}: line {i}"))
     return rows
 
@@ -245,7 +252,7 @@ def _read_json_baseline(path: Path, text: str) -> list[BaselineRow]:
             lo, hi = _value(path, where, f"{m} ci low", b.get("low")), _value(path, where, f"{m} ci high", b.get("high"))
             if lo is not None and hi is not None:
                 ci[m] = (lo, hi)
-        key = tuple(rec[c].strip() for c in MATCH_COLUMNS)
+        key = _match_key([rec[c].strip() for c in MATCH_COLUMNS])
         blank = tuple(m for m, value in raw.items() if _is_blank(value))
         rows.append(BaselineRow(key=key, metrics=metrics, line=i, decimals=decimals, ci=ci, blank=blank,
                                 where=f"{path}: {where}"))
