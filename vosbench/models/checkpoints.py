@@ -326,6 +326,27 @@ def known_layout(state: Mapping[str, Any]) -> str:
     return ""
 
 
+def keep_prefixed(prefix: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A ``CheckpointLayout.convert``: the entries under ``prefix`` (one sub-network of a training
+    checkpoint, e.g. ``module.encoder_q.``), with the prefix removed; every other entry dropped."""
+
+    def convert(state: dict[str, Any]) -> dict[str, Any]:
+        return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+    return convert
+
+
+def require_key(key: str, expected: str) -> Callable[[dict[str, Any], str], None]:
+    """A ``CheckpointLayout.check``: refuse (one line naming ``expected``) a state dict that has neither
+    ``key`` nor ``module.`` + ``key`` (the same file saved from a DataParallel wrapper)."""
+
+    def check(state: dict[str, Any], source: str) -> None:
+        if key not in state and f"module.{key}" not in state:
+            raise refuse_layout(state, source, expected)
+
+    return check
+
+
 def refuse_layout(state: Mapping[str, Any], source: str, expected: str) -> CheckpointError:
     """A one-line error for a checkpoint of another format than ``expected``."""
     found = known_layout(state) or f"keys {', '.join(list(state)[:3])}"

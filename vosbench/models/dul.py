@@ -22,7 +22,7 @@ import torch
 
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
-from vosbench.models.checkpoints import CheckpointLayout, build_encoder, refuse_layout
+from vosbench.models.checkpoints import CheckpointLayout, build_encoder, require_key
 from vosbench.models.resnet import stride8_resnet
 
 BACKBONE = "fast_net.backbone."
@@ -46,11 +46,6 @@ class DULEncoder(Encoder):
         return out
 
 
-def _check(state: dict[str, Any], source: str) -> None:
-    if f"{BACKBONE}conv1.weight" not in state and f"module.{BACKBONE}conv1.weight" not in state:
-        raise refuse_layout(state, source, EXPECTED)
-
-
 def _backbone(state: dict[str, Any]) -> dict[str, Any]:
     """``fast_net.backbone.X`` -> ``X``; any key outside the backbone is left for strict loading to
     report, except the projection ``fast_net.emb_q.*`` (dropped)."""
@@ -61,7 +56,7 @@ DUL_LAYOUT = CheckpointLayout(
     weights_key="model",
     expected=EXPECTED,
     hint="expected fast_net.backbone.{conv1,bn1,layer1-4}.* (torchvision ResNet-18 names)",
-    check=_check,
+    check=require_key(f"{BACKBONE}conv1.weight", EXPECTED),
     convert=_backbone,
     drop_prefixes=("fast_net.emb_q.",),
     target="model",

@@ -31,7 +31,7 @@ from vosbench.core.errors import ConfigError
 from vosbench.core.registry import models
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
-from vosbench.models.checkpoints import CheckpointLayout, build_encoder, refuse_layout
+from vosbench.models.checkpoints import CheckpointLayout, build_encoder, keep_prefixed, require_key
 from vosbench.models.factory import create_model
 from vosbench.models.resnet import ResNetEncoder
 from vosbench.models.ssl_resnet import build_ssl_resnet
@@ -42,21 +42,12 @@ EXPECTED = "an SFC fine-grained checkpoint ({'model': online_encoder.*, target_e
 LAMBD = 1.75
 
 
-def _check(state: dict[str, Any], source: str) -> None:
-    if f"{ONLINE}conv1.weight" not in state and f"module.{ONLINE}conv1.weight" not in state:
-        raise refuse_layout(state, source, EXPECTED)
-
-
-def _online_encoder(state: dict[str, Any]) -> dict[str, Any]:
-    return {k[len(ONLINE) :]: v for k, v in state.items() if k.startswith(ONLINE)}
-
-
 FC_LAYOUT = CheckpointLayout(
     weights_key="model",
     expected=EXPECTED,
     hint="expected online_encoder.{conv1,bn1,layer1-3}.* (torchvision ResNet-18 names)",
-    check=_check,
-    convert=_online_encoder,
+    check=require_key(f"{ONLINE}conv1.weight", EXPECTED),
+    convert=keep_prefixed(ONLINE),
     drop_prefixes=("layer4.",),
     target="model",
     wrapped_only=True,

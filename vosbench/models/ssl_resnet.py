@@ -31,30 +31,13 @@ with a one-line error naming what it holds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
-from vosbench.models.checkpoints import CheckpointLayout, build_encoder, refuse_layout
+from vosbench.models.checkpoints import CheckpointLayout, build_encoder, keep_prefixed, refuse_layout, require_key
 from vosbench.models.resnet import ResNetEncoder
-
-
-def _keep_encoder(prefix: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    def convert(state: dict[str, Any]) -> dict[str, Any]:
-        return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-
-    return convert
-
-
-def _requires(prefix: str, expected: str) -> Callable[[dict[str, Any], str], None]:
-    def check(state: dict[str, Any], source: str) -> None:
-        stem = prefix + "conv1.weight"
-        if stem not in state and "module." + stem not in state:
-            raise refuse_layout(state, source, expected)
-
-    return check
 
 
 _MOCO_EXPECTED = "a MoCo checkpoint ({'state_dict': module.encoder_q.*, ...} as saved by main_moco.py)"
@@ -67,8 +50,8 @@ def _layout(prefix: str, expected: str, weights_key: str = "state_dict") -> Chec
         weights_key=weights_key,
         expected=expected,
         hint=f"expected module.{prefix}{{conv1,bn1,layer1-3}}.* (torchvision ResNet-50 names)",
-        check=_requires(prefix, expected),
-        convert=_keep_encoder(prefix),
+        check=require_key(prefix + "conv1.weight", expected),
+        convert=keep_prefixed(prefix),
         drop_prefixes=("layer4.", "fc."),
         target="model",
     )

@@ -30,7 +30,7 @@ from vosbench.core.specs import ModelSpec
 from vosbench.models.base import Encoder
 from vosbench.models.baselines import rgb_to_lab
 from vosbench.models.catalog_resnet import IMAGENET_MEAN, IMAGENET_STD
-from vosbench.models.checkpoints import CheckpointLayout, build_encoder, refuse_layout
+from vosbench.models.checkpoints import CheckpointLayout, build_encoder, keep_prefixed, require_key
 from vosbench.models.resnet import stride8_resnet
 
 GRAY = "gray_encoder."
@@ -61,21 +61,12 @@ class UVCEncoder(Encoder):
         return out
 
 
-def _check_uvc(state: dict[str, Any], source: str) -> None:
-    if f"module.{GRAY}conv1.weight" not in state and f"{GRAY}conv1.weight" not in state:
-        raise refuse_layout(state, source, EXPECTED)
-
-
-def _gray_encoder(state: dict[str, Any]) -> dict[str, Any]:
-    return {k[len(GRAY) :]: v for k, v in state.items() if k.startswith(GRAY)}
-
-
 UVC_LAYOUT = CheckpointLayout(
     weights_key="state_dict",
     expected=EXPECTED,
     hint="expected module.gray_encoder.{conv1,bn1,layer1-4}.* (torchvision ResNet-18 names)",
-    check=_check_uvc,
-    convert=_gray_encoder,
+    check=require_key(f"{GRAY}conv1.weight", EXPECTED),
+    convert=keep_prefixed(GRAY),
     target="model",
 )
 

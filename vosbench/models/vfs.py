@@ -33,6 +33,7 @@ from vosbench.models.base import Encoder
 from vosbench.models.checkpoints import (
     CheckpointLayout,
     build_encoder,
+    keep_prefixed,
     mmcv_resnet_to_torchvision,
     refuse_layout,
 )
@@ -58,8 +59,7 @@ def vfs_state_to_resnet(state: dict[str, Any]) -> dict[str, Any]:
     """Released files are already in torchvision names; training checkpoints keep ``backbone.*``."""
     if not any(k.startswith(BACKBONE) for k in state):
         return state
-    backbone = {k[len(BACKBONE) :]: v for k, v in state.items() if k.startswith(BACKBONE)}
-    return mmcv_resnet_to_torchvision(backbone)
+    return mmcv_resnet_to_torchvision(keep_prefixed(BACKBONE)(state))
 
 
 VFS_LAYOUT = CheckpointLayout(
